@@ -1,0 +1,93 @@
+//! The one way to authenticate a request: the `Authorization` header becomes the authenticated
+//! user and session, or the one 401 of API.md (the reason is logged at debug level only).
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::Session;
+use crate::token::Claims;
+use crate::user::{Role, UserRecord, username_key};
+
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub claims: Claims,
+    pub session: Session,
+    /// The user as stored now (not as the token says).
+    pub user: UserRecord,
+}
+
+impl Auth {
+    /// Admin powers need both: the `admin` scope in the token (granted at login to admins
+    /// only) and the admin role now, so a demotion applies at once.
+    pub fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin && self.claims.has_scope("admin")
+    }
+
+    pub fn require_scope(&self, scope: &'static str) -> Result<(), ApiError> {
+        if self.claims.has_scope(scope) { Ok(()) } else { Err(ApiError::InsufficientScope(scope)) }
+    }
+
+    pub fn is_self(&self, username: &str) -> bool {
+        username_key(username) == username_key(&self.user.username)
+    }
+}
+
+/// The bearer token of a request: `None` without an `Authorization: Bearer` header.
+fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        tracing::debug!("authorization header without the Bearer scheme");
+        return Ok(None);
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        tracing::debug!("token refused: empty");
+        return Err(ApiError::InvalidToken);
+    }
+    Ok(Some(token))
+}
+
+/// `Ok(None)` when the request carries no bearer token; `Err(invalid_token)` when it carries a
+/// bad one; the authenticated user otherwise.
+pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Auth>, ApiError> {
+    let Some(token) = bearer(parts)? else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let claims = state.keys.verify(token, now)?;
+    let Some((session, user)) = state.store.authenticate(&claims.sid, now).await? else {
+        tracing::debug!("token refused: session ended or expired, or user gone");
+        return Err(ApiError::InvalidToken);
+    };
+    if session.user_id != claims.sub {
+        tracing::debug!("token refused: session of another user");
+        return Err(ApiError::InvalidToken);
+    }
+    Ok(Some(Auth { claims, session, user }))
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state).await?.ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// For routes open to anyone that say more to an authenticated caller.
+pub struct MaybeAuth(pub Option<Auth>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state).await.map(MaybeAuth)
+    }
+}

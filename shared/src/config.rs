@@ -1,0 +1,141 @@
+//! Configuration, read once at start-up into one struct, with a named error for each missing or
+//! bad variable. Every variable is documented in the README.
+
+use std::path::PathBuf;
+
+/// The smallest JWT signing secret accepted, in bytes (HS512 wants at least 64; 32 is the floor).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+#[derive(Clone)]
+pub struct Config {
+    /// Where the embedded store, the mail log and (locally) the generated JWT secret live.
+    pub data_dir: PathBuf,
+    /// The base of links sent by mail, without a trailing slash.
+    pub public_base_url: String,
+    /// The HS512 signing secret. `None` only before the local server has generated one.
+    pub jwt_secret: Option<Vec<u8>>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("public_base_url", &self.public_base_url)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get`, so tests need not touch the process environment.
+    /// `PUBLIC_BASE_URL` may be absent here; callers that need it use [`Config::require_base_url`].
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let data_dir = PathBuf::from(non_empty("DATA_DIR").unwrap_or_else(|| "./.data".into()));
+        let public_base_url = match non_empty("PUBLIC_BASE_URL") {
+            Some(url) => parse_base_url(&url)?,
+            None => String::new(),
+        };
+        let jwt_secret = match get("JWT_SECRET") {
+            None => None,
+            Some(s) if s.len() < MIN_JWT_SECRET_BYTES => {
+                return Err(ConfigError::Invalid {
+                    var: "JWT_SECRET",
+                    reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                });
+            }
+            Some(s) => Some(s.into_bytes()),
+        };
+        Ok(Config {
+            data_dir,
+            public_base_url,
+            jwt_secret,
+            jwt_issuer: non_empty("JWT_ISSUER").unwrap_or_else(|| "accounts".into()),
+            jwt_audience: non_empty("JWT_AUDIENCE").unwrap_or_else(|| "accounts".into()),
+        })
+    }
+
+    /// For the Lambda functions: no default base URL can be guessed there.
+    pub fn require_base_url(&self) -> Result<(), ConfigError> {
+        if self.public_base_url.is_empty() {
+            return Err(ConfigError::Missing("PUBLIC_BASE_URL"));
+        }
+        Ok(())
+    }
+
+    pub fn require_jwt_secret(&self) -> Result<&[u8], ConfigError> {
+        self.jwt_secret.as_deref().ok_or(ConfigError::Missing("JWT_SECRET"))
+    }
+}
+
+/// Accepts `http://` or `https://` URLs; drops a trailing slash.
+pub fn parse_base_url(url: &str) -> Result<String, ConfigError> {
+    let url = url.trim().trim_end_matches('/');
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty())
+        && !url.contains(char::is_whitespace)
+        && !url.contains(['?', '#']);
+    if !ok {
+        return Err(ConfigError::Invalid {
+            var: "PUBLIC_BASE_URL",
+            reason: "must be an http:// or https:// URL without query or fragment".into(),
+        });
+    }
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = Config::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./.data"));
+        assert_eq!(c.jwt_issuer, "accounts");
+        assert!(c.jwt_secret.is_none());
+        assert_eq!(c.require_base_url(), Err(ConfigError::Missing("PUBLIC_BASE_URL")));
+        assert_eq!(c.require_jwt_secret().unwrap_err(), ConfigError::Missing("JWT_SECRET"));
+    }
+
+    #[test]
+    fn a_short_secret_is_named() {
+        let err = Config::from_lookup(lookup(&[("JWT_SECRET", "short")])).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { var: "JWT_SECRET", .. }));
+    }
+
+    #[test]
+    fn base_url_is_checked_and_trimmed() {
+        let c = Config::from_lookup(lookup(&[("PUBLIC_BASE_URL", "https://x.example/api/")]))
+            .unwrap();
+        assert_eq!(c.public_base_url, "https://x.example/api");
+        for bad in ["ftp://x", "x.example", "http://", "http://x/?a=b"] {
+            let err = Config::from_lookup(lookup(&[("PUBLIC_BASE_URL", bad)])).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { var: "PUBLIC_BASE_URL", .. }), "{bad}");
+        }
+    }
+}

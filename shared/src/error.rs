@@ -1,0 +1,212 @@
+//! The one error type. Every failure a handler can meet is a variant; `IntoResponse` maps each
+//! to the status and `error` code of API.md. A 5xx logs its cause and tells the client only a
+//! generic sentence.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Per-field validation messages, in a stable order.
+pub type FieldErrors = BTreeMap<String, String>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    #[error("weak password")]
+    WeakPassword(String),
+    #[error("unknown scope")]
+    InvalidScope(String),
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error("unknown activation token")]
+    InvalidActivationToken,
+    #[error("expired activation token")]
+    ActivationTokenExpired,
+    #[error("no token")]
+    Unauthorized,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("account not activated")]
+    AccountNotActivated,
+    #[error("insufficient scope")]
+    InsufficientScope(&'static str),
+    #[error("user not found")]
+    UserNotFound,
+    #[error("no such route")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("email taken")]
+    EmailTaken,
+    #[error("too many attempts, retry after {0} s")]
+    TooManyAttempts(u64),
+    #[error("mail unavailable: {0}")]
+    MailUnavailable(String),
+    #[error("store unavailable: {0}")]
+    StoreUnavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a FieldErrors>,
+}
+
+impl ApiError {
+    /// One field is wrong.
+    pub fn field(name: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(FieldErrors::from([(name.to_string(), message.into())]))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            InvalidJson(_) | Validation(_) | WeakPassword(_) | InvalidScope(_)
+            | InvalidQuery(_) | InvalidActivationToken => StatusCode::BAD_REQUEST,
+            PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Unauthorized | InvalidToken | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Forbidden(_) | AccountNotActivated | InsufficientScope(_) => StatusCode::FORBIDDEN,
+            UserNotFound | NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            UsernameTaken | EmailTaken => StatusCode::CONFLICT,
+            ActivationTokenExpired => StatusCode::GONE,
+            TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            MailUnavailable(_) | StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            InvalidJson(_) => "invalid_json",
+            PayloadTooLarge(_) => "payload_too_large",
+            Validation(_) => "validation_failed",
+            WeakPassword(_) => "weak_password",
+            InvalidScope(_) => "invalid_scope",
+            InvalidQuery(_) => "invalid_query",
+            InvalidActivationToken => "invalid_activation_token",
+            ActivationTokenExpired => "activation_token_expired",
+            Unauthorized => "unauthorized",
+            InvalidToken => "invalid_token",
+            InvalidCredentials => "invalid_credentials",
+            Forbidden(_) => "forbidden",
+            AccountNotActivated => "account_not_activated",
+            InsufficientScope(_) => "insufficient_scope",
+            UserNotFound => "user_not_found",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            UsernameTaken => "username_taken",
+            EmailTaken => "email_taken",
+            TooManyAttempts(_) => "too_many_attempts",
+            MailUnavailable(_) => "mail_unavailable",
+            StoreUnavailable(_) => "service_unavailable",
+            Internal(_) => "internal_error",
+        }
+    }
+
+    /// The sentence for people. For 5xx it is generic: the cause is only logged.
+    pub fn message(&self) -> String {
+        use ApiError::*;
+        match self {
+            InvalidJson(_) => "The request body must be a valid JSON object.".into(),
+            PayloadTooLarge(limit) => format!("The request body must be at most {limit} bytes."),
+            Validation(_) => "Some fields are missing or invalid.".into(),
+            WeakPassword(why) => format!("The password is too weak: {why}"),
+            InvalidScope(scope) => format!("Unknown scope: {scope}."),
+            InvalidQuery(why) => format!("Invalid query: {why}"),
+            InvalidActivationToken => "This activation link is not valid.".into(),
+            ActivationTokenExpired => {
+                "This activation link has expired; sign up again or ask for a new link.".into()
+            }
+            Unauthorized => "This route needs a bearer token.".into(),
+            InvalidToken => "The bearer token is malformed, expired or revoked.".into(),
+            InvalidCredentials => "Unknown user or wrong password.".into(),
+            Forbidden(why) => format!("Forbidden: {why}."),
+            AccountNotActivated => {
+                "The account is not activated yet: follow the link in the activation mail.".into()
+            }
+            InsufficientScope(scope) => format!("The token lacks the scope `{scope}`."),
+            UserNotFound => "No such user.".into(),
+            NotFound => "No such route.".into(),
+            MethodNotAllowed => "This method is not allowed on this route.".into(),
+            UsernameTaken => "This username is taken.".into(),
+            EmailTaken => "This email address is already registered.".into(),
+            TooManyAttempts(secs) => {
+                format!("Too many failed attempts; retry in {secs} seconds.")
+            }
+            MailUnavailable(_) => {
+                "The activation mail could not be sent; nothing was kept, please try again later."
+                    .into()
+            }
+            StoreUnavailable(_) => "The service is unavailable; please try again later.".into(),
+            Internal(_) => "Something went wrong on our side.".into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // The cause stays in the log; the client gets the generic sentence.
+            tracing::error!(code = self.code(), cause = %self, "request failed");
+        } else {
+            tracing::debug!(code = self.code(), "request refused");
+        }
+        let message = self.message();
+        let fields = match &self {
+            ApiError::Validation(f) => Some(f),
+            _ => None,
+        };
+        let body = ErrorBody { error: self.code(), message: &message, fields };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"accounts\""),
+                );
+            }
+            ApiError::InvalidToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"accounts\", error=\"invalid_token\""),
+                );
+            }
+            ApiError::InsufficientScope(scope) => {
+                if let Ok(v) = HeaderValue::from_str(&format!(
+                    "Bearer realm=\"accounts\", error=\"insufficient_scope\", scope=\"{scope}\""
+                )) {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            ApiError::TooManyAttempts(secs) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+            }
+            _ => {}
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

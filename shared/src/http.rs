@@ -1,0 +1,94 @@
+//! HTTP glue shared by every function and the local server: the bounded JSON-object body, the
+//! JSON 404/405 fallbacks, response headers, and an access log that never records a query,
+//! a header or a body.
+
+use std::time::Instant;
+
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The largest request body accepted (API.md: over 64 KiB is 413).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A request body that must be one JSON object, at most [`MAX_BODY_BYTES`].
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if too_large {
+                ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+            } else {
+                ApiError::InvalidJson(format!("body unreadable: {e}"))
+            }
+        })?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(JsonObject(map)),
+            Ok(_) => Err(ApiError::InvalidJson("not an object".into())),
+            Err(e) => Err(ApiError::InvalidJson(e.to_string())),
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Logs each request (method, path without its query, status, time) and sets the headers every
+/// response carries.
+async fn access_log(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    tracing::info!(
+        %method,
+        path = %path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// Turns the routes of one function (or of all of them, merged) into the service to run:
+/// JSON fallbacks, the access log, and the state.
+pub fn app(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(access_log))
+        .with_state(state)
+}
+
+/// A `200` JSON response.
+pub fn ok(value: Value) -> Response {
+    Json(value).into_response()
+}

@@ -1,0 +1,23 @@
+//! The common crate of the accounts service. A request travels one way: a function's handler
+//! (or the local server) -> [`accounts`] -> the store, the mailer, the hasher, the token keys.
+
+pub mod accounts;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod lambda;
+pub mod mail;
+pub mod password;
+pub mod secret;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod token;
+pub mod user;
+
+pub use auth::{Auth, MaybeAuth};
+pub use error::{ApiError, ApiResult};
+pub use http::JsonObject;
+pub use state::AppState;

@@ -1,0 +1,108 @@
+//! Mail: the trait, the activation mail, and the logging mailer used locally (each mail goes to
+//! the log and, as one JSON line, to `mail.log` in the data directory).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("mail not sent: {0}")]
+pub struct MailError(pub String);
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError>;
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The activation mail: the link whole, on a line of its own, in the text and the HTML bodies.
+pub fn activation_mail(to: &str, username: &str, link: &str) -> Mail {
+    let text = format!(
+        "Hello {username},\n\nTo activate your account, open this link within 24 hours:\n\n{link}\n\n\
+         If you did not sign up, ignore this mail: the account expires by itself.\n"
+    );
+    let (u, l) = (html_escape(username), html_escape(link));
+    let html = format!(
+        "<p>Hello {u},</p><p>To activate your account, open this link within 24 hours:</p>\
+         <p><a href=\"{l}\">{l}</a></p><p>If you did not sign up, ignore this mail: the account \
+         expires by itself.</p>"
+    );
+    Mail { to: to.to_string(), subject: "Activate your account".into(), text, html }
+}
+
+/// Writes each mail to the log and appends it to a file. For local runs: nothing is sent.
+pub struct LogMailer {
+    path: PathBuf,
+    file_lock: Mutex<()>,
+}
+
+impl LogMailer {
+    pub fn new(path: PathBuf) -> Self {
+        LogMailer { path, file_lock: Mutex::new(()) }
+    }
+}
+
+#[async_trait]
+impl Mailer for LogMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        let line = serde_json::to_string(mail).map_err(|e| MailError(e.to_string()))?;
+        {
+            let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(|e| MailError(format!("{}: {e}", self.path.display())))?;
+            writeln!(file, "{line}").map_err(|e| MailError(e.to_string()))?;
+        }
+        tracing::info!(to = %mail.to, subject = %mail.subject, "mail (logged, not sent):\n{}", mail.text);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_activation_mail_holds_the_link_whole_and_escapes_html() {
+        let m = activation_mail("a@example.com", "a<b", "http://x/activate?token=abc");
+        assert!(m.text.lines().any(|l| l == "http://x/activate?token=abc"));
+        assert!(m.html.contains("href=\"http://x/activate?token=abc\""));
+        assert!(m.html.contains("a&lt;b"));
+    }
+
+    #[tokio::test]
+    async fn the_log_mailer_appends_json_lines_and_fails_when_it_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = LogMailer::new(dir.path().join("mail.log"));
+        let m = activation_mail("a@example.com", "alice", "http://x/activate?token=abc");
+        mailer.send(&m).await.unwrap();
+        mailer.send(&m).await.unwrap();
+        let text = std::fs::read_to_string(dir.path().join("mail.log")).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        let back: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(back["to"], "a@example.com");
+
+        let broken = LogMailer::new(dir.path().to_path_buf()); // a directory: cannot append
+        assert!(broken.send(&m).await.is_err());
+    }
+}

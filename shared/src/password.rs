@@ -1,0 +1,177 @@
+//! Passwords: argon2id (m = 19456 KiB, t = 2, p = 1, OWASP's recommendation) as PHC strings,
+//! hashed on the blocking pool behind a semaphore (one hash per core at a time, so a burst of
+//! logins neither stalls the executor nor takes 19 MiB per queued request), and a strength check.
+
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+
+pub const M_COST_KIB: u32 = 19_456;
+pub const T_COST: u32 = 2;
+pub const P_COST: u32 = 1;
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// A hash of a random password nobody knows, with the same parameters as real hashes: verified
+/// when the login name is unknown, so that case costs what a wrong password costs. Not a secret.
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$Dj3Rha5wM1d7kkxWJLAlIQ$j2cwM9rdKvAeEQm9vYbRgaEZTuWsBHYBIZHb6R6H1b0";
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes synchronously. Prefer [`Hasher::hash`] in async code.
+pub fn hash_blocking(password: &str) -> Result<String, ApiError> {
+    argon2()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(format!("argon2 hash: {e}")))
+}
+
+/// Verifies synchronously; a malformed stored hash counts as a mismatch (and is logged).
+pub fn verify_blocking(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "stored password hash is not a valid PHC string");
+            false
+        }
+    }
+}
+
+/// Runs argon2 off the async executor, a bounded number at a time.
+#[derive(Clone)]
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Hasher { permits: Arc::new(Semaphore::new(cores)) }
+    }
+}
+
+impl Hasher {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(format!("hasher closed: {e}")))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| ApiError::Internal(format!("hash task: {e}")))
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
+        let password = password.to_string();
+        self.run(move || hash_blocking(&password)).await?
+    }
+
+    /// Verifies `password` against `phc`, or against [`DUMMY_HASH`] when there is no user, so
+    /// both cases take the same time. Always `false` without a user.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool, ApiError> {
+        let password = password.to_string();
+        let (phc, real) = match phc {
+            Some(p) => (p.to_string(), true),
+            None => (DUMMY_HASH.to_string(), false),
+        };
+        let matched = self.run(move || verify_blocking(&password, &phc)).await?;
+        Ok(matched && real)
+    }
+}
+
+/// Why a password is refused, or `None` when it is strong enough. Checks the length bounds
+/// (counted in characters), then zxcvbn (score 3 or more: over 10^10 guesses) with the username
+/// and the email's local part as known words, and refuses outright a password that contains
+/// either of them.
+pub fn weakness(password: &str, username: &str, email: &str) -> Option<String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Some(format!("use at least {MIN_PASSWORD_CHARS} characters."));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Some(format!("use at most {MAX_PASSWORD_CHARS} characters."));
+    }
+    let lower = password.to_lowercase();
+    let local = email.split('@').next().unwrap_or("").to_lowercase();
+    let name = username.to_lowercase();
+    for word in [&name, &local] {
+        if word.chars().count() >= 3 && lower.contains(word.as_str()) {
+            return Some("it must not contain your username or email address.".into());
+        }
+    }
+    // zxcvbn's matching grows quickly with length; past 100 characters the prefix decides.
+    let probe: String = password.chars().take(100).collect();
+    let entropy = zxcvbn::zxcvbn(&probe, &[&name, &local, &email.to_lowercase()]);
+    if (entropy.score() as u8) < (zxcvbn::Score::Three as u8) {
+        let hint = entropy
+            .feedback()
+            .and_then(|f| f.warning())
+            .map(|w| format!("{w}."))
+            .unwrap_or_else(|| "it is too easy to guess.".into());
+        return Some(hint);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_with_the_owasp_parameters_and_verify() {
+        let h = hash_blocking("correct horse battery staple").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_blocking("correct horse battery staple", &h));
+        assert!(!verify_blocking("correct horse battery stapler", &h));
+        assert!(!verify_blocking("x", "not a phc string"));
+    }
+
+    #[test]
+    fn the_dummy_hash_has_the_real_parameters() {
+        let real = hash_blocking("anything at all").unwrap();
+        let prefix = |s: &str| s.splitn(5, '$').take(4).collect::<Vec<_>>().join("$");
+        assert_eq!(prefix(DUMMY_HASH), prefix(&real));
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[tokio::test]
+    async fn verify_without_a_user_is_always_false() {
+        let h = Hasher::default();
+        assert!(!h.verify("whatever", None).await.unwrap());
+    }
+
+    #[test]
+    fn long_passwords_are_not_truncated() {
+        let long: String = "x".repeat(255) + "a";
+        let h = hash_blocking(&long).unwrap();
+        assert!(verify_blocking(&long, &h));
+        assert!(!verify_blocking(&("x".repeat(255) + "b"), &h));
+    }
+
+    #[test]
+    fn weak_passwords_are_named() {
+        assert!(weakness("short", "alice", "alice@example.com").is_some());
+        assert!(weakness("password", "alice", "alice@example.com").is_some());
+        assert!(weakness("password123", "alice", "alice@example.com").is_some());
+        assert!(weakness("Alice-2026-rocks!!", "alice", "a@example.com").is_some());
+        assert!(weakness("wonderland.liddell!", "bob", "liddell@example.com").is_some());
+        assert!(weakness(&"y".repeat(257), "alice", "alice@example.com").is_some());
+        assert_eq!(weakness("correct horse battery staple", "alice", "alice@example.com"), None);
+        assert_eq!(weakness("Zq8#vL2!mWp4", "alice", "alice@example.com"), None);
+        let long: String = (0..256).map(|i| char::from(b'!' + (i * 7 % 90) as u8)).collect();
+        assert_eq!(weakness(&long, "alice", "alice@example.com"), None);
+    }
+}

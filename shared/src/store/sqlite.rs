@@ -1,0 +1,490 @@
+//! The embedded, durable store: one SQLite file (WAL, synchronous=FULL). Each operation runs in
+//! one transaction on the blocking pool, so the async executor never waits on disk.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::{
+    ActivationOutcome, ActivationRecord, LoginFailures, Session, StoreError, StoreResult,
+    UserStore, UserUpdate,
+};
+use crate::user::{Role, UserRecord, email_key, username_key};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS users (
+    user_id        TEXT PRIMARY KEY,
+    username       TEXT NOT NULL,
+    username_key   TEXT NOT NULL UNIQUE,
+    email          TEXT NOT NULL,
+    email_key      TEXT NOT NULL UNIQUE,
+    password_hash  TEXT NOT NULL,
+    role           TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+    activated      INTEGER NOT NULL,
+    data           TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    pending_until  INTEGER
+);
+CREATE TABLE IF NOT EXISTS activation_tokens (
+    token_hash  TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+);
+CREATE INDEX IF NOT EXISTS activation_tokens_user ON activation_tokens(user_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id  TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
+CREATE TABLE IF NOT EXISTS login_failures (
+    login_key     TEXT PRIMARY KEY,
+    failures      INTEGER NOT NULL,
+    last_failure  INTEGER NOT NULL
+);
+"#;
+
+const USER_COLUMNS: &str = "user_id, username, email, password_hash, role, activated, data, \
+                            created_at, updated_at, pending_until";
+
+/// Login-failure rows untouched for this long are dropped (the longest lock-out is 15 minutes).
+const FAILURE_MEMORY_SECS: i64 = 24 * 3600;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+    let role: String = row.get(4)?;
+    let data: String = row.get(6)?;
+    Ok(UserRecord {
+        user_id: row.get(0)?,
+        username: row.get(1)?,
+        email: row.get(2)?,
+        password_hash: row.get(3)?,
+        role: Role::parse(&role).unwrap_or(Role::User),
+        activated: row.get(5)?,
+        data: serde_json::from_str(&data).unwrap_or_default(),
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+        pending_until: row.get(9)?,
+    })
+}
+
+fn find_user(
+    conn: &Connection,
+    column: &str,
+    value: &str,
+    now: i64,
+) -> rusqlite::Result<Option<UserRecord>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1");
+    let user = conn.query_row(&sql, [value], user_from_row).optional()?;
+    Ok(user.filter(|u| !u.is_expired_pending(now)))
+}
+
+impl SqliteStore {
+    /// Opens (creating when needed) the store file `path`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(unavailable)?;
+        }
+        let conn = Connection::open(path).map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(unavailable)?;
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(
+        &self,
+        user: &UserRecord,
+        activation: &ActivationRecord,
+        now: i64,
+    ) -> StoreResult<()> {
+        let user = user.clone();
+        let activation = activation.clone();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let ukey = username_key(&user.username);
+            let ekey = email_key(&user.email);
+            // An account whose activation window has passed no longer holds its names.
+            tx.execute(
+                "DELETE FROM users WHERE activated = 0 AND pending_until IS NOT NULL \
+                 AND pending_until <= ?1 AND (username_key = ?2 OR email_key = ?3)",
+                params![now, ukey, ekey],
+            )
+            .map_err(unavailable)?;
+            let taken = |column: &str, key: &str| -> StoreResult<bool> {
+                tx.query_row(
+                    &format!("SELECT 1 FROM users WHERE {column} = ?1"),
+                    [key],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map(|r| r.is_some())
+                .map_err(unavailable)
+            };
+            if taken("username_key", &ukey)? {
+                return Err(StoreError::UsernameTaken);
+            }
+            if taken("email_key", &ekey)? {
+                return Err(StoreError::EmailTaken);
+            }
+            let data = serde_json::to_string(&user.data).map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO users (user_id, username, username_key, email, email_key, \
+                 password_hash, role, activated, data, created_at, updated_at, pending_until) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    user.user_id,
+                    user.username,
+                    ukey,
+                    user.email,
+                    ekey,
+                    user.password_hash,
+                    user.role.as_str(),
+                    user.activated,
+                    data,
+                    user.created_at,
+                    user.updated_at,
+                    user.pending_until,
+                ],
+            )
+            .map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO activation_tokens (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![activation.token_hash, user.user_id, activation.expires_at],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn discard_unactivated_user(&self, user_id: &str) -> StoreResult<()> {
+        let user_id = user_id.to_string();
+        self.run(move |conn| {
+            conn.execute("DELETE FROM users WHERE user_id = ?1 AND activated = 0", [user_id])
+                .map(|_| ())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn find_user_by_id(&self, user_id: &str, now: i64) -> StoreResult<Option<UserRecord>> {
+        let id = user_id.to_string();
+        self.run(move |conn| find_user(conn, "user_id", &id, now).map_err(unavailable)).await
+    }
+
+    async fn find_user_by_username(
+        &self,
+        username: &str,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        let key = username_key(username);
+        self.run(move |conn| find_user(conn, "username_key", &key, now).map_err(unavailable)).await
+    }
+
+    async fn find_user_by_email(&self, email: &str, now: i64) -> StoreResult<Option<UserRecord>> {
+        let key = email_key(email);
+        self.run(move |conn| find_user(conn, "email_key", &key, now).map_err(unavailable)).await
+    }
+
+    async fn update_user(
+        &self,
+        user_id: &str,
+        update: &UserUpdate,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        let id = user_id.to_string();
+        let update = update.clone();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let Some(mut user) = find_user(&tx, "user_id", &id, now).map_err(unavailable)? else {
+                return Ok(None);
+            };
+            user.data = update.data;
+            if let Some(role) = update.role {
+                user.role = role;
+            }
+            if let Some(activated) = update.activated {
+                if activated {
+                    user.pending_until = None;
+                } else {
+                    tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])
+                        .map_err(unavailable)?;
+                }
+                user.activated = activated;
+            }
+            user.updated_at = now;
+            let data = serde_json::to_string(&user.data).map_err(unavailable)?;
+            tx.execute(
+                "UPDATE users SET data = ?2, role = ?3, activated = ?4, pending_until = ?5, \
+                 updated_at = ?6 WHERE user_id = ?1",
+                params![id, data, user.role.as_str(), user.activated, user.pending_until, now],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(Some(user))
+        })
+        .await
+    }
+
+    async fn set_role(&self, username: &str, role: Role, now: i64) -> StoreResult<Option<UserRecord>> {
+        let key = username_key(username);
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let Some(mut user) = find_user(&tx, "username_key", &key, now).map_err(unavailable)?
+            else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE users SET role = ?2, updated_at = ?3 WHERE user_id = ?1",
+                params![user.user_id, role.as_str(), now],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            user.role = role;
+            user.updated_at = now;
+            Ok(Some(user))
+        })
+        .await
+    }
+
+    async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
+        let id = user_id.to_string();
+        // Sessions and activation tokens go with the user (ON DELETE CASCADE, same statement).
+        self.run(move |conn| {
+            conn.execute("DELETE FROM users WHERE user_id = ?1", [id])
+                .map(|n| n > 0)
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn add_activation_token(
+        &self,
+        user_id: &str,
+        activation: &ActivationRecord,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let id = user_id.to_string();
+        let activation = activation.clone();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let extended = tx
+                .execute(
+                    "UPDATE users SET pending_until = ?2 WHERE user_id = ?1 AND activated = 0 \
+                     AND pending_until IS NOT NULL AND pending_until > ?3",
+                    params![id, activation.expires_at, now],
+                )
+                .map_err(unavailable)?;
+            if extended == 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO activation_tokens (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![activation.token_hash, id, activation.expires_at],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn activate(&self, token_hash: &str, now: i64) -> StoreResult<ActivationOutcome> {
+        let hash = token_hash.to_string();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let token: Option<(String, i64, Option<i64>)> = tx
+                .query_row(
+                    "SELECT user_id, expires_at, used_at FROM activation_tokens WHERE token_hash = ?1",
+                    [&hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            let Some((user_id, expires_at, used_at)) = token else {
+                return Ok(ActivationOutcome::Unknown);
+            };
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1");
+            let Some(mut user) =
+                tx.query_row(&sql, [&user_id], user_from_row).optional().map_err(unavailable)?
+            else {
+                return Ok(ActivationOutcome::Unknown);
+            };
+            if user.activated || used_at.is_some() {
+                return Ok(ActivationOutcome::AlreadyActivated(user));
+            }
+            if expires_at <= now {
+                return Ok(ActivationOutcome::Expired);
+            }
+            tx.execute(
+                "UPDATE activation_tokens SET used_at = ?2 WHERE token_hash = ?1",
+                params![hash, now],
+            )
+            .map_err(unavailable)?;
+            tx.execute(
+                "UPDATE users SET activated = 1, pending_until = NULL, updated_at = ?2 \
+                 WHERE user_id = ?1",
+                params![user_id, now],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            user.activated = true;
+            user.pending_until = None;
+            user.updated_at = now;
+            Ok(ActivationOutcome::Activated(user))
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: &Session, now: i64) -> StoreResult<()> {
+        let s = session.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            // Housekeeping for this user only: its expired sessions.
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND expires_at <= ?2",
+                params![s.user_id, now],
+            )
+            .map_err(unavailable)?;
+            // The user must still exist (a foreign key), so no session outlives its user.
+            tx.execute(
+                "INSERT INTO sessions (session_id, user_id, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![s.session_id, s.user_id, now, s.expires_at],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn authenticate(
+        &self,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<(Session, UserRecord)>> {
+        let sid = session_id.to_string();
+        self.run(move |conn| {
+            let sql = format!(
+                "SELECT {}, s.expires_at FROM sessions s JOIN users u ON u.user_id = s.user_id \
+                 WHERE s.session_id = ?1 AND s.expires_at > ?2",
+                USER_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("u.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            conn.query_row(&sql, params![sid, now], |row| {
+                let user = user_from_row(row)?;
+                let expires_at: i64 = row.get(10)?;
+                Ok((Session { session_id: sid.clone(), user_id: user.user_id.clone(), expires_at }, user))
+            })
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn end_session(&self, session_id: &str) -> StoreResult<()> {
+        let sid = session_id.to_string();
+        self.run(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE session_id = ?1", [sid])
+                .map(|_| ())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn login_failures(&self, key: &str) -> StoreResult<Option<LoginFailures>> {
+        let key = key.to_string();
+        self.run(move |conn| {
+            conn.query_row(
+                "SELECT failures, last_failure FROM login_failures WHERE login_key = ?1",
+                [key],
+                |r| Ok(LoginFailures { count: r.get(0)?, last_failure: r.get(1)? }),
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn record_login_failure(&self, key: &str, now: i64) -> StoreResult<LoginFailures> {
+        let key = key.to_string();
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            tx.execute(
+                "DELETE FROM login_failures WHERE last_failure <= ?1",
+                [now - FAILURE_MEMORY_SECS],
+            )
+            .map_err(unavailable)?;
+            let failures = tx
+                .query_row(
+                    "INSERT INTO login_failures (login_key, failures, last_failure) VALUES (?1, 1, ?2) \
+                     ON CONFLICT (login_key) DO UPDATE SET failures = failures + 1, last_failure = ?2 \
+                     RETURNING failures, last_failure",
+                    params![key, now],
+                    |r| Ok(LoginFailures { count: r.get(0)?, last_failure: r.get(1)? }),
+                )
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(failures)
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_string();
+        self.run(move |conn| {
+            conn.execute("DELETE FROM login_failures WHERE login_key = ?1", [key])
+                .map(|_| ())
+                .map_err(unavailable)
+        })
+        .await
+    }
+}

@@ -1,0 +1,142 @@
+//! The user as stored, and the user as the API shows it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::clock::rfc3339;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A user record as the store keeps it. Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub user_id: String,
+    /// As signed up (case kept); matched case-insensitively through [`username_key`].
+    pub username: String,
+    pub email: String,
+    /// The argon2id PHC string. Never leaves the store but for verification.
+    pub password_hash: String,
+    pub role: Role,
+    pub activated: bool,
+    pub data: Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// While the account waits for activation: when it expires (and its names are free again).
+    pub pending_until: Option<i64>,
+}
+
+impl UserRecord {
+    /// An account never activated is gone once its activation window has passed.
+    pub fn is_expired_pending(&self, now: i64) -> bool {
+        !self.activated && self.pending_until.is_some_and(|t| t <= now)
+    }
+}
+
+/// The key a username is unique and matched by: usernames are ASCII, so ASCII lowercase.
+pub fn username_key(username: &str) -> String {
+    username.to_ascii_lowercase()
+}
+
+/// The key an email address is unique and matched by.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// The user as API.md shows it. The password hash has no field here, so it cannot leak.
+#[derive(Debug, Serialize)]
+pub struct UserView<'a> {
+    pub user_id: &'a str,
+    pub username: &'a str,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub activated: bool,
+    pub role: Role,
+    pub data: &'a Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl<'a> From<&'a UserRecord> for UserView<'a> {
+    fn from(u: &'a UserRecord) -> Self {
+        let name = match u.data.get("name") {
+            Some(Value::String(s)) => s.as_str(),
+            _ => u.username.as_str(),
+        };
+        UserView {
+            user_id: &u.user_id,
+            username: &u.username,
+            name,
+            email: &u.email,
+            activated: u.activated,
+            role: u.role,
+            data: &u.data,
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+impl UserRecord {
+    pub fn view(&self) -> Value {
+        serde_json::to_value(UserView::from(self)).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(data: Value) -> UserRecord {
+        UserRecord {
+            user_id: "u1".into(),
+            username: "Alice".into(),
+            email: "alice@example.com".into(),
+            password_hash: "$argon2id$secret".into(),
+            role: Role::User,
+            activated: true,
+            data: data.as_object().cloned().unwrap(),
+            created_at: 0,
+            updated_at: 86_400,
+            pending_until: None,
+        }
+    }
+
+    #[test]
+    fn name_is_data_name_when_a_string_else_username() {
+        assert_eq!(record(json!({"name": "Alice L"})).view()["name"], "Alice L");
+        assert_eq!(record(json!({"name": 5})).view()["name"], "Alice");
+        assert_eq!(record(json!({})).view()["name"], "Alice");
+    }
+
+    #[test]
+    fn the_view_never_carries_the_hash() {
+        let v = record(json!({})).view();
+        assert!(!v.to_string().contains("argon2"));
+        assert_eq!(v["created_at"], "1970-01-01T00:00:00Z");
+        assert_eq!(v["updated_at"], "1970-01-02T00:00:00Z");
+        assert_eq!(v["role"], "user");
+    }
+}
