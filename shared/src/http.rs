@@ -92,3 +92,67 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
 pub fn ok(value: Value) -> Response {
     Json(value).into_response()
 }
+
+/// The `{username}` of a `/user/{username}` path, or a JSON 400 when it is not valid UTF-8.
+pub struct UsernamePath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for UsernamePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(name)| UsernamePath(name))
+            .map_err(|_| ApiError::field("username", "must be valid UTF-8"))
+    }
+}
+
+/// Whether the client prefers HTML to JSON (a person clicking a link in a mail), by the
+/// q-values of its `Accept` header. JSON wins ties and the absence of the header.
+pub fn prefers_html(headers: &axum::http::HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let (mut html, mut json) = (0.0f32, 0.0f32);
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
+            .next()
+            .unwrap_or(1.0);
+        match media.as_str() {
+            "text/html" | "application/xhtml+xml" => html = html.max(q),
+            "application/json" => json = json.max(q),
+            _ => {}
+        }
+    }
+    html > json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderMap;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn html_is_chosen_by_q_values() {
+        assert!(!prefers_html(&HeaderMap::new()));
+        assert!(!prefers_html(&accept("*/*")));
+        assert!(!prefers_html(&accept("application/json")));
+        assert!(prefers_html(&accept(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        )));
+        assert!(!prefers_html(&accept("text/html;q=0.5, application/json")));
+        assert!(!prefers_html(&accept("text/html, application/json")));
+    }
+}

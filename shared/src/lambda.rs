@@ -3,12 +3,13 @@
 //! lambda_http.
 
 use axum::Router;
+pub use lambda_http::Error;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::state::AppState;
 
-pub async fn run(routes: fn() -> Router<AppState>) -> Result<(), lambda_http::Error> {
+pub async fn run(routes: fn() -> Router<AppState>) -> Result<(), Error> {
     crate::telemetry::init(true);
     let config = Config::from_env()?;
     let state = AppState::embedded(&config, Clock::system())?;

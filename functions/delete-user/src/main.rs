@@ -1,1 +1,6 @@
-fn main(){}
+//! Lambda wiring only: build the state once, then serve this function's routes.
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::run(delete_user::routes).await
+}

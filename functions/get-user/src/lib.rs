@@ -1,0 +1,22 @@
+//! `GET /user/{username}`: one account, for its owner or an admin.
+
+use axum::Router;
+use axum::extract::State;
+use shared::http::UsernamePath;
+use axum::response::Response;
+use axum::routing::get;
+use shared::http::ok;
+use shared::{AppState, ApiResult, Auth, accounts};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/user/{username}", get(get_user))
+}
+
+pub async fn get_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    UsernamePath(username): UsernamePath,
+) -> ApiResult<Response> {
+    let user = accounts::target_user(&state, &auth, &username).await?;
+    Ok(ok(user.view()))
+}

@@ -1,0 +1,16 @@
+//! `DELETE /auth`: ends the token's session; the token is refused from then on.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::delete;
+use shared::{AppState, ApiResult, Auth, accounts};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/auth", delete(logout))
+}
+
+pub async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
+    accounts::log_out(&state, &auth).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,22 @@
+//! `POST /user`: sign up. `201` with the new (not yet activated) user and its `Location`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use shared::{AppState, ApiResult, JsonObject, accounts};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/user", post(signup))
+}
+
+pub async fn signup(State(state): State<AppState>, JsonObject(body): JsonObject) -> ApiResult<Response> {
+    let user = accounts::sign_up(&state, body).await?;
+    let mut response = (StatusCode::CREATED, axum::Json(user.view())).into_response();
+    // Usernames are [A-Za-z0-9_.-]: always a valid header value.
+    if let Ok(location) = HeaderValue::from_str(&format!("/user/{}", user.username)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}

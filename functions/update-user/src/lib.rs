@@ -1,0 +1,24 @@
+//! `PUT /user/{username}`: the body replaces the profile data; `role` and `activated` are for
+//! admins.
+
+use axum::Router;
+use axum::extract::State;
+use shared::http::UsernamePath;
+use axum::response::Response;
+use axum::routing::put;
+use shared::http::ok;
+use shared::{AppState, ApiResult, Auth, JsonObject, accounts};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/user/{username}", put(update_user))
+}
+
+pub async fn update_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    UsernamePath(username): UsernamePath,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let user = accounts::update_user(&state, &auth, &username, body).await?;
+    Ok(ok(user.view()))
+}
