@@ -47,9 +47,13 @@ pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<(Config, u16
         config.public_base_url = parse_base_url(&format!("http://127.0.0.1:{port}"))?;
     }
     if config.jwt_secret.is_none() {
-        config.jwt_secret = Some(local_secret(&config.data_dir).map_err(|reason| {
-            ConfigError::Invalid { var: "DATA_DIR", reason }
-        })?);
+        config.jwt_secret =
+            Some(
+                local_secret(&config.data_dir).map_err(|reason| ConfigError::Invalid {
+                    var: "DATA_DIR",
+                    reason,
+                })?,
+            );
     }
     Ok((config, port))
 }
@@ -62,7 +66,10 @@ fn local_secret(dir: &Path) -> Result<Vec<u8>, String> {
         if s.len() >= shared::config::MIN_JWT_SECRET_BYTES {
             return Ok(s.as_bytes().to_vec());
         }
-        return Err(format!("{} is too short; delete it to make a new one", path.display()));
+        return Err(format!(
+            "{} is too short; delete it to make a new one",
+            path.display()
+        ));
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let secret = shared::secret::random_token(64).map_err(|e| e.to_string())?;
@@ -70,7 +77,10 @@ fn local_secret(dir: &Path) -> Result<Vec<u8>, String> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    file.write_all(secret.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut file = options
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(secret.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(secret.into_bytes())
 }

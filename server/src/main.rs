@@ -31,7 +31,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [] | ["serve"] => serve(state, port).await,
         ["make-admin", username] => make_admin(state, username).await,
         ["help" | "--help" | "-h"] => {
@@ -58,15 +63,19 @@ async fn serve(state: AppState, port: u16) -> ExitCode {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
             tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
         }
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
         tracing::info!("shutting down");
     };
-    match axum::serve(listener, accounts::app(state)).with_graceful_shutdown(shutdown).await {
+    match axum::serve(listener, accounts::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("server: {e}");
@@ -76,9 +85,16 @@ async fn serve(state: AppState, port: u16) -> ExitCode {
 }
 
 async fn make_admin(state: AppState, username: &str) -> ExitCode {
-    match state.store.set_role(username, Role::Admin, state.clock.now()).await {
+    match state
+        .store
+        .set_role(username, Role::Admin, state.clock.now())
+        .await
+    {
         Ok(Some(user)) => {
-            println!("{} is now an admin; the role applies from their next login.", user.username);
+            println!(
+                "{} is now an admin; the role applies from their next login.",
+                user.username
+            );
             ExitCode::SUCCESS
         }
         Ok(None) => {

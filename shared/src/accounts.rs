@@ -23,8 +23,14 @@ pub const MAX_EMAIL_CHARS: usize = 254;
 /// Members of a sign-up body that are not profile data, nor settable by the client.
 const RESERVED_AT_SIGN_UP: [&str; 5] = ["role", "activated", "user_id", "created_at", "updated_at"];
 /// Members of an update body that can never be changed through it.
-const IMMUTABLE_ON_UPDATE: [&str; 6] =
-    ["username", "email", "password", "user_id", "created_at", "updated_at"];
+const IMMUTABLE_ON_UPDATE: [&str; 6] = [
+    "username",
+    "email",
+    "password",
+    "user_id",
+    "created_at",
+    "updated_at",
+];
 
 /// Scopes a token may carry.
 pub const KNOWN_SCOPES: [&str; 2] = ["widgets", "admin"];
@@ -38,7 +44,8 @@ pub const MAX_LOCKOUT_SECS: i64 = 15 * 60;
 
 pub fn valid_username(u: &str) -> bool {
     (3..=32).contains(&u.len())
-        && u.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 pub fn valid_email(e: &str) -> bool {
@@ -67,14 +74,23 @@ fn take_string(body: &mut Map<String, Value>, name: &str, errors: &mut FieldErro
 }
 
 fn check_data_size(data: &Map<String, Value>, errors: &mut FieldErrors) {
-    let size = serde_json::to_vec(data).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(data)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_DATA_BYTES {
-        errors.insert("data".into(), format!("profile data must be at most {MAX_DATA_BYTES} bytes"));
+        errors.insert(
+            "data".into(),
+            format!("profile data must be at most {MAX_DATA_BYTES} bytes"),
+        );
     }
 }
 
 fn fail_if_any(errors: FieldErrors) -> ApiResult<()> {
-    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 fn activation_link(state: &AppState, token: &str) -> String {
@@ -122,7 +138,12 @@ pub async fn sign_up(state: &AppState, mut body: Map<String, Value>) -> ApiResul
 
     let now = state.clock.now();
     // Cheap answers first, so a taken name costs no hash; the store decides atomically below.
-    if state.store.find_user_by_username(&username, now).await?.is_some() {
+    if state
+        .store
+        .find_user_by_username(&username, now)
+        .await?
+        .is_some()
+    {
         return Err(ApiError::UsernameTaken);
     }
     if state.store.find_user_by_email(&email, now).await?.is_some() {
@@ -142,8 +163,10 @@ pub async fn sign_up(state: &AppState, mut body: Map<String, Value>) -> ApiResul
         updated_at: now,
         pending_until: Some(now + ACTIVATION_TTL_SECS),
     };
-    let activation =
-        ActivationRecord { token_hash: token_hash(&token), expires_at: now + ACTIVATION_TTL_SECS };
+    let activation = ActivationRecord {
+        token_hash: token_hash(&token),
+        expires_at: now + ACTIVATION_TTL_SECS,
+    };
     state.store.create_user(&user, &activation, now).await?;
 
     let mail = activation_mail(&user.email, &user.username, &activation_link(state, &token));
@@ -166,8 +189,14 @@ pub enum Activation {
 
 /// `GET /activate?token=T`.
 pub async fn activate(state: &AppState, token: Option<&str>) -> ApiResult<Activation> {
-    let token = token.filter(|t| !t.is_empty() && t.len() <= 128).ok_or(ApiError::InvalidActivationToken)?;
-    match state.store.activate(&token_hash(token), state.clock.now()).await? {
+    let token = token
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .ok_or(ApiError::InvalidActivationToken)?;
+    match state
+        .store
+        .activate(&token_hash(token), state.clock.now())
+        .await?
+    {
         ActivationOutcome::Activated(u) => {
             tracing::info!(user_id = %u.user_id, "user activated");
             Ok(Activation::Activated(u))
@@ -184,7 +213,10 @@ pub async fn resend_activation(state: &AppState, mut body: Map<String, Value>) -
     let mut errors = FieldErrors::new();
     let email = take_string(&mut body, "email", &mut errors);
     if errors.is_empty() && email.chars().count() > MAX_EMAIL_CHARS {
-        errors.insert("email".into(), format!("must be at most {MAX_EMAIL_CHARS} characters"));
+        errors.insert(
+            "email".into(),
+            format!("must be at most {MAX_EMAIL_CHARS} characters"),
+        );
     }
     fail_if_any(errors)?;
     let now = state.clock.now();
@@ -195,9 +227,15 @@ pub async fn resend_activation(state: &AppState, mut body: Map<String, Value>) -
         return Ok(());
     }
     let token = activation_token()?;
-    let record =
-        ActivationRecord { token_hash: token_hash(&token), expires_at: now + ACTIVATION_TTL_SECS };
-    if state.store.add_activation_token(&user.user_id, &record, now).await? {
+    let record = ActivationRecord {
+        token_hash: token_hash(&token),
+        expires_at: now + ACTIVATION_TTL_SECS,
+    };
+    if state
+        .store
+        .add_activation_token(&user.user_id, &record, now)
+        .await?
+    {
         let mail = activation_mail(&user.email, &user.username, &activation_link(state, &token));
         if let Err(e) = state.mailer.send(&mail).await {
             // The answer stays 202 (it must not tell whether the account exists).
@@ -231,10 +269,18 @@ fn requested_scopes(value: Option<Value>) -> ApiResult<Option<Vec<String>>> {
             .into_iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s),
-                _ => Err(ApiError::field("scope", "must be an array of strings or a string")),
+                _ => Err(ApiError::field(
+                    "scope",
+                    "must be an array of strings or a string",
+                )),
             })
             .collect::<ApiResult<_>>()?,
-        Some(_) => return Err(ApiError::field("scope", "must be an array of strings or a string")),
+        Some(_) => {
+            return Err(ApiError::field(
+                "scope",
+                "must be an array of strings or a string",
+            ));
+        }
     };
     let mut scopes: Vec<String> = Vec::new();
     for s in list {
@@ -292,7 +338,10 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
         );
     }
     if password.chars().count() > MAX_PASSWORD_CHARS {
-        errors.insert("password".into(), format!("must be at most {MAX_PASSWORD_CHARS} characters"));
+        errors.insert(
+            "password".into(),
+            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+        );
     }
     fail_if_any(errors)?;
     let requested = requested_scopes(body.remove("scope"))?;
@@ -307,11 +356,17 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
     } else {
         state.store.find_user_by_username(&name, now).await?
     };
-    let matched = state.hasher.verify(&password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+    let matched = state
+        .hasher
+        .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
     let user = match user {
         Some(u) if matched => u,
         _ => {
-            state.store.record_login_failure(&login_key, state.clock.now()).await?;
+            state
+                .store
+                .record_login_failure(&login_key, state.clock.now())
+                .await?;
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -326,7 +381,9 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
         None => allowed,
         Some(asked) => {
             if asked.iter().any(|s| !allowed.contains(s)) {
-                return Err(ApiError::Forbidden("the account may not have a requested scope"));
+                return Err(ApiError::Forbidden(
+                    "the account may not have a requested scope",
+                ));
             }
             asked
         }
@@ -352,7 +409,12 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
     };
     let token = state.keys.sign(&claims)?;
     tracing::info!(user_id = %user.user_id, "user logged in");
-    Ok(LoginResponse { token, token_type: "Bearer", expires_in: SESSION_TTL_SECS, scope })
+    Ok(LoginResponse {
+        token,
+        token_type: "Bearer",
+        expires_in: SESSION_TTL_SECS,
+        scope,
+    })
 }
 
 /// `DELETE /auth`: ends the session of the token.
@@ -371,7 +433,9 @@ pub async fn target_user(state: &AppState, auth: &Auth, username: &str) -> ApiRe
         return Ok(auth.user.clone());
     }
     if !auth.is_admin() {
-        return Err(ApiError::Forbidden("only an admin may act on another user's account"));
+        return Err(ApiError::Forbidden(
+            "only an admin may act on another user's account",
+        ));
     }
     state
         .store
@@ -416,9 +480,15 @@ pub async fn update_user(
     };
     fail_if_any(errors)?;
     if (role.is_some() || activated.is_some()) && !auth.is_admin() {
-        return Err(ApiError::Forbidden("only an admin may set role or activated"));
+        return Err(ApiError::Forbidden(
+            "only an admin may set role or activated",
+        ));
     }
-    let update = UserUpdate { data: body, role, activated };
+    let update = UserUpdate {
+        data: body,
+        role,
+        activated,
+    };
     state
         .store
         .update_user(&target.user_id, &update, state.clock.now())
@@ -452,7 +522,15 @@ mod tests {
         for ok in ["a@example.com", "A.B+tag@sub.example.org"] {
             assert!(valid_email(ok), "{ok}");
         }
-        for bad in ["", "a", "a@", "@x.com", "a@localhost", "Alice <a@example.com>", " a@example.com"] {
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@x.com",
+            "a@localhost",
+            "Alice <a@example.com>",
+            " a@example.com",
+        ] {
             assert!(!valid_email(bad), "{bad}");
         }
         assert!(!valid_email(&format!("{}@example.com", "a".repeat(250))));
@@ -460,7 +538,12 @@ mod tests {
 
     #[test]
     fn lockout_starts_after_five_failures_doubles_and_caps() {
-        let f = |count, last_failure| Some(LoginFailures { count, last_failure });
+        let f = |count, last_failure| {
+            Some(LoginFailures {
+                count,
+                last_failure,
+            })
+        };
         assert_eq!(lockout_remaining(None, 100), None);
         assert_eq!(lockout_remaining(f(4, 100), 100), None);
         assert_eq!(lockout_remaining(f(5, 100), 100), Some(1));
@@ -479,8 +562,17 @@ mod tests {
             requested_scopes(Some(json!("widgets  admin widgets"))).unwrap(),
             Some(vec!["widgets".to_string(), "admin".to_string()])
         );
-        assert!(matches!(requested_scopes(Some(json!(["nope"]))), Err(ApiError::InvalidScope(_))));
-        assert!(matches!(requested_scopes(Some(json!([1]))), Err(ApiError::Validation(_))));
-        assert!(matches!(requested_scopes(Some(json!({}))), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            requested_scopes(Some(json!(["nope"]))),
+            Err(ApiError::InvalidScope(_))
+        ));
+        assert!(matches!(
+            requested_scopes(Some(json!([1]))),
+            Err(ApiError::Validation(_))
+        ));
+        assert!(matches!(
+            requested_scopes(Some(json!({}))),
+            Err(ApiError::Validation(_))
+        ));
     }
 }

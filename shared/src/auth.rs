@@ -27,7 +27,11 @@ impl Auth {
     }
 
     pub fn require_scope(&self, scope: &'static str) -> Result<(), ApiError> {
-        if self.claims.has_scope(scope) { Ok(()) } else { Err(ApiError::InsufficientScope(scope)) }
+        if self.claims.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope(scope))
+        }
     }
 
     pub fn is_self(&self, username: &str) -> bool {
@@ -70,14 +74,20 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Auth
         tracing::debug!("token refused: session of another user");
         return Err(ApiError::InvalidToken);
     }
-    Ok(Some(Auth { claims, session, user }))
+    Ok(Some(Auth {
+        claims,
+        session,
+        user,
+    }))
 }
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(parts, state).await?.ok_or(ApiError::Unauthorized)
+        authenticate(parts, state)
+            .await?
+            .ok_or(ApiError::Unauthorized)
     }
 }
 

@@ -31,7 +31,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("public_base_url", &self.public_base_url)
-            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .finish()
@@ -81,7 +84,9 @@ impl Config {
     }
 
     pub fn require_jwt_secret(&self) -> Result<&[u8], ConfigError> {
-        self.jwt_secret.as_deref().ok_or(ConfigError::Missing("JWT_SECRET"))
+        self.jwt_secret
+            .as_deref()
+            .ok_or(ConfigError::Missing("JWT_SECRET"))
     }
 }
 
@@ -107,8 +112,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -118,24 +125,45 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("./.data"));
         assert_eq!(c.jwt_issuer, "accounts");
         assert!(c.jwt_secret.is_none());
-        assert_eq!(c.require_base_url(), Err(ConfigError::Missing("PUBLIC_BASE_URL")));
-        assert_eq!(c.require_jwt_secret().unwrap_err(), ConfigError::Missing("JWT_SECRET"));
+        assert_eq!(
+            c.require_base_url(),
+            Err(ConfigError::Missing("PUBLIC_BASE_URL"))
+        );
+        assert_eq!(
+            c.require_jwt_secret().unwrap_err(),
+            ConfigError::Missing("JWT_SECRET")
+        );
     }
 
     #[test]
     fn a_short_secret_is_named() {
         let err = Config::from_lookup(lookup(&[("JWT_SECRET", "short")])).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { var: "JWT_SECRET", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                var: "JWT_SECRET",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn base_url_is_checked_and_trimmed() {
-        let c = Config::from_lookup(lookup(&[("PUBLIC_BASE_URL", "https://x.example/api/")]))
-            .unwrap();
+        let c =
+            Config::from_lookup(lookup(&[("PUBLIC_BASE_URL", "https://x.example/api/")])).unwrap();
         assert_eq!(c.public_base_url, "https://x.example/api");
         for bad in ["ftp://x", "x.example", "http://", "http://x/?a=b"] {
             let err = Config::from_lookup(lookup(&[("PUBLIC_BASE_URL", bad)])).unwrap_err();
-            assert!(matches!(err, ConfigError::Invalid { var: "PUBLIC_BASE_URL", .. }), "{bad}");
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        var: "PUBLIC_BASE_URL",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
         }
     }
 }

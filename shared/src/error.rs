@@ -78,8 +78,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            InvalidJson(_) | Validation(_) | WeakPassword(_) | InvalidScope(_)
-            | InvalidQuery(_) | InvalidActivationToken => StatusCode::BAD_REQUEST,
+            InvalidJson(_)
+            | Validation(_)
+            | WeakPassword(_)
+            | InvalidScope(_)
+            | InvalidQuery(_)
+            | InvalidActivationToken => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | InvalidToken | InvalidCredentials => StatusCode::UNAUTHORIZED,
             Forbidden(_) | AccountNotActivated | InsufficientScope(_) => StatusCode::FORBIDDEN,
@@ -176,7 +180,11 @@ impl IntoResponse for ApiError {
             ApiError::Validation(f) => Some(f),
             _ => None,
         };
-        let body = ErrorBody { error: self.code(), message: &message, fields };
+        let body = ErrorBody {
+            error: self.code(),
+            message: &message,
+            fields,
+        };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {

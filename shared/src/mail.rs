@@ -45,7 +45,12 @@ pub fn activation_mail(to: &str, username: &str, link: &str) -> Mail {
          <p><a href=\"{l}\">{l}</a></p><p>If you did not sign up, ignore this mail: the account \
          expires by itself.</p>"
     );
-    Mail { to: to.to_string(), subject: "Activate your account".into(), text, html }
+    Mail {
+        to: to.to_string(),
+        subject: "Activate your account".into(),
+        text,
+        html,
+    }
 }
 
 /// Writes each mail to the log and appends it to a file. For local runs: nothing is sent.
@@ -56,7 +61,10 @@ pub struct LogMailer {
 
 impl LogMailer {
     pub fn new(path: PathBuf) -> Self {
-        LogMailer { path, file_lock: Mutex::new(()) }
+        LogMailer {
+            path,
+            file_lock: Mutex::new(()),
+        }
     }
 }
 

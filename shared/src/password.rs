@@ -38,7 +38,9 @@ pub fn hash_blocking(password: &str) -> Result<String, ApiError> {
 /// Verifies synchronously; a malformed stored hash counts as a mismatch (and is logged).
 pub fn verify_blocking(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(e) => {
             tracing::error!(error = %e, "stored password hash is not a valid PHC string");
             false
@@ -54,8 +56,12 @@ pub struct Hasher {
 
 impl Default for Hasher {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        Hasher { permits: Arc::new(Semaphore::new(cores)) }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        Hasher {
+            permits: Arc::new(Semaphore::new(cores)),
+        }
     }
 }
 
@@ -169,9 +175,14 @@ mod tests {
         assert!(weakness("Alice-2026-rocks!!", "alice", "a@example.com").is_some());
         assert!(weakness("wonderland.liddell!", "bob", "liddell@example.com").is_some());
         assert!(weakness(&"y".repeat(257), "alice", "alice@example.com").is_some());
-        assert_eq!(weakness("correct horse battery staple", "alice", "alice@example.com"), None);
+        assert_eq!(
+            weakness("correct horse battery staple", "alice", "alice@example.com"),
+            None
+        );
         assert_eq!(weakness("Zq8#vL2!mWp4", "alice", "alice@example.com"), None);
-        let long: String = (0..256).map(|i| char::from(b'!' + (i * 7 % 90) as u8)).collect();
+        let long: String = (0..256)
+            .map(|i| char::from(b'!' + (i * 7 % 90) as u8))
+            .collect();
         assert_eq!(weakness(&long, "alice", "alice@example.com"), None);
     }
 }

@@ -26,7 +26,10 @@ pub fn session_id() -> Result<String, ApiError> {
 /// What the store keeps of a token: its SHA-256, hex. (The token has 256 random bits, so a fast
 /// hash is enough: there is nothing to guess.)
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -47,7 +47,11 @@ impl AppState {
             store: Arc::new(store),
             mailer: Arc::new(LogMailer::new(config.data_dir.join(MAIL_FILE))),
             hasher: Hasher::default(),
-            keys: Arc::new(TokenKeys::new(secret, &config.jwt_issuer, &config.jwt_audience)),
+            keys: Arc::new(TokenKeys::new(
+                secret,
+                &config.jwt_issuer,
+                &config.jwt_audience,
+            )),
             clock,
             public_base_url: config.public_base_url.as_str().into(),
         })

@@ -120,9 +120,12 @@ mod tests {
     #[test]
     fn a_signed_token_verifies_with_hs512() {
         let t = keys().sign(&claims(1000)).unwrap();
-        let header: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap())
-                .unwrap();
+        let header: serde_json::Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(t.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(header["alg"], "HS512");
         assert_eq!(keys().verify(&t, 1001).unwrap(), claims(1000));
     }
@@ -146,8 +149,14 @@ mod tests {
         .unwrap();
         assert!(k.verify(&hs256, 1001).is_err(), "algorithm");
         let body = t.split('.').nth(1).unwrap();
-        let none = format!("{}.{body}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#));
+        let none = format!(
+            "{}.{body}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#)
+        );
         assert!(k.verify(&none, 1001).is_err(), "alg none");
-        assert!(k.verify(&"a".repeat(MAX_TOKEN_BYTES + 1), 1001).is_err(), "too long");
+        assert!(
+            k.verify(&"a".repeat(MAX_TOKEN_BYTES + 1), 1001).is_err(),
+            "too long"
+        );
     }
 }

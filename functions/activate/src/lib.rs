@@ -9,7 +9,7 @@ use axum::routing::get;
 use serde_json::json;
 use shared::accounts::{self, Activation};
 use shared::http::{ok, prefers_html};
-use shared::{AppState, ApiError};
+use shared::{ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/activate", get(activate))
@@ -52,9 +52,7 @@ pub async fn activate(
             "Already activated",
             "This account is already activated: you can log in.",
         ),
-        Ok(Activation::Activated(u)) => {
-            ok(json!({"activated": true, "username": u.username}))
-        }
+        Ok(Activation::Activated(u)) => ok(json!({"activated": true, "username": u.username})),
         Ok(Activation::AlreadyActivated(u)) => ok(json!({
             "activated": true,
             "already_activated": true,
@@ -75,7 +73,10 @@ mod tests {
     #[test]
     fn the_token_is_read_from_the_query() {
         assert_eq!(token_param(Some("token=abc")).as_deref(), Some("abc"));
-        assert_eq!(token_param(Some("x=1&token=abc&y=2")).as_deref(), Some("abc"));
+        assert_eq!(
+            token_param(Some("x=1&token=abc&y=2")).as_deref(),
+            Some("abc")
+        );
         assert_eq!(token_param(Some("tokens=abc")), None);
         assert_eq!(token_param(None), None);
     }

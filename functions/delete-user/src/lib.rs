@@ -2,10 +2,10 @@
 
 use axum::Router;
 use axum::extract::State;
-use shared::http::UsernamePath;
 use axum::http::StatusCode;
 use axum::routing::delete;
-use shared::{AppState, ApiResult, Auth, accounts};
+use shared::http::UsernamePath;
+use shared::{ApiResult, AppState, Auth, accounts};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/user/{username}", delete(delete_user))

@@ -2,11 +2,11 @@
 
 use axum::Router;
 use axum::extract::State;
-use shared::http::UsernamePath;
 use axum::response::Response;
 use axum::routing::get;
+use shared::http::UsernamePath;
 use shared::http::ok;
-use shared::{AppState, ApiResult, Auth, accounts};
+use shared::{ApiResult, AppState, Auth, accounts};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/user/{username}", get(get_user))

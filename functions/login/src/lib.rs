@@ -4,10 +4,12 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use shared::accounts::{self, LoginResponse};
-use shared::{AppState, ApiResult, JsonObject};
+use shared::{ApiResult, AppState, JsonObject};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/auth", post(login)).route("/login", post(login))
+    Router::new()
+        .route("/auth", post(login))
+        .route("/login", post(login))
 }
 
 pub async fn login(

@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::delete;
-use shared::{AppState, ApiResult, Auth, accounts};
+use shared::{ApiResult, AppState, Auth, accounts};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/auth", delete(logout))

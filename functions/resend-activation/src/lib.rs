@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
-use shared::{AppState, ApiResult, JsonObject, accounts};
+use shared::{ApiResult, AppState, JsonObject, accounts};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/activate/resend", post(resend_activation))
@@ -19,5 +19,9 @@ pub async fn resend_activation(
 ) -> ApiResult<Response> {
     accounts::resend_activation(&state, body).await?;
     let message = "If an account with this address awaits activation, a new link has been sent.";
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "message": message }))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "message": message })),
+    )
+        .into_response())
 }

@@ -5,13 +5,16 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use shared::{AppState, ApiResult, JsonObject, accounts};
+use shared::{ApiResult, AppState, JsonObject, accounts};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/user", post(signup))
 }
 
-pub async fn signup(State(state): State<AppState>, JsonObject(body): JsonObject) -> ApiResult<Response> {
+pub async fn signup(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
     let user = accounts::sign_up(&state, body).await?;
     let mut response = (StatusCode::CREATED, axum::Json(user.view())).into_response();
     // Usernames are [A-Za-z0-9_.-]: always a valid header value.

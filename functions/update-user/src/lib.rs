@@ -3,11 +3,11 @@
 
 use axum::Router;
 use axum::extract::State;
-use shared::http::UsernamePath;
 use axum::response::Response;
 use axum::routing::put;
+use shared::http::UsernamePath;
 use shared::http::ok;
-use shared::{AppState, ApiResult, Auth, JsonObject, accounts};
+use shared::{ApiResult, AppState, Auth, JsonObject, accounts};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/user/{username}", put(update_user))

@@ -107,7 +107,12 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<Option<UserRecord>>;
 
     /// Sets the role of a user found by username (the operator's make-admin command).
-    async fn set_role(&self, username: &str, role: Role, now: i64) -> StoreResult<Option<UserRecord>>;
+    async fn set_role(
+        &self,
+        username: &str,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>>;
 
     /// Deletes the user with its sessions, activation tokens and name claims. `false` when it
     /// did not exist.

@@ -99,13 +99,16 @@ impl SqliteStore {
             std::fs::create_dir_all(dir).map_err(unavailable)?;
         }
         let conn = Connection::open(path).map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(unavailable)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
         )
         .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -197,16 +200,20 @@ impl UserStore for SqliteStore {
     async fn discard_unactivated_user(&self, user_id: &str) -> StoreResult<()> {
         let user_id = user_id.to_string();
         self.run(move |conn| {
-            conn.execute("DELETE FROM users WHERE user_id = ?1 AND activated = 0", [user_id])
-                .map(|_| ())
-                .map_err(unavailable)
+            conn.execute(
+                "DELETE FROM users WHERE user_id = ?1 AND activated = 0",
+                [user_id],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
         })
         .await
     }
 
     async fn find_user_by_id(&self, user_id: &str, now: i64) -> StoreResult<Option<UserRecord>> {
         let id = user_id.to_string();
-        self.run(move |conn| find_user(conn, "user_id", &id, now).map_err(unavailable)).await
+        self.run(move |conn| find_user(conn, "user_id", &id, now).map_err(unavailable))
+            .await
     }
 
     async fn find_user_by_username(
@@ -215,12 +222,14 @@ impl UserStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<UserRecord>> {
         let key = username_key(username);
-        self.run(move |conn| find_user(conn, "username_key", &key, now).map_err(unavailable)).await
+        self.run(move |conn| find_user(conn, "username_key", &key, now).map_err(unavailable))
+            .await
     }
 
     async fn find_user_by_email(&self, email: &str, now: i64) -> StoreResult<Option<UserRecord>> {
         let key = email_key(email);
-        self.run(move |conn| find_user(conn, "email_key", &key, now).map_err(unavailable)).await
+        self.run(move |conn| find_user(conn, "email_key", &key, now).map_err(unavailable))
+            .await
     }
 
     async fn update_user(
@@ -245,6 +254,11 @@ impl UserStore for SqliteStore {
             if let Some(activated) = update.activated {
                 if activated {
                     user.pending_until = None;
+                    tx.execute(
+                        "UPDATE activation_tokens SET used_at = ?2 WHERE user_id = ?1 AND used_at IS NULL",
+                        params![id, now],
+                    )
+                    .map_err(unavailable)?;
                 } else {
                     tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])
                         .map_err(unavailable)?;
@@ -265,7 +279,12 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn set_role(&self, username: &str, role: Role, now: i64) -> StoreResult<Option<UserRecord>> {
+    async fn set_role(
+        &self,
+        username: &str,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
         let key = username_key(username);
         self.run(move |conn| {
             let tx = conn
@@ -361,9 +380,11 @@ impl UserStore for SqliteStore {
             if expires_at <= now {
                 return Ok(ActivationOutcome::Expired);
             }
+            // Every link of the account is spent by this one, so none can re-activate it later
+            // (after an admin deactivates it, say).
             tx.execute(
-                "UPDATE activation_tokens SET used_at = ?2 WHERE token_hash = ?1",
-                params![hash, now],
+                "UPDATE activation_tokens SET used_at = ?2 WHERE user_id = ?1 AND used_at IS NULL",
+                params![user_id, now],
             )
             .map_err(unavailable)?;
             tx.execute(
@@ -422,7 +443,14 @@ impl UserStore for SqliteStore {
             conn.query_row(&sql, params![sid, now], |row| {
                 let user = user_from_row(row)?;
                 let expires_at: i64 = row.get(10)?;
-                Ok((Session { session_id: sid.clone(), user_id: user.user_id.clone(), expires_at }, user))
+                Ok((
+                    Session {
+                        session_id: sid.clone(),
+                        user_id: user.user_id.clone(),
+                        expires_at,
+                    },
+                    user,
+                ))
             })
             .optional()
             .map_err(unavailable)
@@ -446,7 +474,12 @@ impl UserStore for SqliteStore {
             conn.query_row(
                 "SELECT failures, last_failure FROM login_failures WHERE login_key = ?1",
                 [key],
-                |r| Ok(LoginFailures { count: r.get(0)?, last_failure: r.get(1)? }),
+                |r| {
+                    Ok(LoginFailures {
+                        count: r.get(0)?,
+                        last_failure: r.get(1)?,
+                    })
+                },
             )
             .optional()
             .map_err(unavailable)

@@ -1,0 +1,182 @@
+//! GET /activate and POST /activate/resend.
+
+use serde_json::json;
+
+use crate::common::{PASSWORD, Server, email};
+
+#[tokio::test]
+async fn the_link_activates_once_and_a_re_click_says_already_activated() {
+    let s = Server::start().await;
+    s.sign_up("erin").await;
+    let login = json!({"username": "erin", "password": PASSWORD});
+    s.post("/auth", None, login.clone())
+        .await
+        .expect(403, Some("account_not_activated"));
+
+    let token = s.activation_token(&email("erin"));
+    let first = s
+        .get(&format!("/activate?token={token}"), None)
+        .await
+        .expect(200, None);
+    assert_eq!(first, json!({"activated": true, "username": "erin"}));
+    let again = s
+        .get(&format!("/activate?token={token}"), None)
+        .await
+        .expect(200, None);
+    assert_eq!(again["activated"], true);
+    assert_eq!(again["already_activated"], true);
+    assert_eq!(again["username"], "erin");
+
+    s.post("/auth", None, login).await.expect(200, None);
+    let me = s
+        .get("/user/erin", Some(&s.log_in("erin").await))
+        .await
+        .expect(200, None);
+    assert_eq!(me["activated"], true);
+}
+
+#[tokio::test]
+async fn browsers_get_readable_pages() {
+    let s = Server::start().await;
+    s.sign_up("frank").await;
+    let token = s.activation_token(&email("frank"));
+    let html = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page = |path: String| {
+        Server::reply(
+            s.client
+                .get(format!("{}{path}", s.base))
+                .header("accept", html),
+        )
+    };
+    let r = page(format!("/activate?token={token}")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert!(r.text.contains("Account activated"));
+    let r = page(format!("/activate?token={token}")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("already activated"));
+    let r = page("/activate?token=nope".into()).await;
+    assert_eq!(r.status, 400);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert!(r.text.contains("not valid"));
+}
+
+#[tokio::test]
+async fn unknown_missing_and_expired_tokens_are_refused() {
+    let s = Server::start().await;
+    s.get("/activate?token=never-issued", None)
+        .await
+        .expect(400, Some("invalid_activation_token"));
+    s.get("/activate", None)
+        .await
+        .expect(400, Some("invalid_activation_token"));
+    s.get("/activate?token=", None)
+        .await
+        .expect(400, Some("invalid_activation_token"));
+    let long = "x".repeat(5000);
+    s.get(&format!("/activate?token={long}"), None)
+        .await
+        .expect(400, Some("invalid_activation_token"));
+
+    s.sign_up("grace").await;
+    let token = s.activation_token(&email("grace"));
+    s.clock.advance(24 * 3600 + 1);
+    s.get(&format!("/activate?token={token}"), None)
+        .await
+        .expect(410, Some("activation_token_expired"));
+    s.post(
+        "/auth",
+        None,
+        json!({"username": "grace", "password": PASSWORD}),
+    )
+    .await
+    .expect(401, Some("invalid_credentials"));
+}
+
+#[tokio::test]
+async fn a_token_activates_only_its_own_account() {
+    let s = Server::start().await;
+    s.sign_up("heidi").await;
+    s.sign_up("ivan").await;
+    let heidi = s.activation_token(&email("heidi"));
+    s.get(&format!("/activate?token={heidi}"), None)
+        .await
+        .expect(200, None);
+    let now = s.clock.now();
+    let ivan = s
+        .state
+        .store
+        .find_user_by_username("ivan", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!ivan.activated);
+}
+
+#[tokio::test]
+async fn resend_always_answers_202_and_mails_only_a_waiting_account() {
+    let s = Server::start().await;
+    s.sign_up("judy").await;
+    s.user("ken").await;
+    assert_eq!(s.mails().len(), 2);
+
+    for address in ["nobody@example.com", "ken@example.com", "not an email"] {
+        let r = s
+            .post("/activate/resend", None, json!({"email": address}))
+            .await;
+        r.expect(202, None);
+    }
+    assert_eq!(
+        s.mails().len(),
+        2,
+        "no mail to an unknown or an activated account"
+    );
+
+    let old = s.activation_token("judy@example.com");
+    let r = s
+        .post(
+            "/activate/resend",
+            None,
+            json!({"email": "JUDY@example.com"}),
+        )
+        .await;
+    let unknown = s
+        .post(
+            "/activate/resend",
+            None,
+            json!({"email": "nobody@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        r.text, unknown.text,
+        "the answer does not tell whether the account exists"
+    );
+    assert_eq!(s.mails().len(), 3);
+    let fresh = s.activation_token("judy@example.com");
+    assert_ne!(old, fresh);
+    s.get(&format!("/activate?token={fresh}"), None)
+        .await
+        .expect(200, None);
+
+    s.post("/activate/resend", None, json!({}))
+        .await
+        .expect(400, Some("validation_failed"));
+    s.post("/activate/resend", None, json!({"email": 5}))
+        .await
+        .expect(400, Some("validation_failed"));
+}
+
+#[tokio::test]
+async fn a_resent_link_extends_the_account_beyond_the_first_link() {
+    let s = Server::start().await;
+    s.sign_up("leo").await;
+    s.clock.advance(20 * 3600);
+    s.post("/activate/resend", None, json!({"email": email("leo")}))
+        .await
+        .expect(202, None);
+    s.clock.advance(5 * 3600);
+    let fresh = s.activation_token(&email("leo"));
+    s.get(&format!("/activate?token={fresh}"), None)
+        .await
+        .expect(200, None);
+}

@@ -1,0 +1,248 @@
+//! The test harness: the real service (every route, the embedded store in a temporary
+//! directory, the logging mailer) served over HTTP on a loopback port, and a client for it.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::AppState;
+use shared::clock::Clock;
+use shared::config::Config;
+use shared::user::Role;
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: Clock,
+    pub state: AppState,
+    pub data_dir: PathBuf,
+    _dir: Option<TempDir>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?} {}", self.status, self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status and, for errors, the `error` code and the error shape.
+    #[track_caller]
+    pub fn expect(&self, status: u16, code: Option<&str>) -> Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        if self.text.is_empty() {
+            return Value::Null;
+        }
+        let body = self.json();
+        if let Some(code) = code {
+            assert_eq!(body["error"], code, "body: {}", self.text);
+            assert!(
+                body["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{}",
+                self.text
+            );
+        }
+        body
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let mut server = Server::start_in(&path).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    pub async fn start_in(data_dir: &Path) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let dir = data_dir.to_string_lossy().to_string();
+        let base_for_config = base.clone();
+        let config = Config::from_lookup(move |k| match k {
+            "DATA_DIR" => Some(dir.clone()),
+            "PUBLIC_BASE_URL" => Some(base_for_config.clone()),
+            "JWT_SECRET" => Some(SECRET.into()),
+            _ => None,
+        })
+        .unwrap();
+        let clock = Clock::system();
+        let state = AppState::embedded(&config, clock.clone()).unwrap();
+        let app = accounts::app(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Server {
+            base,
+            client: reqwest::Client::new(),
+            clock,
+            state,
+            data_dir: data_dir.to_path_buf(),
+            _dir: None,
+            task,
+        }
+    }
+
+    /// Sends a request; `body` is sent as raw bytes when it is a string, as JSON otherwise.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        Self::reply(req).await
+    }
+
+    pub async fn reply(req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, body: impl Into<reqwest::Body>) -> Reply {
+        Self::reply(
+            self.client
+                .request(method, format!("{}{path}", self.base))
+                .body(body),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    /// Every mail the logging mailer wrote, oldest first.
+    pub fn mails(&self) -> Vec<Value> {
+        let Ok(text) = std::fs::read_to_string(self.data_dir.join("mail.log")) else {
+            return vec![];
+        };
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// The activation token of the newest mail to `email`.
+    pub fn activation_token(&self, email: &str) -> String {
+        let mail = self
+            .mails()
+            .into_iter()
+            .rev()
+            .find(|m| m["to"] == email)
+            .unwrap_or_else(|| panic!("no mail to {email}"));
+        let text = mail["text"].as_str().unwrap();
+        let link = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{}/activate?token=", self.base)))
+            .unwrap_or_else(|| panic!("no link in {text}"));
+        link.rsplit('=').next().unwrap().to_string()
+    }
+
+    pub async fn sign_up(&self, username: &str) -> Value {
+        self.post(
+            "/user",
+            None,
+            json!({
+                "username": username,
+                "email": email(username),
+                "password": PASSWORD,
+            }),
+        )
+        .await
+        .expect(201, None)
+    }
+
+    pub async fn activate(&self, username: &str) {
+        let token = self.activation_token(&email(username));
+        self.get(&format!("/activate?token={token}"), None)
+            .await
+            .expect(200, None);
+    }
+
+    pub async fn log_in(&self, username: &str) -> String {
+        let body = self
+            .post(
+                "/auth",
+                None,
+                json!({"username": username, "password": PASSWORD}),
+            )
+            .await
+            .expect(200, None);
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Signs up, activates and logs in `username`; returns the token.
+    pub async fn user(&self, username: &str) -> String {
+        self.sign_up(username).await;
+        self.activate(username).await;
+        self.log_in(username).await
+    }
+
+    /// An activated admin (made so as the operator's command does), logged in.
+    pub async fn admin(&self, username: &str) -> String {
+        self.sign_up(username).await;
+        self.activate(username).await;
+        let now = self.clock.now();
+        self.state
+            .store
+            .set_role(username, Role::Admin, now)
+            .await
+            .unwrap()
+            .unwrap();
+        self.log_in(username).await
+    }
+}
+
+pub fn email(username: &str) -> String {
+    format!("{}@example.com", username.to_lowercase())
+}

@@ -1,0 +1,216 @@
+//! POST /auth and POST /login: credentials, scopes, throttling.
+
+use serde_json::json;
+use shared::token::Claims;
+
+use crate::common::{PASSWORD, Server};
+
+fn claims_of(token: &str) -> Claims {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn login_by_username_or_email_on_both_routes() {
+    let s = Server::start().await;
+    s.user("Mallory").await;
+    for (path, body) in [
+        (
+            "/auth",
+            json!({"username": "mallory", "password": PASSWORD}),
+        ),
+        (
+            "/login",
+            json!({"email": "MALLORY@example.com", "password": PASSWORD, "scope": "widgets"}),
+        ),
+    ] {
+        let r = s.post(path, None, body).await.expect(200, None);
+        assert_eq!(r["token_type"], "Bearer");
+        assert_eq!(r["expires_in"], 86400);
+        assert_eq!(r["scope"], json!(["widgets"]));
+        let token = r["token"].as_str().unwrap();
+        let c = claims_of(token);
+        assert_eq!(c.name, "Mallory");
+        assert_eq!(c.email, "mallory@example.com");
+        assert_eq!(c.role, "user");
+        assert_eq!((c.iss.as_str(), c.aud.as_str()), ("accounts", "accounts"));
+        assert_eq!(c.exp - c.iat, 86400);
+        assert!(c.sid.len() >= 22);
+        s.get("/user", Some(token)).await.expect(200, None);
+    }
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_get_the_same_answer() {
+    let s = Server::start().await;
+    s.user("nina").await;
+    let wrong = s
+        .post(
+            "/auth",
+            None,
+            json!({"username": "nina", "password": "not the password"}),
+        )
+        .await;
+    let unknown = s
+        .post(
+            "/auth",
+            None,
+            json!({"username": "nobody", "password": "not the password"}),
+        )
+        .await;
+    wrong.expect(401, Some("invalid_credentials"));
+    unknown.expect(401, Some("invalid_credentials"));
+    assert_eq!(wrong.text, unknown.text, "byte-identical bodies");
+    let strip = |r: &crate::common::Reply| {
+        let mut h = r.headers.clone();
+        h.remove("date");
+        h
+    };
+    assert_eq!(strip(&wrong), strip(&unknown));
+    let unknown_email = s
+        .post(
+            "/auth",
+            None,
+            json!({"email": "x@example.com", "password": "nope nope"}),
+        )
+        .await;
+    assert_eq!(unknown_email.text, unknown.text);
+}
+
+#[tokio::test]
+async fn login_input_is_validated() {
+    let s = Server::start().await;
+    s.post("/auth", None, json!({"password": PASSWORD}))
+        .await
+        .expect(400, Some("validation_failed"));
+    s.post("/auth", None, json!({"username": "x"}))
+        .await
+        .expect(400, Some("validation_failed"));
+    s.post("/auth", None, json!({"username": 1, "password": PASSWORD}))
+        .await
+        .expect(400, Some("validation_failed"));
+    s.post(
+        "/auth",
+        None,
+        json!({"username": "x", "password": "p".repeat(300)}),
+    )
+    .await
+    .expect(400, Some("validation_failed"));
+    s.post(
+        "/auth",
+        None,
+        json!({"username": "x", "password": PASSWORD, "scope": 7}),
+    )
+    .await
+    .expect(400, Some("validation_failed"));
+    s.raw(reqwest::Method::POST, "/login", "nope")
+        .await
+        .expect(400, Some("invalid_json"));
+}
+
+#[tokio::test]
+async fn scopes_are_granted_as_the_contract_says() {
+    let s = Server::start().await;
+    s.user("oscar").await;
+    s.admin("root").await;
+    let login = |user: &str, scope: serde_json::Value| {
+        let mut body = json!({"username": user, "password": PASSWORD});
+        if !scope.is_null() {
+            body["scope"] = scope;
+        }
+        s.post("/auth", None, body)
+    };
+    assert_eq!(
+        login("oscar", json!(null)).await.expect(200, None)["scope"],
+        json!(["widgets"])
+    );
+    assert_eq!(
+        login("oscar", json!([])).await.expect(200, None)["scope"],
+        json!([])
+    );
+    assert_eq!(
+        login("oscar", json!("")).await.expect(200, None)["scope"],
+        json!([])
+    );
+    login("oscar", json!(["admin"]))
+        .await
+        .expect(403, Some("forbidden"));
+    login("oscar", json!("widgets admin"))
+        .await
+        .expect(403, Some("forbidden"));
+    login("oscar", json!(["widgets", "payroll"]))
+        .await
+        .expect(400, Some("invalid_scope"));
+    assert_eq!(
+        login("root", json!(null)).await.expect(200, None)["scope"],
+        json!(["widgets", "admin"])
+    );
+    let r = login("root", json!("admin")).await.expect(200, None);
+    assert_eq!(r["scope"], json!(["admin"]));
+    assert_eq!(claims_of(r["token"].as_str().unwrap()).role, "admin");
+}
+
+#[tokio::test]
+async fn repeated_failures_are_throttled_with_retry_after() {
+    let s = Server::start().await;
+    s.user("peggy").await;
+    let wrong = json!({"username": "peggy", "password": "wrong password!"});
+    let right = json!({"username": "peggy", "password": PASSWORD});
+    for _ in 0..5 {
+        s.post("/auth", None, wrong.clone())
+            .await
+            .expect(401, Some("invalid_credentials"));
+    }
+    let r = s.post("/auth", None, right.clone()).await;
+    r.expect(429, Some("too_many_attempts"));
+    let wait: i64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=1).contains(&wait), "{wait}");
+    s.clock.advance(wait);
+    s.post("/auth", None, wrong.clone())
+        .await
+        .expect(401, Some("invalid_credentials"));
+    let r = s.post("/auth", None, wrong.clone()).await;
+    r.expect(429, Some("too_many_attempts"));
+    assert_eq!(r.header("retry-after"), Some("2"), "the back-off doubles");
+    s.clock.advance(2);
+    s.post("/auth", None, right.clone()).await.expect(200, None);
+    // A success resets the count.
+    s.post("/auth", None, wrong.clone())
+        .await
+        .expect(401, Some("invalid_credentials"));
+    s.post("/auth", None, right).await.expect(200, None);
+
+    // An unknown name is throttled the same way, so 429 tells nothing about existence.
+    let ghost = json!({"username": "ghost", "password": "wrong password!"});
+    for _ in 0..5 {
+        s.post("/auth", None, ghost.clone())
+            .await
+            .expect(401, Some("invalid_credentials"));
+    }
+    s.post("/auth", None, ghost)
+        .await
+        .expect(429, Some("too_many_attempts"));
+}
+
+#[tokio::test]
+async fn the_lockout_is_capped_at_15_minutes() {
+    let s = Server::start().await;
+    s.user("quinn").await;
+    let wrong = json!({"username": "quinn", "password": "wrong password!"});
+    let mut last_wait = 0;
+    for _ in 0..16 {
+        let r = s.post("/auth", None, wrong.clone()).await;
+        if r.status == 429 {
+            last_wait = r.header("retry-after").unwrap().parse::<i64>().unwrap();
+            s.clock.advance(last_wait);
+            s.post("/auth", None, wrong.clone())
+                .await
+                .expect(401, Some("invalid_credentials"));
+        }
+    }
+    assert_eq!(last_wait, 900);
+}

@@ -1,0 +1,9 @@
+//! The service driven through real HTTP requests, on the embedded store.
+
+mod activation;
+mod common;
+mod login;
+mod process;
+mod signup;
+mod tokens;
+mod users;

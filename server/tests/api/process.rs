@@ -1,0 +1,163 @@
+//! The `accounts` binary itself: a restart keeps users and sessions (and the generated secret);
+//! `make-admin` works while the server runs.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::PASSWORD;
+
+const BIN: &str = env!("CARGO_BIN_EXE_accounts");
+
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(dir: &std::path::Path, port: u16) -> Running {
+    let child = Command::new(BIN)
+        .env_clear()
+        .env("DATA_DIR", dir)
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if reqwest::get(format!("{}/", running.base)).await.is_ok() {
+            return running;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not start");
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = client.post(url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(client: &reqwest::Client, url: String, token: &str) -> (u16, Value) {
+    let r = client.get(url).bearer_auth(token).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let c = reqwest::Client::new();
+    let server = start(dir.path(), port).await;
+    let base = server.base.clone();
+    let (status, _) = post(
+        &c,
+        format!("{base}/user"),
+        None,
+        json!({"username": "olga", "email": "olga@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let mail = std::fs::read_to_string(dir.path().join("mail.log")).unwrap();
+    let link = mail
+        .split("\\n")
+        .find(|l| l.starts_with(&format!("{base}/activate?token=")))
+        .unwrap()
+        .to_string();
+    assert_eq!(c.get(&link).send().await.unwrap().status(), 200);
+    let (status, login) = post(
+        &c,
+        format!("{base}/auth"),
+        None,
+        json!({"username": "olga", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let token = login["token"].as_str().unwrap().to_string();
+    assert_eq!(login["scope"], json!(["widgets"]));
+
+    // The operator's command, while the server runs.
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("DATA_DIR", dir.path())
+        .args(["make-admin", "OLGA"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("DATA_DIR", dir.path())
+        .args(["make-admin", "nobody"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    let secret = std::fs::read(dir.path().join("jwt-secret")).unwrap();
+    assert!(secret.len() >= 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("jwt-secret"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the secret file is private");
+    }
+    drop(server);
+
+    let server = start(dir.path(), port).await;
+    let (status, me) = get(&c, format!("{}/user", server.base), &token).await;
+    assert_eq!(status, 200, "the session survived the restart: {me}");
+    assert_eq!(me["role"], "admin");
+    let (status, login) = post(
+        &c,
+        format!("{}/auth", server.base),
+        None,
+        json!({"username": "olga", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        login["scope"],
+        json!(["widgets", "admin"]),
+        "the role applies from the next login"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("jwt-secret")).unwrap(),
+        secret
+    );
+}

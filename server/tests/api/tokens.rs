@@ -1,0 +1,181 @@
+//! The token lifecycle: logout, deletion, expiry, forgery. GET / with and without a token.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::common::{SECRET, Server};
+
+fn payload(token: &str) -> Value {
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn sign(alg: Algorithm, claims: &Value, secret: &[u8]) -> String {
+    jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret)).unwrap()
+}
+
+#[track_caller]
+fn assert_invalid_token(r: &crate::common::Reply) {
+    r.expect(401, Some("invalid_token"));
+    let challenge = r.header("www-authenticate").unwrap();
+    assert!(challenge.starts_with("Bearer") && challenge.contains("error=\"invalid_token\""));
+}
+
+#[tokio::test]
+async fn home_greets_anyone_and_names_a_token_holder() {
+    let s = Server::start().await;
+    assert_eq!(
+        s.get("/", None).await.expect(200, None),
+        json!({"message": "Hello World"})
+    );
+    let token = s.user("Rupert").await;
+    let r = s.get("/", Some(&token)).await.expect(200, None);
+    assert_eq!(r["message"], "Hello, Rupert");
+    assert_eq!(r["user"]["username"], "Rupert");
+    assert!(r["user"].get("password").is_none());
+    assert_invalid_token(&s.get("/", Some("garbage")).await);
+}
+
+#[tokio::test]
+async fn missing_tokens_are_401_unauthorized_with_a_challenge() {
+    let s = Server::start().await;
+    for (method, path) in [
+        ("GET", "/user"),
+        ("GET", "/user/x"),
+        ("PUT", "/user/x"),
+        ("DELETE", "/user/x"),
+        ("DELETE", "/auth"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let body = (method == reqwest::Method::PUT).then(|| json!({}));
+        let r = s.call(method, path, None, body).await;
+        r.expect(401, Some("unauthorized"));
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Bearer realm=\"accounts\"")
+        );
+    }
+    let r = Server::reply(
+        s.client
+            .get(format!("{}/user", s.base))
+            .header("authorization", "Basic dXNlcjpwdw=="),
+    )
+    .await;
+    r.expect(401, Some("unauthorized"));
+    let r = Server::reply(
+        s.client
+            .get(format!("{}/user", s.base))
+            .header("authorization", "Bearer "),
+    )
+    .await;
+    assert_invalid_token(&r);
+}
+
+#[tokio::test]
+async fn logout_ends_that_session_only() {
+    let s = Server::start().await;
+    let first = s.user("sybil").await;
+    let second = s.log_in("sybil").await;
+    s.delete("/auth", Some(&first)).await.expect(204, None);
+    assert_invalid_token(&s.get("/user", Some(&first)).await);
+    assert_invalid_token(&s.delete("/auth", Some(&first)).await);
+    s.get("/user", Some(&second)).await.expect(200, None);
+}
+
+#[tokio::test]
+async fn sessions_expire_after_24_hours() {
+    let s = Server::start().await;
+    let token = s.user("trent").await;
+    s.clock.advance(24 * 3600 - 5);
+    s.get("/user", Some(&token)).await.expect(200, None);
+    s.clock.advance(5);
+    assert_invalid_token(&s.get("/user", Some(&token)).await);
+}
+
+#[tokio::test]
+async fn forged_and_foreign_tokens_are_refused() {
+    let s = Server::start().await;
+    let token = s.user("uma").await;
+    let claims = payload(&token);
+
+    // A tampered signature, and a tampered payload with the old signature.
+    let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+    let sig = parts[2].clone();
+    parts[2] = format!(
+        "{}{}",
+        if sig.starts_with('A') { "B" } else { "A" },
+        &sig[1..]
+    );
+    assert_invalid_token(&s.get("/user", Some(&parts.join("."))).await);
+    let mut elevated = claims.clone();
+    elevated["scope"] = json!("widgets admin");
+    elevated["role"] = json!("admin");
+    let forged = format!(
+        "{}.{}.{}",
+        token.split('.').next().unwrap(),
+        URL_SAFE_NO_PAD.encode(elevated.to_string()),
+        sig
+    );
+    assert_invalid_token(&s.get("/user", Some(&forged)).await);
+
+    // alg: none.
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        token.split('.').nth(1).unwrap()
+    );
+    assert_invalid_token(&s.get("/user", Some(&none)).await);
+
+    // The right secret, but another algorithm, audience, issuer, or an expiry in the past.
+    assert_invalid_token(
+        &s.get(
+            "/user",
+            Some(&sign(Algorithm::HS256, &claims, SECRET.as_bytes())),
+        )
+        .await,
+    );
+    for (field, value) in [
+        ("aud", json!("another-api")),
+        ("iss", json!("someone-else")),
+        ("exp", json!(1)),
+    ] {
+        let mut c = claims.clone();
+        c[field] = value;
+        assert_invalid_token(
+            &s.get(
+                "/user",
+                Some(&sign(Algorithm::HS512, &c, SECRET.as_bytes())),
+            )
+            .await,
+        );
+    }
+    // Another secret.
+    assert_invalid_token(
+        &s.get("/user", Some(&sign(Algorithm::HS512, &claims, &[9u8; 64])))
+            .await,
+    );
+    // A real session id under another user's `sub`.
+    let mut c = claims.clone();
+    c["sub"] = json!("00000000-0000-0000-0000-000000000000");
+    assert_invalid_token(
+        &s.get(
+            "/user",
+            Some(&sign(Algorithm::HS512, &c, SECRET.as_bytes())),
+        )
+        .await,
+    );
+    // The unaltered claims re-signed are accepted: the checks above refused for their reason.
+    s.get(
+        "/user",
+        Some(&sign(Algorithm::HS512, &claims, SECRET.as_bytes())),
+    )
+    .await
+    .expect(200, None);
+    assert_invalid_token(&s.get("/user", Some(&"a".repeat(5000))).await);
+}
