@@ -1,6 +1,8 @@
 //! The local server: every route of every function in one process, on the embedded store, with
 //! mail logged. The same routers run on Lambda, one per function.
 
+pub mod sample_upstream;
+
 use std::io::Write;
 use std::path::Path;
 
@@ -21,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .merge(get_user::routes())
         .merge(update_user::routes())
         .merge(delete_user::routes())
+        .merge(widgets::routes())
 }
 
 /// The whole service, ready to serve.

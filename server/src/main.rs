@@ -3,6 +3,7 @@
 //! ```text
 //! accounts [serve]                 serve every route on 127.0.0.1:$PORT (default 3000)
 //! accounts make-admin <username>   make that user an admin (from its next login)
+//! accounts sample-upstream         a SAMPLE widgets upstream on 127.0.0.1:$SAMPLE_UPSTREAM_PORT
 //! ```
 
 use std::process::ExitCode;
@@ -11,34 +12,24 @@ use shared::AppState;
 use shared::clock::Clock;
 use shared::user::Role;
 
-const USAGE: &str = "usage: accounts [serve] | accounts make-admin <username>";
+const USAGE: &str =
+    "usage: accounts [serve] | accounts make-admin <username> | accounts sample-upstream";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     shared::telemetry::init(std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json"));
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (config, port) = match accounts::local_config(|k| std::env::var(k).ok()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("configuration: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let state = match AppState::embedded(&config, Clock::system()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("start-up: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] | ["serve"] => serve(state, port).await,
-        ["make-admin", username] => make_admin(state, username).await,
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        [] | ["serve"] => match state() {
+            Ok((state, port)) => serve(state, port).await,
+            Err(code) => code,
+        },
+        ["make-admin", username] => match state() {
+            Ok((state, _)) => make_admin(state, username).await,
+            Err(code) => code,
+        },
+        ["sample-upstream"] => sample_upstream().await,
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -50,30 +41,44 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(state: AppState, port: u16) -> ExitCode {
-    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-        Ok(l) => l,
+fn state() -> Result<(AppState, u16), ExitCode> {
+    let (config, port) = accounts::local_config(|k| std::env::var(k).ok()).map_err(|e| {
+        eprintln!("configuration: {e}");
+        ExitCode::from(2)
+    })?;
+    let state = AppState::embedded(&config, Clock::system()).map_err(|e| {
+        eprintln!("start-up: {e}");
+        ExitCode::FAILURE
+    })?;
+    Ok((state, port))
+}
+
+async fn listen(port: u16) -> Option<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => Some(l),
         Err(e) => {
             eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
-            return ExitCode::FAILURE;
+            None
         }
-    };
-    tracing::info!("accounts listening on http://127.0.0.1:{port}");
-    let shutdown = async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::info!("shutting down");
-    };
-    match axum::serve(listener, accounts::app(state))
-        .with_graceful_shutdown(shutdown)
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+async fn run(listener: tokio::net::TcpListener, app: axum::Router) -> ExitCode {
+    match axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
         .await
     {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,6 +87,39 @@ async fn serve(state: AppState, port: u16) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve(state: AppState, port: u16) -> ExitCode {
+    let Some(listener) = listen(port).await else {
+        return ExitCode::FAILURE;
+    };
+    if state.widgets.is_none() {
+        tracing::info!("WIDGETS_API_URL is not set: GET /widgets answers 503");
+    }
+    tracing::info!("accounts listening on http://127.0.0.1:{port}");
+    run(listener, accounts::app(state)).await
+}
+
+async fn sample_upstream() -> ExitCode {
+    let port = match std::env::var("SAMPLE_UPSTREAM_PORT") {
+        Err(_) => 3001,
+        Ok(p) => match p.parse::<u16>() {
+            Ok(p) => p,
+            Err(_) => {
+                eprintln!("configuration: SAMPLE_UPSTREAM_PORT must be a port number");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let key = std::env::var("WIDGETS_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| accounts::sample_upstream::DEFAULT_SAMPLE_KEY.into());
+    let Some(listener) = listen(port).await else {
+        return ExitCode::FAILURE;
+    };
+    tracing::info!("SAMPLE widgets upstream (not for production) on http://127.0.0.1:{port}");
+    run(listener, accounts::sample_upstream::app(key)).await
 }
 
 async fn make_admin(state: AppState, username: &str) -> ExitCode {

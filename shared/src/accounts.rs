@@ -506,6 +506,22 @@ pub async fn delete_user(state: &AppState, auth: &Auth, username: &str) -> ApiRe
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Widgets
+
+/// `GET /widgets`: the caller's widgets from the upstream, filtered and reshaped.
+pub async fn widgets(
+    state: &AppState,
+    auth: &Auth,
+    query: crate::widgets::WidgetsQuery,
+) -> ApiResult<crate::widgets::WidgetsAnswer> {
+    auth.require_scope("widgets")?;
+    let filter = crate::widgets::Filter::from_query(query)?;
+    let upstream = state.widgets.as_ref().ok_or(ApiError::WidgetsUnavailable)?;
+    let items = upstream.widgets_of(&auth.user.user_id).await?;
+    filter.apply(items)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,24 @@ pub struct Config {
     pub jwt_secret: Option<Vec<u8>>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
+    /// The widgets upstream; `None` when `WIDGETS_API_URL` is not set (`/widgets` is then 503).
+    pub widgets: Option<WidgetsConfig>,
 }
+
+/// Where the widgets upstream is and how to call it.
+#[derive(Clone)]
+pub struct WidgetsConfig {
+    /// `WIDGETS_API_URL`, without a trailing slash.
+    pub url: String,
+    /// `WIDGETS_API_KEY`: a secret, never logged.
+    pub api_key: String,
+    /// `WIDGETS_TIMEOUT_MS` (default 5000).
+    pub timeout: std::time::Duration,
+}
+
+/// The default upstream time-out, and the largest one accepted.
+pub const DEFAULT_WIDGETS_TIMEOUT_MS: u64 = 5000;
+pub const MAX_WIDGETS_TIMEOUT_MS: u64 = 60_000;
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,6 +54,10 @@ impl std::fmt::Debug for Config {
             )
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
+            .field(
+                "widgets_url",
+                &self.widgets.as_ref().map(|w| w.url.as_str()),
+            )
             .finish()
     }
 }
@@ -66,7 +87,30 @@ impl Config {
             }
             Some(s) => Some(s.into_bytes()),
         };
+        let widgets = match non_empty("WIDGETS_API_URL") {
+            None => None,
+            Some(url) => Some(WidgetsConfig {
+                url: parse_url("WIDGETS_API_URL", &url)?,
+                api_key: non_empty("WIDGETS_API_KEY")
+                    .ok_or(ConfigError::Missing("WIDGETS_API_KEY"))?,
+                timeout: std::time::Duration::from_millis(match non_empty("WIDGETS_TIMEOUT_MS") {
+                    None => DEFAULT_WIDGETS_TIMEOUT_MS,
+                    Some(ms) => ms
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|ms| (1..=MAX_WIDGETS_TIMEOUT_MS).contains(ms))
+                        .ok_or_else(|| ConfigError::Invalid {
+                            var: "WIDGETS_TIMEOUT_MS",
+                            reason: format!(
+                                "must be milliseconds from 1 to {MAX_WIDGETS_TIMEOUT_MS}"
+                            ),
+                        })?,
+                }),
+            }),
+        };
         Ok(Config {
+            widgets,
             data_dir,
             public_base_url,
             jwt_secret,
@@ -92,6 +136,10 @@ impl Config {
 
 /// Accepts `http://` or `https://` URLs; drops a trailing slash.
 pub fn parse_base_url(url: &str) -> Result<String, ConfigError> {
+    parse_url("PUBLIC_BASE_URL", url)
+}
+
+fn parse_url(var: &'static str, url: &str) -> Result<String, ConfigError> {
     let url = url.trim().trim_end_matches('/');
     let ok = (url.starts_with("http://") || url.starts_with("https://"))
         && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty())
@@ -99,7 +147,7 @@ pub fn parse_base_url(url: &str) -> Result<String, ConfigError> {
         && !url.contains(['?', '#']);
     if !ok {
         return Err(ConfigError::Invalid {
-            var: "PUBLIC_BASE_URL",
+            var,
             reason: "must be an http:// or https:// URL without query or fragment".into(),
         });
     }
@@ -142,6 +190,54 @@ mod tests {
             err,
             ConfigError::Invalid {
                 var: "JWT_SECRET",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_widgets_upstream_is_optional_but_complete_when_set() {
+        assert!(Config::from_lookup(lookup(&[])).unwrap().widgets.is_none());
+        let err =
+            Config::from_lookup(lookup(&[("WIDGETS_API_URL", "http://w.example")])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("WIDGETS_API_KEY"));
+        let c = Config::from_lookup(lookup(&[
+            ("WIDGETS_API_URL", "http://w.example/v1/"),
+            ("WIDGETS_API_KEY", "k"),
+        ]))
+        .unwrap();
+        let w = c.widgets.unwrap();
+        assert_eq!(
+            (w.url.as_str(), w.timeout.as_millis()),
+            ("http://w.example/v1", 5000)
+        );
+        for bad in ["0", "abc", "60001", "-5"] {
+            let err = Config::from_lookup(lookup(&[
+                ("WIDGETS_API_URL", "http://w.example"),
+                ("WIDGETS_API_KEY", "k"),
+                ("WIDGETS_TIMEOUT_MS", bad),
+            ]))
+            .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        var: "WIDGETS_TIMEOUT_MS",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
+        }
+        let err = Config::from_lookup(lookup(&[
+            ("WIDGETS_API_URL", "w.example"),
+            ("WIDGETS_API_KEY", "k"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                var: "WIDGETS_API_URL",
                 ..
             }
         ));

@@ -57,6 +57,12 @@ pub enum ApiError {
     MailUnavailable(String),
     #[error("store unavailable: {0}")]
     StoreUnavailable(String),
+    #[error("widgets upstream failed: {0}")]
+    UpstreamError(String),
+    #[error("widgets upstream timed out")]
+    UpstreamTimeout,
+    #[error("no widgets upstream is configured")]
+    WidgetsUnavailable,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -92,7 +98,11 @@ impl ApiError {
             UsernameTaken | EmailTaken => StatusCode::CONFLICT,
             ActivationTokenExpired => StatusCode::GONE,
             TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            MailUnavailable(_) | StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            MailUnavailable(_) | StoreUnavailable(_) | WidgetsUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            UpstreamError(_) => StatusCode::BAD_GATEWAY,
+            UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -122,6 +132,9 @@ impl ApiError {
             TooManyAttempts(_) => "too_many_attempts",
             MailUnavailable(_) => "mail_unavailable",
             StoreUnavailable(_) => "service_unavailable",
+            UpstreamError(_) => "upstream_error",
+            UpstreamTimeout => "upstream_timeout",
+            WidgetsUnavailable => "widgets_unavailable",
             Internal(_) => "internal_error",
         }
     }
@@ -161,6 +174,9 @@ impl ApiError {
                     .into()
             }
             StoreUnavailable(_) => "The service is unavailable; please try again later.".into(),
+            UpstreamError(_) => "The widgets service failed; please try again later.".into(),
+            UpstreamTimeout => "The widgets service did not answer in time.".into(),
+            WidgetsUnavailable => "The widgets service is not configured here.".into(),
             Internal(_) => "Something went wrong on our side.".into(),
         }
     }

@@ -16,6 +16,7 @@ pub mod store;
 pub mod telemetry;
 pub mod token;
 pub mod user;
+pub mod widgets;
 
 pub use auth::{Auth, MaybeAuth};
 pub use error::{ApiError, ApiResult};

@@ -10,6 +10,7 @@ use crate::password::Hasher;
 use crate::store::UserStore;
 use crate::store::sqlite::SqliteStore;
 use crate::token::TokenKeys;
+use crate::widgets::WidgetsUpstream;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,6 +21,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The base of activation links, without a trailing slash.
     pub public_base_url: Arc<str>,
+    /// `None` when no upstream is configured.
+    pub widgets: Option<Arc<WidgetsUpstream>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error("the store cannot be opened: {0}")]
     Store(String),
+    #[error("the widgets client cannot be built: {0}")]
+    Widgets(String),
 }
 
 /// The embedded store's file in the data directory.
@@ -54,6 +59,12 @@ impl AppState {
             )),
             clock,
             public_base_url: config.public_base_url.as_str().into(),
+            widgets: match &config.widgets {
+                None => None,
+                Some(w) => Some(Arc::new(
+                    WidgetsUpstream::new(w).map_err(|e| StartupError::Widgets(e.to_string()))?,
+                )),
+            },
         })
     }
 }

@@ -69,14 +69,23 @@ impl Drop for Server {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with(&[]).await
+    }
+
+    /// With extra configuration variables (the widgets upstream, say).
+    pub async fn start_with(vars: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_path_buf();
-        let mut server = Server::start_in(&path).await;
+        let mut server = Server::start_in(&path, vars).await;
         server._dir = Some(dir);
         server
     }
 
-    pub async fn start_in(data_dir: &Path) -> Server {
+    pub async fn start_in(data_dir: &Path, vars: &[(&str, &str)]) -> Server {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let dir = data_dir.to_string_lossy().to_string();
@@ -85,7 +94,10 @@ impl Server {
             "DATA_DIR" => Some(dir.clone()),
             "PUBLIC_BASE_URL" => Some(base_for_config.clone()),
             "JWT_SECRET" => Some(SECRET.into()),
-            _ => None,
+            _ => vars
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone()),
         })
         .unwrap();
         let clock = Clock::system();

@@ -7,3 +7,4 @@ mod process;
 mod signup;
 mod tokens;
 mod users;
+mod widgets;
