@@ -60,7 +60,7 @@ pub fn valid_email(e: &str) -> bool {
 
 /// Takes a string member out of `body`, noting in `errors` when it is missing or not a string.
 fn take_string(body: &mut Map<String, Value>, name: &str, errors: &mut FieldErrors) -> String {
-    match body.remove(name) {
+    match body.shift_remove(name) {
         Some(Value::String(s)) => s,
         Some(_) => {
             errors.insert(name.into(), "must be a string".into());
@@ -314,7 +314,7 @@ pub struct LoginResponse {
 /// `POST /auth` and `POST /login`.
 pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult<LoginResponse> {
     let mut errors = FieldErrors::new();
-    let (login_key, by_email, name) = match (body.remove("username"), body.remove("email")) {
+    let (login_key, by_email, name) = match (body.shift_remove("username"), body.shift_remove("email")) {
         (Some(Value::String(u)), _) => (format!("u:{}", username_key(&u)), false, u),
         (None, Some(Value::String(e))) => (format!("e:{}", email_key(&e)), true, e),
         (Some(_), _) => {
@@ -344,7 +344,7 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
         );
     }
     fail_if_any(errors)?;
-    let requested = requested_scopes(body.remove("scope"))?;
+    let requested = requested_scopes(body.shift_remove("scope"))?;
 
     let now = state.clock.now();
     let failures = state.store.login_failures(&login_key).await?;
@@ -459,8 +459,8 @@ pub async fn update_user(
             errors.insert(name.into(), "cannot be changed".into());
         }
     }
-    let role = body.remove("role");
-    let activated = body.remove("activated");
+    let role = body.shift_remove("role");
+    let activated = body.shift_remove("activated");
     check_data_size(&body, &mut errors);
     let role = match role {
         None => None,

@@ -34,6 +34,10 @@ async fn sign_up_creates_an_inactive_user_and_mails_a_link() {
         user["data"],
         json!({"name": "Alice Liddell", "address": {"street": "1 Rabbit Hole", "geo": [51.75, -1.25]}, "phone": null})
     );
+    // Kept verbatim, in the order sent.
+    let order = ["\"name\"", "\"address\"", "\"street\"", "\"geo\"", "\"phone\""];
+    let at: Vec<usize> = order.iter().map(|k| r.text.rfind(k).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{}", r.text);
     assert!(user["user_id"].as_str().is_some_and(|id| id.len() >= 32));
     assert!(user["created_at"].as_str().unwrap().ends_with('Z'));
     assert!(
