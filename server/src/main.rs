@@ -3,6 +3,7 @@
 //! ```text
 //! accounts [serve]                 serve every route on 127.0.0.1:$PORT (default 3000)
 //! accounts make-admin <username>   make that user an admin (from its next login)
+//! accounts create-table            create the DynamoDB table TABLE_NAME (local servers)
 //! accounts sample-upstream         a SAMPLE widgets upstream on 127.0.0.1:$SAMPLE_UPSTREAM_PORT
 //! ```
 
@@ -10,6 +11,8 @@ use std::process::ExitCode;
 
 use shared::AppState;
 use shared::clock::Clock;
+use shared::config::{Config, StoreKind};
+use shared::store::dynamodb::DynamoStore;
 use shared::user::Role;
 
 const USAGE: &str =
@@ -21,14 +24,15 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
-        [] | ["serve"] => match state() {
+        [] | ["serve"] => match state().await {
             Ok((state, port)) => serve(state, port).await,
             Err(code) => code,
         },
-        ["make-admin", username] => match state() {
+        ["make-admin", username] => match state().await {
             Ok((state, _)) => make_admin(state, username).await,
             Err(code) => code,
         },
+        ["create-table"] => create_table().await,
         ["sample-upstream"] => sample_upstream().await,
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
@@ -41,16 +45,44 @@ async fn main() -> ExitCode {
     }
 }
 
-fn state() -> Result<(AppState, u16), ExitCode> {
-    let (config, port) = accounts::local_config(|k| std::env::var(k).ok()).map_err(|e| {
+fn config() -> Result<(Config, u16), ExitCode> {
+    accounts::local_config(|k| std::env::var(k).ok()).map_err(|e| {
         eprintln!("configuration: {e}");
         ExitCode::from(2)
-    })?;
-    let state = AppState::embedded(&config, Clock::system()).map_err(|e| {
-        eprintln!("start-up: {e}");
-        ExitCode::FAILURE
-    })?;
+    })
+}
+
+async fn state() -> Result<(AppState, u16), ExitCode> {
+    let (config, port) = config()?;
+    let state = AppState::from_config(&config, Clock::system())
+        .await
+        .map_err(|e| {
+            eprintln!("start-up: {e}");
+            ExitCode::FAILURE
+        })?;
     Ok((state, port))
+}
+
+async fn create_table() -> ExitCode {
+    let config = match config() {
+        Ok((c, _)) => c,
+        Err(code) => return code,
+    };
+    let StoreKind::Dynamodb { table } = &config.store else {
+        eprintln!("create-table needs STORE=dynamodb and TABLE_NAME");
+        return ExitCode::from(2);
+    };
+    let sdk = shared::aws::sdk_config(&config).await;
+    match DynamoStore::new(&sdk, table.clone()).create_table().await {
+        Ok(()) => {
+            println!("table {table} created");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("create-table: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn listen(port: u16) -> Option<tokio::net::TcpListener> {

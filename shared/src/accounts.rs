@@ -314,22 +314,23 @@ pub struct LoginResponse {
 /// `POST /auth` and `POST /login`.
 pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult<LoginResponse> {
     let mut errors = FieldErrors::new();
-    let (login_key, by_email, name) = match (body.shift_remove("username"), body.shift_remove("email")) {
-        (Some(Value::String(u)), _) => (format!("u:{}", username_key(&u)), false, u),
-        (None, Some(Value::String(e))) => (format!("e:{}", email_key(&e)), true, e),
-        (Some(_), _) => {
-            errors.insert("username".into(), "must be a string".into());
-            (String::new(), false, String::new())
-        }
-        (None, Some(_)) => {
-            errors.insert("email".into(), "must be a string".into());
-            (String::new(), false, String::new())
-        }
-        (None, None) => {
-            errors.insert("username".into(), "username or email is required".into());
-            (String::new(), false, String::new())
-        }
-    };
+    let (login_key, by_email, name) =
+        match (body.shift_remove("username"), body.shift_remove("email")) {
+            (Some(Value::String(u)), _) => (format!("u:{}", username_key(&u)), false, u),
+            (None, Some(Value::String(e))) => (format!("e:{}", email_key(&e)), true, e),
+            (Some(_), _) => {
+                errors.insert("username".into(), "must be a string".into());
+                (String::new(), false, String::new())
+            }
+            (None, Some(_)) => {
+                errors.insert("email".into(), "must be a string".into());
+                (String::new(), false, String::new())
+            }
+            (None, None) => {
+                errors.insert("username".into(), "username or email is required".into());
+                (String::new(), false, String::new())
+            }
+        };
     let password = take_string(&mut body, "password", &mut errors);
     if name.len() > 512 {
         errors.insert(
@@ -419,7 +420,10 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
 
 /// `DELETE /auth`: ends the session of the token.
 pub async fn log_out(state: &AppState, auth: &Auth) -> ApiResult<()> {
-    state.store.end_session(&auth.session.session_id).await?;
+    state
+        .store
+        .end_session(&auth.user.user_id, &auth.session.session_id)
+        .await?;
     Ok(())
 }
 

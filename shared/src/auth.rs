@@ -66,14 +66,14 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Auth
     };
     let now = state.clock.now();
     let claims = state.keys.verify(token, now)?;
-    let Some((session, user)) = state.store.authenticate(&claims.sid, now).await? else {
-        tracing::debug!("token refused: session ended or expired, or user gone");
+    let Some((session, user)) = state
+        .store
+        .authenticate(&claims.sub, &claims.sid, now)
+        .await?
+    else {
+        tracing::debug!("token refused: session ended, expired or another user's, or user gone");
         return Err(ApiError::InvalidToken);
     };
-    if session.user_id != claims.sub {
-        tracing::debug!("token refused: session of another user");
-        return Err(ApiError::InvalidToken);
-    }
     Ok(Some(Auth {
         claims,
         session,

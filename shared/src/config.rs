@@ -26,6 +26,30 @@ pub struct Config {
     pub jwt_audience: String,
     /// The widgets upstream; `None` when `WIDGETS_API_URL` is not set (`/widgets` is then 503).
     pub widgets: Option<WidgetsConfig>,
+    /// `STORE`: where users live.
+    pub store: StoreKind,
+    /// `MAIL`: how mail goes out.
+    pub mail: MailKind,
+    /// `AWS_ENDPOINT_URL`, `AWS_REGION`: passed to the AWS SDK when set (it reads the rest of the
+    /// standard AWS variables, credentials among them, itself).
+    pub aws_endpoint_url: Option<String>,
+    pub aws_region: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// The embedded SQLite store in `DATA_DIR` (`STORE=sqlite`).
+    Sqlite,
+    /// The DynamoDB table `TABLE_NAME` (`STORE=dynamodb`).
+    Dynamodb { table: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailKind {
+    /// Written to the log and `DATA_DIR/mail.log` (`MAIL=log`).
+    Log,
+    /// Sent through Amazon SES from `SENDER_EMAIL` (`MAIL=ses`).
+    Ses { sender: String },
 }
 
 /// Where the widgets upstream is and how to call it.
@@ -109,7 +133,43 @@ impl Config {
                 }),
             }),
         };
+        let store = match non_empty("STORE").as_deref().map(str::trim) {
+            None | Some("sqlite") => StoreKind::Sqlite,
+            Some("dynamodb") => StoreKind::Dynamodb {
+                table: non_empty("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
+            },
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "STORE",
+                    reason: "must be sqlite or dynamodb".into(),
+                });
+            }
+        };
+        let mail = match non_empty("MAIL").as_deref().map(str::trim) {
+            None | Some("log") => MailKind::Log,
+            Some("ses") => {
+                let sender =
+                    non_empty("SENDER_EMAIL").ok_or(ConfigError::Missing("SENDER_EMAIL"))?;
+                if !sender.contains('@') {
+                    return Err(ConfigError::Invalid {
+                        var: "SENDER_EMAIL",
+                        reason: "must be an email address".into(),
+                    });
+                }
+                MailKind::Ses { sender }
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "MAIL",
+                    reason: "must be log or ses".into(),
+                });
+            }
+        };
         Ok(Config {
+            store,
+            mail,
+            aws_endpoint_url: non_empty("AWS_ENDPOINT_URL"),
+            aws_region: non_empty("AWS_REGION"),
             widgets,
             data_dir,
             public_base_url,
@@ -240,6 +300,48 @@ mod tests {
                 var: "WIDGETS_API_URL",
                 ..
             }
+        ));
+    }
+
+    #[test]
+    fn backends_are_chosen_by_store_and_mail() {
+        let c = Config::from_lookup(lookup(&[])).unwrap();
+        assert_eq!((c.store, c.mail), (StoreKind::Sqlite, MailKind::Log));
+        let c = Config::from_lookup(lookup(&[
+            ("STORE", "dynamodb"),
+            ("TABLE_NAME", "users"),
+            ("MAIL", "ses"),
+            ("SENDER_EMAIL", "no-reply@example.com"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.store,
+            StoreKind::Dynamodb {
+                table: "users".into()
+            }
+        );
+        assert_eq!(
+            c.mail,
+            MailKind::Ses {
+                sender: "no-reply@example.com".into()
+            }
+        );
+        let missing = |pairs: &[(&str, &str)]| Config::from_lookup(lookup(pairs)).unwrap_err();
+        assert_eq!(
+            missing(&[("STORE", "dynamodb")]),
+            ConfigError::Missing("TABLE_NAME")
+        );
+        assert_eq!(
+            missing(&[("MAIL", "ses")]),
+            ConfigError::Missing("SENDER_EMAIL")
+        );
+        assert!(matches!(
+            missing(&[("STORE", "redis")]),
+            ConfigError::Invalid { var: "STORE", .. }
+        ));
+        assert!(matches!(
+            missing(&[("MAIL", "smtp")]),
+            ConfigError::Invalid { var: "MAIL", .. }
         ));
     }
 

@@ -86,6 +86,54 @@ impl Mailer for LogMailer {
     }
 }
 
+/// Sends through Amazon SES (v1 `SendEmail`), a plain-text and an HTML body.
+pub struct SesMailer {
+    client: aws_sdk_ses::Client,
+    sender: String,
+}
+
+impl SesMailer {
+    pub fn new(client: aws_sdk_ses::Client, sender: impl Into<String>) -> Self {
+        SesMailer {
+            client,
+            sender: sender.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        use aws_sdk_ses::types::{Body, Content, Destination, Message};
+        let content = |text: &str| {
+            Content::builder()
+                .data(text)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| MailError(e.to_string()))
+        };
+        let message = Message::builder()
+            .subject(content(&mail.subject)?)
+            .body(
+                Body::builder()
+                    .text(content(&mail.text)?)
+                    .html(content(&mail.html)?)
+                    .build(),
+            )
+            .build();
+        self.client
+            .send_email()
+            .source(&self.sender)
+            .destination(Destination::builder().to_addresses(&mail.to).build())
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| MailError(aws_sdk_ses::error::DisplayErrorContext(&e).to_string()))?;
+        tracing::info!("activation mail sent through SES");
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError};
-use crate::mail::{LogMailer, Mailer};
+use crate::config::{Config, ConfigError, MailKind, StoreKind};
+use crate::mail::{LogMailer, Mailer, SesMailer};
 use crate::password::Hasher;
 use crate::store::UserStore;
+use crate::store::dynamodb::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::token::TokenKeys;
 use crate::widgets::WidgetsUpstream;
@@ -41,16 +42,38 @@ pub const STORE_FILE: &str = "accounts.db";
 pub const MAIL_FILE: &str = "mail.log";
 
 impl AppState {
-    /// The embedded store and the logging mailer, both in `config.data_dir`. `config` must
-    /// hold a JWT secret and a public base URL.
-    pub fn embedded(config: &Config, clock: Clock) -> Result<Self, StartupError> {
+    /// Builds the state `config` describes: the store (`STORE`), the mailer (`MAIL`), the
+    /// widgets client, the token keys. AWS clients are built here, once. `config` must hold a
+    /// JWT secret and a public base URL.
+    pub async fn from_config(config: &Config, clock: Clock) -> Result<Self, StartupError> {
         config.require_base_url()?;
         let secret = config.require_jwt_secret()?;
-        let store = SqliteStore::open(&config.data_dir.join(STORE_FILE))
-            .map_err(|e| StartupError::Store(e.to_string()))?;
+        let needs_aws = matches!(config.store, StoreKind::Dynamodb { .. })
+            || matches!(config.mail, MailKind::Ses { .. });
+        let sdk = if needs_aws {
+            Some(crate::aws::sdk_config(config).await)
+        } else {
+            None
+        };
+        let store: Arc<dyn UserStore> = match (&config.store, &sdk) {
+            (StoreKind::Dynamodb { table }, Some(sdk)) => {
+                Arc::new(DynamoStore::new(sdk, table.clone()))
+            }
+            _ => Arc::new(
+                SqliteStore::open(&config.data_dir.join(STORE_FILE))
+                    .map_err(|e| StartupError::Store(e.to_string()))?,
+            ),
+        };
+        let mailer: Arc<dyn Mailer> = match (&config.mail, &sdk) {
+            (MailKind::Ses { sender }, Some(sdk)) => Arc::new(SesMailer::new(
+                aws_sdk_ses::Client::new(sdk),
+                sender.clone(),
+            )),
+            _ => Arc::new(LogMailer::new(config.data_dir.join(MAIL_FILE))),
+        };
         Ok(AppState {
-            store: Arc::new(store),
-            mailer: Arc::new(LogMailer::new(config.data_dir.join(MAIL_FILE))),
+            store,
+            mailer,
             hasher: Hasher::default(),
             keys: Arc::new(TokenKeys::new(
                 secret,

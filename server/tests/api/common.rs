@@ -82,10 +82,14 @@ impl Server {
     }
 
     pub async fn start_in(data_dir: &Path, vars: &[(&str, &str)]) -> Server {
-        let vars: Vec<(String, String)> = vars
+        let mut vars: Vec<(String, String)> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let table = dynamodb_mode().then(fresh_table);
+        if let Some(table) = &table {
+            vars.extend(dynamodb_vars(table));
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let dir = data_dir.to_string_lossy().to_string();
@@ -100,8 +104,11 @@ impl Server {
                 .map(|(_, v)| v.clone()),
         })
         .unwrap();
+        if let Some(table) = &table {
+            create_table(&config, table).await;
+        }
         let clock = Clock::system();
-        let state = AppState::embedded(&config, clock.clone()).unwrap();
+        let state = AppState::from_config(&config, clock.clone()).await.unwrap();
         let app = accounts::app(state.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -253,6 +260,38 @@ impl Server {
             .unwrap();
         self.log_in(username).await
     }
+}
+
+/// `TEST_STORE=dynamodb` runs the route tests on DynamoDB (the moto server of scripts/test).
+pub fn dynamodb_mode() -> bool {
+    std::env::var("TEST_STORE").is_ok_and(|v| v == "dynamodb")
+}
+
+pub fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto")
+}
+
+/// A table of its own for each test: tests run in parallel on one moto server.
+pub fn fresh_table() -> String {
+    format!("accounts-test-{}", uuid::Uuid::new_v4())
+}
+
+pub fn dynamodb_vars(table: &str) -> Vec<(String, String)> {
+    vec![
+        ("STORE".into(), "dynamodb".into()),
+        ("TABLE_NAME".into(), table.into()),
+        ("AWS_ENDPOINT_URL".into(), moto_endpoint()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+    ]
+}
+
+pub async fn create_table(config: &Config, table: &str) {
+    let sdk = shared::aws::sdk_config(config).await;
+    shared::store::dynamodb::DynamoStore::new(&sdk, table)
+        .create_table()
+        .await
+        .unwrap();
 }
 
 pub fn email(username: &str) -> String {

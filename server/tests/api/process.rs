@@ -30,10 +30,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(dir: &std::path::Path, port: u16) -> Running {
-    let child = Command::new(BIN)
-        .env_clear()
-        .env("DATA_DIR", dir)
+/// The binary with a clean environment: the data directory and, in DynamoDB mode, the table.
+fn accounts(dir: &std::path::Path, table: &Option<String>) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().env("DATA_DIR", dir);
+    if let Some(table) = table {
+        cmd.envs(crate::common::dynamodb_vars(table))
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test");
+    }
+    cmd
+}
+
+async fn start(dir: &std::path::Path, table: &Option<String>, port: u16) -> Running {
+    let child = accounts(dir, table)
         .env("PORT", port.to_string())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -78,7 +88,19 @@ async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let c = reqwest::Client::new();
-    let server = start(dir.path(), port).await;
+    let table = crate::common::dynamodb_mode().then(crate::common::fresh_table);
+    if table.is_some() {
+        let out = accounts(dir.path(), &table)
+            .arg("create-table")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let server = start(dir.path(), &table, port).await;
     let base = server.base.clone();
     let (status, _) = post(
         &c,
@@ -107,9 +129,7 @@ async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live
     assert_eq!(login["scope"], json!(["widgets"]));
 
     // The operator's command, while the server runs.
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("DATA_DIR", dir.path())
+    let out = accounts(dir.path(), &table)
         .args(["make-admin", "OLGA"])
         .output()
         .unwrap();
@@ -118,9 +138,7 @@ async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("DATA_DIR", dir.path())
+    let out = accounts(dir.path(), &table)
         .args(["make-admin", "nobody"])
         .output()
         .unwrap();
@@ -139,7 +157,7 @@ async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live
     }
     drop(server);
 
-    let server = start(dir.path(), port).await;
+    let server = start(dir.path(), &table, port).await;
     let (status, me) = get(&c, format!("{}/user", server.base), &token).await;
     assert_eq!(status, 200, "the session survived the restart: {me}");
     assert_eq!(me["role"], "admin");

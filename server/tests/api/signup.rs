@@ -35,7 +35,13 @@ async fn sign_up_creates_an_inactive_user_and_mails_a_link() {
         json!({"name": "Alice Liddell", "address": {"street": "1 Rabbit Hole", "geo": [51.75, -1.25]}, "phone": null})
     );
     // Kept verbatim, in the order sent.
-    let order = ["\"name\"", "\"address\"", "\"street\"", "\"geo\"", "\"phone\""];
+    let order = [
+        "\"name\"",
+        "\"address\"",
+        "\"street\"",
+        "\"geo\"",
+        "\"phone\"",
+    ];
     let at: Vec<usize> = order.iter().map(|k| r.text.rfind(k).unwrap()).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{}", r.text);
     assert!(user["user_id"].as_str().is_some_and(|id| id.len() >= 32));
@@ -50,6 +56,9 @@ async fn sign_up_creates_an_inactive_user_and_mails_a_link() {
     let token = s.activation_token("alice@example.com");
     assert!(token.len() >= 22, "at least 128 bits: {token}");
     // Stored only as a hash: the database file never holds the token itself.
+    if crate::common::dynamodb_mode() {
+        return;
+    }
     let db = std::fs::read(s.data_dir.join("accounts.db")).unwrap();
     let wal = std::fs::read(s.data_dir.join("accounts.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {

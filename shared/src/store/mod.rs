@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::user::{Role, UserRecord};
 
+pub mod dynamodb;
 pub mod sqlite;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -131,13 +132,15 @@ pub trait UserStore: Send + Sync {
     async fn activate(&self, token_hash: &str, now: i64) -> StoreResult<ActivationOutcome>;
 
     async fn create_session(&self, session: &Session, now: i64) -> StoreResult<()>;
-    /// The live session and its user, or `None` when either is gone or expired.
+    /// The live session `session_id` of user `user_id`, with its user, or `None` when the
+    /// session is gone, expired or another user's, or the user is gone or not activated.
     async fn authenticate(
         &self,
+        user_id: &str,
         session_id: &str,
         now: i64,
     ) -> StoreResult<Option<(Session, UserRecord)>>;
-    async fn end_session(&self, session_id: &str) -> StoreResult<()>;
+    async fn end_session(&self, user_id: &str, session_id: &str) -> StoreResult<()>;
 
     async fn login_failures(&self, key: &str) -> StoreResult<Option<LoginFailures>>;
     async fn record_login_failure(&self, key: &str, now: i64) -> StoreResult<LoginFailures>;

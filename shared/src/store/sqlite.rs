@@ -368,17 +368,18 @@ impl UserStore for SqliteStore {
             let Some((user_id, expires_at, used_at)) = token else {
                 return Ok(ActivationOutcome::Unknown);
             };
+            if used_at.is_none() && expires_at <= now {
+                return Ok(ActivationOutcome::Expired);
+            }
             let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1");
             let Some(mut user) =
                 tx.query_row(&sql, [&user_id], user_from_row).optional().map_err(unavailable)?
             else {
                 return Ok(ActivationOutcome::Unknown);
             };
-            if user.activated || used_at.is_some() {
+            // Used, or the account is no longer waiting (activated, or deactivated by an admin).
+            if used_at.is_some() || user.activated || user.pending_until.is_none() {
                 return Ok(ActivationOutcome::AlreadyActivated(user));
-            }
-            if expires_at <= now {
-                return Ok(ActivationOutcome::Expired);
             }
             // Every link of the account is spent by this one, so none can re-activate it later
             // (after an admin deactivates it, say).
@@ -426,21 +427,24 @@ impl UserStore for SqliteStore {
 
     async fn authenticate(
         &self,
+        user_id: &str,
         session_id: &str,
         now: i64,
     ) -> StoreResult<Option<(Session, UserRecord)>> {
         let sid = session_id.to_string();
+        let uid = user_id.to_string();
         self.run(move |conn| {
             let sql = format!(
                 "SELECT {}, s.expires_at FROM sessions s JOIN users u ON u.user_id = s.user_id \
-                 WHERE s.session_id = ?1 AND s.expires_at > ?2",
+                 WHERE s.session_id = ?1 AND s.user_id = ?3 AND s.expires_at > ?2 \
+                 AND u.activated = 1",
                 USER_COLUMNS
                     .split(", ")
                     .map(|c| format!("u.{c}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            conn.query_row(&sql, params![sid, now], |row| {
+            conn.query_row(&sql, params![sid, now, uid], |row| {
                 let user = user_from_row(row)?;
                 let expires_at: i64 = row.get(10)?;
                 Ok((
@@ -458,12 +462,16 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn end_session(&self, session_id: &str) -> StoreResult<()> {
+    async fn end_session(&self, user_id: &str, session_id: &str) -> StoreResult<()> {
         let sid = session_id.to_string();
+        let uid = user_id.to_string();
         self.run(move |conn| {
-            conn.execute("DELETE FROM sessions WHERE session_id = ?1", [sid])
-                .map(|_| ())
-                .map_err(unavailable)
+            conn.execute(
+                "DELETE FROM sessions WHERE session_id = ?1 AND user_id = ?2",
+                [sid, uid],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
         })
         .await
     }

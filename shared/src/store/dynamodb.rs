@@ -1,0 +1,833 @@
+//! The DynamoDB store: one table, keys `pk` and `sk`, TTL attribute `expires_at`. The only
+//! module that imports the DynamoDB SDK. The table design is in the README.
+//!
+//! | item | pk | sk | holds |
+//! |---|---|---|---|
+//! | user | `USER#<user_id>` | `USER` | the record; `expires_at` while it awaits activation |
+//! | session | `USER#<user_id>` | `SESSION#<sid>` | `expires_at` |
+//! | username claim | `USERNAME#<lowercase username>` | `CLAIM` | `user_id`; `expires_at` while pending |
+//! | email claim | `EMAIL#<lowercase email>` | `CLAIM` | `user_id`; `expires_at` while pending |
+//! | activation token | `ACTIVATION#<sha256>` | `TOKEN` | `user_id`, `valid_until`, `used_at` |
+//! | login failures | `LOGINFAIL#<login name>` | `FAIL` | `failures`, `last_failure` |
+//!
+//! Every read is strongly consistent, and an item past its `expires_at` is treated as absent
+//! (DynamoDB's TTL deletion can lag by days).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue as Av, BillingMode, Delete, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+};
+
+use super::{
+    ActivationOutcome, ActivationRecord, LoginFailures, Session, StoreError, StoreResult,
+    UserStore, UserUpdate,
+};
+use crate::user::{Role, UserRecord, email_key, username_key};
+
+type Item = HashMap<String, Av>;
+
+/// The TTL attribute.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// Used activation tokens are kept this long, so a re-click says "already activated".
+const USED_TOKEN_KEEP_SECS: i64 = 30 * 24 * 3600;
+/// Unused, expired tokens are kept this long past their validity, so they say "expired".
+const EXPIRED_TOKEN_KEEP_SECS: i64 = 7 * 24 * 3600;
+/// Login-failure items are forgotten a day after the last failure.
+const FAILURE_MEMORY_SECS: i64 = 24 * 3600;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+fn broken(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("malformed item: {what}"))
+}
+
+fn s(v: impl Into<String>) -> Av {
+    Av::S(v.into())
+}
+
+fn n(v: i64) -> Av {
+    Av::N(v.to_string())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn user_key(user_id: &str) -> Item {
+    key(format!("USER#{user_id}"), "USER")
+}
+
+fn username_claim(username: &str) -> Item {
+    key(format!("USERNAME#{}", username_key(username)), "CLAIM")
+}
+
+fn email_claim(email: &str) -> Item {
+    key(format!("EMAIL#{}", email_key(email)), "CLAIM")
+}
+
+fn token_key(hash: &str) -> Item {
+    key(format!("ACTIVATION#{hash}"), "TOKEN")
+}
+
+fn session_key(user_id: &str, session_id: &str) -> Item {
+    key(format!("USER#{user_id}"), &format!("SESSION#{session_id}"))
+}
+
+fn failure_key(login: &str) -> Item {
+    key(format!("LOGINFAIL#{login}"), "FAIL")
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// An item past its TTL is absent.
+fn live(item: Option<Item>, now: i64) -> Option<Item> {
+    item.filter(|i| get_n(i, TTL_ATTRIBUTE).is_none_or(|t| t > now))
+}
+
+fn user_item(u: &UserRecord) -> StoreResult<Item> {
+    let mut item = user_key(&u.user_id);
+    item.insert("user_id".into(), s(&u.user_id));
+    item.insert("username".into(), s(&u.username));
+    item.insert("email".into(), s(&u.email));
+    item.insert("password_hash".into(), s(&u.password_hash));
+    item.insert("role".into(), s(u.role.as_str()));
+    item.insert("activated".into(), Av::Bool(u.activated));
+    let data = serde_json::to_string(&u.data).map_err(|e| broken(&e.to_string()))?;
+    item.insert("data".into(), s(data));
+    item.insert("created_at".into(), n(u.created_at));
+    item.insert("updated_at".into(), n(u.updated_at));
+    if let Some(p) = u.pending_until {
+        item.insert("pending_until".into(), n(p));
+        item.insert(TTL_ATTRIBUTE.into(), n(p));
+    }
+    Ok(item)
+}
+
+fn user_from_item(item: &Item) -> StoreResult<UserRecord> {
+    let text = |name: &str| {
+        get_s(item, name)
+            .map(str::to_string)
+            .ok_or_else(|| broken(name))
+    };
+    Ok(UserRecord {
+        user_id: text("user_id")?,
+        username: text("username")?,
+        email: text("email")?,
+        password_hash: text("password_hash")?,
+        role: Role::parse(&text("role")?).ok_or_else(|| broken("role"))?,
+        activated: item
+            .get("activated")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        data: serde_json::from_str(&text("data")?).map_err(|_| broken("data"))?,
+        created_at: get_n(item, "created_at").ok_or_else(|| broken("created_at"))?,
+        updated_at: get_n(item, "updated_at").ok_or_else(|| broken("updated_at"))?,
+        pending_until: get_n(item, "pending_until"),
+    })
+}
+
+/// For a cancelled transaction: which of its items failed their condition.
+fn failed_conditions(
+    e: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
+) -> Option<Vec<bool>> {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => Some(
+            c.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+    values: Option<Item>,
+) -> StoreResult<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_string))
+        .set_expression_attribute_values(values)
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn update(
+    table: &str,
+    key: Item,
+    expression: &str,
+    condition: Option<&str>,
+    values: Option<Item>,
+) -> StoreResult<TransactWriteItem> {
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(expression)
+        .set_condition_expression(condition.map(str::to_string))
+        .set_expression_attribute_values(values)
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+fn delete(
+    table: &str,
+    key: Item,
+    condition: Option<&str>,
+    values: Option<Item>,
+) -> StoreResult<TransactWriteItem> {
+    let delete = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .set_condition_expression(condition.map(str::to_string))
+        .set_expression_attribute_values(values)
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+fn values<const N: usize>(pairs: [(&str, Av); N]) -> Option<Item> {
+    Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+impl DynamoStore {
+    pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client: Client::new(sdk),
+            table: table.into(),
+        }
+    }
+
+    /// Creates the table as template.yaml declares it (for local DynamoDB-compatible servers).
+    pub async fn create_table(&self) -> StoreResult<()> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let schema = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .key_schema(schema("pk", KeyType::Hash)?)
+            .key_schema(schema("sk", KeyType::Range)?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name(TTL_ATTRIBUTE)
+            .enabled(true)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>>
+    {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+    }
+
+    /// A live user by id: present, and not an account whose activation window has passed.
+    async fn live_user(&self, user_id: &str, now: i64) -> StoreResult<Option<UserRecord>> {
+        let Some(item) = self.get(user_key(user_id)).await? else {
+            return Ok(None);
+        };
+        let user = user_from_item(&item)?;
+        Ok((!user.is_expired_pending(now)).then_some(user))
+    }
+
+    /// The user a username or email claim points to, when both are live and agree.
+    async fn user_by_claim(&self, claim: Item, now: i64) -> StoreResult<Option<UserRecord>> {
+        let Some(claim) = live(self.get(claim).await?, now) else {
+            return Ok(None);
+        };
+        let Some(user_id) = get_s(&claim, "user_id") else {
+            return Err(broken("claim user_id"));
+        };
+        self.live_user(user_id, now).await
+    }
+
+    /// Deletes the items of a user's partition other than the user item (its sessions).
+    async fn delete_sessions(&self, user_id: &str) -> StoreResult<()> {
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :session)")
+                .expression_attribute_values(":pk", s(format!("USER#{user_id}")))
+                .expression_attribute_values(":session", s("SESSION#"))
+                .projection_expression("pk, sk")
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items() {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(item.clone()))
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Removes a user and its two claims (those still pointing to it), then its sessions.
+    /// `only_unactivated` makes the removal conditional on the account not being activated.
+    async fn remove_user(&self, user_id: &str, only_unactivated: bool) -> StoreResult<bool> {
+        let Some(item) = self.get(user_key(user_id)).await? else {
+            return Ok(false);
+        };
+        let user = user_from_item(&item)?;
+        if only_unactivated && user.activated {
+            return Ok(false);
+        }
+        let mine = values([(":id", s(user_id))]);
+        let user_condition = if only_unactivated {
+            "attribute_exists(pk) AND activated = :no"
+        } else {
+            "attribute_exists(pk)"
+        };
+        let user_values = if only_unactivated {
+            values([(":no", Av::Bool(false))])
+        } else {
+            None
+        };
+        // A claim may have been taken over by a newer account (this one's window having
+        // passed): then it is left alone. Two tries cover both claims being taken.
+        let mut claims = vec![username_claim(&user.username), email_claim(&user.email)];
+        for _ in 0..3 {
+            let mut items = vec![delete(
+                &self.table,
+                user_key(user_id),
+                Some(user_condition),
+                user_values.clone(),
+            )?];
+            for c in &claims {
+                items.push(delete(
+                    &self.table,
+                    c.clone(),
+                    Some("user_id = :id"),
+                    mine.clone(),
+                )?);
+            }
+            match self.transact(items).await {
+                Ok(()) => {
+                    self.delete_sessions(user_id).await?;
+                    return Ok(true);
+                }
+                Err(e) => match failed_conditions(&e) {
+                    Some(failed) if failed.first() == Some(&true) => return Ok(false),
+                    Some(failed) => {
+                        let mut i = 0;
+                        claims.retain(|_| {
+                            i += 1;
+                            !failed.get(i).copied().unwrap_or(false)
+                        });
+                    }
+                    None => return Err(unavailable(e)),
+                },
+            }
+        }
+        Err(StoreError::Unavailable(
+            "user removal kept conflicting".into(),
+        ))
+    }
+}
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn create_user(
+        &self,
+        user: &UserRecord,
+        activation: &ActivationRecord,
+        now: i64,
+    ) -> StoreResult<()> {
+        let claim = |mut key: Item| {
+            key.insert("user_id".into(), s(&user.user_id));
+            if let Some(p) = user.pending_until {
+                key.insert(TTL_ATTRIBUTE.into(), n(p));
+            }
+            key
+        };
+        // A claim may be taken over only when its pending account's window has passed.
+        let free =
+            "attribute_not_exists(pk) OR (attribute_exists(expires_at) AND expires_at <= :now)";
+        let mut token = token_key(&activation.token_hash);
+        token.insert("user_id".into(), s(&user.user_id));
+        token.insert("valid_until".into(), n(activation.expires_at));
+        token.insert(
+            TTL_ATTRIBUTE.into(),
+            n(activation.expires_at + EXPIRED_TOKEN_KEEP_SECS),
+        );
+        let items = vec![
+            put(
+                &self.table,
+                user_item(user)?,
+                Some("attribute_not_exists(pk)"),
+                None,
+            )?,
+            put(
+                &self.table,
+                claim(username_claim(&user.username)),
+                Some(free),
+                values([(":now", n(now))]),
+            )?,
+            put(
+                &self.table,
+                claim(email_claim(&user.email)),
+                Some(free),
+                values([(":now", n(now))]),
+            )?,
+            put(&self.table, token, Some("attribute_not_exists(pk)"), None)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(e) => match failed_conditions(&e) {
+                Some(f) if f.get(1) == Some(&true) => Err(StoreError::UsernameTaken),
+                Some(f) if f.get(2) == Some(&true) => Err(StoreError::EmailTaken),
+                _ => Err(unavailable(e)),
+            },
+        }
+    }
+
+    async fn discard_unactivated_user(&self, user_id: &str) -> StoreResult<()> {
+        self.remove_user(user_id, true).await.map(|_| ())
+    }
+
+    async fn find_user_by_id(&self, user_id: &str, now: i64) -> StoreResult<Option<UserRecord>> {
+        self.live_user(user_id, now).await
+    }
+
+    async fn find_user_by_username(
+        &self,
+        username: &str,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        let user = self.user_by_claim(username_claim(username), now).await?;
+        Ok(user.filter(|u| username_key(&u.username) == username_key(username)))
+    }
+
+    async fn find_user_by_email(&self, email: &str, now: i64) -> StoreResult<Option<UserRecord>> {
+        let user = self.user_by_claim(email_claim(email), now).await?;
+        Ok(user.filter(|u| email_key(&u.email) == email_key(email)))
+    }
+
+    async fn update_user(
+        &self,
+        user_id: &str,
+        update_: &UserUpdate,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        let Some(mut user) = self.live_user(user_id, now).await? else {
+            return Ok(None);
+        };
+        user.data = update_.data.clone();
+        if let Some(role) = update_.role {
+            user.role = role;
+        }
+        let activating = update_.activated == Some(true) && !user.activated;
+        if let Some(a) = update_.activated {
+            user.activated = a;
+            if a {
+                user.pending_until = None;
+            }
+        }
+        user.updated_at = now;
+        let data = serde_json::to_string(&user.data).map_err(|e| broken(&e.to_string()))?;
+        let mut expression =
+            "SET #data = :data, #role = :role, activated = :activated, updated_at = :now"
+                .to_string();
+        if activating {
+            expression.push_str(" REMOVE pending_until, expires_at");
+        }
+        let mut items = vec![{
+            let u = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(user_key(user_id)))
+                .update_expression(expression)
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#data", "data")
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":data", s(data))
+                .expression_attribute_values(":role", s(user.role.as_str()))
+                .expression_attribute_values(":activated", Av::Bool(user.activated))
+                .expression_attribute_values(":now", n(now))
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            TransactWriteItem::builder().update(u).build()
+        }];
+        if activating {
+            // The claims stop expiring with the account.
+            for claim in [username_claim(&user.username), email_claim(&user.email)] {
+                items.push(update(
+                    &self.table,
+                    claim,
+                    "REMOVE expires_at",
+                    Some("user_id = :id"),
+                    values([(":id", s(user_id))]),
+                )?);
+            }
+        }
+        match self.transact(items).await {
+            Ok(()) => {}
+            Err(e) => match failed_conditions(&e) {
+                Some(f) if f.first() == Some(&true) => return Ok(None),
+                _ => return Err(unavailable(e)),
+            },
+        }
+        if update_.activated == Some(false) {
+            self.delete_sessions(user_id).await?;
+        }
+        Ok(Some(user))
+    }
+
+    async fn set_role(
+        &self,
+        username: &str,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<Option<UserRecord>> {
+        let Some(mut user) = self.find_user_by_username(username, now).await? else {
+            return Ok(None);
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(user_key(&user.user_id)))
+            .update_expression("SET #role = :role, updated_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":role", s(role.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                user.role = role;
+                user.updated_at = now;
+                Ok(Some(user))
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
+        self.remove_user(user_id, false).await
+    }
+
+    async fn add_activation_token(
+        &self,
+        user_id: &str,
+        activation: &ActivationRecord,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let Some(user) = self.live_user(user_id, now).await? else {
+            return Ok(false);
+        };
+        let exp = activation.expires_at;
+        let mut token = token_key(&activation.token_hash);
+        token.insert("user_id".into(), s(user_id));
+        token.insert("valid_until".into(), n(exp));
+        token.insert(TTL_ATTRIBUTE.into(), n(exp + EXPIRED_TOKEN_KEEP_SECS));
+        let mut items = vec![
+            update(
+                &self.table,
+                user_key(user_id),
+                "SET pending_until = :exp, expires_at = :exp",
+                Some("activated = :no AND pending_until > :now"),
+                values([(":exp", n(exp)), (":no", Av::Bool(false)), (":now", n(now))]),
+            )?,
+            put(&self.table, token, Some("attribute_not_exists(pk)"), None)?,
+        ];
+        for claim in [username_claim(&user.username), email_claim(&user.email)] {
+            items.push(update(
+                &self.table,
+                claim,
+                "SET expires_at = :exp",
+                Some("user_id = :id"),
+                values([(":exp", n(exp)), (":id", s(user_id))]),
+            )?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if failed_conditions(&e).is_some() => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn activate(&self, token_hash: &str, now: i64) -> StoreResult<ActivationOutcome> {
+        // Two passes at most: a lost race with another click ends as "already activated".
+        for _ in 0..2 {
+            let Some(token) = self.get(token_key(token_hash)).await? else {
+                return Ok(ActivationOutcome::Unknown);
+            };
+            let user_id = get_s(&token, "user_id")
+                .ok_or_else(|| broken("token user_id"))?
+                .to_string();
+            let used = token.contains_key("used_at");
+            let valid_until = get_n(&token, "valid_until").ok_or_else(|| broken("valid_until"))?;
+            if !used && valid_until <= now {
+                return Ok(ActivationOutcome::Expired);
+            }
+            let Some(item) = self.get(user_key(&user_id)).await? else {
+                return Ok(ActivationOutcome::Unknown);
+            };
+            let mut user = user_from_item(&item)?;
+            if used || user.activated || user.pending_until.is_none() {
+                return Ok(ActivationOutcome::AlreadyActivated(user));
+            }
+            let mut items = vec![
+                update(
+                    &self.table,
+                    token_key(token_hash),
+                    "SET used_at = :now, expires_at = :keep",
+                    Some("attribute_not_exists(used_at)"),
+                    values([(":now", n(now)), (":keep", n(now + USED_TOKEN_KEEP_SECS))]),
+                )?,
+                update(
+                    &self.table,
+                    user_key(&user_id),
+                    "SET activated = :yes, updated_at = :now REMOVE pending_until, expires_at",
+                    Some("activated = :no AND attribute_exists(pending_until)"),
+                    values([
+                        (":yes", Av::Bool(true)),
+                        (":no", Av::Bool(false)),
+                        (":now", n(now)),
+                    ]),
+                )?,
+            ];
+            for claim in [username_claim(&user.username), email_claim(&user.email)] {
+                items.push(update(
+                    &self.table,
+                    claim,
+                    "REMOVE expires_at",
+                    Some("user_id = :id"),
+                    values([(":id", s(&user_id))]),
+                )?);
+            }
+            match self.transact(items).await {
+                Ok(()) => {
+                    user.activated = true;
+                    user.pending_until = None;
+                    user.updated_at = now;
+                    return Ok(ActivationOutcome::Activated(user));
+                }
+                Err(e) if failed_conditions(&e).is_some() => continue,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "activation kept conflicting".into(),
+        ))
+    }
+
+    async fn create_session(&self, session: &Session, _now: i64) -> StoreResult<()> {
+        let mut item = session_key(&session.user_id, &session.session_id);
+        item.insert(TTL_ATTRIBUTE.into(), n(session.expires_at));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn authenticate(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<(Session, UserRecord)>> {
+        // Both reads at once: one round trip of latency.
+        let (session, user) = tokio::join!(
+            self.get(session_key(user_id, session_id)),
+            self.live_user(user_id, now)
+        );
+        let Some(session) = live(session?, now) else {
+            return Ok(None);
+        };
+        let Some(user) = user?.filter(|u| u.activated) else {
+            return Ok(None);
+        };
+        let expires_at = get_n(&session, TTL_ATTRIBUTE).ok_or_else(|| broken("session expiry"))?;
+        Ok(Some((
+            Session {
+                session_id: session_id.into(),
+                user_id: user_id.into(),
+                expires_at,
+            },
+            user,
+        )))
+    }
+
+    async fn end_session(&self, user_id: &str, session_id: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(session_key(user_id, session_id)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn login_failures(&self, key: &str) -> StoreResult<Option<LoginFailures>> {
+        // No clock here: an item past its TTL still counts until its day is over, which is
+        // what FAILURE_MEMORY_SECS means anyway.
+        let Some(item) = self.get(failure_key(key)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(LoginFailures {
+            count: get_n(&item, "failures")
+                .unwrap_or(0)
+                .clamp(0, u32::MAX as i64) as u32,
+            last_failure: get_n(&item, "last_failure").unwrap_or(0),
+        }))
+    }
+
+    async fn record_login_failure(&self, key: &str, now: i64) -> StoreResult<LoginFailures> {
+        // Count on from a live item; start again from one when it is past its TTL.
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(failure_key(key)))
+            .update_expression("ADD failures :one SET last_failure = :now, expires_at = :exp")
+            .condition_expression("attribute_not_exists(pk) OR expires_at > :now")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":exp", n(now + FAILURE_MEMORY_SECS))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match out {
+            Ok(o) => o.attributes.unwrap_or_default(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                let mut item = failure_key(key);
+                item.insert("failures".into(), n(1));
+                item.insert("last_failure".into(), n(now));
+                item.insert(TTL_ATTRIBUTE.into(), n(now + FAILURE_MEMORY_SECS));
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                item
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        Ok(LoginFailures {
+            count: get_n(&item, "failures")
+                .unwrap_or(1)
+                .clamp(0, u32::MAX as i64) as u32,
+            last_failure: get_n(&item, "last_failure").unwrap_or(now),
+        })
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(failure_key(key)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
