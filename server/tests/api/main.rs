@@ -1,6 +1,7 @@
 //! The service driven through real HTTP requests, on the embedded store.
 
 mod activation;
+mod cloud;
 mod common;
 mod login;
 mod process;

@@ -1,0 +1,257 @@
+//! The cloud backends through the routes, on the moto server: SES mail, and DynamoDB failing
+//! (refused connections, then no answer at all) and coming back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::common::{PASSWORD, Server, email, moto_endpoint};
+
+async fn ses_client() -> aws_sdk_ses::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
+    aws_sdk_ses::Client::new(&config)
+}
+
+/// Every message moto's SES kept that went to `to`, as JSON.
+async fn sent_to(to: &str) -> Vec<Value> {
+    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages = data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    messages
+        .into_iter()
+        .filter(|m| m.to_string().contains(to))
+        .collect()
+}
+
+#[tokio::test]
+async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a_working_link() {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let sender = format!("no-reply-{id}@sender.example.com");
+    let s = Server::start_with(&[
+        ("MAIL", "ses"),
+        ("SENDER_EMAIL", &sender),
+        ("AWS_ENDPOINT_URL", &moto_endpoint()),
+        ("AWS_REGION", "us-east-1"),
+    ])
+    .await;
+    let username = format!("ses{}", &id[..12]);
+    let address = email(&username);
+    let body = json!({"username": username, "email": address, "password": PASSWORD});
+
+    // Unverified sender: SES says MessageRejected; nothing is kept.
+    let r = s.post("/user", None, body.clone()).await;
+    r.expect(503, Some("mail_unavailable"));
+    assert!(
+        !r.text.contains("MessageRejected") && !r.text.contains(&sender),
+        "{}",
+        r.text
+    );
+    assert!(
+        s.state
+            .store
+            .find_user_by_username(&username, s.clock.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(sent_to(&address).await.is_empty());
+
+    ses_client()
+        .await
+        .verify_email_identity()
+        .email_address(&sender)
+        .send()
+        .await
+        .unwrap();
+    s.post("/user", None, body).await.expect(201, None);
+    let sent = sent_to(&address).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let text = sent[0].to_string();
+    assert!(text.contains(&sender));
+    let start = text
+        .find(&format!("{}/activate?token=", s.base))
+        .expect("a link in the mail");
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || ":/.?=_-".contains(*c))
+        .collect();
+    let r = s.client.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    s.log_in(&username).await;
+}
+
+/// A TCP proxy on loopback in front of moto that can be told to refuse connections or to hold
+/// them without a word: DynamoDB down, or unreachable.
+struct Proxy {
+    url: String,
+    mode: Arc<AtomicU8>,
+    live: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+const UP: u8 = 0;
+const REFUSE: u8 = 1;
+const SILENT: u8 = 2;
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mode = Arc::new(AtomicU8::new(UP));
+        let live: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let target = target.trim_start_matches("http://").to_string();
+        let (m, l) = (mode.clone(), live.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let target = target.clone();
+                let task = match m.load(Ordering::SeqCst) {
+                    UP => tokio::spawn(async move {
+                        if let Ok(mut outbound) = TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    }),
+                    REFUSE => {
+                        drop(inbound);
+                        continue;
+                    }
+                    _ => tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        drop(inbound);
+                    }),
+                };
+                l.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Proxy { url, mode, live }
+    }
+
+    /// Switches mode and cuts every connection already open.
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+        for t in self.live.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_dynamodb_down_every_route_answers_503_quickly_and_nothing_is_half_written() {
+    let proxy = Proxy::start(moto_endpoint()).await;
+    let table = crate::common::fresh_table();
+    let mut vars: Vec<(String, String)> = crate::common::dynamodb_vars(&table);
+    vars.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    vars.push(("AWS_ENDPOINT_URL".into(), proxy.url.clone()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let s = Server::start_with(&vars).await;
+    let config = shared::config::Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    if !crate::common::dynamodb_mode() {
+        crate::common::create_table(&config, &table).await;
+    }
+    let token = s.user("faye").await;
+    s.sign_up("pending").await;
+    let pending_link = s.activation_token(&email("pending"));
+
+    let requests: Vec<(Method, String, Option<&str>, Option<Value>)> = vec![
+        (
+            Method::POST,
+            "/user".into(),
+            None,
+            Some(
+                json!({"username": "newbie", "email": "newbie@example.com", "password": PASSWORD}),
+            ),
+        ),
+        (
+            Method::GET,
+            format!("/activate?token={pending_link}"),
+            None,
+            None,
+        ),
+        (
+            Method::POST,
+            "/activate/resend".into(),
+            None,
+            Some(json!({"email": email("pending")})),
+        ),
+        (
+            Method::POST,
+            "/auth".into(),
+            None,
+            Some(json!({"username": "faye", "password": PASSWORD})),
+        ),
+        (
+            Method::POST,
+            "/login".into(),
+            None,
+            Some(json!({"email": email("faye"), "password": PASSWORD})),
+        ),
+        (Method::GET, "/".into(), Some(&token), None),
+        (Method::GET, "/user".into(), Some(&token), None),
+        (Method::GET, "/user/faye".into(), Some(&token), None),
+        (
+            Method::PUT,
+            "/user/faye".into(),
+            Some(&token),
+            Some(json!({"lost": true})),
+        ),
+        (Method::DELETE, "/user/faye".into(), Some(&token), None),
+        (Method::DELETE, "/auth".into(), Some(&token), None),
+    ];
+    for (mode, bound) in [
+        (REFUSE, Duration::from_secs(3)),
+        (SILENT, Duration::from_millis(6500)),
+    ] {
+        proxy.set(mode);
+        let checked: Vec<_> = if mode == REFUSE {
+            requests.iter().collect()
+        } else {
+            requests.iter().step_by(3).collect()
+        };
+        for (method, path, token, body) in checked {
+            let started = Instant::now();
+            let r = s.call(method.clone(), path, *token, body.clone()).await;
+            let took = started.elapsed();
+            let b = r.expect(503, Some("service_unavailable"));
+            assert_eq!(
+                b["message"], "The service is unavailable; please try again later.",
+                "{method} {path}"
+            );
+            assert!(took < bound, "{method} {path} took {took:?} (mode {mode})");
+        }
+    }
+    // Anonymous GET / needs no store.
+    s.get("/", None).await.expect(200, None);
+
+    proxy.set(UP);
+    // Nothing was half-written: the failed sign-up left its names free, the failed update and
+    // deletion changed nothing, the failed logout ended nothing, the link still works.
+    let me = s.get("/user", Some(&token)).await.expect(200, None);
+    assert_eq!(me["data"], json!({}));
+    s.sign_up("newbie").await;
+    s.get(&format!("/activate?token={pending_link}"), None)
+        .await
+        .expect(200, None);
+    s.log_in("faye").await;
+}
