@@ -26,6 +26,21 @@ pub fn routes() -> Router<AppState> {
         .merge(widgets::routes())
 }
 
+/// Every function (its name, as in `functions/<name>` and template.yaml) with its routes.
+pub const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
+    ("home", home::ROUTES),
+    ("signup", signup::ROUTES),
+    ("activate", activate::ROUTES),
+    ("resend-activation", resend_activation::ROUTES),
+    ("login", login::ROUTES),
+    ("logout", logout::ROUTES),
+    ("me", me::ROUTES),
+    ("get-user", get_user::ROUTES),
+    ("update-user", update_user::ROUTES),
+    ("delete-user", delete_user::ROUTES),
+    ("widgets", widgets::ROUTES),
+];
+
 /// The whole service, ready to serve.
 pub fn app(state: AppState) -> Router {
     shared::http::app(routes(), state)

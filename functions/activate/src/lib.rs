@@ -11,6 +11,9 @@ use shared::accounts::{self, Activation};
 use shared::http::{ok, prefers_html};
 use shared::{ApiError, AppState};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("GET", "/activate")];
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/activate", get(activate))
 }

@@ -7,6 +7,9 @@ use axum::routing::delete;
 use shared::http::UsernamePath;
 use shared::{ApiResult, AppState, Auth, accounts};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("DELETE", "/user/{username}")];
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/user/{username}", delete(delete_user))
 }

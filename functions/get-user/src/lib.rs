@@ -8,6 +8,9 @@ use shared::http::UsernamePath;
 use shared::http::ok;
 use shared::{ApiResult, AppState, Auth, accounts};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("GET", "/user/{username}")];
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/user/{username}", get(get_user))
 }

@@ -9,6 +9,9 @@ use serde_json::json;
 use shared::http::ok;
 use shared::{AppState, MaybeAuth};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("GET", "/")];
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/", get(home))
 }

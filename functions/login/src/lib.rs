@@ -6,6 +6,9 @@ use axum::{Json, Router};
 use shared::accounts::{self, LoginResponse};
 use shared::{ApiResult, AppState, JsonObject};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("POST", "/auth"), ("POST", "/login")];
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth", post(login))

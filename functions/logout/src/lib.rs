@@ -6,6 +6,9 @@ use axum::http::StatusCode;
 use axum::routing::delete;
 use shared::{ApiResult, AppState, Auth, accounts};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("DELETE", "/auth")];
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/auth", delete(logout))
 }

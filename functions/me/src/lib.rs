@@ -6,6 +6,9 @@ use axum::routing::get;
 use shared::http::ok;
 use shared::{AppState, Auth};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("GET", "/user")];
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/user", get(me))
 }

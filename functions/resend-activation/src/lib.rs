@@ -9,6 +9,9 @@ use axum::routing::post;
 use serde_json::json;
 use shared::{ApiResult, AppState, JsonObject, accounts};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("POST", "/activate/resend")];
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/activate/resend", post(resend_activation))
 }

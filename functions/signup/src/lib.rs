@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use shared::{ApiResult, AppState, JsonObject, accounts};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("POST", "/user")];
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/user", post(signup))
 }

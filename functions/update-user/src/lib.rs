@@ -9,6 +9,9 @@ use shared::http::UsernamePath;
 use shared::http::ok;
 use shared::{ApiResult, AppState, Auth, JsonObject, accounts};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("PUT", "/user/{username}")];
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/user/{username}", put(update_user))
 }

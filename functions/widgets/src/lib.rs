@@ -7,6 +7,9 @@ use axum::{Json, Router};
 use shared::widgets::{WidgetsAnswer, WidgetsQuery};
 use shared::{ApiError, ApiResult, AppState, Auth, accounts};
 
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("GET", "/widgets")];
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/widgets", get(widgets))
 }

@@ -3,6 +3,8 @@
 mod activation;
 mod cloud;
 mod common;
+mod drift;
+mod lambda_events;
 mod login;
 mod process;
 mod signup;

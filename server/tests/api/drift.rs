@@ -1,0 +1,104 @@
+//! No drift: the routes of API.md, of template.yaml and of the functions (which the local server
+//! serves, merged) are one set, each route in one function.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use reqwest::Method;
+
+use crate::common::Server;
+
+type Route = (String, String);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn served() -> BTreeSet<(String, Route)> {
+    accounts::FUNCTIONS
+        .iter()
+        .flat_map(|(f, routes)| {
+            routes
+                .iter()
+                .map(|(m, p)| (f.to_string(), (m.to_string(), p.to_string())))
+        })
+        .collect()
+}
+
+/// (function, (method, path)) from template.yaml: each function's `CodeUri: functions/<name>`
+/// and the `Method:` / `Path:` of its HttpApi events.
+fn in_template() -> BTreeSet<(String, Route)> {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    let mut out = BTreeSet::new();
+    let (mut function, mut method) = (String::new(), String::new());
+    for line in text.lines().map(str::trim) {
+        if let Some(f) = line.strip_prefix("CodeUri: functions/") {
+            function = f.to_string();
+        } else if let Some(m) = line.strip_prefix("Method: ") {
+            method = m.to_string();
+        } else if let Some(p) = line.strip_prefix("Path: ") {
+            out.insert((function.clone(), (method.clone(), p.to_string())));
+        }
+    }
+    out
+}
+
+/// (method, path) from the route table of the contract, ../shared/API.md beside the repository.
+fn in_contract() -> BTreeSet<Route> {
+    let path = repo().join("../shared/API.md");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the contract is read from {}: {e}", path.display()));
+    text.lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter_map(|route| {
+            let (method, path) = route.split_once(' ')?;
+            let known = ["GET", "POST", "PUT", "DELETE", "PATCH"].contains(&method);
+            known.then(|| {
+                (
+                    method.to_string(),
+                    path.split('?').next().unwrap().to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn template_functions_and_contract_list_the_same_routes() {
+    let served = served();
+    assert_eq!(in_template(), served, "template.yaml and the functions");
+    let routes: BTreeSet<Route> = served.iter().map(|(_, r)| r.clone()).collect();
+    assert_eq!(
+        routes.len(),
+        served.len(),
+        "each route in exactly one function"
+    );
+    assert_eq!(in_contract(), routes, "API.md and the functions");
+    for (function, _) in accounts::FUNCTIONS {
+        assert!(
+            repo()
+                .join("functions")
+                .join(function)
+                .join("src/main.rs")
+                .exists(),
+            "{function}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_local_server_serves_every_route() {
+    let s = Server::start().await;
+    for (_, (method, path)) in served() {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let path = path.replace("{username}", "alice");
+        let r = s.call(method.clone(), &path, None, None).await;
+        let code = r.json()["error"].as_str().map(str::to_string);
+        assert!(
+            !matches!(code.as_deref(), Some("not_found" | "method_not_allowed")),
+            "{method} {path}: {}",
+            r.text
+        );
+    }
+}

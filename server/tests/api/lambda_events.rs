@@ -1,0 +1,198 @@
+//! Every file in events/ (API Gateway HTTP API, payload 2.0) through its own function's router,
+//! the way Lambda runs it: lambda_http's adapter turns the event into a request and the answer
+//! into the response API Gateway receives.
+
+use std::path::PathBuf;
+
+use axum::Router;
+use lambda_http::request::LambdaRequest;
+use lambda_http::tower::ServiceExt;
+use lambda_http::{Adapter, Context, LambdaEvent};
+use serde_json::Value;
+use shared::AppState;
+
+use crate::common::{Server, email};
+
+/// The routes of one function, as its main.rs hands them to lambda_http.
+fn routes_of(function: &str) -> axum::Router<AppState> {
+    match function {
+        "home" => home::routes(),
+        "signup" => signup::routes(),
+        "activate" => activate::routes(),
+        "resend-activation" => resend_activation::routes(),
+        "login" => login::routes(),
+        "logout" => logout::routes(),
+        "me" => me::routes(),
+        "get-user" => get_user::routes(),
+        "update-user" => update_user::routes(),
+        "delete-user" => delete_user::routes(),
+        "widgets" => widgets::routes(),
+        other => panic!("events/ names an unknown function: {other}"),
+    }
+}
+
+/// Expected status for each event: on an empty store as the file stands (placeholders left in),
+/// and with `alice` active and logged in, `pending` awaiting activation, placeholders filled.
+const EXPECTED: &[(&str, u16, u16)] = &[
+    ("home.json", 200, 200),
+    ("home.bad-token.json", 401, 401),
+    ("signup.json", 201, 409),
+    ("signup.invalid-json.json", 400, 400),
+    ("signup.weak-password.json", 400, 400),
+    ("signup.reserved-member.json", 400, 400),
+    ("activate.json", 400, 200),
+    ("activate.browser.json", 400, 200),
+    ("resend-activation.json", 202, 202),
+    ("login.json", 401, 200),
+    ("login.login-route.json", 401, 200),
+    ("login.wrong-password.json", 401, 401),
+    ("login.unknown-scope.json", 400, 400),
+    ("logout.json", 401, 204),
+    ("me.json", 401, 200),
+    ("get-user.json", 401, 200),
+    ("get-user.other-user.json", 401, 403),
+    ("update-user.json", 401, 200),
+    ("update-user.forbidden-member.json", 401, 403),
+    ("delete-user.json", 401, 204),
+    ("widgets.json", 401, 200),
+    ("widgets.bad-date.json", 401, 400),
+];
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// Runs one event through `app` as Lambda would; returns API Gateway's view of the answer.
+async fn invoke(app: Router, event: &str) -> Value {
+    let request: LambdaRequest = serde_json::from_str(event).expect("a valid API Gateway event");
+    let adapter = Adapter::from(app);
+    let response = adapter
+        .oneshot(LambdaEvent::new(request, Context::default()))
+        .await
+        .expect("handlers never fail the invocation");
+    serde_json::to_value(&response).unwrap()
+}
+
+async fn sample_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = accounts::sample_upstream::app("events-key".into());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+async fn every_event_file_runs_through_its_function() {
+    let mut files: Vec<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    let listed: Vec<&str> = EXPECTED.iter().map(|(f, _, _)| *f).collect();
+    assert_eq!(
+        files.len(),
+        EXPECTED.len(),
+        "every events file has an expectation: {files:?}"
+    );
+    for (function, _) in accounts::FUNCTIONS {
+        assert!(
+            files.contains(&format!("{function}.json")),
+            "no events/{function}.json"
+        );
+    }
+    let upstream = sample_upstream().await;
+    let vars = [
+        ("WIDGETS_API_URL", upstream.as_str()),
+        ("WIDGETS_API_KEY", "events-key"),
+    ];
+
+    for (file, fresh, prepared) in EXPECTED {
+        assert!(
+            files.iter().any(|f| f == file),
+            "{file} is listed but missing"
+        );
+        let function = file.split('.').next().unwrap();
+        let raw = std::fs::read_to_string(events_dir().join(file)).unwrap();
+
+        let s = Server::start_with(&vars).await;
+        let r = invoke(
+            shared::http::app(routes_of(function), s.state.clone()),
+            &raw,
+        )
+        .await;
+        assert_eq!(r["statusCode"], *fresh, "{file} on an empty store: {r}");
+        check_shape(file, &r);
+
+        let s = Server::start_with(&vars).await;
+        let token = s.user("alice").await;
+        s.sign_up("pending").await;
+        let activation = s.activation_token(&email("pending"));
+        let filled = raw
+            .replace("REPLACE_WITH_TOKEN", &token)
+            .replace("REPLACE_WITH_ACTIVATION_TOKEN", &activation);
+        let r = invoke(
+            shared::http::app(routes_of(function), s.state.clone()),
+            &filled,
+        )
+        .await;
+        assert_eq!(r["statusCode"], *prepared, "{file} with users: {r}");
+        check_shape(file, &r);
+    }
+    assert_eq!(listed.len(), files.len());
+}
+
+/// JSON errors carry a code; HTML goes to browsers; nothing leaks a secret.
+fn check_shape(file: &str, r: &Value) {
+    let status = r["statusCode"].as_u64().unwrap();
+    let headers = &r["headers"];
+    let content_type = headers["content-type"].as_str().unwrap_or("");
+    let body = r["body"].as_str().unwrap_or("");
+    assert!(
+        !body.contains("argon2") && !body.contains("password_hash"),
+        "{file}: {body}"
+    );
+    if file.contains("browser") {
+        assert!(
+            content_type.starts_with("text/html"),
+            "{file}: {content_type}"
+        );
+    } else if status >= 400 {
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert!(
+            v["error"].is_string() && v["message"].is_string(),
+            "{file}: {body}"
+        );
+    } else if status != 204 {
+        assert_eq!(content_type, "application/json", "{file}");
+    }
+}
+
+#[tokio::test]
+async fn a_function_serves_only_its_own_routes() {
+    let s = Server::start().await;
+    for (function, own) in accounts::FUNCTIONS {
+        for (other, routes) in accounts::FUNCTIONS {
+            if other == function {
+                continue;
+            }
+            for (method, path) in routes.iter() {
+                if own.contains(&(*method, *path)) {
+                    continue;
+                }
+                let path = path.replace("{username}", "alice");
+                let request = axum::http::Request::builder()
+                    .method(*method)
+                    .uri(&path)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                let app = shared::http::app(routes_of(function), s.state.clone());
+                let status = app.oneshot(request).await.unwrap().status().as_u16();
+                assert!(
+                    status == 404 || status == 405,
+                    "{function} answered {method} {path}: {status}"
+                );
+            }
+        }
+    }
+}
