@@ -41,9 +41,23 @@ pub const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
     ("widgets", widgets::ROUTES),
 ];
 
-/// The whole service, ready to serve.
+/// The OpenAPI 3.1 description of every route (openapi.json at the repository's root).
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
+/// The whole service, ready to serve, with its OpenAPI description at `GET /openapi.json`
+/// (locally only: no function serves it on Lambda).
 pub fn app(state: AppState) -> Router {
-    shared::http::app(routes(), state)
+    shared::http::app(
+        routes().route("/openapi.json", axum::routing::get(openapi)),
+        state,
+    )
 }
 
 /// The file that keeps the generated JWT secret in the data directory.

@@ -207,9 +207,20 @@ pub async fn activate(state: &AppState, token: Option<&str>) -> ApiResult<Activa
     }
 }
 
+/// Every resend answer takes at least this long, so its timing does not tell whether a mail
+/// went out (a store write and a mail take longer than a lookup that finds nothing).
+pub const RESEND_MIN_DURATION: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// `POST /activate/resend`: mails a fresh link to an account that awaits activation; says
-/// nothing of whether there is one.
-pub async fn resend_activation(state: &AppState, mut body: Map<String, Value>) -> ApiResult<()> {
+/// nothing of whether there is one, by its answer or by its timing.
+pub async fn resend_activation(state: &AppState, body: Map<String, Value>) -> ApiResult<()> {
+    let started = tokio::time::Instant::now();
+    let result = resend_activation_now(state, body).await;
+    tokio::time::sleep_until(started + RESEND_MIN_DURATION).await;
+    result
+}
+
+async fn resend_activation_now(state: &AppState, mut body: Map<String, Value>) -> ApiResult<()> {
     let mut errors = FieldErrors::new();
     let email = take_string(&mut body, "email", &mut errors);
     if errors.is_empty() && email.chars().count() > MAX_EMAIL_CHARS {
@@ -350,6 +361,10 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
     let now = state.clock.now();
     let failures = state.store.login_failures(&login_key).await?;
     if let Some(wait) = lockout_remaining(failures, now) {
+        tracing::warn!(
+            retry_after = wait,
+            "login refused: too many failed attempts"
+        );
         return Err(ApiError::TooManyAttempts(wait as u64));
     }
     let user = if by_email {
@@ -363,11 +378,20 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
         .await?;
     let user = match user {
         Some(u) if matched => u,
-        _ => {
-            state
+        other => {
+            let failures = state
                 .store
                 .record_login_failure(&login_key, state.clock.now())
                 .await?;
+            // Who failed is logged (an id, or that the name is unknown), never what was typed.
+            tracing::warn!(
+                user_id = other
+                    .as_ref()
+                    .map(|u| u.user_id.as_str())
+                    .unwrap_or("unknown"),
+                consecutive_failures = failures.count,
+                "login failed"
+            );
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -395,7 +419,10 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
         user_id: user.user_id.clone(),
         expires_at: now + SESSION_TTL_SECS,
     };
-    state.store.create_session(&session, now).await?;
+    if !state.store.create_session(&session, now).await? {
+        // Deleted or deactivated while this login was under way.
+        return Err(ApiError::InvalidCredentials);
+    }
     let claims = Claims {
         sub: user.user_id.clone(),
         name: crate::user::UserView::from(&user).name.to_string(),

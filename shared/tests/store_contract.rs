@@ -397,7 +397,7 @@ async fn sessions_live_with_their_user(store: Arc<dyn UserStore>) {
         user_id: u.user_id.clone(),
         expires_at: NOW + DAY,
     };
-    store.create_session(&s, NOW).await.unwrap();
+    assert!(store.create_session(&s, NOW).await.unwrap());
     let (session, found) = store.authenticate("u1", "s1", NOW).await.unwrap().unwrap();
     assert_eq!((session, found.username.as_str()), (s.clone(), "jack"));
     assert!(
@@ -423,6 +423,22 @@ async fn sessions_live_with_their_user(store: Arc<dyn UserStore>) {
             .is_none(),
         "expired"
     );
+    let orphan = Session {
+        session_id: "s9".into(),
+        user_id: "nobody".into(),
+        expires_at: NOW + DAY,
+    };
+    assert!(
+        !store.create_session(&orphan, NOW).await.unwrap(),
+        "no session for a missing user"
+    );
+    assert!(
+        store
+            .authenticate("nobody", "s9", NOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
     store.end_session("u1", "s1").await.unwrap();
     assert!(
         store.authenticate("u1", "s1", NOW).await.unwrap().is_none(),
@@ -434,7 +450,7 @@ async fn sessions_live_with_their_user(store: Arc<dyn UserStore>) {
             user_id: "u1".into(),
             expires_at: NOW + DAY,
         };
-        store.create_session(&s, NOW).await.unwrap();
+        assert!(store.create_session(&s, NOW).await.unwrap());
     }
     assert!(store.delete_user("u1").await.unwrap());
     for sid in ["s2", "s3"] {
@@ -452,7 +468,7 @@ async fn updates_replace_data_and_deactivation_ends_sessions(store: Arc<dyn User
         user_id: "u1".into(),
         expires_at: NOW + DAY,
     };
-    store.create_session(&s, NOW).await.unwrap();
+    assert!(store.create_session(&s, NOW).await.unwrap());
     let data = json!({"z": 1, "a": {"deep": [true, null]}, "name": "Liam"})
         .as_object()
         .unwrap()
@@ -504,6 +520,15 @@ async fn updates_replace_data_and_deactivation_ends_sessions(store: Arc<dyn User
             .await
             .unwrap()
             .is_none()
+    );
+    let s2 = Session {
+        session_id: "s2".into(),
+        user_id: "u1".into(),
+        expires_at: NOW + DAY,
+    };
+    assert!(
+        !store.create_session(&s2, NOW + 10).await.unwrap(),
+        "no session while deactivated"
     );
     // The spent link does not bring it back.
     assert!(matches!(

@@ -102,3 +102,20 @@ async fn the_local_server_serves_every_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_served_openapi_document_lists_exactly_the_routes() {
+    let s = Server::start().await;
+    let doc = s.get("/openapi.json", None).await.expect(200, None);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut listed = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "delete", "patch"] {
+            if item.get(method).is_some() {
+                listed.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let routes: BTreeSet<Route> = served().into_iter().map(|(_, r)| r).collect();
+    assert_eq!(listed, routes);
+}

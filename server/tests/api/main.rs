@@ -1,12 +1,15 @@
 //! The service driven through real HTTP requests, on the embedded store.
 
 mod activation;
+mod asvs;
 mod cloud;
 mod common;
 mod drift;
+mod fuzz;
 mod lambda_events;
 mod login;
 mod process;
+mod races;
 mod signup;
 mod tokens;
 mod users;

@@ -20,8 +20,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, Delete, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue as Av, BillingMode, ConditionCheck, Delete,
+    KeySchemaElement, KeyType, Put, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem, Update,
 };
 
 use super::{
@@ -53,6 +54,11 @@ where
     R: std::fmt::Debug,
 {
     StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+/// A request the SDK would not build (a missing required field): a bug, reported as unavailable.
+fn request_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Unavailable(format!("request not built: {e}"))
 }
 
 fn broken(what: &str) -> StoreError {
@@ -182,7 +188,7 @@ fn put(
         .set_condition_expression(condition.map(str::to_string))
         .set_expression_attribute_values(values)
         .build()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        .map_err(request_error)?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
@@ -200,7 +206,7 @@ fn update(
         .set_condition_expression(condition.map(str::to_string))
         .set_expression_attribute_values(values)
         .build()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        .map_err(request_error)?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
@@ -216,7 +222,7 @@ fn delete(
         .set_condition_expression(condition.map(str::to_string))
         .set_expression_attribute_values(values)
         .build()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        .map_err(request_error)?;
     Ok(TransactWriteItem::builder().delete(delete).build())
 }
 
@@ -239,14 +245,14 @@ impl DynamoStore {
                 .attribute_name(name)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))
+                .map_err(request_error)
         };
         let schema = |name: &str, kind: KeyType| {
             KeySchemaElement::builder()
                 .attribute_name(name)
                 .key_type(kind)
                 .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))
+                .map_err(request_error)
         };
         self.client
             .create_table()
@@ -263,7 +269,7 @@ impl DynamoStore {
             .attribute_name(TTL_ATTRIBUTE)
             .enabled(true)
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(request_error)?;
         self.client
             .update_time_to_live()
             .table_name(&self.table)
@@ -535,7 +541,7 @@ impl UserStore for DynamoStore {
                 .expression_attribute_values(":activated", Av::Bool(user.activated))
                 .expression_attribute_values(":now", n(now))
                 .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(request_error)?;
             TransactWriteItem::builder().update(u).build()
         }];
         if activating {
@@ -710,17 +716,26 @@ impl UserStore for DynamoStore {
         ))
     }
 
-    async fn create_session(&self, session: &Session, _now: i64) -> StoreResult<()> {
+    async fn create_session(&self, session: &Session, _now: i64) -> StoreResult<bool> {
         let mut item = session_key(&session.user_id, &session.session_id);
         item.insert(TTL_ATTRIBUTE.into(), n(session.expires_at));
-        self.client
-            .put_item()
+        // Only for a user that exists and is activated, checked in the same transaction.
+        let check = ConditionCheck::builder()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+            .set_key(Some(user_key(&session.user_id)))
+            .condition_expression("attribute_exists(pk) AND activated = :yes")
+            .expression_attribute_values(":yes", Av::Bool(true))
+            .build()
+            .map_err(request_error)?;
+        let items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            put(&self.table, item, None, None)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if failed_conditions(&e).is_some() => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn authenticate(

@@ -131,7 +131,9 @@ pub trait UserStore: Send + Sync {
     /// Uses an activation token, exactly once.
     async fn activate(&self, token_hash: &str, now: i64) -> StoreResult<ActivationOutcome>;
 
-    async fn create_session(&self, session: &Session, now: i64) -> StoreResult<()>;
+    /// Creates a session for an existing, activated user, atomically with that check: `false`
+    /// (and nothing stored) when the user is gone or deactivated.
+    async fn create_session(&self, session: &Session, now: i64) -> StoreResult<bool>;
     /// The live session `session_id` of user `user_id`, with its user, or `None` when the
     /// session is gone, expired or another user's, or the user is gone or not activated.
     async fn authenticate(

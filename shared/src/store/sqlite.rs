@@ -88,7 +88,10 @@ fn find_user(
     now: i64,
 ) -> rusqlite::Result<Option<UserRecord>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1");
-    let user = conn.query_row(&sql, [value], user_from_row).optional()?;
+    let user = conn
+        .prepare_cached(&sql)?
+        .query_row([value], user_from_row)
+        .optional()?;
     Ok(user.filter(|u| !u.is_expired_pending(now)))
 }
 
@@ -403,7 +406,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn create_session(&self, session: &Session, now: i64) -> StoreResult<()> {
+    async fn create_session(&self, session: &Session, now: i64) -> StoreResult<bool> {
         let s = session.clone();
         self.run(move |conn| {
             let tx = conn.transaction().map_err(unavailable)?;
@@ -413,14 +416,16 @@ impl UserStore for SqliteStore {
                 params![s.user_id, now],
             )
             .map_err(unavailable)?;
-            // The user must still exist (a foreign key), so no session outlives its user.
-            tx.execute(
-                "INSERT INTO sessions (session_id, user_id, created_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![s.session_id, s.user_id, now, s.expires_at],
-            )
-            .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)
+            // Only for a user that exists and is activated, in the same transaction.
+            let created = tx
+                .execute(
+                    "INSERT INTO sessions (session_id, user_id, created_at, expires_at) \
+                     SELECT ?1, user_id, ?3, ?4 FROM users WHERE user_id = ?2 AND activated = 1",
+                    params![s.session_id, s.user_id, now, s.expires_at],
+                )
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(created == 1)
         })
         .await
     }
@@ -434,17 +439,14 @@ impl UserStore for SqliteStore {
         let sid = session_id.to_string();
         let uid = user_id.to_string();
         self.run(move |conn| {
-            let sql = format!(
-                "SELECT {}, s.expires_at FROM sessions s JOIN users u ON u.user_id = s.user_id \
-                 WHERE s.session_id = ?1 AND s.user_id = ?3 AND s.expires_at > ?2 \
-                 AND u.activated = 1",
-                USER_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("u.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            conn.query_row(&sql, params![sid, now, uid], |row| {
+            // The hot path of every authenticated request: one cached statement, one row.
+            const SQL: &str = "SELECT u.user_id, u.username, u.email, u.password_hash, u.role, \
+                u.activated, u.data, u.created_at, u.updated_at, u.pending_until, s.expires_at \
+                FROM sessions s JOIN users u ON u.user_id = s.user_id \
+                WHERE s.session_id = ?1 AND s.user_id = ?3 AND s.expires_at > ?2 \
+                AND u.activated = 1";
+            let mut stmt = conn.prepare_cached(SQL).map_err(unavailable)?;
+            stmt.query_row(params![sid, now, uid], |row| {
                 let user = user_from_row(row)?;
                 let expires_at: i64 = row.get(10)?;
                 Ok((

@@ -1,0 +1,387 @@
+//! Security checks as tests, named after the OWASP ASVS 5.0 requirement they prove. (Others
+//! live beside the feature they check: 7.4.1 and 9.x in tokens.rs, 7.4.2 in users.rs and
+//! races.rs, 8.2 in users.rs and signup.rs, 16.5.1 in cloud.rs and widgets.rs.)
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::common::{PASSWORD, Server, email, moto_endpoint};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[track_caller]
+fn within_20_percent(a: Duration, b: Duration, what: &str) {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    assert!(
+        hi.as_secs_f64() <= lo.as_secs_f64() * 1.2,
+        "{what}: medians {a:?} and {b:?} differ by more than 20%"
+    );
+}
+
+#[tokio::test]
+async fn asvs_6_3_8_login_and_resend_do_not_reveal_which_accounts_exist() {
+    let s = Server::start().await;
+    s.user("known").await;
+    s.sign_up("waiting").await;
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    for i in 0..31 {
+        // Far enough apart that the per-name throttle never engages (it caps at 15 minutes).
+        s.clock.advance(1000);
+        let t = Instant::now();
+        let a = s
+            .post(
+                "/auth",
+                None,
+                json!({"username": format!("ghost{i}"), "password": "nope nope nope"}),
+            )
+            .await;
+        unknown.push(t.elapsed());
+        let t = Instant::now();
+        let b = s
+            .post(
+                "/auth",
+                None,
+                json!({"username": "known", "password": "nope nope nope"}),
+            )
+            .await;
+        wrong.push(t.elapsed());
+        assert_eq!(
+            (a.status.as_u16(), &a.text),
+            (b.status.as_u16(), &b.text),
+            "same status and body"
+        );
+    }
+    within_20_percent(
+        median(unknown),
+        median(wrong),
+        "login: unknown user vs wrong password",
+    );
+
+    let (mut nobody, mut pending) = (Vec::new(), Vec::new());
+    for i in 0..9 {
+        let t = Instant::now();
+        let a = s
+            .post(
+                "/activate/resend",
+                None,
+                json!({"email": format!("nobody{i}@example.com")}),
+            )
+            .await;
+        nobody.push(t.elapsed());
+        let t = Instant::now();
+        let b = s
+            .post("/activate/resend", None, json!({"email": email("waiting")}))
+            .await;
+        pending.push(t.elapsed());
+        assert_eq!((a.status.as_u16(), &a.text), (b.status.as_u16(), &b.text));
+    }
+    assert_eq!(
+        s.mails()
+            .iter()
+            .filter(|m| m["to"] == email("waiting"))
+            .count(),
+        10,
+        "mails did go out"
+    );
+    within_20_percent(
+        median(nobody),
+        median(pending),
+        "resend: unknown vs waiting account",
+    );
+}
+
+#[tokio::test]
+async fn asvs_6_2_8_and_6_2_9_passwords_of_64_and_256_characters_are_verified_exactly_as_sent() {
+    let s = Server::start().await;
+    let p64: String = "Tr0ub4dor&3-correct-horse-battery-staple-"
+        .chars()
+        .cycle()
+        .take(64)
+        .collect();
+    let p256: String = (0..256)
+        .map(|i| char::from(b'#' + (i * 11 % 88) as u8))
+        .collect();
+    for (name, pw) in [("long64", &p64), ("long256", &p256)] {
+        s.post(
+            "/user",
+            None,
+            json!({"username": name, "email": email(name), "password": pw}),
+        )
+        .await
+        .expect(201, None);
+        s.activate(name).await;
+        s.post("/auth", None, json!({"username": name, "password": pw}))
+            .await
+            .expect(200, None);
+        let truncated: String = pw.chars().take(pw.chars().count() - 1).collect();
+        let recased = pw.to_uppercase();
+        let last_changed = format!("{truncated}~");
+        for other in [truncated, recased, last_changed] {
+            s.clock.advance(1000);
+            s.post("/auth", None, json!({"username": name, "password": other}))
+                .await
+                .expect(401, Some("invalid_credentials"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn asvs_6_2_4_and_6_2_11_common_and_context_specific_passwords_are_refused() {
+    let s = Server::start().await;
+    for pw in [
+        "123456789",
+        "password1",
+        "iloveyou1",
+        "qwerty123",
+        "trustno1!",
+    ] {
+        s.post(
+            "/user",
+            None,
+            json!({"username": "carla", "email": "carla@example.com", "password": pw}),
+        )
+        .await
+        .expect(400, Some("weak_password"));
+    }
+    for pw in ["carla-is-great-2026", "CARLA@work#2026", "jones.carla.x!"] {
+        s.post(
+            "/user",
+            None,
+            json!({"username": "carla", "email": "jones@example.com", "password": pw}),
+        )
+        .await
+        .expect(400, Some("weak_password"));
+    }
+}
+
+#[tokio::test]
+async fn asvs_7_2_3_session_references_are_unique_and_carry_128_random_bits() {
+    let s = Server::start().await;
+    s.user("sid").await;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let token = s.log_in("sid").await;
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        let sid = claims["sid"].as_str().unwrap().to_string();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&sid)
+            .unwrap();
+        assert!(bytes.len() >= 16, "{sid}");
+        assert!(seen.insert(sid), "session ids are unique");
+    }
+}
+
+async fn verify_sender(sender: &str) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
+    aws_sdk_ses::Client::new(&config)
+        .verify_email_identity()
+        .email_address(sender)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The activation link of the newest SES message to `to`, as moto kept it.
+async fn ses_link(to: &str, base: &str) -> String {
+    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = data["ses"]["Message"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m.to_string().contains(to))
+        .unwrap()
+        .to_string();
+    let start = text.find(&format!("{base}/activate?token=")).unwrap();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || ":/.?=_-".contains(*c))
+        .collect()
+}
+
+#[tokio::test]
+async fn asvs_16_2_5_logs_hold_no_password_hash_token_secret_or_authorization_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let sender = format!("logs-{id}@sender.example.com");
+    verify_sender(&sender).await;
+    let upstream_key = format!("upstream-key-{id}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    let app = accounts::sample_upstream::app(upstream_key.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accounts"))
+        .env_clear()
+        .env("DATA_DIR", dir.path())
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "debug")
+        .env("MAIL", "ses")
+        .env("SENDER_EMAIL", &sender)
+        .env("AWS_ENDPOINT_URL", moto_endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("WIDGETS_API_URL", &upstream)
+        .env("WIDGETS_API_KEY", &upstream_key)
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let c = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.get(format!("{base}/")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A full walk-through, with failures on the way.
+    let username = format!("log{}", &id[..10]);
+    let address = email(&username);
+    let post = |path: &str, token: Option<&str>, body: Value| {
+        let mut r = c.post(format!("{base}{path}")).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(
+        post(
+            "/user",
+            None,
+            json!({"username": username, "email": address, "password": PASSWORD})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
+    let link = ses_link(&address, &base).await;
+    let activation = link.rsplit('=').next().unwrap().to_string();
+    assert_eq!(c.get(&link).send().await.unwrap().status(), 200);
+    assert_eq!(
+        post(
+            "/auth",
+            None,
+            json!({"username": username, "password": "wrong password!"})
+        )
+        .await
+        .unwrap()
+        .status(),
+        401
+    );
+    let login: Value = post(
+        "/auth",
+        None,
+        json!({"username": username, "password": PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
+    for path in [
+        "/",
+        "/user",
+        &format!("/user/{username}"),
+        "/widgets?type=foo-bar",
+    ] {
+        assert_eq!(
+            c.get(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "{path}"
+        );
+    }
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    assert_eq!(
+        c.get(format!("{base}/user"))
+            .bearer_auth(&forged)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.put(format!("{base}/user/{username}"))
+            .bearer_auth(&token)
+            .json(&json!({"password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        c.delete(format!("{base}/auth"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        text.contains("login failed") && text.contains("user logged in"),
+        "authentication is logged"
+    );
+    let secret = std::fs::read_to_string(dir.path().join("jwt-secret")).unwrap();
+    let [header, payload, signature] = token.split('.').collect::<Vec<_>>()[..] else {
+        panic!()
+    };
+    let _ = header;
+    for (what, needle) in [
+        ("the password", PASSWORD),
+        ("the wrong password", "wrong password!"),
+        ("a password hash", "$argon2"),
+        ("the token", token.as_str()),
+        ("the token's payload", payload),
+        ("the token's signature", signature),
+        ("the forged token", forged.as_str()),
+        ("an Authorization header", "Bearer "),
+        ("the activation token", activation.as_str()),
+        ("the JWT secret", secret.trim()),
+        ("the upstream apiKey", upstream_key.as_str()),
+    ] {
+        assert!(!text.contains(needle), "the log holds {what}");
+    }
+}
