@@ -1,13 +1,15 @@
 //! Passwords: argon2id (m = 19456 KiB, t = 2, p = 1, OWASP's recommendation) as PHC strings,
-//! hashed on the blocking pool behind a semaphore (one hash per core at a time, so a burst of
-//! logins neither stalls the executor nor takes 19 MiB per queued request), and a strength check.
+//! hashed on a fixed pool of worker threads that reuse their argon2 memory (so a burst of
+//! logins neither stalls the executor nor takes 19 MiB per request), and a strength check.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 
@@ -48,10 +50,55 @@ pub fn verify_blocking(password: &str, phc: &str) -> bool {
     }
 }
 
-/// Runs argon2 off the async executor, a bounded number at a time.
+/// The PHC prefix of every hash this service makes.
+const PHC_PREFIX: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
+const SALT_BYTES: usize = 16;
+const OUTPUT_BYTES: usize = 32;
+
+/// Hashes into `blocks` (the 19 MiB of argon2 memory, allocated once per worker and reused).
+fn hash_with(password: &str, blocks: &mut [Block]) -> Result<String, ApiError> {
+    let mut salt = [0u8; SALT_BYTES];
+    getrandom::fill(&mut salt).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
+    let mut out = [0u8; OUTPUT_BYTES];
+    argon2()
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, blocks)
+        .map_err(|e| ApiError::Internal(format!("argon2 hash: {e}")))?;
+    Ok(format!(
+        "{PHC_PREFIX}{}${}",
+        B64.encode(salt),
+        B64.encode(out)
+    ))
+}
+
+/// Verifies into `blocks` when `phc` has this service's parameters; any other valid PHC string
+/// (older parameters, say) goes through the allocating path.
+fn verify_with(password: &str, phc: &str, blocks: &mut [Block]) -> bool {
+    let parts = phc
+        .strip_prefix(PHC_PREFIX)
+        .and_then(|rest| rest.split_once('$'))
+        .and_then(|(salt, hash)| Some((B64.decode(salt).ok()?, B64.decode(hash).ok()?)));
+    let Some((salt, expected)) = parts.filter(|(_, h)| h.len() == OUTPUT_BYTES) else {
+        return verify_blocking(password, phc);
+    };
+    let mut out = [0u8; OUTPUT_BYTES];
+    if argon2()
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, blocks)
+        .is_err()
+    {
+        return false;
+    }
+    out.ct_eq(expected.as_slice()).into()
+}
+
+type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
+
+/// Runs argon2 off the async executor on a fixed pool of threads, one per core, each owning its
+/// 19 MiB of argon2 memory for good: no allocation (and no page faults) per hash, memory bounded
+/// at one block set per core however many logins queue up, and the queue itself bounds how
+/// many hashes run at once.
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    jobs: Arc<Mutex<mpsc::Sender<Job>>>,
 }
 
 impl Default for Hasher {
@@ -59,8 +106,33 @@ impl Default for Hasher {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..cores {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    let mut blocks: Vec<Block> = Vec::new();
+                    loop {
+                        // The lock is held only while waiting for a job, not while hashing.
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return }; // every Hasher dropped
+                        if blocks.is_empty() {
+                            blocks = vec![Block::new(); argon2().params().block_count()];
+                        }
+                        job(&mut blocks);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start an argon2 worker");
+            }
+        }
         Hasher {
-            permits: Arc::new(Semaphore::new(cores)),
+            jobs: Arc::new(Mutex::new(tx)),
         }
     }
 }
@@ -68,21 +140,25 @@ impl Default for Hasher {
 impl Hasher {
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> T + Send + 'static,
+        f: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .permits
-            .acquire()
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |blocks| {
+            let _ = done.send(f(blocks));
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| ApiError::Internal("hasher poisoned".into()))?
+            .send(job)
+            .map_err(|_| ApiError::Internal("no argon2 worker".into()))?;
+        result
             .await
-            .map_err(|e| ApiError::Internal(format!("hasher closed: {e}")))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| ApiError::Internal(format!("hash task: {e}")))
+            .map_err(|_| ApiError::Internal("argon2 worker gone".into()))
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
         let password = password.to_string();
-        self.run(move || hash_blocking(&password)).await?
+        self.run(move |blocks| hash_with(&password, blocks)).await?
     }
 
     /// Verifies `password` against `phc`, or against [`DUMMY_HASH`] when there is no user, so
@@ -93,7 +169,9 @@ impl Hasher {
             Some(p) => (p.to_string(), true),
             None => (DUMMY_HASH.to_string(), false),
         };
-        let matched = self.run(move || verify_blocking(&password, &phc)).await?;
+        let matched = self
+            .run(move |blocks| verify_with(&password, &phc, blocks))
+            .await?;
         Ok(matched && real)
     }
 }
@@ -151,6 +229,51 @@ mod tests {
         let prefix = |s: &str| s.splitn(5, '$').take(4).collect::<Vec<_>>().join("$");
         assert_eq!(prefix(DUMMY_HASH), prefix(&real));
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_pool_and_the_crate_agree_both_ways() {
+        let h = Hasher::default();
+        let ours = h.hash("correct horse battery staple").await.unwrap();
+        assert!(ours.starts_with(PHC_PREFIX));
+        assert!(PasswordHash::new(&ours).is_ok());
+        assert!(verify_blocking("correct horse battery staple", &ours));
+        assert!(!verify_blocking("correct horse battery stapler", &ours));
+        let theirs = hash_blocking("correct horse battery staple").unwrap();
+        let real = Some(theirs.as_str());
+        assert!(
+            h.verify("correct horse battery staple", real)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !h.verify("correct horse battery stapler", real)
+                .await
+                .unwrap()
+        );
+        assert_ne!(
+            h.hash("same").await.unwrap(),
+            h.hash("same").await.unwrap(),
+            "salted"
+        );
+        // Other parameters take the allocating path, and still verify.
+        let other = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw-other-params")
+        .unwrap()
+        .to_string();
+        assert!(h.verify("pw-other-params", Some(&other)).await.unwrap());
+        assert!(
+            !h.verify(
+                "pw-other-params",
+                Some("$argon2id$v=19$m=19456,t=2,p=1$bad$bad")
+            )
+            .await
+            .unwrap()
+        );
     }
 
     #[tokio::test]

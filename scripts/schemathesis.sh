@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Schemathesis against the local server: every operation of openapi.json, anonymous and with a
+# fixture user's token, all checks but one, a bounded number of examples per operation.
+# Usage: scripts/schemathesis.sh <venv> <accounts binary>   (scripts/test calls it)
+#
+# Left out: positive_data_acceptance (ST202), which expects every schema-valid request to be
+# accepted. Some refusals depend on what no schema can say: a password built from the
+# username, an activation token that was never issued, a date with month 13.
+set -euo pipefail
+venv=$1 bin=$2
+dir=$(mktemp -d)
+free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port) upstream_port=$(free_port)
+base="http://127.0.0.1:$port"
+SAMPLE_UPSTREAM_PORT=$upstream_port WIDGETS_API_KEY=st-key RUST_LOG=warn "$bin" sample-upstream > "$dir/upstream.log" 2>&1 &
+upstream_pid=$!
+DATA_DIR="$dir" PORT=$port RUST_LOG=warn WIDGETS_API_URL="http://127.0.0.1:$upstream_port" WIDGETS_API_KEY=st-key \
+    "$bin" > "$dir/server.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid $upstream_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
+
+# The fixture user: signed up, activated from the logged mail, logged in.
+password="correct horse battery staple"
+curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"fixture\",\"email\":\"fixture@example.com\",\"password\":\"$password\"}"
+link=$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$dir/mail.log" | tail -1)
+curl -sf -o /dev/null "$link"
+token=$(curl -sf -X POST "$base/auth" -d "{\"username\":\"fixture\",\"password\":\"$password\"}" |
+    "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+
+run() {
+    "$venv/bin/schemathesis" run "$base/openapi.json" --checks all --exclude-checks positive_data_acceptance \
+        --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --seed 1 --no-color "$@"
+}
+echo "--- anonymous"
+run
+echo "--- with the fixture user's token (its logout left out, so the token lives)"
+run -H "Authorization: Bearer $token" --exclude-operation-id logout
