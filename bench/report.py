@@ -1,0 +1,127 @@
+"""Writes BENCHMARKS.md from bench/results/ (made by bench/run.sh) and bench/notes.md."""
+
+import json
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+res = root / "bench" / "results"
+
+
+def load(name):
+    p = res / name
+    return json.loads(p.read_text()) if p.exists() and p.read_text().strip() else None
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except Exception:
+        return "?"
+
+
+# argon2: criterion's "time: [low mid high]" lines, in order of the bench file.
+argon = {}
+text = (res / "argon2.txt").read_text() if (res / "argon2.txt").exists() else ""
+for m in re.finditer(r"argon2id/(.+?)\n?\s+time:\s+\[([\d.]+) (\w+) ([\d.]+) (\w+) ([\d.]+) (\w+)\]", text):
+    name, mid, unit = m.group(1).strip(), float(m.group(4)), m.group(5)
+    argon[name] = mid * {"ms": 1.0, "µs": 0.001, "us": 0.001, "s": 1000.0}.get(unit, 1.0)
+verify_ms = next((v for k, v in argon.items() if k.startswith("verify")), None)
+hash_ms = next((v for k, v in argon.items() if k.startswith("hash (worker")), None)
+alloc_ms = next((v for k, v in argon.items() if "allocating" in k), None)
+cores = os.cpu_count() or 1
+
+lines = []
+w = lines.append
+w("# Benchmarks")
+w("")
+w("Made by `bench/run.sh` (the figures) and `bench/notes.md` (what they mean); reproduce with")
+w("`bench/run.sh` on an idle machine. Benchmarks are not tests: nothing here runs in CI.")
+w("")
+w("## The machine")
+w("")
+w(f"- {platform.machine()}, {cores} cores: {sh('grep -m1 \"model name\" /proc/cpuinfo | cut -d: -f2').strip()}")
+w(f"- {sh('free -g | awk \"/Mem:/ {print \\$2}\"')} GiB memory, {platform.system()} {platform.release()}")
+w(f"- {sh('rustc --version')}; load generator {sh('wrk --version 2>&1 | head -1')}")
+w("")
+w("## The limit: argon2id at m = 19456 KiB, t = 2, p = 1")
+w("")
+w("| operation | time (criterion median) |")
+w("|---|---|")
+for k, v in argon.items():
+    w(f"| {k} | {v:.2f} ms |")
+if verify_ms:
+    w("")
+    w(f"Bound for logins on {cores} cores: {cores} x 1000 / {verify_ms:.2f} ms = **{cores * 1000 / verify_ms:.0f} logins/s**; "
+      f"for sign-ups ({hash_ms:.2f} ms a hash): **{cores * 1000 / hash_ms:.0f} sign-ups/s**.")
+w("")
+w("## The local server under load (wrk on loopback, the release build)")
+w("")
+w("| route | c | requests/s | p50 | p99 | errors | statuses |")
+w("|---|---|---|---|---|---|---|")
+rows = {}
+for route, label in [("home", "GET / (anonymous)"), ("me", "GET /user (token)"), ("login", "POST /auth"), ("signup", "POST /user (new user each)")]:
+    for c in (1, 16):
+        r = load(f"{route}-c{c}.json")
+        rows[(route, c)] = r
+        if r:
+            w(f"| {label} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']} | {json.dumps(r['statuses'])} |")
+w("")
+w("Goals, as ratios in the same run:")
+w("")
+w("| goal | figure | met |")
+w("|---|---|---|")
+def ratio(a, b):
+    return a / b if a and b else None
+for c in (1, 16):
+    h, m, l, s = (rows.get((k, c)) for k in ("home", "me", "login", "signup"))
+    if h and m:
+        r = ratio(m["rps"], h["rps"])
+        w(f"| GET /user >= 0.6 x GET / (c={c}) | {r:.2f} | {'yes' if r >= 0.6 else 'no'} |")
+    if l and verify_ms:
+        r = l["rps"] / (cores * 1000 / verify_ms)
+        w(f"| login >= 0.9 x argon2 bound (c={c}) | {r:.2f} | {'yes' if r >= 0.9 else 'no'} |")
+    if s and hash_ms:
+        r = s["rps"] / (cores * 1000 / hash_ms)
+        w(f"| sign-up >= 0.9 x argon2 bound (c={c}) | {r:.2f} | {'yes' if r >= 0.9 else 'no'} |")
+m16 = rows.get(("me", 16))
+if m16:
+    w(f"| p99 of GET /user at c=16 < 5 ms | {m16['p99_ms']:.2f} ms | {'yes' if m16['p99_ms'] < 5 else 'no'} |")
+rss = (res / "server-rss.txt").read_text().strip() if (res / "server-rss.txt").exists() else ""
+if rss:
+    w("")
+    w(rss.replace("VmHWM:", "peak (VmHWM)"))
+w("")
+w("## Cold starts (a function binary, the Lambda Runtime API stood in for on loopback)")
+w("")
+w("From process start to the function's response, against the moto server (DynamoDB and SES),")
+w("x86_64 release build of this machine; peak RSS is the process's VmHWM.")
+w("")
+w("| function | starts | median | p90 | peak RSS | statuses | goal |")
+w("|---|---|---|---|---|---|---|")
+for fn in ("me", "signup"):
+    r = load(f"cold-{fn}.json")
+    if r:
+        goal = "median <= 30 ms" + ("; RSS <= 32 MB" if fn == "me" else "")
+        w(f"| {fn} | {len(r['starts_ms'])} | {r['median_ms']:.1f} ms | {r['p90_ms']:.1f} ms | {r['peak_rss_kib'] / 1024:.1f} MiB | {', '.join(r['statuses'])} | {goal} |")
+w("")
+w("## Deployable sizes (sam build, arm64)")
+w("")
+sizes = (res / "sizes.txt").read_text().split("\n") if (res / "sizes.txt").exists() else []
+sizes = [s.split() for s in sizes if s.strip()]
+if sizes:
+    w("| function | bootstrap | zipped | goal |")
+    w("|---|---|---|---|")
+    for name, raw, z in sizes:
+        w(f"| {name} | {int(raw) / 1e6:.1f} MB | {int(z) / 1e6:.1f} MB | zipped <= 4 MB |")
+else:
+    w("(no .aws-sam/build: run `sam build` first)")
+w("")
+notes = root / "bench" / "notes.md"
+if notes.exists():
+    w(notes.read_text().rstrip())
+    w("")
+(root / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The benchmarks (not tests: never in CI, never failing a build). Writes bench/results/*.json
+# and BENCHMARKS.md. Loopback only; each load run is bounded (DURATION seconds, default 10).
+# Usage: bench/run.sh        (root or sudo for apt-get install wrk, once)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/results
+mkdir -p "$out"
+duration=${DURATION:-10}
+starts=${STARTS:-20}
+
+if ! command -v wrk >/dev/null || ! command -v zip >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq wrk zip >/dev/null
+fi
+if [ ! -x .venv/bin/python ] || ! cmp -s scripts/requirements-test.txt .venv/.requirements; then
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet -r scripts/requirements-test.txt
+    cp scripts/requirements-test.txt .venv/.requirements
+fi
+free_port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+echo "==> release build (native) of the server and two functions"
+cargo build --release --locked -p accounts -p signup -p me
+
+echo "==> argon2id at the service's parameters (criterion)"
+cargo bench --locked -p shared --bench argon2 -- --noplot > "$out/argon2.txt" 2>&1
+
+echo "==> the local server under load (wrk, ${duration} s per run)"
+dir=$(mktemp -d)
+port=$(free_port)
+base="http://127.0.0.1:$port"
+DATA_DIR="$dir" PORT=$port RUST_LOG=warn target/release/accounts > "$dir/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
+password="correct horse battery staple"
+curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench\",\"email\":\"bench@example.com\",\"password\":\"$password\"}"
+curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$dir/mail.log" | tail -1)"
+token=$(curl -sf -X POST "$base/auth" -d "{\"username\":\"bench\",\"password\":\"$password\"}" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+cat bench/common.lua bench/login.lua > "$dir/login.lua"
+cat bench/common.lua bench/signup.lua > "$dir/signup.lua"
+for c in 1 16; do
+    t=$(( c < 2 ? c : 2 ))
+    wrk -t$t -c$c -d${duration}s -s bench/common.lua "$base/" | tail -1 > "$out/home-c$c.json"
+    wrk -t$t -c$c -d${duration}s -s bench/common.lua -H "Authorization: Bearer $token" "$base/user" | tail -1 > "$out/me-c$c.json"
+    wrk -t$t -c$c -d${duration}s -s "$dir/login.lua" "$base/auth" | tail -1 > "$out/login-c$c.json"
+    BENCH_PREFIX="c${c}r$RANDOM" wrk -t$t -c$c -d${duration}s -s "$dir/signup.lua" "$base/user" | tail -1 > "$out/signup-c$c.json"
+done
+echo "RSS of the server after the load: $(grep VmHWM /proc/$server/status)" > "$out/server-rss.txt"
+kill $server; trap - EXIT
+
+echo "==> cold starts of the signup and me functions against moto (${starts} each)"
+moto_port=$(free_port)
+.venv/bin/python scripts/moto_server.py 127.0.0.1 "$moto_port" > "$dir/moto.log" 2>&1 &
+moto=$!
+trap 'kill $moto 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" && break; sleep 0.1; done
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+secret=$(head -c 48 /dev/urandom | base64 -w0)
+cloud="STORE=dynamodb TABLE_NAME=bench MAIL=ses SENDER_EMAIL=bench@sender.example.com PUBLIC_BASE_URL=https://bench.example.com JWT_SECRET=$secret AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
+env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir" target/release/accounts create-table
+.venv/bin/python -c "import boto3; boto3.client('ses', endpoint_url='$AWS_ENDPOINT_URL').verify_email_identity(EmailAddress='bench@sender.example.com')"
+# A user and a token on that table, through the local server on DynamoDB (mail logged).
+port=$(free_port)
+env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir/cloud" PORT=$port JWT_SECRET="$secret" RUST_LOG=warn target/release/accounts > "$dir/cloud.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/user" -d "{\"username\":\"cold\",\"email\":\"cold@example.com\",\"password\":\"$password\"}"
+curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$dir/cloud/mail.log" | tail -1)"
+token=$(curl -sf -X POST "http://127.0.0.1:$port/auth" -d "{\"username\":\"cold\",\"password\":\"$password\"}" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+kill $server
+sed "s/REPLACE_WITH_TOKEN/$token/" events/me.json > "$dir/me.json"
+sed 's/alice/bBENCH_N/g' events/signup.json > "$dir/signup.json"
+.venv/bin/python bench/runtime_api.py target/release/me "$dir/me.json" "$starts" $cloud > "$out/cold-me.json"
+.venv/bin/python bench/runtime_api.py target/release/signup "$dir/signup.json" "$starts" $cloud > "$out/cold-signup.json"
+kill $moto; trap - EXIT
+
+echo "==> sizes of the deployable bootstraps (from sam build, when present)"
+: > "$out/sizes.txt"
+for f in .aws-sam/build/*Function/bootstrap; do
+    [ -f "$f" ] || continue
+    z=$(mktemp -u).zip
+    (cd "$(dirname "$f")" && zip -q -9 "$z" bootstrap)
+    echo "$(basename "$(dirname "$f")") $(stat -c %s "$f") $(stat -c %s "$z")" >> "$out/sizes.txt"
+    rm -f "$z"
+done
+
+.venv/bin/python bench/report.py
+echo "==> BENCHMARKS.md written"
