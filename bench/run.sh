@@ -8,6 +8,8 @@ out=bench/results
 mkdir -p "$out"
 duration=${DURATION:-10}
 starts=${STARTS:-20}
+stages=" ${STAGES:-argon2 load cold sizes} "   # a subset re-runs only those stages
+want() { [[ "$stages" == *" $1 "* ]]; }
 
 if ! command -v wrk >/dev/null || ! command -v zip >/dev/null; then
     apt-get update -qq && apt-get install -y -qq wrk zip >/dev/null
@@ -22,18 +24,21 @@ free_port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("
 echo "==> release build (native) of the server and two functions"
 cargo build --release --locked -p accounts -p signup -p me
 
+if want argon2; then
 echo "==> argon2id at the service's parameters (criterion)"
 cargo bench --locked -p shared --bench argon2 -- --noplot > "$out/argon2.txt" 2>&1
+fi
 
-echo "==> the local server under load (wrk, ${duration} s per run)"
 dir=$(mktemp -d)
+password="correct horse battery staple"
+if want load; then
+echo "==> the local server under load (wrk, ${duration} s per run)"
 port=$(free_port)
 base="http://127.0.0.1:$port"
 DATA_DIR="$dir" PORT=$port RUST_LOG=warn target/release/accounts > "$dir/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
-password="correct horse battery staple"
 curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench\",\"email\":\"bench@example.com\",\"password\":\"$password\"}"
 curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$dir/mail.log" | tail -1)"
 token=$(curl -sf -X POST "$base/auth" -d "{\"username\":\"bench\",\"password\":\"$password\"}" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -48,7 +53,9 @@ for c in 1 16; do
 done
 echo "RSS of the server after the load: $(grep VmHWM /proc/$server/status)" > "$out/server-rss.txt"
 kill $server; trap - EXIT
+fi
 
+if want cold; then
 echo "==> cold starts of the signup and me functions against moto (${starts} each)"
 moto_port=$(free_port)
 .venv/bin/python scripts/moto_server.py 127.0.0.1 "$moto_port" > "$dir/moto.log" 2>&1 &
@@ -60,7 +67,7 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
 secret=$(head -c 48 /dev/urandom | base64 -w0)
 cloud="STORE=dynamodb TABLE_NAME=bench MAIL=ses SENDER_EMAIL=bench@sender.example.com PUBLIC_BASE_URL=https://bench.example.com JWT_SECRET=$secret AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
 env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir" target/release/accounts create-table
-.venv/bin/python -c "import boto3; boto3.client('ses', endpoint_url='$AWS_ENDPOINT_URL').verify_email_identity(EmailAddress='bench@sender.example.com')"
+.venv/bin/python -c "import boto3; boto3.client('ses', endpoint_url='$AWS_ENDPOINT_URL', region_name='us-east-1').verify_email_identity(EmailAddress='bench@sender.example.com')"
 # A user and a token on that table, through the local server on DynamoDB (mail logged).
 port=$(free_port)
 env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir/cloud" PORT=$port JWT_SECRET="$secret" RUST_LOG=warn target/release/accounts > "$dir/cloud.log" 2>&1 &
@@ -75,7 +82,9 @@ sed 's/alice/bBENCH_N/g' events/signup.json > "$dir/signup.json"
 .venv/bin/python bench/runtime_api.py target/release/me "$dir/me.json" "$starts" $cloud > "$out/cold-me.json"
 .venv/bin/python bench/runtime_api.py target/release/signup "$dir/signup.json" "$starts" $cloud > "$out/cold-signup.json"
 kill $moto; trap - EXIT
+fi
 
+if want sizes; then
 echo "==> sizes of the deployable bootstraps (from sam build, when present)"
 : > "$out/sizes.txt"
 for f in .aws-sam/build/*Function/bootstrap; do
@@ -85,6 +94,7 @@ for f in .aws-sam/build/*Function/bootstrap; do
     echo "$(basename "$(dirname "$f")") $(stat -c %s "$f") $(stat -c %s "$z")" >> "$out/sizes.txt"
     rm -f "$z"
 done
+fi
 
 .venv/bin/python bench/report.py
 echo "==> BENCHMARKS.md written"

@@ -42,6 +42,7 @@ class Runtime(BaseHTTPRequestHandler):
             time.sleep(30)  # the next invocation never comes: the process is stopped first
             return
         Runtime.served = True
+        Runtime.first_next = time.perf_counter()
         body = Runtime.event
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -90,6 +91,7 @@ def one_start(i):
         proc.kill()
         raise SystemExit(f"no response: {proc.stderr.read().decode()[-2000:]}")
     elapsed = (time.perf_counter() - started) * 1000
+    init = (Runtime.first_next - started) * 1000
     rss = 0
     try:
         for line in open(f"/proc/{proc.pid}/status"):
@@ -103,7 +105,7 @@ def one_start(i):
     server.server_close()
     path, payload = Runtime.response
     status = json.loads(payload).get("statusCode") if "/response" in path else "error"
-    return elapsed, rss, status
+    return elapsed, rss, status, init
 
 
 results = [one_start(i) for i in range(starts)]
@@ -114,4 +116,5 @@ print(json.dumps({
     "p90_ms": round(times[int(len(times) * 0.9) - 1], 2),
     "peak_rss_kib": max(r[1] for r in results),
     "statuses": sorted(set(str(r[2]) for r in results)),
+    "init_median_ms": round(statistics.median(r[3] for r in results), 2),
 }))

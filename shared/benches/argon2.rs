@@ -11,10 +11,16 @@ fn argon2(c: &mut Criterion) {
     let mut g = c.benchmark_group("argon2id");
     g.sample_size(30);
     g.bench_function("verify (worker pool, memory reused)", |b| {
-        b.iter(|| rt.block_on(hasher.verify("correct horse battery staple", Some(DUMMY_HASH))).unwrap())
+        b.iter(|| {
+            rt.block_on(hasher.verify("correct horse battery staple", Some(DUMMY_HASH)))
+                .unwrap()
+        })
     });
     g.bench_function("hash (worker pool, memory reused)", |b| {
-        b.iter(|| rt.block_on(hasher.hash("correct horse battery staple")).unwrap())
+        b.iter(|| {
+            rt.block_on(hasher.hash("correct horse battery staple"))
+                .unwrap()
+        })
     });
     g.bench_function("hash (allocating, as the crate does by default)", |b| {
         b.iter(|| hash_blocking("correct horse battery staple").unwrap())

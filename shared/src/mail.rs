@@ -74,6 +74,11 @@ impl Mailer for LogMailer {
         let line = serde_json::to_string(mail).map_err(|e| MailError(e.to_string()))?;
         {
             let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
+            // The data directory may not exist yet (with STORE=dynamodb nothing else makes it).
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| MailError(format!("{}: {e}", dir.display())))?;
+            }
             let mut file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -157,6 +162,9 @@ mod tests {
         assert_eq!(text.lines().count(), 2);
         let back: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(back["to"], "a@example.com");
+
+        let nested = LogMailer::new(dir.path().join("not/yet/there/mail.log"));
+        nested.send(&m).await.unwrap();
 
         let broken = LogMailer::new(dir.path().to_path_buf()); // a directory: cannot append
         assert!(broken.send(&m).await.is_err());
