@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::common::{PASSWORD, Server, email, moto_endpoint};
+use crate::common::{PASSWORD, Server, email, link_in, moto_endpoint, ses_client, ses_sent_to};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -183,49 +183,18 @@ async fn asvs_7_2_3_session_references_are_unique_and_carry_128_random_bits() {
     }
 }
 
-async fn verify_sender(sender: &str) {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto_endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .load()
-        .await;
-    aws_sdk_ses::Client::new(&config)
-        .verify_email_identity()
-        .email_address(sender)
-        .send()
-        .await
-        .unwrap();
-}
-
-/// The activation link of the newest SES message to `to`, as moto kept it.
-async fn ses_link(to: &str, base: &str) -> String {
-    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let text = data["ses"]["Message"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m.to_string().contains(to))
-        .unwrap()
-        .to_string();
-    let start = text.find(&format!("{base}/activate?token=")).unwrap();
-    text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || ":/.?=_-".contains(*c))
-        .collect()
-}
-
 #[tokio::test]
 async fn asvs_16_2_5_logs_hold_no_password_hash_token_secret_or_authorization_header() {
     let dir = tempfile::tempdir().unwrap();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let sender = format!("logs-{id}@sender.example.com");
-    verify_sender(&sender).await;
+    ses_client()
+        .await
+        .verify_email_identity()
+        .email_address(&sender)
+        .send()
+        .await
+        .unwrap();
     let upstream_key = format!("upstream-key-{id}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream = format!("http://{}", listener.local_addr().unwrap());
@@ -285,7 +254,7 @@ async fn asvs_16_2_5_logs_hold_no_password_hash_token_secret_or_authorization_he
         .status(),
         201
     );
-    let link = ses_link(&address, &base).await;
+    let link = link_in(ses_sent_to(&address).await.last().expect("a mail"), &base);
     let activation = link.rsplit('=').next().unwrap().to_string();
     assert_eq!(c.get(&link).send().await.unwrap().status(), 200);
     assert_eq!(

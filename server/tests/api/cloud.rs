@@ -9,34 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{PASSWORD, Server, email, moto_endpoint};
-
-async fn ses_client() -> aws_sdk_ses::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto_endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .load()
-        .await;
-    aws_sdk_ses::Client::new(&config)
-}
-
-/// Every message moto's SES kept that went to `to`, as JSON.
-async fn sent_to(to: &str) -> Vec<Value> {
-    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let messages = data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    messages
-        .into_iter()
-        .filter(|m| m.to_string().contains(to))
-        .collect()
-}
+use crate::common::{PASSWORD, Server, email, link_in, moto_endpoint, ses_client, ses_sent_to};
 
 #[tokio::test]
 async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a_working_link() {
@@ -69,7 +42,7 @@ async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a
             .unwrap()
             .is_none()
     );
-    assert!(sent_to(&address).await.is_empty());
+    assert!(ses_sent_to(&address).await.is_empty());
 
     ses_client()
         .await
@@ -79,17 +52,10 @@ async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a
         .await
         .unwrap();
     s.post("/user", None, body).await.expect(201, None);
-    let sent = sent_to(&address).await;
+    let sent = ses_sent_to(&address).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
-    let text = sent[0].to_string();
-    assert!(text.contains(&sender));
-    let start = text
-        .find(&format!("{}/activate?token=", s.base))
-        .expect("a link in the mail");
-    let link: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || ":/.?=_-".contains(*c))
-        .collect();
+    assert!(sent[0].to_string().contains(&sender));
+    let link = link_in(&sent[0], &s.base);
     let r = s.client.get(&link).send().await.unwrap();
     assert_eq!(r.status(), 200);
     s.log_in(&username).await;

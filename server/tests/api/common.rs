@@ -297,3 +297,43 @@ pub async fn create_table(config: &Config, table: &str) {
 pub fn email(username: &str) -> String {
     format!("{}@example.com", username.to_lowercase())
 }
+
+/// An SES client on the moto server, to verify senders as an operator would.
+pub async fn ses_client() -> aws_sdk_ses::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
+    aws_sdk_ses::Client::new(&config)
+}
+
+/// Every message moto's SES kept that went to `to`, as JSON, oldest first.
+pub async fn ses_sent_to(to: &str) -> Vec<serde_json::Value> {
+    let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages = data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    messages
+        .into_iter()
+        .filter(|m| m.to_string().contains(to))
+        .collect()
+}
+
+/// The activation link (under `base`) in a message, as moto kept it.
+pub fn link_in(message: &serde_json::Value, base: &str) -> String {
+    let text = message.to_string();
+    let start = text
+        .find(&format!("{base}/activate?token="))
+        .expect("a link in the mail");
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || ":/.?=_-".contains(*c))
+        .collect()
+}
