@@ -57,7 +57,13 @@ const FAILURE_MEMORY_SECS: i64 = 24 * 3600;
 
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// The one writer: every transaction runs here, on the blocking pool.
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections for the hot single-statement reads (authentication, lookups).
+    /// WAL readers never wait for the writer or each other, and such a read takes
+    /// microseconds, so it runs in place instead of hopping to the blocking pool.
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -109,9 +115,53 @@ impl SqliteStore {
         )
         .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        let count = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            + 1;
+        let readers = (0..count)
+            .map(|_| {
+                let r = Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                // Bounded: a read never holds an executor thread for long.
+                r.busy_timeout(std::time::Duration::from_millis(100))?;
+                Ok(Mutex::new(r))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(unavailable)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(readers),
+            next_reader: Arc::default(),
         })
+    }
+
+    /// Runs one read on a free read-only connection, in place; on the blocking pool when every
+    /// reader is busy.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let n = self.readers.len();
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(conn) = self.readers[(start + i) % n].try_lock() {
+                return f(&conn).map_err(unavailable);
+            }
+        }
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers[start % n].lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn).map_err(unavailable)
+        })
+        .await
+        .map_err(unavailable)?
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -215,7 +265,7 @@ impl UserStore for SqliteStore {
 
     async fn find_user_by_id(&self, user_id: &str, now: i64) -> StoreResult<Option<UserRecord>> {
         let id = user_id.to_string();
-        self.run(move |conn| find_user(conn, "user_id", &id, now).map_err(unavailable))
+        self.read(move |conn| find_user(conn, "user_id", &id, now))
             .await
     }
 
@@ -225,13 +275,13 @@ impl UserStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<UserRecord>> {
         let key = username_key(username);
-        self.run(move |conn| find_user(conn, "username_key", &key, now).map_err(unavailable))
+        self.read(move |conn| find_user(conn, "username_key", &key, now))
             .await
     }
 
     async fn find_user_by_email(&self, email: &str, now: i64) -> StoreResult<Option<UserRecord>> {
         let key = email_key(email);
-        self.run(move |conn| find_user(conn, "email_key", &key, now).map_err(unavailable))
+        self.read(move |conn| find_user(conn, "email_key", &key, now))
             .await
     }
 
@@ -438,14 +488,14 @@ impl UserStore for SqliteStore {
     ) -> StoreResult<Option<(Session, UserRecord)>> {
         let sid = session_id.to_string();
         let uid = user_id.to_string();
-        self.run(move |conn| {
+        self.read(move |conn| {
             // The hot path of every authenticated request: one cached statement, one row.
             const SQL: &str = "SELECT u.user_id, u.username, u.email, u.password_hash, u.role, \
                 u.activated, u.data, u.created_at, u.updated_at, u.pending_until, s.expires_at \
                 FROM sessions s JOIN users u ON u.user_id = s.user_id \
                 WHERE s.session_id = ?1 AND s.user_id = ?3 AND s.expires_at > ?2 \
                 AND u.activated = 1";
-            let mut stmt = conn.prepare_cached(SQL).map_err(unavailable)?;
+            let mut stmt = conn.prepare_cached(SQL)?;
             stmt.query_row(params![sid, now, uid], |row| {
                 let user = user_from_row(row)?;
                 let expires_at: i64 = row.get(10)?;
@@ -459,7 +509,6 @@ impl UserStore for SqliteStore {
                 ))
             })
             .optional()
-            .map_err(unavailable)
         })
         .await
     }
