@@ -87,11 +87,6 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
     /// Reads configuration through `get`, so tests need not touch the process environment.
     /// `PUBLIC_BASE_URL` may be absent here; callers that need it use [`Config::require_base_url`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {

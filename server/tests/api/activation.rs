@@ -55,6 +55,13 @@ async fn browsers_get_readable_pages() {
     let r = page(format!("/activate?token={token}")).await;
     assert_eq!(r.status, 200);
     assert!(r.text.contains("already activated"));
+    s.sign_up("late").await;
+    let late = s.activation_token(&email("late"));
+    s.clock.advance(24 * 3600 + 1);
+    let r = page(format!("/activate?token={late}")).await;
+    assert_eq!(r.status, 410);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert!(r.text.contains("expired"), "{}", r.text);
     let r = page("/activate?token=nope".into()).await;
     assert_eq!(r.status, 400);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));

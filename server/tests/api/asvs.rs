@@ -201,11 +201,7 @@ async fn asvs_16_2_5_logs_hold_no_password_hash_token_secret_or_authorization_he
     let app = accounts::sample_upstream::app(upstream_key.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let log_path = dir.path().join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();

@@ -337,3 +337,12 @@ pub fn link_in(message: &serde_json::Value, base: &str) -> String {
         .take_while(|c| c.is_ascii_alphanumeric() || ":/.?=_-".contains(*c))
         .collect()
 }
+
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::PASSWORD;
+use crate::common::{PASSWORD, free_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_accounts");
 
@@ -20,14 +20,6 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The binary with a clean environment: the data directory and, in DynamoDB mode, the table.

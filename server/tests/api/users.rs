@@ -300,3 +300,17 @@ async fn deleting_a_user_ends_its_sessions_and_frees_its_names() {
         json!({})
     );
 }
+
+#[tokio::test]
+async fn a_username_path_that_is_not_utf8_is_a_json_400() {
+    let s = Server::start().await;
+    let token = s.user("paths").await;
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let r = s.call(method, "/user/%FF%FE", Some(&token), None).await;
+        let b = r.expect(400, Some("validation_failed"));
+        assert!(b["fields"]["username"].is_string(), "{b}");
+    }
+    s.put("/user/%C3%28", Some(&token), json!({}))
+        .await
+        .expect(400, Some("validation_failed"));
+}

@@ -290,11 +290,7 @@ async fn upstream_failures_are_502_or_504_and_never_leak() {
 
 #[tokio::test]
 async fn an_unreachable_upstream_is_502() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let s = Server::start_with(&[
         ("WIDGETS_API_URL", &format!("http://127.0.0.1:{port}")),
         ("WIDGETS_API_KEY", KEY),
