@@ -2,7 +2,7 @@
 //! hashed on a fixed pool of worker threads that reuse their argon2 memory (so a burst of
 //! logins neither stalls the executor nor takes 19 MiB per request), and a strength check.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -95,46 +95,43 @@ type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
 /// Runs argon2 off the async executor on a fixed pool of threads, one per core, each owning its
 /// 19 MiB of argon2 memory for good: no allocation (and no page faults) per hash, memory bounded
 /// at one block set per core however many logins queue up, and the queue itself bounds how
-/// many hashes run at once.
-#[derive(Clone)]
+/// many hashes run at once. The threads start with the first hash: a function that never
+/// hashes never starts them (nor links their code).
+#[derive(Clone, Default)]
 pub struct Hasher {
-    jobs: Arc<Mutex<mpsc::Sender<Job>>>,
+    jobs: Arc<OnceLock<Mutex<mpsc::Sender<Job>>>>,
 }
 
-impl Default for Hasher {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..cores {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("argon2-{i}"))
-                .spawn(move || {
-                    let mut blocks: Vec<Block> = Vec::new();
-                    loop {
-                        // The lock is held only while waiting for a job, not while hashing.
-                        let job = match rx.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(_) => return,
-                        };
-                        let Ok(job) = job else { return }; // every Hasher dropped
-                        if blocks.is_empty() {
-                            blocks = vec![Block::new(); argon2().params().block_count()];
-                        }
-                        job(&mut blocks);
+fn start_workers() -> Mutex<mpsc::Sender<Job>> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..cores {
+        let rx = rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                let mut blocks: Vec<Block> = Vec::new();
+                loop {
+                    // The lock is held only while waiting for a job, not while hashing.
+                    let job = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return }; // every Hasher dropped
+                    if blocks.is_empty() {
+                        blocks = vec![Block::new(); argon2().params().block_count()];
                     }
-                });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "could not start an argon2 worker");
-            }
-        }
-        Hasher {
-            jobs: Arc::new(Mutex::new(tx)),
+                    job(&mut blocks);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start an argon2 worker");
         }
     }
+    Mutex::new(tx)
 }
 
 impl Hasher {
@@ -147,6 +144,7 @@ impl Hasher {
             let _ = done.send(f(blocks));
         });
         self.jobs
+            .get_or_init(start_workers)
             .lock()
             .map_err(|_| ApiError::Internal("hasher poisoned".into()))?
             .send(job)

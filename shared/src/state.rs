@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
+
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, MailKind, StoreKind};
 use crate::mail::{LogMailer, Mailer, SesMailer};
@@ -44,10 +46,9 @@ pub const MAIL_FILE: &str = "mail.log";
 impl AppState {
     /// Builds the state `config` describes: the store (`STORE`), the mailer (`MAIL`), the
     /// widgets client, the token keys. AWS clients are built here, once. `config` must hold a
-    /// JWT secret and a public base URL.
+    /// JWT secret and a public base URL. The local server's way; a Lambda function builds only
+    /// the parts it uses (see [`crate::lambda`]).
     pub async fn from_config(config: &Config, clock: Clock) -> Result<Self, StartupError> {
-        config.require_base_url()?;
-        let secret = config.require_jwt_secret()?;
         let needs_aws = matches!(config.store, StoreKind::Dynamodb { .. })
             || matches!(config.mail, MailKind::Ses { .. });
         let sdk = if needs_aws {
@@ -64,13 +65,22 @@ impl AppState {
                     .map_err(|e| StartupError::Store(e.to_string()))?,
             ),
         };
-        let mailer: Arc<dyn Mailer> = match (&config.mail, &sdk) {
-            (MailKind::Ses { sender }, Some(sdk)) => Arc::new(SesMailer::new(
-                aws_sdk_ses::Client::new(sdk),
-                sender.clone(),
-            )),
-            _ => Arc::new(LogMailer::new(config.data_dir.join(MAIL_FILE))),
-        };
+        let mailer = configured_mailer(config, sdk.as_ref());
+        let widgets = widgets_upstream(config)?;
+        Self::new(config, clock, store, mailer, widgets)
+    }
+
+    /// Puts the state together from its parts, with the token keys and the base URL from
+    /// `config` (both required).
+    pub fn new(
+        config: &Config,
+        clock: Clock,
+        store: Arc<dyn UserStore>,
+        mailer: Arc<dyn Mailer>,
+        widgets: Option<Arc<WidgetsUpstream>>,
+    ) -> Result<Self, StartupError> {
+        config.require_base_url()?;
+        let secret = config.require_jwt_secret()?;
         Ok(AppState {
             store,
             mailer,
@@ -82,12 +92,32 @@ impl AppState {
             )),
             clock,
             public_base_url: config.public_base_url.as_str().into(),
-            widgets: match &config.widgets {
-                None => None,
-                Some(w) => Some(Arc::new(
-                    WidgetsUpstream::new(w).map_err(|e| StartupError::Widgets(e.to_string()))?,
-                )),
-            },
+            widgets,
         })
     }
+}
+
+/// The mailer `MAIL` names: SES (given the AWS configuration) or the logging mailer writing to
+/// `DATA_DIR/mail.log`.
+pub fn configured_mailer(config: &Config, sdk: Option<&SdkConfig>) -> Arc<dyn Mailer> {
+    match (&config.mail, sdk) {
+        (MailKind::Ses { sender }, Some(sdk)) => Arc::new(SesMailer::new(
+            aws_sdk_ses::Client::new(sdk),
+            sender.clone(),
+        )),
+        _ => Arc::new(LogMailer::new(config.data_dir.join(MAIL_FILE))),
+    }
+}
+
+/// The widgets client, or `None` when no upstream is configured.
+pub fn widgets_upstream(config: &Config) -> Result<Option<Arc<WidgetsUpstream>>, StartupError> {
+    config
+        .widgets
+        .as_ref()
+        .map(|w| {
+            WidgetsUpstream::new(w)
+                .map(Arc::new)
+                .map_err(|e| StartupError::Widgets(e.to_string()))
+        })
+        .transpose()
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(activate::routes).await
+    shared::lambda::Function::new(activate::routes).run().await
 }

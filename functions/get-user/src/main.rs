@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(get_user::routes).await
+    shared::lambda::Function::new(get_user::routes).run().await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(home::routes).await
+    shared::lambda::Function::new(home::routes).run().await
 }

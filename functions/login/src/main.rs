@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(login::routes).await
+    shared::lambda::Function::new(login::routes).run().await
 }

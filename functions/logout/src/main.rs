@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(logout::routes).await
+    shared::lambda::Function::new(logout::routes).run().await
 }

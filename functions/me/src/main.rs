@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(me::routes).await
+    shared::lambda::Function::new(me::routes).run().await
 }

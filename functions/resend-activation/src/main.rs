@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(resend_activation::routes).await
+    shared::lambda::Function::new(resend_activation::routes)
+        .sends_mail()
+        .run()
+        .await
 }

@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(signup::routes).await
+    shared::lambda::Function::new(signup::routes)
+        .sends_mail()
+        .run()
+        .await
 }

@@ -2,5 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(update_user::routes).await
+    shared::lambda::Function::new(update_user::routes)
+        .run()
+        .await
 }

@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(widgets::routes).await
+    shared::lambda::Function::new(widgets::routes)
+        .calls_widgets()
+        .run()
+        .await
 }

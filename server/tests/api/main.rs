@@ -3,6 +3,7 @@
 mod activation;
 mod asvs;
 mod cloud;
+mod cloud_functions;
 mod common;
 mod drift;
 mod fuzz;

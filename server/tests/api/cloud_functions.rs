@@ -1,0 +1,328 @@
+//! The function binaries themselves (their `main.rs`: configuration, state and parts built at
+//! init, then lambda_http), each started as Lambda starts it: a fresh process, told where the
+//! Runtime API is, given one API Gateway event by a stand-in of that API on loopback. DynamoDB
+//! and SES are the moto server's.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::common::{
+    PASSWORD, dynamodb_vars, email, fresh_table, link_in, ses_client, ses_sent_to,
+};
+
+const BASE: &str = "https://functions.example.com";
+
+/// A binary built beside this test (`cargo nextest run --workspace` builds every function).
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap(); // target/<profile>/deps/..
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with scripts/test (cargo nextest run --workspace)",
+        path.display()
+    );
+    path
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[derive(Clone)]
+struct Runtime {
+    event: Arc<Mutex<Option<String>>>,
+    answers: mpsc::UnboundedSender<(String, Value)>,
+}
+
+async fn next(State(rt): State<Runtime>) -> axum::response::Response {
+    let event = rt.event.lock().unwrap().take();
+    let Some(event) = event else {
+        // One invocation per process: the next one never comes (the process is stopped).
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 30_000;
+    let mut headers = HeaderMap::new();
+    headers.insert("lambda-runtime-aws-request-id", "req-1".parse().unwrap());
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        deadline.to_string().parse().unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:123456789012:function:test"
+            .parse()
+            .unwrap(),
+    );
+    headers.insert("content-type", "application/json".parse().unwrap());
+    (headers, event).into_response()
+}
+
+async fn answer(
+    State(rt): State<Runtime>,
+    Path((_id, kind)): Path<(String, String)>,
+    body: String,
+) -> axum::http::StatusCode {
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    let _ = rt.answers.send((kind, value));
+    axum::http::StatusCode::ACCEPTED
+}
+
+use axum::response::IntoResponse;
+
+/// Starts `function` with `vars` (and what the runtime itself sets), hands it `event`, and
+/// returns what it posted back: `("response", the API Gateway answer)` or `("error", ...)`.
+async fn invoke(function: &str, vars: &[(String, String)], event: Value) -> (String, Value) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let rt = Runtime {
+        event: Arc::new(Mutex::new(Some(event.to_string()))),
+        answers: tx,
+    };
+    let app = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(answer))
+        .with_state(rt);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let child = Command::new(binary(function))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+        .env("RUST_LOG", "warn")
+        .envs(vars.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = Killed(child);
+    let got = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{function} answered nothing within 30 s"))
+        .unwrap();
+    server.abort();
+    got
+}
+
+/// An API Gateway (HTTP API v2) event, as in events/.
+fn event(method: &str, path: &str, query: &str, token: Option<&str>, body: Option<Value>) -> Value {
+    let mut headers = json!({"host": "functions.example.com", "content-type": "application/json"});
+    if let Some(t) = token {
+        headers["authorization"] = json!(format!("Bearer {t}"));
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "functions.example.com",
+            "domainPrefix": "functions", "requestId": "req-1", "routeKey": "$default",
+            "stage": "$default", "time": "22/Nov/2026:00:00:00 +0000", "timeEpoch": 1795305600000u64,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.10", "userAgent": "test"}
+        },
+        "body": body.map(|b| b.to_string()),
+        "isBase64Encoded": false
+    })
+}
+
+fn answer_of(got: &(String, Value)) -> (u16, Value) {
+    assert_eq!(
+        got.0, "response",
+        "the function reported an error: {}",
+        got.1
+    );
+    let status = got.1["statusCode"].as_u64().unwrap() as u16;
+    let body = got.1["body"].as_str().unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
+    let table = fresh_table();
+    let mut vars = dynamodb_vars(&table);
+    let config = shared::config::Config::from_lookup(|k| {
+        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    crate::common::create_table(&config, &table).await;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let sender = format!("no-reply-{id}@sender.example.com");
+    ses_client()
+        .await
+        .verify_email_identity()
+        .email_address(&sender)
+        .send()
+        .await
+        .unwrap();
+    vars.extend(
+        [
+            ("SENDER_EMAIL", sender.as_str()),
+            ("PUBLIC_BASE_URL", BASE),
+            ("JWT_SECRET", crate::common::SECRET),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let username = format!("fn{}", &id[..12]);
+    let address = email(&username);
+
+    let signed = invoke(
+        "signup",
+        &vars,
+        event(
+            "POST",
+            "/user",
+            "",
+            None,
+            Some(json!({
+                "username": username, "email": address, "password": PASSWORD, "plan": "gold"
+            })),
+        ),
+    )
+    .await;
+    let (status, body) = answer_of(&signed);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        (&body["username"], &body["data"]["plan"]),
+        (&json!(username), &json!("gold"))
+    );
+
+    // The mail went out through SES (moto), with a link the activate function accepts.
+    let sent = ses_sent_to(&address).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let link = link_in(&sent[0], BASE);
+    let query = link.split_once('?').unwrap().1;
+    let (status, body) = answer_of(
+        &invoke(
+            "activate",
+            &vars,
+            event("GET", "/activate", query, None, None),
+        )
+        .await,
+    );
+    assert_eq!((status, &body["activated"]), (200, &json!(true)), "{body}");
+
+    let login = json!({"username": username, "password": PASSWORD});
+    let (status, body) = answer_of(
+        &invoke(
+            "login",
+            &vars,
+            event("POST", "/auth", "", None, Some(login)),
+        )
+        .await,
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+
+    let (status, body) =
+        answer_of(&invoke("me", &vars, event("GET", "/user", "", Some(&token), None)).await);
+    assert_eq!(
+        (status, &body["username"]),
+        (200, &json!(username)),
+        "{body}"
+    );
+
+    // The widgets function builds its client when an upstream is configured: nothing listens
+    // on that port, so the answer is the upstream's failure, not "not configured".
+    let mut with_upstream = vars.clone();
+    with_upstream.extend([
+        (
+            "WIDGETS_API_URL".to_string(),
+            format!("http://127.0.0.1:{}", crate::common::free_port()),
+        ),
+        ("WIDGETS_API_KEY".to_string(), "k".to_string()),
+    ]);
+    let (status, body) = answer_of(
+        &invoke(
+            "widgets",
+            &with_upstream,
+            event("GET", "/widgets", "", Some(&token), None),
+        )
+        .await,
+    );
+    assert_eq!(
+        (status, &body["error"]),
+        (502, &json!("upstream_error")),
+        "{body}"
+    );
+    // Without one, 503 widgets_unavailable.
+    let (status, body) = answer_of(
+        &invoke(
+            "widgets",
+            &vars,
+            event("GET", "/widgets", "", Some(&token), None),
+        )
+        .await,
+    );
+    assert_eq!(
+        (status, &body["error"]),
+        (503, &json!("widgets_unavailable")),
+        "{body}"
+    );
+
+    let (status, _) = answer_of(
+        &invoke(
+            "logout",
+            &vars,
+            event("DELETE", "/auth", "", Some(&token), None),
+        )
+        .await,
+    );
+    assert_eq!(status, 204);
+    let (status, body) =
+        answer_of(&invoke("me", &vars, event("GET", "/user", "", Some(&token), None)).await);
+    assert_eq!(status, 401, "{body}");
+}
+
+#[test]
+fn a_function_refuses_the_embedded_store_at_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(binary("me"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
+        .env("STORE", "sqlite")
+        .env("MAIL", "log")
+        .env("DATA_DIR", dir.path())
+        .env("PUBLIC_BASE_URL", BASE)
+        .env("JWT_SECRET", crate::common::SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let out = out.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("STORE=sqlite"), "{stderr}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "no database file was made"
+    );
+}
