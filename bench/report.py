@@ -113,7 +113,7 @@ for fn in ("me", "signup"):
         init = f"{r['init_median_ms']:.1f} ms" if "init_median_ms" in r else "?"
         w(f"| {fn} | {len(r['starts_ms'])} | {r['median_ms']:.1f} ms | {r['p90_ms']:.1f} ms | {init} | {r['peak_rss_kib'] / 1024:.1f} MiB | {', '.join(r['statuses'])} | {goal} |")
 w("")
-w("## Deployable sizes (sam build, arm64)")
+w("## Deployable sizes (cargo lambda build --release --arm64, as sam build runs it)")
 w("")
 sizes = (res / "sizes.txt").read_text().split("\n") if (res / "sizes.txt").exists() else []
 sizes = [s.split() for s in sizes if s.strip()]
@@ -123,8 +123,22 @@ if sizes:
     for name, raw, z in sizes:
         w(f"| {name} | {int(raw) / 1e6:.1f} MB | {int(z) / 1e6:.1f} MB | zipped <= 4 MB |")
 else:
-    w("(no .aws-sam/build: run `sam build` first)")
+    w("(not measured: run `STAGES=sizes bench/run.sh`)")
 w("")
+profiles = (res / "profiles.txt").read_text().split("\n") if (res / "profiles.txt").exists() else []
+profiles = [p.split("|") for p in profiles if p.strip()]
+if profiles:
+    w("## The release profile: size against settings (arm64, zipped -9)")
+    w("")
+    w("Each row a whole build with the `CARGO_PROFILE_RELEASE_*` settings shown, the code as committed")
+    w("(`STAGES=profiles bench/run.sh`, about 10 minutes a row on this machine).")
+    w("")
+    w("| settings | " + " | ".join(f"{n} bootstrap / zipped" for n in profiles[0][1::3]) + " |")
+    w("|---|" + "---|" * (len(profiles[0]) // 3) )
+    for row in profiles:
+        cells = [f"{int(row[i + 1]) / 1e6:.1f} / {int(row[i + 2]) / 1e6:.2f} MB" for i in range(1, len(row) - 1, 3)]
+        w(f"| {row[0]} | " + " | ".join(cells) + " |")
+    w("")
 notes = root / "bench" / "notes.md"
 if notes.exists():
     w(notes.read_text().rstrip())

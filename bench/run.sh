@@ -8,7 +8,7 @@ out=bench/results
 mkdir -p "$out"
 duration=${DURATION:-10}
 starts=${STARTS:-20}
-stages=" ${STAGES:-argon2 load cold sizes} "   # a subset re-runs only those stages
+stages=" ${STAGES:-argon2 load cold sizes profiles} "   # a subset re-runs only those stages
 want() { [[ "$stages" == *" $1 "* ]]; }
 
 if ! command -v wrk >/dev/null || ! command -v zip >/dev/null; then
@@ -21,8 +21,9 @@ if [ ! -x .venv/bin/python ] || ! cmp -s scripts/requirements-test.txt .venv/.re
 fi
 free_port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-echo "==> release build (native) of the server and two functions"
-cargo build --release --locked -p accounts -p signup -p me
+echo "==> native builds: the server (profile local, as the README runs it), two functions (release, as shipped)"
+cargo build --profile local --locked -p accounts
+cargo build --release --locked -p signup -p me
 
 if want argon2; then
 echo "==> argon2id at the service's parameters (criterion)"
@@ -35,7 +36,7 @@ if want load; then
 echo "==> the local server under load (wrk, ${duration} s per run)"
 port=$(free_port)
 base="http://127.0.0.1:$port"
-DATA_DIR="$dir" PORT=$port RUST_LOG=warn target/release/accounts > "$dir/server.log" 2>&1 &
+DATA_DIR="$dir" PORT=$port RUST_LOG=warn target/local/accounts > "$dir/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
@@ -66,11 +67,11 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
 secret=$(head -c 48 /dev/urandom | base64 -w0)
 cloud="STORE=dynamodb TABLE_NAME=bench MAIL=ses SENDER_EMAIL=bench@sender.example.com PUBLIC_BASE_URL=https://bench.example.com JWT_SECRET=$secret AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
-env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir" target/release/accounts create-table
+env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir" target/local/accounts create-table
 .venv/bin/python -c "import boto3; boto3.client('ses', endpoint_url='$AWS_ENDPOINT_URL', region_name='us-east-1').verify_email_identity(EmailAddress='bench@sender.example.com')"
 # A user and a token on that table, through the local server on DynamoDB (mail logged).
 port=$(free_port)
-env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir/cloud" PORT=$port JWT_SECRET="$secret" RUST_LOG=warn target/release/accounts > "$dir/cloud.log" 2>&1 &
+env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir/cloud" PORT=$port JWT_SECRET="$secret" RUST_LOG=warn target/local/accounts > "$dir/cloud.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/user" -d "{\"username\":\"cold\",\"email\":\"cold@example.com\",\"password\":\"$password\"}"
@@ -85,14 +86,38 @@ kill $moto; trap - EXIT
 fi
 
 if want sizes; then
-echo "==> sizes of the deployable bootstraps (from sam build, when present)"
+echo "==> sizes of the deployable bootstraps (cargo lambda, arm64, the release profile as committed)"
+# What `sam build` ships: the same command and profile (scripts/test builds with faster, larger
+# settings; this rebuilds with the committed ones). Needs .venv-sam (scripts/test makes it).
+functions=$(ls functions)
+PATH="$PWD/.venv-sam/bin:$PATH" cargo lambda build --release --arm64 --locked $(printf -- '-p %s ' $functions)
 : > "$out/sizes.txt"
-for f in .aws-sam/build/*Function/bootstrap; do
-    [ -f "$f" ] || continue
+for f in $functions; do
+    b=${CARGO_TARGET_DIR:-target}/lambda/$f/bootstrap
     z=$(mktemp -u).zip
-    (cd "$(dirname "$f")" && zip -q -9 "$z" bootstrap)
-    echo "$(basename "$(dirname "$f")") $(stat -c %s "$f") $(stat -c %s "$z")" >> "$out/sizes.txt"
+    (cd "$(dirname "$b")" && zip -q -9 "$z" bootstrap)
+    echo "$f $(stat -c %s "$b") $(stat -c %s "$z")" >> "$out/sizes.txt"
     rm -f "$z"
+done
+fi
+
+if want profiles; then
+echo "==> the release profile: bootstrap sizes under other settings (a whole arm64 build each)"
+: > "$out/profiles.txt"
+for variant in "3 thin 4" "3 fat 1" "s fat 1" "z fat 1"; do
+    set -- $variant
+    row="opt-level $1, lto $2, codegen-units $3"
+    for f in me signup widgets; do
+        env PATH="$PWD/.venv-sam/bin:$PATH" CARGO_TARGET_DIR="target/profile-$1-$2-$3" \
+            CARGO_PROFILE_RELEASE_OPT_LEVEL=$1 CARGO_PROFILE_RELEASE_LTO=$2 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=$3 \
+            cargo lambda build --release --arm64 --locked -p $f
+        b=target/profile-$1-$2-$3/lambda/$f/bootstrap
+        z=$(mktemp -u).zip
+        (cd "$(dirname "$b")" && zip -q -9 "$z" bootstrap)
+        row="$row|$f|$(stat -c %s "$b")|$(stat -c %s "$z")"
+        rm -f "$z"
+    done
+    echo "$row" >> "$out/profiles.txt"
 done
 fi
 

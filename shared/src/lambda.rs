@@ -76,7 +76,7 @@ impl Function {
 }
 
 /// The configuration on Lambda: the cloud backends unless told otherwise.
-pub fn lambda_config(
+fn lambda_config(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, crate::config::ConfigError> {
     Config::from_lookup(|k| {
