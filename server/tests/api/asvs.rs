@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::common::{PASSWORD, Server, email, link_in, moto_endpoint, ses_client, ses_sent_to};
+use crate::common::{
+    PASSWORD, Server, email, link_in, moto_endpoint, ses_sent_to, verified_sender,
+};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -186,15 +188,8 @@ async fn asvs_7_2_3_session_references_are_unique_and_carry_128_random_bits() {
 #[tokio::test]
 async fn asvs_16_2_5_logs_hold_no_password_hash_token_secret_or_authorization_header() {
     let dir = tempfile::tempdir().unwrap();
+    let sender = verified_sender("logs").await;
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let sender = format!("logs-{id}@sender.example.com");
-    ses_client()
-        .await
-        .verify_email_identity()
-        .email_address(&sender)
-        .send()
-        .await
-        .unwrap();
     let upstream_key = format!("upstream-key-{id}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream = format!("http://{}", listener.local_addr().unwrap());

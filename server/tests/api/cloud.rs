@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{PASSWORD, Server, email, link_in, moto_endpoint, ses_client, ses_sent_to};
+use crate::common::{PASSWORD, Server, email, link_in, moto_endpoint, ses_sent_to, verify_sender};
 
 #[tokio::test]
 async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a_working_link() {
@@ -44,13 +44,7 @@ async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a
     );
     assert!(ses_sent_to(&address).await.is_empty());
 
-    ses_client()
-        .await
-        .verify_email_identity()
-        .email_address(&sender)
-        .send()
-        .await
-        .unwrap();
+    verify_sender(&sender).await;
     s.post("/user", None, body).await.expect(201, None);
     let sent = ses_sent_to(&address).await;
     assert_eq!(sent.len(), 1, "{sent:?}");

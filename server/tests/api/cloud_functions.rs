@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::common::{
-    PASSWORD, dynamodb_vars, email, fresh_table, link_in, ses_client, ses_sent_to,
+    PASSWORD, dynamodb_vars, email, free_port, fresh_table, link_in, ses_sent_to, verified_sender,
 };
 
 const BASE: &str = "https://functions.example.com";
@@ -150,14 +150,19 @@ fn event(method: &str, path: &str, query: &str, token: Option<&str>, body: Optio
     })
 }
 
-fn answer_of(got: &(String, Value)) -> (u16, Value) {
-    assert_eq!(
-        got.0, "response",
-        "the function reported an error: {}",
-        got.1
-    );
-    let status = got.1["statusCode"].as_u64().unwrap() as u16;
-    let body = got.1["body"].as_str().unwrap_or("");
+/// One request to `function` through the Runtime API: its status and JSON body (`Null` when
+/// empty). A function that reports an error instead of answering fails the test.
+async fn call(
+    function: &str,
+    vars: &[(String, String)],
+    (method, path, query): (&str, &str, &str),
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let (kind, answer) = invoke(function, vars, event(method, path, query, token, body)).await;
+    assert_eq!(kind, "response", "{function} reported an error: {answer}");
+    let status = answer["statusCode"].as_u64().unwrap() as u16;
+    let body = answer["body"].as_str().unwrap_or("");
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
@@ -170,15 +175,8 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     })
     .unwrap();
     crate::common::create_table(&config, &table).await;
+    let sender = verified_sender("no-reply").await;
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let sender = format!("no-reply-{id}@sender.example.com");
-    ses_client()
-        .await
-        .verify_email_identity()
-        .email_address(&sender)
-        .send()
-        .await
-        .unwrap();
     vars.extend(
         [
             ("SENDER_EMAIL", sender.as_str()),
@@ -192,21 +190,9 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     let username = format!("fn{}", &id[..12]);
     let address = email(&username);
 
-    let signed = invoke(
-        "signup",
-        &vars,
-        event(
-            "POST",
-            "/user",
-            "",
-            None,
-            Some(json!({
-                "username": username, "email": address, "password": PASSWORD, "plan": "gold"
-            })),
-        ),
-    )
-    .await;
-    let (status, body) = answer_of(&signed);
+    let sign_up =
+        json!({"username": username, "email": address, "password": PASSWORD, "plan": "gold"});
+    let (status, body) = call("signup", &vars, ("POST", "/user", ""), None, Some(sign_up)).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(
         (&body["username"], &body["data"]["plan"]),
@@ -218,30 +204,15 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     let link = link_in(&sent[0], BASE);
     let query = link.split_once('?').unwrap().1;
-    let (status, body) = answer_of(
-        &invoke(
-            "activate",
-            &vars,
-            event("GET", "/activate", query, None, None),
-        )
-        .await,
-    );
+    let (status, body) = call("activate", &vars, ("GET", "/activate", query), None, None).await;
     assert_eq!((status, &body["activated"]), (200, &json!(true)), "{body}");
 
     let login = json!({"username": username, "password": PASSWORD});
-    let (status, body) = answer_of(
-        &invoke(
-            "login",
-            &vars,
-            event("POST", "/auth", "", None, Some(login)),
-        )
-        .await,
-    );
+    let (status, body) = call("login", &vars, ("POST", "/auth", ""), None, Some(login)).await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().unwrap().to_string();
-
-    let (status, body) =
-        answer_of(&invoke("me", &vars, event("GET", "/user", "", Some(&token), None)).await);
+    let me = ("GET", "/user", "");
+    let (status, body) = call("me", &vars, me, Some(&token), None).await;
     assert_eq!(
         (status, &body["username"]),
         (200, &json!(username)),
@@ -249,54 +220,33 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     );
 
     // The widgets function builds its client when an upstream is configured: nothing listens
-    // on that port, so the answer is the upstream's failure, not "not configured".
+    // on that port, so the answer is the upstream's failure, not "not configured"; without
+    // one, 503 widgets_unavailable.
+    let widgets = ("GET", "/widgets", "");
     let mut with_upstream = vars.clone();
     with_upstream.extend([
         (
-            "WIDGETS_API_URL".to_string(),
-            format!("http://127.0.0.1:{}", crate::common::free_port()),
+            "WIDGETS_API_URL".into(),
+            format!("http://127.0.0.1:{}", free_port()),
         ),
-        ("WIDGETS_API_KEY".to_string(), "k".to_string()),
+        ("WIDGETS_API_KEY".into(), "k".into()),
     ]);
-    let (status, body) = answer_of(
-        &invoke(
-            "widgets",
-            &with_upstream,
-            event("GET", "/widgets", "", Some(&token), None),
-        )
-        .await,
-    );
+    let (status, body) = call("widgets", &with_upstream, widgets, Some(&token), None).await;
     assert_eq!(
         (status, &body["error"]),
         (502, &json!("upstream_error")),
         "{body}"
     );
-    // Without one, 503 widgets_unavailable.
-    let (status, body) = answer_of(
-        &invoke(
-            "widgets",
-            &vars,
-            event("GET", "/widgets", "", Some(&token), None),
-        )
-        .await,
-    );
+    let (status, body) = call("widgets", &vars, widgets, Some(&token), None).await;
     assert_eq!(
         (status, &body["error"]),
         (503, &json!("widgets_unavailable")),
         "{body}"
     );
 
-    let (status, _) = answer_of(
-        &invoke(
-            "logout",
-            &vars,
-            event("DELETE", "/auth", "", Some(&token), None),
-        )
-        .await,
-    );
+    let (status, _) = call("logout", &vars, ("DELETE", "/auth", ""), Some(&token), None).await;
     assert_eq!(status, 204);
-    let (status, body) =
-        answer_of(&invoke("me", &vars, event("GET", "/user", "", Some(&token), None)).await);
+    let (status, body) = call("me", &vars, me, Some(&token), None).await;
     assert_eq!(status, 401, "{body}");
 }
 

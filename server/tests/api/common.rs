@@ -308,6 +308,25 @@ pub async fn ses_client() -> aws_sdk_ses::Client {
     aws_sdk_ses::Client::new(&config)
 }
 
+/// Verifies `sender` in moto's SES, as an operator would.
+pub async fn verify_sender(sender: &str) {
+    ses_client()
+        .await
+        .verify_email_identity()
+        .email_address(sender)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A new sender address, verified.
+pub async fn verified_sender(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let sender = format!("{prefix}-{id}@sender.example.com");
+    verify_sender(&sender).await;
+    sender
+}
+
 /// Every message moto's SES kept that went to `to`, as JSON, oldest first.
 pub async fn ses_sent_to(to: &str) -> Vec<serde_json::Value> {
     let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint()))
