@@ -128,16 +128,21 @@ w("")
 profiles = (res / "profiles.txt").read_text().split("\n") if (res / "profiles.txt").exists() else []
 profiles = [p.split("|") for p in profiles if p.strip()]
 if profiles:
-    w("## The release profile: size against settings (arm64, zipped -9)")
+    w("## The release profile: sizes and argon2 against the settings")
     w("")
-    w("Each row a whole build with the `CARGO_PROFILE_RELEASE_*` settings shown, the code as committed")
-    w("(`STAGES=profiles bench/run.sh`, about 10 minutes a row on this machine).")
+    w("Each row a whole build of the code as committed, with the release settings shown (`cargo")
+    w("--config` overrides; `STAGES=profiles bench/run.sh`, about 15 minutes a row here): arm64")
+    w("bootstraps and their zips (`zip -9`), and one argon2id verify (criterion, x86_64, this")
+    w("machine, the bench profile inheriting release). \"3 at the top\" is the profile's own")
+    w("opt-level, which also governs the LTO stage; \"dependencies\" is `[profile.release.package.\"*\"]`;")
+    w("argon2 and blake2 stay at opt-level 3 in every row.")
     w("")
-    w("| settings | " + " | ".join(f"{n} bootstrap / zipped" for n in profiles[0][1::3]) + " |")
-    w("|---|" + "---|" * (len(profiles[0]) // 3) )
+    names = profiles[0][2::3]
+    w("| settings | argon2id verify | " + " | ".join(f"{n}: bootstrap / zipped" for n in names) + " |")
+    w("|---|---|" + "---|" * len(names))
     for row in profiles:
-        cells = [f"{int(row[i + 1]) / 1e6:.1f} / {int(row[i + 2]) / 1e6:.2f} MB" for i in range(1, len(row) - 1, 3)]
-        w(f"| {row[0]} | " + " | ".join(cells) + " |")
+        cells = [f"{int(row[i + 1]) / 1e6:.2f} / {int(row[i + 2]) / 1e6:.2f} MB" for i in range(2, len(row) - 2, 3)]
+        w(f"| {row[0]} | {row[1] or 'not measured'} | " + " | ".join(cells) + " |")
     w("")
 notes = root / "bench" / "notes.md"
 if notes.exists():

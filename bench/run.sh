@@ -27,7 +27,7 @@ cargo build --release --locked -p signup -p me
 
 if want argon2; then
 echo "==> argon2id at the service's parameters (criterion)"
-cargo bench --locked -p shared --bench argon2 -- --noplot > "$out/argon2.txt" 2>&1
+cargo bench --profile local --locked -p shared --bench argon2 -- --noplot > "$out/argon2.txt" 2>&1
 fi
 
 dir=$(mktemp -d)
@@ -102,16 +102,30 @@ done
 fi
 
 if want profiles; then
-echo "==> the release profile: bootstrap sizes under other settings (a whole arm64 build each)"
+echo "==> the release profile: bootstrap sizes and argon2 under other settings (slow: whole builds)"
+# Each variant: cargo --config overrides on top of Cargo.toml's release profile; its own target
+# directory; arm64 bootstraps of three functions, and the argon2 bench (bench inherits release).
+variants=(
+    "as committed (3 at the top, dependencies s, fat LTO, 1 unit)|"
+    "all 3, thin LTO, 4 units (the first profile)|opt-level=3 lto=\"thin\" codegen-units=4 package.\"*\".opt-level=3"
+    "all s, fat LTO, 1 unit|opt-level=\"s\""
+    "all s, no LTO, 1 unit|opt-level=\"s\" lto=false"
+)
 : > "$out/profiles.txt"
-for variant in "3 thin 4" "3 fat 1" "s fat 1" "z fat 1"; do
-    set -- $variant
-    row="opt-level $1, lto $2, codegen-units $3"
+for variant in "${variants[@]}"; do
+    label=${variant%%|*}
+    configs=()
+    set -f  # the settings hold a literal "*"
+    for kv in ${variant#*|}; do configs+=(--config "profile.release.$kv"); done
+    set +f
+    target="target/profile-$(echo "$label" | tr -c 'a-z0-9' '-')"
+    cargo bench --locked "${configs[@]}" --target-dir "$target" -p shared --bench argon2 -- --noplot 'verify' > "$target.argon2.txt" 2>&1
+    argon=$(grep -A1 '^argon2id/verify' "$target.argon2.txt" | grep -o 'time: *\[[^]]*\]' | awk '{print $4 " " $5}')
+    row="$label|$argon"
     for f in me signup widgets; do
-        env PATH="$PWD/.venv-sam/bin:$PATH" CARGO_TARGET_DIR="target/profile-$1-$2-$3" \
-            CARGO_PROFILE_RELEASE_OPT_LEVEL=$1 CARGO_PROFILE_RELEASE_LTO=$2 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=$3 \
-            cargo lambda build --release --arm64 --locked -p $f
-        b=target/profile-$1-$2-$3/lambda/$f/bootstrap
+        env PATH="$PWD/.venv-sam/bin:$PATH" CARGO_TARGET_DIR="$target" \
+            cargo lambda build --release --arm64 --locked "${configs[@]}" -p $f
+        b=$target/lambda/$f/bootstrap
         z=$(mktemp -u).zip
         (cd "$(dirname "$b")" && zip -q -9 "$z" bootstrap)
         row="$row|$f|$(stat -c %s "$b")|$(stat -c %s "$z")"
