@@ -29,9 +29,13 @@ text = (res / "argon2.txt").read_text() if (res / "argon2.txt").exists() else ""
 for m in re.finditer(r"argon2id/(.+?)\n?\s+time:\s+\[([\d.]+) (\w+) ([\d.]+) (\w+) ([\d.]+) (\w+)\]", text):
     name, mid, unit = m.group(1).strip(), float(m.group(4)), m.group(5)
     argon[name] = mid * {"ms": 1.0, "µs": 0.001, "us": 0.001, "s": 1000.0}.get(unit, 1.0)
-verify_ms = next((v for k, v in argon.items() if k.startswith("verify")), None)
+verify_ms = next((v for k, v in argon.items() if k.startswith("verify (")), None)
+# One verify per core at once: the time of the batch, i.e. what a verify costs with every core busy.
+parallel_ms = next((v for k, v in argon.items() if "at once" in k), None)
 hash_ms = next((v for k, v in argon.items() if k.startswith("hash (worker")), None)
 alloc_ms = next((v for k, v in argon.items() if "allocating" in k), None)
+m = re.search(r"password strength check \(zxcvbn\)\n?\s+time:\s+\[[\d.]+ \w+ ([\d.]+) (\w+)", text)
+strength_ms = float(m.group(1)) * {"ms": 1.0, "µs": 0.001, "us": 0.001}.get(m.group(2), 1.0) if m else None
 cores = os.cpu_count() or 1
 
 lines = []
@@ -55,12 +59,19 @@ w("| operation | time (criterion median) |")
 w("|---|---|")
 for k, v in argon.items():
     w(f"| {k} | {v:.2f} ms |")
+if strength_ms:
+    w(f"| password strength check (zxcvbn), every sign-up | {strength_ms:.2f} ms |")
 if verify_ms:
     w("")
-    w(f"Bound for logins on {cores} cores: {cores} x 1000 / {verify_ms:.2f} ms = **{cores * 1000 / verify_ms:.0f} logins/s**; "
-      f"for sign-ups ({hash_ms:.2f} ms a hash): **{cores * 1000 / hash_ms:.0f} sign-ups/s**.")
+    w(f"Bound for logins on one core: 1000 / {verify_ms:.2f} ms = **{1000 / verify_ms:.0f} logins/s**; "
+      f"for sign-ups ({hash_ms:.2f} ms a hash): **{1000 / hash_ms:.0f} sign-ups/s**.")
+    if parallel_ms:
+        w(f"On all {cores} cores at once a verify takes {parallel_ms:.2f} ms (the hashes share caches and memory "
+          f"bandwidth), so the machine's bound is {cores} x 1000 / {parallel_ms:.2f} ms = **{cores * 1000 / parallel_ms:.0f} "
+          f"logins/s**, not {cores} x {1000 / verify_ms:.0f} = {cores * 1000 / verify_ms:.0f}. The goals at c=16 are "
+          f"judged against the naive bound (the stricter); the ratio to the measured one is beside it.")
 w("")
-w("## The local server under load (wrk on loopback, the release build)")
+w("## The local server under load (wrk on loopback; the server built with profile `local`)")
 w("")
 w("| route | c | requests/s | p50 | p99 | errors | statuses |")
 w("|---|---|---|---|---|---|---|")
@@ -82,15 +93,24 @@ for c in (1, 16):
     h, m, l, s = (rows.get((k, c)) for k in ("home", "me", "login", "signup"))
     if h and m:
         r = ratio(m["rps"], h["rps"])
-        w(f"| GET /user >= 0.6 x GET / (c={c}) | {r:.2f} | {'yes' if r >= 0.6 else 'no'} |")
-    # The bound at concurrency c: min(c, cores) hashes at a time.
+        w(f"| GET /user >= 0.6 x GET / (c={c}) | {r:.3f} | {'yes' if r >= 0.6 else 'no'} |")
+    # The bound at concurrency c: min(c, cores) hashes at a time, each taking what one takes
+    # alone (c=1) or what one takes with every core busy (measured, when c >= cores).
     lanes = min(c, cores)
+    slow = parallel_ms / verify_ms if (parallel_ms and verify_ms and lanes == cores and cores > 1) else 1.0
     if l and verify_ms:
-        r = l["rps"] / (lanes * 1000 / verify_ms)
-        w(f"| login >= 0.9 x argon2 bound (c={c}: {lanes} x 1000 / {verify_ms:.2f} ms = {lanes * 1000 / verify_ms:.0f}/s) | {r:.2f} | {'yes' if r >= 0.9 else 'no'} |")
+        naive = lanes * 1000 / verify_ms
+        r = l["rps"] / naive
+        extra = f"; {l['rps'] * verify_ms * slow / (lanes * 1000):.2f} of the measured {lanes * 1000 / (verify_ms * slow):.0f}/s" if slow != 1.0 else ""
+        w(f"| login >= 0.9 x argon2 bound (c={c}: {lanes} x 1000 / {verify_ms:.2f} ms = {naive:.0f}/s) | {r:.3f}{extra} | {'yes' if r >= 0.9 else 'no'} |")
     if s and hash_ms:
-        r = s["rps"] / (lanes * 1000 / hash_ms)
-        w(f"| sign-up >= 0.9 x argon2 bound (c={c}: {lanes * 1000 / hash_ms:.0f}/s) | {r:.2f} | {'yes' if r >= 0.9 else 'no'} |")
+        naive = lanes * 1000 / hash_ms
+        r = s["rps"] / naive
+        extra = f"; {s['rps'] * hash_ms * slow / (lanes * 1000):.2f} of the measured {lanes * 1000 / (hash_ms * slow):.0f}/s" if slow != 1.0 else ""
+        w(f"| sign-up >= 0.9 x argon2 bound (c={c}: {lanes} x 1000 / {hash_ms:.2f} ms = {naive:.0f}/s) | {r:.3f}{extra} | {'yes' if r >= 0.9 else 'no'} |")
+        if strength_ms:
+            b = lanes * 1000 / (hash_ms * slow + strength_ms)
+            w(f"| (sign-up against argon2 + the strength check, c={c}: {b:.0f}/s) | {s['rps'] / b:.2f} | (not a goal) |")
 m16 = rows.get(("me", 16))
 if m16:
     w(f"| p99 of GET /user at c=16 < 5 ms | {m16['p99_ms']:.2f} ms | {'yes' if m16['p99_ms'] < 5 else 'no'} |")
