@@ -57,7 +57,7 @@ impl Function {
     /// Builds the state at init and serves invocations until the runtime stops the process.
     pub async fn run(self) -> Result<(), Error> {
         crate::telemetry::init_lambda();
-        let config = lambda_config(|k| std::env::var(k).ok())?;
+        let config = lambda_config()?;
         let StoreKind::Dynamodb { table } = &config.store else {
             return Err(StartupError::Store(
                 "STORE=sqlite is the local server's embedded store; a Lambda function keeps \
@@ -76,11 +76,9 @@ impl Function {
 }
 
 /// The configuration on Lambda: the cloud backends unless told otherwise.
-fn lambda_config(
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<Config, crate::config::ConfigError> {
+fn lambda_config() -> Result<Config, crate::config::ConfigError> {
     Config::from_lookup(|k| {
-        lookup(k).or_else(|| match k {
+        std::env::var(k).ok().or_else(|| match k {
             "STORE" => Some("dynamodb".into()),
             "MAIL" => Some("ses".into()),
             "DATA_DIR" => Some("/tmp".into()),
