@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::mail::activation_mail;
-use crate::password::{MAX_PASSWORD_CHARS, weakness};
+use crate::password::MAX_PASSWORD_CHARS;
 use crate::secret::{activation_token, session_id, token_hash};
 use crate::state::AppState;
 use crate::store::{ActivationOutcome, ActivationRecord, LoginFailures, Session, UserUpdate};
@@ -132,24 +132,29 @@ pub async fn sign_up(state: &AppState, mut body: Map<String, Value>) -> ApiResul
     }
     check_data_size(&body, &mut errors);
     fail_if_any(errors)?;
-    if let Some(why) = weakness(&password, &username, &email) {
-        return Err(ApiError::WeakPassword(why));
-    }
 
     let now = state.clock.now();
-    // Cheap answers first, so a taken name costs no hash; the store decides atomically below.
-    if state
-        .store
-        .find_user_by_username(&username, now)
-        .await?
-        .is_some()
-    {
+    // The password's strength check and hash (CPU, on a hashing thread) and the name lookups
+    // (round trips to the store) run at once: on DynamoDB the hash hides the lookups, and on a
+    // cold start the connection's set-up as well. The answers keep their order: a weak
+    // password, then a taken username, then a taken email. A taken name thus costs a hash, as
+    // a new one does; the store decides atomically below whatever the lookups said.
+    let names = async {
+        tokio::try_join!(
+            state.store.find_user_by_username(&username, now),
+            state.store.find_user_by_email(&email, now),
+        )
+    };
+    let hashed = state.hasher.hash_if_strong(&password, &username, &email);
+    let (names, hashed) = tokio::join!(names, hashed);
+    let password_hash = hashed?;
+    let (by_username, by_email) = names?;
+    if by_username.is_some() {
         return Err(ApiError::UsernameTaken);
     }
-    if state.store.find_user_by_email(&email, now).await?.is_some() {
+    if by_email.is_some() {
         return Err(ApiError::EmailTaken);
     }
-    let password_hash = state.hasher.hash(&password).await?;
     let token = activation_token()?;
     let user = UserRecord {
         user_id: uuid::Uuid::new_v4().to_string(),

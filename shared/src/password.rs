@@ -159,6 +159,28 @@ impl Hasher {
         self.run(move |blocks| hash_with(&password, blocks)).await?
     }
 
+    /// Checks `password`'s strength ([`weakness`], with the account's `username` and `email`)
+    /// and, when it is strong enough, hashes it: both on a hashing thread, in one job, so
+    /// zxcvbn's matching (and, on a cold start, the building of its dictionaries) stays off the
+    /// async executor too. A weak password is `ApiError::WeakPassword`, with no hash computed.
+    pub async fn hash_if_strong(
+        &self,
+        password: &str,
+        username: &str,
+        email: &str,
+    ) -> Result<String, ApiError> {
+        let (password, username, email) = (
+            password.to_string(),
+            username.to_string(),
+            email.to_string(),
+        );
+        self.run(move |blocks| match weakness(&password, &username, &email) {
+            Some(why) => Err(ApiError::WeakPassword(why)),
+            None => hash_with(&password, blocks),
+        })
+        .await?
+    }
+
     /// Verifies `password` against `phc`, or against [`DUMMY_HASH`] when there is no user, so
     /// both cases take the same time. Always `false` without a user.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool, ApiError> {

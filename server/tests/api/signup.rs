@@ -262,6 +262,29 @@ async fn usernames_and_emails_are_unique_case_insensitively_and_keep_their_case(
 }
 
 #[tokio::test]
+async fn a_sign_up_refused_for_several_reasons_gives_the_first_weak_then_username_then_email() {
+    // The strength check, the hash and the name lookups run at once; the answer must not
+    // depend on which finishes first.
+    let s = Server::start().await;
+    s.sign_up("alice").await;
+    let taken_both = |password: &str| json!({"username": "ALICE", "email": email("alice"), "password": password});
+    let taken_email = |password: &str| json!({"username": "alice2", "email": email("alice"), "password": password});
+    s.post("/user", None, taken_both("password123"))
+        .await
+        .expect(400, Some("weak_password"));
+    s.post("/user", None, taken_both(PASSWORD))
+        .await
+        .expect(409, Some("username_taken"));
+    s.post("/user", None, taken_email("alice2alice2"))
+        .await
+        .expect(400, Some("weak_password"));
+    s.post("/user", None, taken_email(PASSWORD))
+        .await
+        .expect(409, Some("email_taken"));
+    assert_eq!(s.mails().len(), 1, "no mail for a refused sign-up");
+}
+
+#[tokio::test]
 async fn racing_sign_ups_for_one_username_or_one_email_give_exactly_one_201() {
     let s = Server::start().await;
     let by_name = (0..12).map(|i| {
