@@ -96,3 +96,20 @@ impl Mailer for NoMail {
         Err(MailError("this function sends no mail".into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_function_that_names_no_mail_refuses_to_send_rather_than_drop_it() {
+        let mail = Mail {
+            to: "alice@example.com".into(),
+            subject: "Activate".into(),
+            text: "link".into(),
+            html: "<a>link</a>".into(),
+        };
+        let refused = NoMail.send(&mail).await.unwrap_err();
+        assert!(refused.0.contains("sends no mail"), "{refused}");
+    }
+}
