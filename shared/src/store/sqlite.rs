@@ -49,8 +49,44 @@ CREATE TABLE IF NOT EXISTS login_failures (
 );
 "#;
 
-const USER_COLUMNS: &str = "user_id, username, email, password_hash, role, activated, data, \
-                            created_at, updated_at, pending_until";
+/// The columns `user_from_row` reads, in its order (a macro, so that the queries below are
+/// whole string constants: no SQL is built at run time).
+macro_rules! select_user_where {
+    ($column:literal) => {
+        concat!(
+            "SELECT user_id, username, email, password_hash, role, activated, data, \
+             created_at, updated_at, pending_until FROM users WHERE ",
+            $column,
+            " = ?1"
+        )
+    };
+}
+
+/// A unique key a user is found by, and the queries that go with it.
+#[derive(Clone, Copy)]
+enum UserKey {
+    Id,
+    Username,
+    Email,
+}
+
+impl UserKey {
+    fn select_user(self) -> &'static str {
+        match self {
+            UserKey::Id => select_user_where!("user_id"),
+            UserKey::Username => select_user_where!("username_key"),
+            UserKey::Email => select_user_where!("email_key"),
+        }
+    }
+
+    fn select_one(self) -> &'static str {
+        match self {
+            UserKey::Id => "SELECT 1 FROM users WHERE user_id = ?1",
+            UserKey::Username => "SELECT 1 FROM users WHERE username_key = ?1",
+            UserKey::Email => "SELECT 1 FROM users WHERE email_key = ?1",
+        }
+    }
+}
 
 /// Login-failure rows untouched for this long are dropped (the longest lock-out is 15 minutes).
 const FAILURE_MEMORY_SECS: i64 = 24 * 3600;
@@ -89,13 +125,12 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
 
 fn find_user(
     conn: &Connection,
-    column: &str,
+    key: UserKey,
     value: &str,
     now: i64,
 ) -> rusqlite::Result<Option<UserRecord>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1");
     let user = conn
-        .prepare_cached(&sql)?
+        .prepare_cached(key.select_user())?
         .query_row([value], user_from_row)
         .optional()?;
     Ok(user.filter(|u| !u.is_expired_pending(now)))
@@ -217,20 +252,16 @@ impl UserStore for SqliteStore {
                 params![now, ukey, ekey],
             )
             .map_err(unavailable)?;
-            let taken = |column: &str, key: &str| -> StoreResult<bool> {
-                tx.query_row(
-                    &format!("SELECT 1 FROM users WHERE {column} = ?1"),
-                    [key],
-                    |_| Ok(()),
-                )
+            let taken = |by: UserKey, key: &str| -> StoreResult<bool> {
+                tx.query_row(by.select_one(), [key], |_| Ok(()))
                 .optional()
                 .map(|r| r.is_some())
                 .map_err(unavailable)
             };
-            if taken("username_key", &ukey)? {
+            if taken(UserKey::Username, &ukey)? {
                 return Err(StoreError::UsernameTaken);
             }
-            if taken("email_key", &ekey)? {
+            if taken(UserKey::Email, &ekey)? {
                 return Err(StoreError::EmailTaken);
             }
             let data = serde_json::to_string(&user.data).map_err(unavailable)?;
@@ -279,7 +310,7 @@ impl UserStore for SqliteStore {
 
     async fn find_user_by_id(&self, user_id: &str, now: i64) -> StoreResult<Option<UserRecord>> {
         let id = user_id.to_string();
-        self.read(move |conn| find_user(conn, "user_id", &id, now))
+        self.read(move |conn| find_user(conn, UserKey::Id, &id, now))
             .await
     }
 
@@ -289,13 +320,13 @@ impl UserStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<UserRecord>> {
         let key = username_key(username);
-        self.read(move |conn| find_user(conn, "username_key", &key, now))
+        self.read(move |conn| find_user(conn, UserKey::Username, &key, now))
             .await
     }
 
     async fn find_user_by_email(&self, email: &str, now: i64) -> StoreResult<Option<UserRecord>> {
         let key = email_key(email);
-        self.read(move |conn| find_user(conn, "email_key", &key, now))
+        self.read(move |conn| find_user(conn, UserKey::Email, &key, now))
             .await
     }
 
@@ -311,7 +342,7 @@ impl UserStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            let Some(mut user) = find_user(&tx, "user_id", &id, now).map_err(unavailable)? else {
+            let Some(mut user) = find_user(&tx, UserKey::Id, &id, now).map_err(unavailable)? else {
                 return Ok(None);
             };
             user.data = update.data;
@@ -357,7 +388,8 @@ impl UserStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            let Some(mut user) = find_user(&tx, "username_key", &key, now).map_err(unavailable)?
+            let Some(mut user) =
+                find_user(&tx, UserKey::Username, &key, now).map_err(unavailable)?
             else {
                 return Ok(None);
             };
@@ -438,9 +470,8 @@ impl UserStore for SqliteStore {
             if used_at.is_none() && expires_at <= now {
                 return Ok(ActivationOutcome::Expired);
             }
-            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1");
-            let Some(mut user) =
-                tx.query_row(&sql, [&user_id], user_from_row).optional().map_err(unavailable)?
+            let Some(mut user) = tx
+                .query_row(UserKey::Id.select_user(), [&user_id], user_from_row).optional().map_err(unavailable)?
             else {
                 return Ok(ActivationOutcome::Unknown);
             };
