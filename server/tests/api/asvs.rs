@@ -17,13 +17,25 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-#[track_caller]
-fn within_20_percent(a: Duration, b: Duration, what: &str) {
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    assert!(
-        hi.as_secs_f64() <= lo.as_secs_f64() * 1.2,
-        "{what}: medians {a:?} and {b:?} differ by more than 20%"
-    );
+/// Runs `round` (one interleaved measurement, giving the two medians) until they are within
+/// 20% of each other, at most three times, and returns how many rounds it took. A real
+/// difference (a hash skipped for unknown users, a mail sent inline) is several times larger
+/// and shows in every round; a noisy neighbour on a shared machine seldom spoils three in a
+/// row (one round in a few dozen failed here without this).
+async fn alike_in_time(
+    what: &str,
+    mut round: impl AsyncFnMut(usize) -> (Duration, Duration),
+) -> usize {
+    let mut seen = Vec::new();
+    for n in 0..3 {
+        let (a, b) = round(n).await;
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        if hi.as_secs_f64() <= lo.as_secs_f64() * 1.2 {
+            return n + 1;
+        }
+        seen.push((a, b));
+    }
+    panic!("{what}: the medians differ by more than 20% in every round: {seen:?}");
 }
 
 #[tokio::test]
@@ -31,70 +43,68 @@ async fn asvs_6_3_8_login_and_resend_do_not_reveal_which_accounts_exist() {
     let s = Server::start().await;
     s.user("known").await;
     s.sign_up("waiting").await;
-    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
-    for i in 0..31 {
-        // Far enough apart that the per-name throttle never engages (it caps at 15 minutes).
-        s.clock.advance(1000);
-        let t = Instant::now();
-        let a = s
-            .post(
-                "/auth",
-                None,
-                json!({"username": format!("ghost{i}"), "password": "nope nope nope"}),
-            )
-            .await;
-        unknown.push(t.elapsed());
-        let t = Instant::now();
-        let b = s
-            .post(
-                "/auth",
-                None,
-                json!({"username": "known", "password": "nope nope nope"}),
-            )
-            .await;
-        wrong.push(t.elapsed());
-        assert_eq!(
-            (a.status.as_u16(), &a.text),
-            (b.status.as_u16(), &b.text),
-            "same status and body"
-        );
-    }
-    within_20_percent(
-        median(unknown),
-        median(wrong),
-        "login: unknown user vs wrong password",
-    );
+    alike_in_time("login: unknown user vs wrong password", async |n| {
+        let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+        for i in 0..31 {
+            // Far enough apart that the per-name throttle never engages (it caps at 15 minutes).
+            s.clock.advance(1000);
+            let t = Instant::now();
+            let a = s
+                .post(
+                    "/auth",
+                    None,
+                    json!({"username": format!("ghost{n}x{i}"), "password": "nope nope nope"}),
+                )
+                .await;
+            unknown.push(t.elapsed());
+            let t = Instant::now();
+            let b = s
+                .post(
+                    "/auth",
+                    None,
+                    json!({"username": "known", "password": "nope nope nope"}),
+                )
+                .await;
+            wrong.push(t.elapsed());
+            assert_eq!(
+                (a.status.as_u16(), &a.text),
+                (b.status.as_u16(), &b.text),
+                "same status and body"
+            );
+        }
+        (median(unknown), median(wrong))
+    })
+    .await;
 
-    let (mut nobody, mut pending) = (Vec::new(), Vec::new());
-    for i in 0..9 {
-        let t = Instant::now();
-        let a = s
-            .post(
-                "/activate/resend",
-                None,
-                json!({"email": format!("nobody{i}@example.com")}),
-            )
-            .await;
-        nobody.push(t.elapsed());
-        let t = Instant::now();
-        let b = s
-            .post("/activate/resend", None, json!({"email": email("waiting")}))
-            .await;
-        pending.push(t.elapsed());
-        assert_eq!((a.status.as_u16(), &a.text), (b.status.as_u16(), &b.text));
-    }
+    let rounds = alike_in_time("resend: unknown vs waiting account", async |n| {
+        let (mut nobody, mut pending) = (Vec::new(), Vec::new());
+        for i in 0..9 {
+            let t = Instant::now();
+            let a = s
+                .post(
+                    "/activate/resend",
+                    None,
+                    json!({"email": format!("nobody{n}x{i}@example.com")}),
+                )
+                .await;
+            nobody.push(t.elapsed());
+            let t = Instant::now();
+            let b = s
+                .post("/activate/resend", None, json!({"email": email("waiting")}))
+                .await;
+            pending.push(t.elapsed());
+            assert_eq!((a.status.as_u16(), &a.text), (b.status.as_u16(), &b.text));
+        }
+        (median(nobody), median(pending))
+    })
+    .await;
     assert_eq!(
         s.mails()
             .iter()
             .filter(|m| m["to"] == email("waiting"))
             .count(),
-        10,
+        1 + 9 * rounds,
         "mails did go out"
-    );
-    within_20_percent(
-        median(nobody),
-        median(pending),
-        "resend: unknown vs waiting account",
     );
 }
 
