@@ -120,7 +120,7 @@ for variant in "${variants[@]}"; do
     set +f
     target="target/profile-$(echo "$label" | tr -c 'a-z0-9' '-')"
     cargo bench --locked "${configs[@]}" --target-dir "$target" -p shared --bench argon2 -- --noplot 'verify' > "$target.argon2.txt" 2>&1
-    argon=$(grep -A1 '^argon2id/verify' "$target.argon2.txt" | grep -o 'time: *\[[^]]*\]' | awk '{print $4 " " $5}')
+    argon=$(grep -A1 '^argon2id/verify (worker pool' "$target.argon2.txt" | grep -o 'time: *\[[^]]*\]' | awk '{print $4 " " $5}')
     row="$label|$argon"
     for f in me signup widgets; do
         env PATH="$PWD/.venv-sam/bin:$PATH" CARGO_TARGET_DIR="$target" \
