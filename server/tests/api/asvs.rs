@@ -38,64 +38,51 @@ async fn alike_in_time(
     panic!("{what}: the medians differ by more than 20% in every round: {seen:?}");
 }
 
+/// One round of `pairs` interleaved requests to `path`: `a(i)`, then `b`, each timed; both must
+/// get the same status and body. The service clock moves 1000 s before each pair, far enough
+/// that the per-name login throttle (at most 15 minutes) never engages. Returns the medians.
+async fn timed_pairs(
+    s: &Server,
+    path: &str,
+    pairs: usize,
+    a: impl Fn(usize) -> Value,
+    b: &Value,
+) -> (Duration, Duration) {
+    let (mut times_a, mut times_b) = (Vec::new(), Vec::new());
+    for i in 0..pairs {
+        s.clock.advance(1000);
+        let t = Instant::now();
+        let reply_a = s.post(path, None, a(i)).await;
+        times_a.push(t.elapsed());
+        let t = Instant::now();
+        let reply_b = s.post(path, None, b.clone()).await;
+        times_b.push(t.elapsed());
+        assert_eq!(
+            (reply_a.status.as_u16(), &reply_a.text),
+            (reply_b.status.as_u16(), &reply_b.text),
+            "{path}: same status and body"
+        );
+    }
+    (median(times_a), median(times_b))
+}
+
 #[tokio::test]
 async fn asvs_6_3_8_login_and_resend_do_not_reveal_which_accounts_exist() {
     let s = Server::start().await;
     s.user("known").await;
     s.sign_up("waiting").await;
+    let wrong_password = json!({"username": "known", "password": "nope nope nope"});
     alike_in_time("login: unknown user vs wrong password", async |n| {
-        let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
-        for i in 0..31 {
-            // Far enough apart that the per-name throttle never engages (it caps at 15 minutes).
-            s.clock.advance(1000);
-            let t = Instant::now();
-            let a = s
-                .post(
-                    "/auth",
-                    None,
-                    json!({"username": format!("ghost{n}x{i}"), "password": "nope nope nope"}),
-                )
-                .await;
-            unknown.push(t.elapsed());
-            let t = Instant::now();
-            let b = s
-                .post(
-                    "/auth",
-                    None,
-                    json!({"username": "known", "password": "nope nope nope"}),
-                )
-                .await;
-            wrong.push(t.elapsed());
-            assert_eq!(
-                (a.status.as_u16(), &a.text),
-                (b.status.as_u16(), &b.text),
-                "same status and body"
-            );
-        }
-        (median(unknown), median(wrong))
+        let unknown =
+            |i| json!({"username": format!("ghost{n}x{i}"), "password": "nope nope nope"});
+        timed_pairs(&s, "/auth", 31, unknown, &wrong_password).await
     })
     .await;
 
+    let waiting = json!({"email": email("waiting")});
     let rounds = alike_in_time("resend: unknown vs waiting account", async |n| {
-        let (mut nobody, mut pending) = (Vec::new(), Vec::new());
-        for i in 0..9 {
-            let t = Instant::now();
-            let a = s
-                .post(
-                    "/activate/resend",
-                    None,
-                    json!({"email": format!("nobody{n}x{i}@example.com")}),
-                )
-                .await;
-            nobody.push(t.elapsed());
-            let t = Instant::now();
-            let b = s
-                .post("/activate/resend", None, json!({"email": email("waiting")}))
-                .await;
-            pending.push(t.elapsed());
-            assert_eq!((a.status.as_u16(), &a.text), (b.status.as_u16(), &b.text));
-        }
-        (median(nobody), median(pending))
+        let nobody = |i| json!({"email": format!("nobody{n}x{i}@example.com")});
+        timed_pairs(&s, "/activate/resend", 9, nobody, &waiting).await
     })
     .await;
     assert_eq!(

@@ -267,20 +267,17 @@ async fn a_sign_up_refused_for_several_reasons_gives_the_first_weak_then_usernam
     // depend on which finishes first.
     let s = Server::start().await;
     s.sign_up("alice").await;
-    let taken_both = |password: &str| json!({"username": "ALICE", "email": email("alice"), "password": password});
-    let taken_email = |password: &str| json!({"username": "alice2", "email": email("alice"), "password": password});
-    s.post("/user", None, taken_both("password123"))
-        .await
-        .expect(400, Some("weak_password"));
-    s.post("/user", None, taken_both(PASSWORD))
-        .await
-        .expect(409, Some("username_taken"));
-    s.post("/user", None, taken_email("alice2alice2"))
-        .await
-        .expect(400, Some("weak_password"));
-    s.post("/user", None, taken_email(PASSWORD))
-        .await
-        .expect(409, Some("email_taken"));
+    let body = |username: &str, password: &str| json!({"username": username, "email": email("alice"), "password": password});
+    for (username, password, status, code) in [
+        ("ALICE", "password123", 400, "weak_password"), // name and email taken, weak
+        ("ALICE", PASSWORD, 409, "username_taken"),     // name and email taken
+        ("alice2", "alice2alice2", 400, "weak_password"), // email taken, weak
+        ("alice2", PASSWORD, 409, "email_taken"),       // email taken
+    ] {
+        s.post("/user", None, body(username, password))
+            .await
+            .expect(status, Some(code));
+    }
     assert_eq!(s.mails().len(), 1, "no mail for a refused sign-up");
 }
 
