@@ -212,5 +212,10 @@ async fn the_lockout_is_capped_at_15_minutes() {
                 .expect(401, Some("invalid_credentials"));
         }
     }
-    assert_eq!(last_wait, 900);
+    // The service clock is the real one plus the test's offset: a second may tick between the
+    // failure that set the lock-out and the refusal that reports it (seen on DynamoDB).
+    assert!(
+        (899..=900).contains(&last_wait),
+        "capped at 15 minutes: {last_wait}"
+    );
 }
