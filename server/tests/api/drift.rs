@@ -43,9 +43,9 @@ fn in_template() -> BTreeSet<(String, Route)> {
     out
 }
 
-/// (method, path) from the route table of the contract, ../shared/API.md beside the repository.
+/// (method, path) from the route table of the contract, the project's own docs/API.md.
 fn in_contract() -> BTreeSet<Route> {
-    let path = repo().join("../shared/API.md");
+    let path = repo().join("docs/API.md");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the contract is read from {}: {e}", path.display()));
     text.lines()
@@ -85,6 +85,33 @@ fn template_functions_and_contract_list_the_same_routes() {
             "{function}"
         );
     }
+}
+
+/// A clone of the repository alone must build and pass its tests: nothing but Markdown (notes on
+/// where a document came from) may name a path into the folder of notes beside the checkout.
+#[test]
+fn no_tracked_file_reaches_outside_the_repository() {
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(repo())
+        .output()
+        .expect("git ls-files");
+    assert!(out.status.success(), "git ls-files failed");
+    // Built from parts, so that this file does not name the path it looks for.
+    let outside = ["..", "shared", ""].join("/");
+    let mut offenders = Vec::new();
+    for file in String::from_utf8(out.stdout).unwrap().split('\0') {
+        if file.is_empty() || file.ends_with(".md") {
+            continue;
+        }
+        let Ok(text) = std::fs::read(repo().join(file)) else {
+            continue; // listed but deleted in the work tree
+        };
+        if String::from_utf8_lossy(&text).contains(&outside) {
+            offenders.push(file.to_string());
+        }
+    }
+    assert!(offenders.is_empty(), "these name {outside}: {offenders:?}");
 }
 
 #[tokio::test]
