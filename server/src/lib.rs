@@ -24,6 +24,12 @@ pub fn routes() -> Router<AppState> {
         .merge(update_user::routes())
         .merge(delete_user::routes())
         .merge(widgets::routes())
+        .merge(password_forgot::routes())
+        .merge(password_reset::routes())
+        .merge(change_password::routes())
+        .merge(change_email::routes())
+        .merge(confirm_email::routes())
+        .merge(sessions::routes())
 }
 
 /// Every function (its name, as in `functions/<name>` and template.yaml) with its routes.
@@ -39,6 +45,12 @@ pub const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
     ("update-user", update_user::ROUTES),
     ("delete-user", delete_user::ROUTES),
     ("widgets", widgets::ROUTES),
+    ("password-forgot", password_forgot::ROUTES),
+    ("password-reset", password_reset::ROUTES),
+    ("change-password", change_password::ROUTES),
+    ("change-email", change_email::ROUTES),
+    ("confirm-email", confirm_email::ROUTES),
+    ("sessions", sessions::ROUTES),
 ];
 
 /// The OpenAPI 3.1 description of every route (openapi.json at the repository's root).

@@ -29,6 +29,14 @@ pub enum ApiError {
     InvalidActivationToken,
     #[error("expired activation token")]
     ActivationTokenExpired,
+    #[error("unknown reset token")]
+    InvalidResetToken,
+    #[error("expired reset token")]
+    ResetTokenExpired,
+    #[error("unknown confirmation token")]
+    InvalidConfirmationToken,
+    #[error("expired confirmation token")]
+    ConfirmationTokenExpired,
     #[error("no token")]
     Unauthorized,
     #[error("invalid token")]
@@ -89,14 +97,18 @@ impl ApiError {
             | WeakPassword(_)
             | InvalidScope(_)
             | InvalidQuery(_)
-            | InvalidActivationToken => StatusCode::BAD_REQUEST,
+            | InvalidActivationToken
+            | InvalidResetToken
+            | InvalidConfirmationToken => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | InvalidToken | InvalidCredentials => StatusCode::UNAUTHORIZED,
             Forbidden(_) | AccountNotActivated | InsufficientScope(_) => StatusCode::FORBIDDEN,
             UserNotFound | NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UsernameTaken | EmailTaken => StatusCode::CONFLICT,
-            ActivationTokenExpired => StatusCode::GONE,
+            ActivationTokenExpired | ResetTokenExpired | ConfirmationTokenExpired => {
+                StatusCode::GONE
+            }
             TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             MailUnavailable(_) | StoreUnavailable(_) | WidgetsUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -118,6 +130,10 @@ impl ApiError {
             InvalidQuery(_) => "invalid_query",
             InvalidActivationToken => "invalid_activation_token",
             ActivationTokenExpired => "activation_token_expired",
+            InvalidResetToken => "invalid_reset_token",
+            ResetTokenExpired => "reset_token_expired",
+            InvalidConfirmationToken => "invalid_confirmation_token",
+            ConfirmationTokenExpired => "confirmation_token_expired",
             Unauthorized => "unauthorized",
             InvalidToken => "invalid_token",
             InvalidCredentials => "invalid_credentials",
@@ -153,6 +169,14 @@ impl ApiError {
             ActivationTokenExpired => {
                 "This activation link has expired; sign up again or ask for a new link.".into()
             }
+            InvalidResetToken => {
+                "This password reset link is not valid (it may have been used already).".into()
+            }
+            ResetTokenExpired => "This password reset link has expired; ask for a new one.".into(),
+            InvalidConfirmationToken => "This confirmation link is not valid.".into(),
+            ConfirmationTokenExpired => {
+                "This confirmation link has expired; ask for the change again.".into()
+            }
             Unauthorized => "This route needs a bearer token.".into(),
             InvalidToken => "The bearer token is malformed, expired or revoked.".into(),
             InvalidCredentials => "Unknown user or wrong password.".into(),
@@ -170,8 +194,7 @@ impl ApiError {
                 format!("Too many failed attempts; retry in {secs} seconds.")
             }
             MailUnavailable(_) => {
-                "The activation mail could not be sent; nothing was kept, please try again later."
-                    .into()
+                "A mail could not be sent, so nothing was changed; please try again later.".into()
             }
             StoreUnavailable(_) => "The service is unavailable; please try again later.".into(),
             UpstreamError(_) => "The widgets service failed; please try again later.".into(),

@@ -20,36 +20,85 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// A request body that must be one JSON object, at most [`MAX_BODY_BYTES`].
 pub struct JsonObject(pub Map<String, Value>);
 
+/// The body of `req`, at most [`MAX_BODY_BYTES`] (`413` past that, by the declared length or
+/// while reading).
+async fn bounded_body(req: Request) -> Result<axum::body::Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if too_large {
+                ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+            } else {
+                ApiError::InvalidJson(format!("body unreadable: {e}"))
+            }
+        })
+}
+
+fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::InvalidJson("not an object".into())),
+        Err(e) => Err(ApiError::InvalidJson(e.to_string())),
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-        }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|e| {
-                let too_large = std::error::Error::source(&e)
-                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                    || e.to_string().contains("length limit");
-                if too_large {
-                    ApiError::PayloadTooLarge(MAX_BODY_BYTES)
-                } else {
-                    ApiError::InvalidJson(format!("body unreadable: {e}"))
-                }
-            })?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(JsonObject(map)),
-            Ok(_) => Err(ApiError::InvalidJson("not an object".into())),
-            Err(e) => Err(ApiError::InvalidJson(e.to_string())),
-        }
+        json_object(&bounded_body(req).await?).map(JsonObject)
     }
+}
+
+/// The body of a route that an HTML form posts to as well: a JSON object, or, with
+/// `Content-Type: application/x-www-form-urlencoded` (what a browser sends without script),
+/// the form's fields as string members. A form post is answered with a page.
+pub struct JsonOrForm {
+    pub body: Map<String, Value>,
+    pub from_form: bool,
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonOrForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let from_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        let bytes = bounded_body(req).await?;
+        let body = if from_form {
+            form_urlencoded::parse(&bytes)
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect()
+        } else {
+            json_object(&bytes)?
+        };
+        Ok(JsonOrForm { body, from_form })
+    }
+}
+
+/// The `token` parameter of a query string, decoded.
+pub fn token_query(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
 }
 
 async fn not_found() -> ApiError {
@@ -148,6 +197,17 @@ pub fn prefers_html(headers: &axum::http::HeaderMap) -> bool {
 mod tests {
     use super::*;
     use axum::http::HeaderMap;
+
+    #[test]
+    fn the_token_is_read_from_the_query() {
+        assert_eq!(token_query(Some("token=abc")).as_deref(), Some("abc"));
+        assert_eq!(
+            token_query(Some("x=1&token=a%2Bb&y=2")).as_deref(),
+            Some("a+b")
+        );
+        assert_eq!(token_query(Some("tokens=abc")), None);
+        assert_eq!(token_query(None), None);
+    }
 
     fn accept(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

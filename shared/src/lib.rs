@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod lambda;
 pub mod mail;
+pub mod pages;
 pub mod password;
 pub mod secret;
 pub mod state;
@@ -21,5 +22,5 @@ pub mod widgets;
 
 pub use auth::{Auth, MaybeAuth};
 pub use error::{ApiError, ApiResult};
-pub use http::JsonObject;
+pub use http::{JsonObject, JsonOrForm};
 pub use state::AppState;

@@ -8,6 +8,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::pages::escape as html_escape;
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Mail {
     pub to: String,
@@ -25,32 +27,105 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<(), MailError>;
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-/// The activation mail: the link whole, on a line of its own, in the text and the HTML bodies.
-pub fn activation_mail(to: &str, username: &str, link: &str) -> Mail {
-    let text = format!(
-        "Hello {username},\n\nTo activate your account, open this link within 24 hours:\n\n{link}\n\n\
-         If you did not sign up, ignore this mail: the account expires by itself.\n"
-    );
+/// A mail whose point is one link: the link whole, on a line of its own, in the text and the
+/// HTML bodies, between `before` and `after` (plain sentences).
+fn link_mail(
+    to: &str,
+    subject: &str,
+    username: &str,
+    before: &str,
+    link: &str,
+    after: &str,
+) -> Mail {
+    let text = format!("Hello {username},\n\n{before}\n\n{link}\n\n{after}\n");
     let (u, l) = (html_escape(username), html_escape(link));
     let html = format!(
-        "<p>Hello {u},</p><p>To activate your account, open this link within 24 hours:</p>\
-         <p><a href=\"{l}\">{l}</a></p><p>If you did not sign up, ignore this mail: the account \
-         expires by itself.</p>"
+        "<p>Hello {u},</p><p>{}</p><p><a href=\"{l}\">{l}</a></p><p>{}</p>",
+        html_escape(before),
+        html_escape(after)
     );
     Mail {
         to: to.to_string(),
-        subject: "Activate your account".into(),
+        subject: subject.into(),
         text,
         html,
     }
+}
+
+/// A notice of a completed change: no link that changes anything.
+fn notice(to: &str, subject: &str, username: &str, body: &str) -> Mail {
+    let text = format!("Hello {username},\n\n{body}\n");
+    let html = format!(
+        "<p>Hello {},</p><p>{}</p>",
+        html_escape(username),
+        html_escape(body)
+    );
+    Mail {
+        to: to.to_string(),
+        subject: subject.into(),
+        text,
+        html,
+    }
+}
+
+/// The activation mail.
+pub fn activation_mail(to: &str, username: &str, link: &str) -> Mail {
+    link_mail(
+        to,
+        "Activate your account",
+        username,
+        "To activate your account, open this link within 24 hours:",
+        link,
+        "If you did not sign up, ignore this mail: the account expires by itself.",
+    )
+}
+
+/// The password reset mail.
+pub fn reset_mail(to: &str, username: &str, link: &str) -> Mail {
+    link_mail(
+        to,
+        "Reset your password",
+        username,
+        "To choose a new password, open this link within 1 hour:",
+        link,
+        "If you did not ask for this, ignore this mail: your password stays as it is.",
+    )
+}
+
+/// The confirmation mail of a change of address, sent to the new address.
+pub fn email_confirmation_mail(to: &str, username: &str, link: &str) -> Mail {
+    link_mail(
+        to,
+        "Confirm your new email address",
+        username,
+        "To make this the address of your account, open this link within 24 hours:",
+        link,
+        "If you did not ask for this, ignore this mail: nothing changes.",
+    )
+}
+
+/// The notice that the password was changed (by a reset or by its owner).
+pub fn password_changed_notice(to: &str, username: &str) -> Mail {
+    notice(
+        to,
+        "Your password was changed",
+        username,
+        "The password of your account was just changed, and every other session was ended. \
+         If this was not you, reset your password at once (\"forgot my password\") and tell us.",
+    )
+}
+
+/// The notice to the old address that the account's address was changed.
+pub fn email_changed_notice(to: &str, username: &str, new_email: &str) -> Mail {
+    notice(
+        to,
+        "Your email address was changed",
+        username,
+        &format!(
+            "The address of your account was just changed from this one to {new_email}. \
+             If this was not you, tell us at once."
+        ),
+    )
 }
 
 /// Writes each mail to the log and appends it to a file. For local runs: nothing is sent.
@@ -134,7 +209,7 @@ impl Mailer for SesMailer {
             .send()
             .await
             .map_err(|e| MailError(aws_sdk_ses::error::DisplayErrorContext(&e).to_string()))?;
-        tracing::info!("activation mail sent through SES");
+        tracing::info!(subject = %mail.subject, "mail sent through SES");
         Ok(())
     }
 }

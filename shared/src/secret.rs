@@ -13,8 +13,9 @@ pub fn random_token(bytes: usize) -> Result<String, ApiError> {
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
-/// An activation token: 256 random bits.
-pub fn activation_token() -> Result<String, ApiError> {
+/// The token of a link in a mail (activation, password reset, address confirmation): 256
+/// random bits.
+pub fn link_token() -> Result<String, ApiError> {
     random_token(32)
 }
 
@@ -38,8 +39,8 @@ mod tests {
 
     #[test]
     fn tokens_are_long_random_and_hashed() {
-        let a = activation_token().unwrap();
-        let b = activation_token().unwrap();
+        let a = link_token().unwrap();
+        let b = link_token().unwrap();
         assert_eq!(a.len(), 43);
         assert_ne!(a, b);
         assert_eq!(session_id().unwrap().len(), 22);

@@ -45,6 +45,9 @@ pub struct UserRecord {
     pub updated_at: i64,
     /// While the account waits for activation: when it expires (and its names are free again).
     pub pending_until: Option<i64>,
+    /// Moved on whenever every session must end at once (a password reset or change, "log out
+    /// everywhere"): sessions and reset tokens made under an older epoch are dead.
+    pub auth_epoch: i64,
 }
 
 impl UserRecord {
@@ -121,6 +124,7 @@ mod tests {
             created_at: 0,
             updated_at: 86_400,
             pending_until: None,
+            auth_epoch: 0,
         }
     }
 

@@ -9,7 +9,8 @@ use shared::config::Config;
 use shared::store::dynamodb::DynamoStore;
 use shared::store::sqlite::SqliteStore;
 use shared::store::{
-    ActivationOutcome, ActivationRecord, Session, StoreError, UserStore, UserUpdate,
+    ActivationOutcome, ActivationRecord, EmailChangeOutcome, EmailChangeRecord, ResetRecord,
+    ResetTokenState, Session, StoreError, UserStore, UserUpdate,
 };
 use shared::user::{Role, UserRecord};
 
@@ -75,6 +76,13 @@ contract!(
     updates_replace_data_and_deactivation_ends_sessions,
     deletion_frees_names_and_discard_spares_activated_users,
     login_failures_count_and_clear,
+    sessions_are_listed_and_end_together,
+    a_password_change_is_conditional_and_keeps_one_session,
+    reset_tokens_work_once_and_die_with_the_epoch,
+    racing_resets_use_a_token_once,
+    an_email_change_moves_the_claim_atomically,
+    a_confirmation_racing_a_sign_up_leaves_one_owner,
+    the_mail_throttle_allows_one_a_minute_and_ten_a_day,
 );
 
 fn user(id: &str, username: &str, email: &str) -> UserRecord {
@@ -92,6 +100,7 @@ fn user(id: &str, username: &str, email: &str) -> UserRecord {
         created_at: NOW,
         updated_at: NOW,
         pending_until: Some(NOW + DAY),
+        auth_epoch: 0,
     }
 }
 
@@ -395,7 +404,9 @@ async fn sessions_live_with_their_user(store: Arc<dyn UserStore>) {
     let s = Session {
         session_id: "s1".into(),
         user_id: u.user_id.clone(),
+        created_at: NOW,
         expires_at: NOW + DAY,
+        epoch: 0,
     };
     assert!(store.create_session(&s, NOW).await.unwrap());
     let (session, found) = store.authenticate("u1", "s1", NOW).await.unwrap().unwrap();
@@ -426,7 +437,9 @@ async fn sessions_live_with_their_user(store: Arc<dyn UserStore>) {
     let orphan = Session {
         session_id: "s9".into(),
         user_id: "nobody".into(),
+        created_at: NOW,
         expires_at: NOW + DAY,
+        epoch: 0,
     };
     assert!(
         !store.create_session(&orphan, NOW).await.unwrap(),
@@ -448,7 +461,9 @@ async fn sessions_live_with_their_user(store: Arc<dyn UserStore>) {
         let s = Session {
             session_id: sid.into(),
             user_id: "u1".into(),
+            created_at: NOW,
             expires_at: NOW + DAY,
+            epoch: 0,
         };
         assert!(store.create_session(&s, NOW).await.unwrap());
     }
@@ -466,7 +481,9 @@ async fn updates_replace_data_and_deactivation_ends_sessions(store: Arc<dyn User
     let s = Session {
         session_id: "s1".into(),
         user_id: "u1".into(),
+        created_at: NOW,
         expires_at: NOW + DAY,
+        epoch: 0,
     };
     assert!(store.create_session(&s, NOW).await.unwrap());
     let data = json!({"z": 1, "a": {"deep": [true, null]}, "name": "Liam"})
@@ -524,7 +541,9 @@ async fn updates_replace_data_and_deactivation_ends_sessions(store: Arc<dyn User
     let s2 = Session {
         session_id: "s2".into(),
         user_id: "u1".into(),
+        created_at: NOW,
         expires_at: NOW + DAY,
+        epoch: 0,
     };
     assert!(
         !store.create_session(&s2, NOW + 10).await.unwrap(),
@@ -620,4 +639,508 @@ async fn login_failures_count_and_clear(store: Arc<dyn UserStore>) {
         .await
         .unwrap();
     assert_eq!(f.count, 1);
+}
+
+fn session(sid: &str, user_id: &str, epoch: i64, created_at: i64) -> Session {
+    Session {
+        session_id: sid.into(),
+        user_id: user_id.into(),
+        created_at,
+        expires_at: created_at + DAY,
+        epoch,
+    }
+}
+
+async fn live(store: &Arc<dyn UserStore>, user_id: &str, sid: &str, now: i64) -> bool {
+    store
+        .authenticate(user_id, sid, now)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+async fn sessions_are_listed_and_end_together(store: Arc<dyn UserStore>) {
+    activated(&store, "u1", "mona").await;
+    activated(&store, "u2", "ned").await;
+    for (sid, at) in [("s2", NOW + 2), ("s1", NOW + 1)] {
+        assert!(
+            store
+                .create_session(&session(sid, "u1", 0, at), at)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        store
+            .create_session(&session("s3", "u2", 0, NOW), NOW)
+            .await
+            .unwrap()
+    );
+    let listed = store.list_sessions("u1", 0, NOW + 5).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|s| s.session_id.as_str()).collect();
+    assert_eq!(ids, ["s1", "s2"], "the user's own, oldest first");
+    assert_eq!(listed[0], session("s1", "u1", 0, NOW + 1));
+    assert!(
+        store
+            .list_sessions("u1", 0, NOW + 2 + DAY)
+            .await
+            .unwrap()
+            .is_empty(),
+        "expired"
+    );
+
+    // One write ends them all but the one kept.
+    assert!(
+        store
+            .end_all_sessions("u1", Some("s2"), NOW + 5)
+            .await
+            .unwrap()
+    );
+    assert!(!live(&store, "u1", "s1", NOW + 5).await);
+    assert!(live(&store, "u1", "s2", NOW + 5).await);
+    assert_eq!(
+        store
+            .find_user_by_id("u1", NOW)
+            .await
+            .unwrap()
+            .unwrap()
+            .auth_epoch,
+        1
+    );
+    let ids: Vec<String> = store
+        .list_sessions("u1", 1, NOW + 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.session_id)
+        .collect();
+    assert_eq!(ids, ["s2"]);
+    // A login that read the user before the change cannot add a session after it.
+    assert!(
+        !store
+            .create_session(&session("s4", "u1", 0, NOW + 6), NOW + 6)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .create_session(&session("s5", "u1", 1, NOW + 6), NOW + 6)
+            .await
+            .unwrap()
+    );
+    assert!(store.end_all_sessions("u1", None, NOW + 7).await.unwrap());
+    for sid in ["s2", "s5"] {
+        assert!(!live(&store, "u1", sid, NOW + 7).await, "{sid}");
+    }
+    assert!(
+        store
+            .list_sessions("u1", 2, NOW + 7)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        live(&store, "u2", "s3", NOW + 7).await,
+        "another user's stays"
+    );
+    assert!(!store.end_all_sessions("nobody", None, NOW).await.unwrap());
+}
+
+async fn a_password_change_is_conditional_and_keeps_one_session(store: Arc<dyn UserStore>) {
+    let u = activated(&store, "u1", "olga").await;
+    for sid in ["s1", "s2"] {
+        assert!(
+            store
+                .create_session(&session(sid, "u1", 0, NOW), NOW)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        !store
+            .change_password("u1", "not-the-hash", "new-hash", "s1", NOW + 1)
+            .await
+            .unwrap(),
+        "only while the hash is the one read"
+    );
+    assert!(
+        live(&store, "u1", "s2", NOW + 1).await,
+        "a refused change ends nothing"
+    );
+    assert!(
+        store
+            .change_password("u1", &u.password_hash, "new-hash", "s1", NOW + 1)
+            .await
+            .unwrap()
+    );
+    let after = store.find_user_by_id("u1", NOW + 1).await.unwrap().unwrap();
+    assert_eq!(after.password_hash, "new-hash");
+    assert_eq!(after.updated_at, NOW + 1);
+    assert!(
+        live(&store, "u1", "s1", NOW + 1).await,
+        "the caller's session goes on"
+    );
+    assert!(
+        !live(&store, "u1", "s2", NOW + 1).await,
+        "every other one ends"
+    );
+    assert!(
+        !store
+            .change_password("u1", &u.password_hash, "x", "s1", NOW + 2)
+            .await
+            .unwrap()
+    );
+}
+
+fn reset(hash: &str, user_id: &str, epoch: i64, expires_at: i64) -> ResetRecord {
+    ResetRecord {
+        token_hash: hash.into(),
+        user_id: user_id.into(),
+        epoch,
+        expires_at,
+    }
+}
+
+async fn reset_tokens_work_once_and_die_with_the_epoch(store: Arc<dyn UserStore>) {
+    activated(&store, "u1", "pia").await;
+    assert!(
+        store
+            .create_session(&session("s1", "u1", 0, NOW), NOW)
+            .await
+            .unwrap()
+    );
+    for h in ["r1", "r2"] {
+        store
+            .add_reset_token(&reset(h, "u1", 0, NOW + 3600), NOW)
+            .await
+            .unwrap();
+    }
+    let valid = |s: ResetTokenState| matches!(s, ResetTokenState::Valid(u) if u.user_id == "u1");
+    assert!(valid(store.reset_token("r1", NOW).await.unwrap()));
+    assert!(
+        valid(store.reset_token("r2", NOW + 3599).await.unwrap()),
+        "a newer one leaves the older valid"
+    );
+    assert_eq!(
+        store.reset_token("r1", NOW + 3600).await.unwrap(),
+        ResetTokenState::Expired
+    );
+    assert_eq!(
+        store.reset_token("nope", NOW).await.unwrap(),
+        ResetTokenState::Unknown
+    );
+    assert_eq!(
+        store.reset_password("r1", "h", NOW + 3600).await.unwrap(),
+        ResetTokenState::Expired,
+        "an expired token changes nothing"
+    );
+
+    let ResetTokenState::Valid(after) = store
+        .reset_password("r2", "reset-hash", NOW + 10)
+        .await
+        .unwrap()
+    else {
+        panic!("r2 is valid");
+    };
+    assert_eq!(
+        (after.password_hash.as_str(), after.auth_epoch),
+        ("reset-hash", 1)
+    );
+    let stored = store
+        .find_user_by_id("u1", NOW + 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, *after);
+    assert!(
+        !live(&store, "u1", "s1", NOW + 10).await,
+        "every session ends"
+    );
+    for h in ["r1", "r2"] {
+        assert_eq!(
+            store.reset_token(h, NOW + 10).await.unwrap(),
+            ResetTokenState::Unknown,
+            "{h}"
+        );
+        assert_eq!(
+            store.reset_password(h, "again", NOW + 10).await.unwrap(),
+            ResetTokenState::Unknown,
+            "{h}"
+        );
+    }
+    assert_eq!(
+        store
+            .find_user_by_id("u1", NOW)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "reset-hash"
+    );
+
+    // A token of the current epoch works; one made before "log out everywhere" does not.
+    store
+        .add_reset_token(&reset("r3", "u1", 1, NOW + 3600), NOW + 20)
+        .await
+        .unwrap();
+    assert!(store.end_all_sessions("u1", None, NOW + 21).await.unwrap());
+    assert_eq!(
+        store.reset_token("r3", NOW + 22).await.unwrap(),
+        ResetTokenState::Unknown
+    );
+}
+
+async fn racing_resets_use_a_token_once(store: Arc<dyn UserStore>) {
+    activated(&store, "u1", "quin").await;
+    store
+        .add_reset_token(&reset("r1", "u1", 0, NOW + 3600), NOW)
+        .await
+        .unwrap();
+    let outcomes = join_all((0..6).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .reset_password("r1", &format!("hash-{i}"), NOW + 1)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let winners: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            ResetTokenState::Valid(u) => Some(u.password_hash.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let stored = store.find_user_by_id("u1", NOW + 1).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash, winners[0]);
+    assert_eq!(stored.auth_epoch, 1);
+}
+
+fn change(hash: &str, user_id: &str, new_email: &str, expires_at: i64) -> EmailChangeRecord {
+    EmailChangeRecord {
+        token_hash: hash.into(),
+        user_id: user_id.into(),
+        new_email: new_email.into(),
+        expires_at,
+    }
+}
+
+async fn an_email_change_moves_the_claim_atomically(store: Arc<dyn UserStore>) {
+    activated(&store, "u1", "rita").await;
+    activated(&store, "u2", "sam").await;
+    assert!(
+        store
+            .create_session(&session("s1", "u1", 0, NOW), NOW)
+            .await
+            .unwrap()
+    );
+    store
+        .add_email_change(&change("e1", "u1", "Rita.New@Example.com", NOW + DAY), NOW)
+        .await
+        .unwrap();
+    match store.email_change("e1", NOW + 1).await.unwrap() {
+        EmailChangeOutcome::Changed {
+            user,
+            old_email,
+            new_email,
+        } => {
+            assert_eq!(
+                (user.email.as_str(), old_email.as_str()),
+                ("rita@example.com", "rita@example.com")
+            );
+            assert_eq!(new_email, "Rita.New@Example.com");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        store
+            .find_user_by_id("u1", NOW)
+            .await
+            .unwrap()
+            .unwrap()
+            .email,
+        "rita@example.com",
+        "a lookup changes nothing"
+    );
+    match store.confirm_email_change("e1", NOW + 2).await.unwrap() {
+        EmailChangeOutcome::Changed {
+            user, old_email, ..
+        } => {
+            assert_eq!(
+                (user.email.as_str(), old_email.as_str()),
+                ("Rita.New@Example.com", "rita@example.com")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let by_new = store
+        .find_user_by_email("rita.new@example.com", NOW + 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (by_new.user_id.as_str(), by_new.updated_at),
+        ("u1", NOW + 2)
+    );
+    assert_eq!(
+        store
+            .find_user_by_email("rita@example.com", NOW + 2)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(live(&store, "u1", "s1", NOW + 2).await, "sessions stay");
+    assert!(
+        matches!(store.confirm_email_change("e1", NOW + 3).await.unwrap(), EmailChangeOutcome::AlreadyConfirmed(u) if u.user_id == "u1")
+    );
+    // The old address is free again.
+    create(&store, "u3", "tom", "rita@example.com").await;
+
+    // Held by another account: nothing changes, the token stays unused.
+    store
+        .add_email_change(&change("e2", "u1", "SAM@example.com", NOW + DAY), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.email_change("e2", NOW + 4).await.unwrap(),
+        EmailChangeOutcome::EmailTaken
+    );
+    assert_eq!(
+        store.confirm_email_change("e2", NOW + 4).await.unwrap(),
+        EmailChangeOutcome::EmailTaken
+    );
+    assert_eq!(
+        store
+            .find_user_by_id("u1", NOW)
+            .await
+            .unwrap()
+            .unwrap()
+            .email,
+        "Rita.New@Example.com"
+    );
+    assert_eq!(
+        store
+            .find_user_by_email("sam@example.com", NOW)
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id,
+        "u2"
+    );
+
+    store
+        .add_email_change(&change("e3", "u1", "rita3@example.com", NOW + 10), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.confirm_email_change("e3", NOW + 10).await.unwrap(),
+        EmailChangeOutcome::Expired
+    );
+    assert_eq!(
+        store.confirm_email_change("nope", NOW).await.unwrap(),
+        EmailChangeOutcome::Unknown
+    );
+    assert_eq!(
+        store
+            .find_user_by_email("rita3@example.com", NOW + 10)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn a_confirmation_racing_a_sign_up_leaves_one_owner(store: Arc<dyn UserStore>) {
+    activated(&store, "u1", "uma").await;
+    for round in 0..4 {
+        let address = format!("contested{round}@example.com");
+        let token = format!("e{round}");
+        store
+            .add_email_change(&change(&token, "u1", &address, NOW + DAY), NOW)
+            .await
+            .unwrap();
+        let newcomer = user(&format!("n{round}"), &format!("newbie{round}"), &address);
+        let activation = token_for(round);
+        let (confirmed, created) = tokio::join!(
+            store.confirm_email_change(&token, NOW + 1),
+            store.create_user(&newcomer, &activation, NOW + 1)
+        );
+        let owner = store
+            .find_user_by_email(&address, NOW + 1)
+            .await
+            .unwrap()
+            .expect("never neither");
+        match (confirmed.unwrap(), created) {
+            (EmailChangeOutcome::Changed { .. }, Err(StoreError::EmailTaken)) => {
+                assert_eq!(owner.user_id, "u1")
+            }
+            (EmailChangeOutcome::EmailTaken, Ok(())) => assert_eq!(owner.user_id, newcomer.user_id),
+            other => panic!("round {round}: never both: {other:?}"),
+        }
+        // Back to the account's first address for the next round, when it moved.
+        if owner.user_id == "u1" {
+            let back = format!("b{round}");
+            store
+                .add_email_change(
+                    &change(&back, "u1", &format!("uma{round}@example.com"), NOW + DAY),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            assert!(matches!(
+                store.confirm_email_change(&back, NOW + 2).await.unwrap(),
+                EmailChangeOutcome::Changed { .. }
+            ));
+        }
+    }
+}
+
+fn token_for(round: usize) -> ActivationRecord {
+    token(&format!("act-{round}"), NOW + DAY)
+}
+
+async fn the_mail_throttle_allows_one_a_minute_and_ten_a_day(store: Arc<dyn UserStore>) {
+    let take = |email: &'static str, at: i64| {
+        let store = store.clone();
+        async move { store.take_mail_allowance(email, at).await.unwrap() }
+    };
+    assert!(take("vic@example.com", NOW).await);
+    assert!(
+        !take("VIC@example.com", NOW + 59).await,
+        "the same address, within the minute"
+    );
+    assert!(take("other@example.com", NOW + 59).await, "another address");
+    for i in 1..10 {
+        assert!(
+            take("vic@example.com", NOW + 60 * i).await,
+            "mail {}",
+            i + 1
+        );
+    }
+    assert!(
+        !take("vic@example.com", NOW + 60 * 10).await,
+        "the 11th within the day"
+    );
+    assert!(!take("vic@example.com", NOW + DAY - 1).await);
+    assert!(take("vic@example.com", NOW + DAY).await, "a new day");
+    // A mail that could not be sent gives its allowance back; only the latest can be.
+    assert!(take("xan@example.com", NOW).await);
+    store
+        .give_back_mail_allowance("xan@example.com", NOW)
+        .await
+        .unwrap();
+    assert!(take("xan@example.com", NOW + 1).await, "given back");
+    store
+        .give_back_mail_allowance("xan@example.com", NOW)
+        .await
+        .unwrap();
+    assert!(
+        !take("xan@example.com", NOW + 2).await,
+        "a stale give-back does nothing"
+    );
+    // At once: exactly one of many.
+    let at_once = join_all((0..6).map(|_| take("wes@example.com", NOW))).await;
+    assert_eq!(at_once.iter().filter(|a| **a).count(), 1, "{at_once:?}");
 }

@@ -193,18 +193,23 @@ impl Server {
 
     /// The activation token of the newest mail to `email`.
     pub fn activation_token(&self, email: &str) -> String {
-        let mail = self
-            .mails()
+        self.link_token(email, "/activate")
+    }
+
+    /// The token of the link to `path` in the newest mail to `email` that holds one.
+    pub fn link_token(&self, email: &str, path: &str) -> String {
+        let start = format!("{}{path}?token=", self.base);
+        self.mails()
             .into_iter()
             .rev()
-            .find(|m| m["to"] == email)
-            .unwrap_or_else(|| panic!("no mail to {email}"));
-        let text = mail["text"].as_str().unwrap();
-        let link = text
-            .lines()
-            .find(|l| l.starts_with(&format!("{}/activate?token=", self.base)))
-            .unwrap_or_else(|| panic!("no link in {text}"));
-        link.rsplit('=').next().unwrap().to_string()
+            .filter(|m| m["to"] == email)
+            .find_map(|m| {
+                let text = m["text"].as_str().unwrap().to_string();
+                text.lines()
+                    .find(|l| l.starts_with(&start))
+                    .map(|l| l[start.len()..].to_string())
+            })
+            .unwrap_or_else(|| panic!("no mail to {email} with a link to {path}"))
     }
 
     pub async fn sign_up(&self, username: &str) -> Value {

@@ -8,10 +8,10 @@ use axum::Router;
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Adapter, Context, LambdaEvent};
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::AppState;
 
-use crate::common::{Server, email};
+use crate::common::{PASSWORD, Server, email};
 
 /// The routes of one function, as its main.rs hands them to lambda_http.
 fn routes_of(function: &str) -> axum::Router<AppState> {
@@ -27,12 +27,19 @@ fn routes_of(function: &str) -> axum::Router<AppState> {
         "update-user" => update_user::routes(),
         "delete-user" => delete_user::routes(),
         "widgets" => widgets::routes(),
+        "password-forgot" => password_forgot::routes(),
+        "password-reset" => password_reset::routes(),
+        "change-password" => change_password::routes(),
+        "change-email" => change_email::routes(),
+        "confirm-email" => confirm_email::routes(),
+        "sessions" => sessions::routes(),
         other => panic!("events/ names an unknown function: {other}"),
     }
 }
 
 /// Expected status for each event: on an empty store as the file stands (placeholders left in),
-/// and with `alice` active and logged in, `pending` awaiting activation, placeholders filled.
+/// and with `alice` active and logged in (with a reset link, and a change of address to
+/// confirm), `pending` awaiting activation, placeholders filled.
 const EXPECTED: &[(&str, u16, u16)] = &[
     ("home.json", 200, 200),
     ("home.bad-token.json", 401, 401),
@@ -56,6 +63,15 @@ const EXPECTED: &[(&str, u16, u16)] = &[
     ("delete-user.json", 401, 204),
     ("widgets.json", 401, 200),
     ("widgets.bad-date.json", 401, 400),
+    ("password-forgot.json", 202, 202),
+    ("password-reset.json", 400, 200),
+    ("password-reset.browser.json", 400, 200),
+    ("password-reset.set-password.json", 400, 200),
+    ("change-password.json", 401, 204),
+    ("change-email.json", 401, 202),
+    ("confirm-email.json", 400, 200),
+    ("sessions.json", 401, 200),
+    ("sessions.end-all.json", 401, 204),
 ];
 
 fn events_dir() -> PathBuf {
@@ -128,9 +144,21 @@ async fn every_event_file_runs_through_its_function() {
         let token = s.user("alice").await;
         s.sign_up("pending").await;
         let activation = s.activation_token(&email("pending"));
+        s.clock.advance(60); // past the mail throttle's minute since alice's activation mail
+        s.post("/password/forgot", None, json!({"email": email("alice")}))
+            .await
+            .expect(202, None);
+        let reset = s.link_token(&email("alice"), "/password/reset");
+        let change = json!({"email": "alice.elsewhere@example.com", "password": PASSWORD});
+        s.put("/user/alice/email", Some(&token), change)
+            .await
+            .expect(202, None);
+        let confirmation = s.link_token("alice.elsewhere@example.com", "/email/confirm");
         let filled = raw
             .replace("REPLACE_WITH_TOKEN", &token)
-            .replace("REPLACE_WITH_ACTIVATION_TOKEN", &activation);
+            .replace("REPLACE_WITH_ACTIVATION_TOKEN", &activation)
+            .replace("REPLACE_WITH_RESET_TOKEN", &reset)
+            .replace("REPLACE_WITH_CONFIRMATION_TOKEN", &confirmation);
         let r = invoke(
             shared::http::app(routes_of(function), s.state.clone()),
             &filled,

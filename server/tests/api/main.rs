@@ -11,6 +11,7 @@ mod lambda_events;
 mod login;
 mod process;
 mod races;
+mod recovery;
 mod signup;
 mod tokens;
 mod users;

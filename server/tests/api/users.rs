@@ -220,6 +220,7 @@ async fn admins_set_role_and_activation() {
     .expect(403, Some("account_not_activated"));
     // No activation link brings a deactivated account back, not even one never clicked.
     s.sign_up("dora").await;
+    s.clock.advance(60); // past the mail throttle's minute
     s.post("/activate/resend", None, json!({"email": email("dora")}))
         .await
         .expect(202, None);
@@ -280,7 +281,8 @@ async fn deleting_a_user_ends_its_sessions_and_frees_its_names() {
     )
     .await
     .expect(401, Some("invalid_credentials"));
-    // Signed up again: a new account, not the old one.
+    // Signed up again: a new account, not the old one (a minute later: the mail throttle).
+    s.clock.advance(60);
     let again = s
         .post(
             "/user",

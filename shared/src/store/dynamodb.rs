@@ -3,12 +3,20 @@
 //!
 //! | item | pk | sk | holds |
 //! |---|---|---|---|
-//! | user | `USER#<user_id>` | `USER` | the record; `expires_at` while it awaits activation |
-//! | session | `USER#<user_id>` | `SESSION#<sid>` | `expires_at` |
+//! | user | `USER#<user_id>` | `USER` | the record, `auth_epoch`; `expires_at` while it awaits activation |
+//! | session | `USER#<user_id>` | `SESSION#<sid>` | `created_at`, `expires_at`, `epoch` |
 //! | username claim | `USERNAME#<lowercase username>` | `CLAIM` | `user_id`; `expires_at` while pending |
 //! | email claim | `EMAIL#<lowercase email>` | `CLAIM` | `user_id`; `expires_at` while pending |
 //! | activation token | `ACTIVATION#<sha256>` | `TOKEN` | `user_id`, `valid_until`, `used_at` |
 //! | login failures | `LOGINFAIL#<login name>` | `FAIL` | `failures`, `last_failure` |
+//! | reset token | `RESET#<sha256>` | `TOKEN` | `user_id`, `epoch`, `valid_until`, `used_at` |
+//! | email change | `EMAILCHANGE#<sha256>` | `TOKEN` | `user_id`, `new_email`, `valid_until`, `used_at` |
+//! | mail counter | `MAIL#<lowercase email>` | `COUNT` | `day_start`, `day_count`, `last_sent` |
+//!
+//! A session (and a reset token) is live only while its `epoch` is its user's `auth_epoch`
+//! (absent on items older than the attribute: 0): ending every session of a user is one
+//! conditional write to the user item, whatever the number of sessions; their items are swept
+//! afterwards.
 //!
 //! Every read is strongly consistent, and an item past its `expires_at` is treated as absent
 //! (DynamoDB's TTL deletion can lag by days).
@@ -26,8 +34,10 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    ActivationOutcome, ActivationRecord, LoginFailures, Session, StoreError, StoreResult,
-    UserStore, UserUpdate,
+    ActivationOutcome, ActivationRecord, EmailChangeOutcome, EmailChangeRecord, FoundEmailChange,
+    FoundReset, LoginFailures, MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY, ResetRecord,
+    ResetTokenState, Session, StoreError, StoreResult, UserStore, UserUpdate, judge_email_change,
+    judge_reset,
 };
 use crate::user::{Role, UserRecord, email_key, username_key};
 
@@ -101,6 +111,27 @@ fn failure_key(login: &str) -> Item {
     key(format!("LOGINFAIL#{login}"), "FAIL")
 }
 
+fn reset_key(hash: &str) -> Item {
+    key(format!("RESET#{hash}"), "TOKEN")
+}
+
+fn email_change_key(hash: &str) -> Item {
+    key(format!("EMAILCHANGE#{hash}"), "TOKEN")
+}
+
+fn mail_key(email: &str) -> Item {
+    key(format!("MAIL#{}", email_key(email)), "COUNT")
+}
+
+/// The condition "the item's `attribute` is `:epoch`", where an absent attribute is epoch 0.
+fn epoch_is(attribute: &str, epoch: i64) -> String {
+    if epoch == 0 {
+        format!("(attribute_not_exists({attribute}) OR {attribute} = :epoch)")
+    } else {
+        format!("{attribute} = :epoch")
+    }
+}
+
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
@@ -130,6 +161,7 @@ fn user_item(u: &UserRecord) -> StoreResult<Item> {
     item.insert("data".into(), s(data));
     item.insert("created_at".into(), n(u.created_at));
     item.insert("updated_at".into(), n(u.updated_at));
+    item.insert("auth_epoch".into(), n(u.auth_epoch));
     if let Some(p) = u.pending_until {
         item.insert("pending_until".into(), n(p));
         item.insert(TTL_ATTRIBUTE.into(), n(p));
@@ -158,6 +190,18 @@ fn user_from_item(item: &Item) -> StoreResult<UserRecord> {
         created_at: get_n(item, "created_at").ok_or_else(|| broken("created_at"))?,
         updated_at: get_n(item, "updated_at").ok_or_else(|| broken("updated_at"))?,
         pending_until: get_n(item, "pending_until"),
+        auth_epoch: get_n(item, "auth_epoch").unwrap_or(0),
+    })
+}
+
+fn session_from_item(user_id: &str, item: &Item) -> StoreResult<Session> {
+    let sk = get_s(item, "sk").ok_or_else(|| broken("session sk"))?;
+    Ok(Session {
+        session_id: sk.strip_prefix("SESSION#").unwrap_or(sk).to_string(),
+        user_id: user_id.into(),
+        created_at: get_n(item, "created_at").unwrap_or(0),
+        expires_at: get_n(item, TTL_ATTRIBUTE).ok_or_else(|| broken("session expiry"))?,
+        epoch: get_n(item, "epoch").unwrap_or(0),
     })
 }
 
@@ -227,7 +271,11 @@ fn delete(
 }
 
 fn values<const N: usize>(pairs: [(&str, Av); N]) -> Option<Item> {
-    Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    Some(value_map(pairs))
+}
+
+fn value_map<const N: usize>(pairs: [(&str, Av); N]) -> Item {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 impl DynamoStore {
@@ -357,6 +405,168 @@ impl DynamoStore {
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// Every session item of a user (consistent: none written before this call is missed).
+    async fn session_items(&self, user_id: &str) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :session)")
+                .expression_attribute_values(":pk", s(format!("USER#{user_id}")))
+                .expression_attribute_values(":session", s("SESSION#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Deletes the session items of a user that an epoch change has ended. Housekeeping only:
+    /// they are dead already, so a failure here is logged, not reported.
+    async fn sweep_sessions(&self, user_id: &str, epoch: i64) {
+        let swept = async {
+            for item in self.session_items(user_id).await? {
+                if get_n(&item, "epoch").unwrap_or(0) != epoch {
+                    let key = key(
+                        format!("USER#{user_id}"),
+                        get_s(&item, "sk").ok_or_else(|| broken("session sk"))?,
+                    );
+                    self.client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key))
+                        .send()
+                        .await
+                        .map_err(unavailable)?;
+                }
+            }
+            Ok::<(), StoreError>(())
+        };
+        if let Err(e) = swept.await {
+            tracing::warn!(error = %e, "ended sessions not swept (they stay dead)");
+        }
+    }
+
+    /// Moves the user's auth epoch from `epoch` on, with `also` set on the user item under
+    /// `condition` (and `values`), carrying the session `keep` over; `extra` joins the same
+    /// transaction. `Ok(Err(failed))` when a condition failed: which items (the user item first,
+    /// then `keep`, then `extra`).
+    #[allow(clippy::too_many_arguments)]
+    async fn advance_epoch(
+        &self,
+        user_id: &str,
+        epoch: i64,
+        also: &str,
+        condition: Option<&str>,
+        mut set_values: Item,
+        keep: Option<&str>,
+        extra: Vec<TransactWriteItem>,
+    ) -> StoreResult<Result<(), Vec<bool>>> {
+        let next = epoch + 1;
+        set_values.insert(":epoch".into(), n(epoch));
+        set_values.insert(":next".into(), n(next));
+        let condition = match condition {
+            Some(c) => format!(
+                "attribute_exists(pk) AND {} AND {c}",
+                epoch_is("auth_epoch", epoch)
+            ),
+            None => format!("attribute_exists(pk) AND {}", epoch_is("auth_epoch", epoch)),
+        };
+        let mut items = vec![update(
+            &self.table,
+            user_key(user_id),
+            &format!("SET auth_epoch = :next{also}"),
+            Some(&condition),
+            Some(set_values),
+        )?];
+        if let Some(keep) = keep {
+            items.push(update(
+                &self.table,
+                session_key(user_id, keep),
+                "SET epoch = :next",
+                Some(&format!(
+                    "attribute_exists(pk) AND {}",
+                    epoch_is("epoch", epoch)
+                )),
+                values([(":epoch", n(epoch)), (":next", n(next))]),
+            )?);
+        }
+        items.extend(extra);
+        match self.transact(items).await {
+            Ok(()) => {
+                self.sweep_sessions(user_id, next).await;
+                Ok(Ok(()))
+            }
+            Err(e) => match failed_conditions(&e) {
+                Some(failed) => Ok(Err(failed)),
+                None => Err(unavailable(e)),
+            },
+        }
+    }
+
+    async fn found_reset(&self, token_hash: &str) -> StoreResult<Option<FoundReset>> {
+        let Some(item) = self.get(reset_key(token_hash)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(FoundReset {
+            user_id: get_s(&item, "user_id")
+                .ok_or_else(|| broken("reset user_id"))?
+                .to_string(),
+            epoch: get_n(&item, "epoch").unwrap_or(0),
+            expires_at: get_n(&item, "valid_until").ok_or_else(|| broken("valid_until"))?,
+            used: item.contains_key("used_at"),
+        }))
+    }
+
+    async fn reset_state(&self, token_hash: &str, now: i64) -> StoreResult<ResetTokenState> {
+        let Some(found) = self.found_reset(token_hash).await? else {
+            return Ok(ResetTokenState::Unknown);
+        };
+        let user = self.live_user(&found.user_id, now).await?;
+        Ok(judge_reset(&found, user, now))
+    }
+
+    async fn email_change_state(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<(EmailChangeOutcome, Option<FoundEmailChange>)> {
+        let Some(item) = self.get(email_change_key(token_hash)).await? else {
+            return Ok((EmailChangeOutcome::Unknown, None));
+        };
+        let found = FoundEmailChange {
+            user_id: get_s(&item, "user_id")
+                .ok_or_else(|| broken("change user_id"))?
+                .to_string(),
+            new_email: get_s(&item, "new_email")
+                .ok_or_else(|| broken("new_email"))?
+                .to_string(),
+            expires_at: get_n(&item, "valid_until").ok_or_else(|| broken("valid_until"))?,
+            used: item.contains_key("used_at"),
+        };
+        let (user, holder) = tokio::join!(
+            self.live_user(&found.user_id, now),
+            self.find_user_by_email(&found.new_email, now)
+        );
+        let holder = holder?;
+        let outcome = judge_email_change(
+            &found,
+            user?,
+            holder.as_ref().map(|h| h.user_id.as_str()),
+            now,
+        );
+        Ok((outcome, Some(found)))
     }
 
     /// Removes a user and its two claims (those still pointing to it), then its sessions.
@@ -719,12 +929,19 @@ impl UserStore for DynamoStore {
     async fn create_session(&self, session: &Session, _now: i64) -> StoreResult<bool> {
         let mut item = session_key(&session.user_id, &session.session_id);
         item.insert(TTL_ATTRIBUTE.into(), n(session.expires_at));
-        // Only for a user that exists and is activated, checked in the same transaction.
+        item.insert("created_at".into(), n(session.created_at));
+        item.insert("epoch".into(), n(session.epoch));
+        // Only for a user that exists, is activated and still has the session's epoch, checked
+        // in the same transaction.
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(user_key(&session.user_id)))
-            .condition_expression("attribute_exists(pk) AND activated = :yes")
+            .condition_expression(format!(
+                "attribute_exists(pk) AND activated = :yes AND {}",
+                epoch_is("auth_epoch", session.epoch)
+            ))
             .expression_attribute_values(":yes", Av::Bool(true))
+            .expression_attribute_values(":epoch", n(session.epoch))
             .build()
             .map_err(request_error)?;
         let items = vec![
@@ -755,15 +972,11 @@ impl UserStore for DynamoStore {
         let Some(user) = user?.filter(|u| u.activated) else {
             return Ok(None);
         };
-        let expires_at = get_n(&session, TTL_ATTRIBUTE).ok_or_else(|| broken("session expiry"))?;
-        Ok(Some((
-            Session {
-                session_id: session_id.into(),
-                user_id: user_id.into(),
-                expires_at,
-            },
-            user,
-        )))
+        let session = session_from_item(user_id, &session)?;
+        if session.epoch != user.auth_epoch {
+            return Ok(None);
+        }
+        Ok(Some((session, user)))
     }
 
     async fn end_session(&self, user_id: &str, session_id: &str) -> StoreResult<()> {
@@ -775,6 +988,355 @@ impl UserStore for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        epoch: i64,
+        now: i64,
+    ) -> StoreResult<Vec<Session>> {
+        let mut sessions = self
+            .session_items(user_id)
+            .await?
+            .iter()
+            .map(|item| session_from_item(user_id, item))
+            .collect::<StoreResult<Vec<_>>>()?;
+        sessions.retain(|s| s.epoch == epoch && s.expires_at > now);
+        sessions.sort_by(|a, b| (a.created_at, &a.session_id).cmp(&(b.created_at, &b.session_id)));
+        Ok(sessions)
+    }
+
+    async fn end_all_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut keep = keep;
+        // The epoch is read, then moved on only if unchanged: a lost race reads it again.
+        for _ in 0..4 {
+            let Some(user) = self.live_user(user_id, now).await? else {
+                return Ok(false);
+            };
+            let values = value_map([(":now", n(now))]);
+            match self
+                .advance_epoch(
+                    user_id,
+                    user.auth_epoch,
+                    ", updated_at = :now",
+                    None,
+                    values,
+                    keep,
+                    vec![],
+                )
+                .await?
+            {
+                Ok(()) => return Ok(true),
+                // The kept session ended meanwhile (a logout): end them all.
+                Err(failed) if failed.get(1) == Some(&true) => keep = None,
+                Err(_) => {}
+            }
+        }
+        Err(StoreError::Unavailable(
+            "ending sessions kept conflicting".into(),
+        ))
+    }
+
+    async fn change_password(
+        &self,
+        user_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        keep: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut keep = Some(keep);
+        for _ in 0..4 {
+            let Some(user) = self.live_user(user_id, now).await? else {
+                return Ok(false);
+            };
+            if user.password_hash != old_hash {
+                return Ok(false);
+            }
+            let values = value_map([
+                (":old", s(old_hash)),
+                (":new", s(new_hash)),
+                (":now", n(now)),
+            ]);
+            match self
+                .advance_epoch(
+                    user_id,
+                    user.auth_epoch,
+                    ", password_hash = :new, updated_at = :now",
+                    Some("password_hash = :old"),
+                    values,
+                    keep,
+                    vec![],
+                )
+                .await?
+            {
+                Ok(()) => return Ok(true),
+                Err(failed) if failed.get(1) == Some(&true) => keep = None,
+                Err(_) => {}
+            }
+        }
+        Err(StoreError::Unavailable(
+            "password change kept conflicting".into(),
+        ))
+    }
+
+    async fn add_reset_token(&self, reset: &ResetRecord, _now: i64) -> StoreResult<()> {
+        let mut item = reset_key(&reset.token_hash);
+        item.insert("user_id".into(), s(&reset.user_id));
+        item.insert("epoch".into(), n(reset.epoch));
+        item.insert("valid_until".into(), n(reset.expires_at));
+        item.insert(
+            TTL_ATTRIBUTE.into(),
+            n(reset.expires_at + EXPIRED_TOKEN_KEEP_SECS),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn reset_token(&self, token_hash: &str, now: i64) -> StoreResult<ResetTokenState> {
+        self.reset_state(token_hash, now).await
+    }
+
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> StoreResult<ResetTokenState> {
+        // Two passes at most: a lost race is judged again (the token is then used or dead).
+        for _ in 0..2 {
+            let mut user = match self.reset_state(token_hash, now).await? {
+                ResetTokenState::Valid(user) => user,
+                other => return Ok(other),
+            };
+            let spend = update(
+                &self.table,
+                reset_key(token_hash),
+                "SET used_at = :now, expires_at = :keep",
+                Some("attribute_not_exists(used_at) AND valid_until > :now"),
+                values([(":now", n(now)), (":keep", n(now + USED_TOKEN_KEEP_SECS))]),
+            )?;
+            let values = value_map([
+                (":new", s(new_hash)),
+                (":now", n(now)),
+                (":yes", Av::Bool(true)),
+            ]);
+            match self
+                .advance_epoch(
+                    &user.user_id,
+                    user.auth_epoch,
+                    ", password_hash = :new, updated_at = :now",
+                    Some("activated = :yes"),
+                    values,
+                    None,
+                    vec![spend],
+                )
+                .await?
+            {
+                Ok(()) => {
+                    user.password_hash = new_hash.to_string();
+                    user.auth_epoch += 1;
+                    user.updated_at = now;
+                    return Ok(ResetTokenState::Valid(user));
+                }
+                Err(_) => continue,
+            }
+        }
+        Ok(ResetTokenState::Unknown)
+    }
+
+    async fn add_email_change(&self, change: &EmailChangeRecord, _now: i64) -> StoreResult<()> {
+        let mut item = email_change_key(&change.token_hash);
+        item.insert("user_id".into(), s(&change.user_id));
+        item.insert("new_email".into(), s(&change.new_email));
+        item.insert("valid_until".into(), n(change.expires_at));
+        item.insert(
+            TTL_ATTRIBUTE.into(),
+            n(change.expires_at + EXPIRED_TOKEN_KEEP_SECS),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn email_change(&self, token_hash: &str, now: i64) -> StoreResult<EmailChangeOutcome> {
+        Ok(self.email_change_state(token_hash, now).await?.0)
+    }
+
+    async fn confirm_email_change(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<EmailChangeOutcome> {
+        for _ in 0..2 {
+            let (outcome, found) = self.email_change_state(token_hash, now).await?;
+            let (
+                EmailChangeOutcome::Changed {
+                    mut user,
+                    old_email,
+                    ..
+                },
+                Some(found),
+            ) = (outcome.clone(), found)
+            else {
+                return Ok(outcome);
+            };
+            let id = user.user_id.clone();
+            let mut claim = email_claim(&found.new_email);
+            claim.insert("user_id".into(), s(&id));
+            let items = vec![
+                update(
+                    &self.table,
+                    email_change_key(token_hash),
+                    "SET used_at = :now, expires_at = :keep",
+                    Some("attribute_not_exists(used_at) AND valid_until > :now"),
+                    values([(":now", n(now)), (":keep", n(now + USED_TOKEN_KEEP_SECS))]),
+                )?,
+                // Claimed only when free (or held by an account whose activation window passed).
+                put(
+                    &self.table,
+                    claim,
+                    Some(
+                        "attribute_not_exists(pk) OR (attribute_exists(expires_at) AND expires_at <= :now)",
+                    ),
+                    values([(":now", n(now))]),
+                )?,
+                delete(
+                    &self.table,
+                    email_claim(&old_email),
+                    Some("user_id = :id"),
+                    values([(":id", s(&id))]),
+                )?,
+                update(
+                    &self.table,
+                    user_key(&id),
+                    "SET email = :new, updated_at = :now",
+                    Some("attribute_exists(pk) AND email = :old"),
+                    values([
+                        (":new", s(&found.new_email)),
+                        (":old", s(&old_email)),
+                        (":now", n(now)),
+                    ]),
+                )?,
+            ];
+            match self.transact(items).await {
+                Ok(()) => {
+                    user.email = found.new_email;
+                    user.updated_at = now;
+                    return Ok(EmailChangeOutcome::Changed {
+                        new_email: user.email.clone(),
+                        user,
+                        old_email,
+                    });
+                }
+                Err(e) => match failed_conditions(&e) {
+                    Some(f) if f.get(1) == Some(&true) => {
+                        return Ok(EmailChangeOutcome::EmailTaken);
+                    }
+                    Some(_) => continue,
+                    None => return Err(unavailable(e)),
+                },
+            }
+        }
+        Err(StoreError::Unavailable(
+            "email change kept conflicting".into(),
+        ))
+    }
+
+    async fn take_mail_allowance(&self, email: &str, now: i64) -> StoreResult<bool> {
+        let failed_condition = |e: &SdkError<_, _>| {
+            matches!(
+                e,
+                SdkError::ServiceError(se) if aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception(se.err())
+            )
+        };
+        // A new day's window (none yet, or the last one is over)...
+        let fresh = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(mail_key(email)))
+            .update_expression(
+                "SET day_start = :now, day_count = :one, last_sent = :now, expires_at = :end",
+            )
+            .condition_expression("attribute_not_exists(pk) OR day_start <= :day_ago")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":end", n(now + MAIL_DAY_SECS))
+            .expression_attribute_values(":day_ago", n(now - MAIL_DAY_SECS))
+            .send()
+            .await;
+        match fresh {
+            Ok(_) => return Ok(true),
+            Err(e) if failed_condition(&e) => {}
+            Err(e) => return Err(unavailable(e)),
+        }
+        // ...or one more in the current one, a minute after the last.
+        let more = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(mail_key(email)))
+            .update_expression("SET day_count = day_count + :one, last_sent = :now")
+            .condition_expression(
+                "day_start > :day_ago AND last_sent <= :minute_ago AND day_count < :max",
+            )
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":day_ago", n(now - MAIL_DAY_SECS))
+            .expression_attribute_values(":minute_ago", n(now - MAIL_INTERVAL_SECS))
+            .expression_attribute_values(":max", n(MAILS_PER_DAY))
+            .send()
+            .await;
+        match more {
+            Ok(_) => Ok(true),
+            Err(e) if failed_condition(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn give_back_mail_allowance(&self, email: &str, taken_at: i64) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(mail_key(email)))
+            .update_expression("SET day_count = day_count - :one, last_sent = :before")
+            .condition_expression("last_sent = :at")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":at", n(taken_at))
+            .expression_attribute_values(":before", n(taken_at - MAIL_INTERVAL_SECS))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn login_failures(&self, key: &str) -> StoreResult<Option<LoginFailures>> {

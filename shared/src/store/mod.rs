@@ -50,12 +50,72 @@ pub enum ActivationOutcome {
     Unknown,
 }
 
+/// A login's session. It is live while it has not expired and its `epoch` is its user's
+/// [`UserRecord::auth_epoch`]: moving a user's epoch on ends every session made before, at once
+/// and atomically, however many there are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub session_id: String,
     pub user_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub epoch: i64,
+}
+
+/// A password-reset token as stored: its hash, the user, and the user's auth epoch when it was
+/// made. It works once, until it expires, and only while that epoch is the user's: using any
+/// reset token (or changing the password, or ending every session) moves the epoch on and so
+/// ends every reset token of the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetRecord {
+    pub token_hash: String,
+    pub user_id: String,
+    pub epoch: i64,
     pub expires_at: i64,
 }
+
+/// What a reset token is worth now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResetTokenState {
+    /// Usable, for this user.
+    Valid(Box<UserRecord>),
+    Expired,
+    /// Never issued, used, or ended by a newer change of the user's credentials.
+    Unknown,
+}
+
+/// A change of address waiting for its confirmation link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChangeRecord {
+    pub token_hash: String,
+    pub user_id: String,
+    pub new_email: String,
+    pub expires_at: i64,
+}
+
+/// What a confirmation token is worth now, or what using it did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmailChangeOutcome {
+    /// The token is valid (a lookup), or this use changed the address (a confirmation); the
+    /// user as it is (lookup) or as it became (confirmation), and the address it had before.
+    Changed {
+        user: UserRecord,
+        old_email: String,
+        new_email: String,
+    },
+    /// Used before (a re-click, or a mail scanner got there first): the user as it is now.
+    AlreadyConfirmed(UserRecord),
+    /// Another account holds the new address; nothing changed.
+    EmailTaken,
+    Expired,
+    Unknown,
+}
+
+/// At most one mail a minute, and [`MAILS_PER_DAY`] a day, to one address, of the mails that
+/// anyone's request can trigger.
+pub const MAIL_INTERVAL_SECS: i64 = 60;
+pub const MAILS_PER_DAY: i64 = 10;
+pub const MAIL_DAY_SECS: i64 = 24 * 3600;
 
 /// What an update changes: `data` always (it is replaced whole), role and activation when set.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,11 +191,14 @@ pub trait UserStore: Send + Sync {
     /// Uses an activation token, exactly once.
     async fn activate(&self, token_hash: &str, now: i64) -> StoreResult<ActivationOutcome>;
 
-    /// Creates a session for an existing, activated user, atomically with that check: `false`
-    /// (and nothing stored) when the user is gone or deactivated.
+    /// Creates a session for an existing, activated user whose auth epoch is still the
+    /// session's, atomically with that check: `false` (and nothing stored) when the user is
+    /// gone or deactivated, or its sessions were all ended (say, by a password reset) since the
+    /// login read it.
     async fn create_session(&self, session: &Session, now: i64) -> StoreResult<bool>;
     /// The live session `session_id` of user `user_id`, with its user, or `None` when the
-    /// session is gone, expired or another user's, or the user is gone or not activated.
+    /// session is gone, expired, of an older auth epoch or another user's, or the user is gone
+    /// or not activated.
     async fn authenticate(
         &self,
         user_id: &str,
@@ -144,7 +207,127 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<Option<(Session, UserRecord)>>;
     async fn end_session(&self, user_id: &str, session_id: &str) -> StoreResult<()>;
 
+    /// The live sessions of a user whose auth epoch is `epoch`, oldest first.
+    async fn list_sessions(&self, user_id: &str, epoch: i64, now: i64)
+    -> StoreResult<Vec<Session>>;
+
+    /// Ends every session of the user (and every reset token) by moving its auth epoch on, in
+    /// one atomic write; `keep` names a session carried over to the new epoch in the same write.
+    /// `false` when the user is gone (or `keep` is).
+    async fn end_all_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool>;
+
+    /// Replaces the password hash, only while it is still `old_hash`, and ends every session
+    /// but `keep` (as [`UserStore::end_all_sessions`]), atomically. `false` when the password
+    /// changed meanwhile or the user is gone.
+    async fn change_password(
+        &self,
+        user_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        keep: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+
+    async fn add_reset_token(&self, reset: &ResetRecord, now: i64) -> StoreResult<()>;
+    /// What the token is worth, without using it.
+    async fn reset_token(&self, token_hash: &str, now: i64) -> StoreResult<ResetTokenState>;
+    /// Uses a reset token, exactly once: sets the password hash and moves the user's auth epoch
+    /// on (every session and every other reset token ends), atomically. Answers what the token
+    /// was worth; `Valid` carries the user as it became.
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> StoreResult<ResetTokenState>;
+
+    async fn add_email_change(&self, change: &EmailChangeRecord, now: i64) -> StoreResult<()>;
+    /// What the token is worth, without using it (`Changed` means it is valid; `EmailTaken`
+    /// that the address is held by another account now).
+    async fn email_change(&self, token_hash: &str, now: i64) -> StoreResult<EmailChangeOutcome>;
+    /// Uses a confirmation token, exactly once: in one atomic write the new address is claimed,
+    /// the old one released and the user updated; nothing changes when another account holds
+    /// the new address.
+    async fn confirm_email_change(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<EmailChangeOutcome>;
+
+    /// Counts a mail to `email` when the throttle allows it (see [`MAIL_INTERVAL_SECS`],
+    /// [`MAILS_PER_DAY`]): `true` when it may be sent, `false` (and nothing counted) otherwise.
+    async fn take_mail_allowance(&self, email: &str, now: i64) -> StoreResult<bool>;
+    /// Gives back the allowance taken at `taken_at` for a mail that could not be sent, so a
+    /// retry may mail at once. Does nothing when another mail was counted since.
+    async fn give_back_mail_allowance(&self, email: &str, taken_at: i64) -> StoreResult<()>;
+
     async fn login_failures(&self, key: &str) -> StoreResult<Option<LoginFailures>>;
     async fn record_login_failure(&self, key: &str, now: i64) -> StoreResult<LoginFailures>;
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+}
+
+/// A reset token as a store found it.
+pub(crate) struct FoundReset {
+    pub user_id: String,
+    pub epoch: i64,
+    pub expires_at: i64,
+    pub used: bool,
+}
+
+/// What a found reset token is worth, given its user as stored now. One rule for both stores.
+pub(crate) fn judge_reset(
+    found: &FoundReset,
+    user: Option<UserRecord>,
+    now: i64,
+) -> ResetTokenState {
+    match user {
+        Some(u) if !found.used && u.activated && u.auth_epoch == found.epoch => {
+            if found.expires_at <= now {
+                ResetTokenState::Expired
+            } else {
+                ResetTokenState::Valid(Box::new(u))
+            }
+        }
+        _ => ResetTokenState::Unknown,
+    }
+}
+
+/// A confirmation token as a store found it.
+pub(crate) struct FoundEmailChange {
+    pub user_id: String,
+    pub new_email: String,
+    pub expires_at: i64,
+    pub used: bool,
+}
+
+/// What a found confirmation token is worth, given its user as stored now and the id of the
+/// live account holding the new address, if any. One rule for both stores.
+pub(crate) fn judge_email_change(
+    found: &FoundEmailChange,
+    user: Option<UserRecord>,
+    holder: Option<&str>,
+    now: i64,
+) -> EmailChangeOutcome {
+    let Some(user) = user else {
+        return EmailChangeOutcome::Unknown;
+    };
+    if found.used || holder == Some(user.user_id.as_str()) {
+        return EmailChangeOutcome::AlreadyConfirmed(user);
+    }
+    if found.expires_at <= now {
+        return EmailChangeOutcome::Expired;
+    }
+    if holder.is_some() {
+        return EmailChangeOutcome::EmailTaken;
+    }
+    EmailChangeOutcome::Changed {
+        old_email: user.email.clone(),
+        new_email: found.new_email.clone(),
+        user,
+    }
 }

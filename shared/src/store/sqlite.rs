@@ -8,8 +8,10 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
-    ActivationOutcome, ActivationRecord, LoginFailures, Session, StoreError, StoreResult,
-    UserStore, UserUpdate,
+    ActivationOutcome, ActivationRecord, EmailChangeOutcome, EmailChangeRecord, FoundEmailChange,
+    FoundReset, LoginFailures, MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY, ResetRecord,
+    ResetTokenState, Session, StoreError, StoreResult, UserStore, UserUpdate, judge_email_change,
+    judge_reset,
 };
 use crate::user::{Role, UserRecord, email_key, username_key};
 
@@ -49,13 +51,64 @@ CREATE TABLE IF NOT EXISTS login_failures (
 );
 "#;
 
+/// The schema's version (`PRAGMA user_version`): each migration below takes a store file one
+/// version on, in one transaction, so a file made by an older release opens with its data.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Version 2: auth epochs (every session ended in one write), reset tokens, email changes,
+/// mail counters.
+const MIGRATION_2: &str = r#"
+ALTER TABLE users ADD COLUMN auth_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE reset_tokens (
+    token_hash  TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    epoch       INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+);
+CREATE INDEX reset_tokens_user ON reset_tokens(user_id);
+CREATE TABLE email_changes (
+    token_hash  TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    new_email   TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+);
+CREATE INDEX email_changes_user ON email_changes(user_id);
+CREATE TABLE mail_counts (
+    email_key  TEXT PRIMARY KEY,
+    day_start  INTEGER NOT NULL,
+    day_count  INTEGER NOT NULL,
+    last_sent  INTEGER NOT NULL
+);
+"#;
+
+/// Used and expired reset tokens and email changes are kept this long (so a re-click of a used
+/// confirmation link says so), then dropped when a new one is made.
+const TOKEN_KEEP_SECS: i64 = 30 * 24 * 3600;
+
+/// Brings the schema to [`SCHEMA_VERSION`], in one immediate transaction (two processes opening
+/// one new file migrate it once).
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version < 2 {
+        tx.execute_batch(MIGRATION_2)?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()
+}
+
 /// The columns `user_from_row` reads, in its order (a macro, so that the queries below are
 /// whole string constants: no SQL is built at run time).
 macro_rules! select_user_where {
     ($column:literal) => {
         concat!(
             "SELECT user_id, username, email, password_hash, role, activated, data, \
-             created_at, updated_at, pending_until FROM users WHERE ",
+             created_at, updated_at, pending_until, auth_epoch FROM users WHERE ",
             $column,
             " = ?1"
         )
@@ -120,6 +173,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
         pending_until: row.get(9)?,
+        auth_epoch: row.get(10)?,
     })
 }
 
@@ -148,13 +202,117 @@ fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
     .map(|_| ())
 }
 
+/// Moves a user's auth epoch on (its sessions and reset tokens die), carrying the session
+/// `keep` over when it is live; drops what died. `false` when the user is gone. In `tx`.
+fn advance_epoch(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let epoch: Option<i64> = tx
+        .query_row(
+            "UPDATE users SET auth_epoch = auth_epoch + 1 WHERE user_id = ?1 RETURNING auth_epoch",
+            [user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(epoch) = epoch else {
+        return Ok(false);
+    };
+    if let Some(keep) = keep {
+        tx.execute(
+            "UPDATE sessions SET epoch = ?3 WHERE session_id = ?1 AND user_id = ?2 \
+             AND epoch = ?3 - 1 AND expires_at > ?4",
+            params![keep, user_id, epoch, now],
+        )?;
+    }
+    tx.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND epoch <> ?2",
+        params![user_id, epoch],
+    )?;
+    tx.execute("DELETE FROM reset_tokens WHERE user_id = ?1", [user_id])?;
+    Ok(true)
+}
+
+fn reset_state(conn: &Connection, token_hash: &str, now: i64) -> rusqlite::Result<ResetTokenState> {
+    let found = conn
+        .prepare_cached(
+            "SELECT user_id, epoch, expires_at, used_at IS NOT NULL FROM reset_tokens \
+             WHERE token_hash = ?1",
+        )?
+        .query_row([token_hash], |r| {
+            Ok(FoundReset {
+                user_id: r.get(0)?,
+                epoch: r.get(1)?,
+                expires_at: r.get(2)?,
+                used: r.get(3)?,
+            })
+        })
+        .optional()?;
+    let Some(found) = found else {
+        return Ok(ResetTokenState::Unknown);
+    };
+    let user = find_user(conn, UserKey::Id, &found.user_id, now)?;
+    Ok(judge_reset(&found, user, now))
+}
+
+/// What a confirmation token is worth, with its record when it was found.
+fn email_change_state(
+    conn: &Connection,
+    token_hash: &str,
+    now: i64,
+) -> rusqlite::Result<(EmailChangeOutcome, Option<FoundEmailChange>)> {
+    let found = conn
+        .prepare_cached(
+            "SELECT user_id, new_email, expires_at, used_at IS NOT NULL FROM email_changes \
+             WHERE token_hash = ?1",
+        )?
+        .query_row([token_hash], |r| {
+            Ok(FoundEmailChange {
+                user_id: r.get(0)?,
+                new_email: r.get(1)?,
+                expires_at: r.get(2)?,
+                used: r.get(3)?,
+            })
+        })
+        .optional()?;
+    let Some(found) = found else {
+        return Ok((EmailChangeOutcome::Unknown, None));
+    };
+    let user = find_user(conn, UserKey::Id, &found.user_id, now)?;
+    let holder = find_user(conn, UserKey::Email, &email_key(&found.new_email), now)?;
+    let outcome = judge_email_change(
+        &found,
+        user,
+        holder.as_ref().map(|h| h.user_id.as_str()),
+        now,
+    );
+    Ok((outcome, Some(found)))
+}
+
+/// Removes accounts whose activation window has passed and that hold `email_key`, so the
+/// address is free again. In a write transaction.
+fn drop_expired_holder(
+    tx: &rusqlite::Transaction<'_>,
+    email_key: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM users WHERE activated = 0 AND pending_until IS NOT NULL \
+         AND pending_until <= ?1 AND email_key = ?2",
+        params![now, email_key],
+    )
+    .map(|_| ())
+}
+
 impl SqliteStore {
     /// Opens (creating when needed) the store file `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(unavailable)?;
         }
-        let conn = Connection::open(path).map_err(unavailable)?;
+        let mut conn = Connection::open(path).map_err(unavailable)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(unavailable)?;
         conn.execute_batch(
@@ -162,6 +320,7 @@ impl SqliteStore {
         )
         .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        migrate(&mut conn).map_err(unavailable)?;
         stable_plans(&conn).map_err(unavailable)?;
         let count = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -267,8 +426,8 @@ impl UserStore for SqliteStore {
             let data = serde_json::to_string(&user.data).map_err(unavailable)?;
             tx.execute(
                 "INSERT INTO users (user_id, username, username_key, email, email_key, \
-                 password_hash, role, activated, data, created_at, updated_at, pending_until) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 password_hash, role, activated, data, created_at, updated_at, pending_until, \
+                 auth_epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     user.user_id,
                     user.username,
@@ -282,6 +441,7 @@ impl UserStore for SqliteStore {
                     user.created_at,
                     user.updated_at,
                     user.pending_until,
+                    user.auth_epoch,
                 ],
             )
             .map_err(unavailable)?;
@@ -511,12 +671,14 @@ impl UserStore for SqliteStore {
                 params![s.user_id, now],
             )
             .map_err(unavailable)?;
-            // Only for a user that exists and is activated, in the same transaction.
+            // Only for a user that exists, is activated and still has the session's epoch, in the
+            // same transaction.
             let created = tx
                 .execute(
-                    "INSERT INTO sessions (session_id, user_id, created_at, expires_at) \
-                     SELECT ?1, user_id, ?3, ?4 FROM users WHERE user_id = ?2 AND activated = 1",
-                    params![s.session_id, s.user_id, now, s.expires_at],
+                    "INSERT INTO sessions (session_id, user_id, created_at, expires_at, epoch) \
+                     SELECT ?1, user_id, ?3, ?4, ?5 FROM users \
+                     WHERE user_id = ?2 AND activated = 1 AND auth_epoch = ?5",
+                    params![s.session_id, s.user_id, s.created_at, s.expires_at, s.epoch],
                 )
                 .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
@@ -536,19 +698,21 @@ impl UserStore for SqliteStore {
         self.read(move |conn| {
             // The hot path of every authenticated request: one cached statement, one row.
             const SQL: &str = "SELECT u.user_id, u.username, u.email, u.password_hash, u.role, \
-                u.activated, u.data, u.created_at, u.updated_at, u.pending_until, s.expires_at \
+                u.activated, u.data, u.created_at, u.updated_at, u.pending_until, u.auth_epoch, \
+                s.created_at, s.expires_at \
                 FROM sessions s JOIN users u ON u.user_id = s.user_id \
                 WHERE s.session_id = ?1 AND s.user_id = ?3 AND s.expires_at > ?2 \
-                AND u.activated = 1";
+                AND u.activated = 1 AND s.epoch = u.auth_epoch";
             let mut stmt = conn.prepare_cached(SQL)?;
             stmt.query_row(params![sid, now, uid], |row| {
                 let user = user_from_row(row)?;
-                let expires_at: i64 = row.get(10)?;
                 Ok((
                     Session {
                         session_id: sid.clone(),
                         user_id: user.user_id.clone(),
-                        expires_at,
+                        created_at: row.get(11)?,
+                        expires_at: row.get(12)?,
+                        epoch: user.auth_epoch,
                     },
                     user,
                 ))
@@ -565,6 +729,256 @@ impl UserStore for SqliteStore {
             conn.execute(
                 "DELETE FROM sessions WHERE session_id = ?1 AND user_id = ?2",
                 [sid, uid],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        epoch: i64,
+        now: i64,
+    ) -> StoreResult<Vec<Session>> {
+        let uid = user_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT session_id, created_at, expires_at FROM sessions \
+                 WHERE user_id = ?1 AND epoch = ?2 AND expires_at > ?3 \
+                 ORDER BY created_at, session_id",
+            )?;
+            let rows = stmt.query_map(params![uid, epoch, now], |r| {
+                Ok(Session {
+                    session_id: r.get(0)?,
+                    user_id: uid.clone(),
+                    created_at: r.get(1)?,
+                    expires_at: r.get(2)?,
+                    epoch,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn end_all_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let uid = user_id.to_string();
+        let keep = keep.map(str::to_string);
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let done = advance_epoch(&tx, &uid, keep.as_deref(), now).map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn change_password(
+        &self,
+        user_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        keep: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let (uid, old, new, keep) = (
+            user_id.to_string(),
+            old_hash.to_string(),
+            new_hash.to_string(),
+            keep.to_string(),
+        );
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let changed = tx
+                .execute(
+                    "UPDATE users SET password_hash = ?3, updated_at = ?4 \
+                     WHERE user_id = ?1 AND password_hash = ?2",
+                    params![uid, old, new, now],
+                )
+                .map_err(unavailable)?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            advance_epoch(&tx, &uid, Some(&keep), now).map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn add_reset_token(&self, reset: &ResetRecord, now: i64) -> StoreResult<()> {
+        let r = reset.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            tx.execute(
+                "DELETE FROM reset_tokens WHERE user_id = ?1 AND expires_at <= ?2",
+                params![r.user_id, now - TOKEN_KEEP_SECS],
+            )
+            .map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO reset_tokens (token_hash, user_id, epoch, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![r.token_hash, r.user_id, r.epoch, r.expires_at],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn reset_token(&self, token_hash: &str, now: i64) -> StoreResult<ResetTokenState> {
+        let hash = token_hash.to_string();
+        self.read(move |conn| reset_state(conn, &hash, now)).await
+    }
+
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> StoreResult<ResetTokenState> {
+        let (hash, new) = (token_hash.to_string(), new_hash.to_string());
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let mut user = match reset_state(&tx, &hash, now).map_err(unavailable)? {
+                ResetTokenState::Valid(user) => user,
+                other => return Ok(other),
+            };
+            tx.execute(
+                "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE user_id = ?1",
+                params![user.user_id, new, now],
+            )
+            .map_err(unavailable)?;
+            // Every session and every reset token of the user ends, this one included.
+            advance_epoch(&tx, &user.user_id, None, now).map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            user.password_hash = new;
+            user.auth_epoch += 1;
+            user.updated_at = now;
+            Ok(ResetTokenState::Valid(user))
+        })
+        .await
+    }
+
+    async fn add_email_change(&self, change: &EmailChangeRecord, now: i64) -> StoreResult<()> {
+        let c = change.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            tx.execute(
+                "DELETE FROM email_changes WHERE user_id = ?1 AND expires_at <= ?2",
+                params![c.user_id, now - TOKEN_KEEP_SECS],
+            )
+            .map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO email_changes (token_hash, user_id, new_email, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![c.token_hash, c.user_id, c.new_email, c.expires_at],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn email_change(&self, token_hash: &str, now: i64) -> StoreResult<EmailChangeOutcome> {
+        let hash = token_hash.to_string();
+        self.read(move |conn| email_change_state(conn, &hash, now).map(|(o, _)| o))
+            .await
+    }
+
+    async fn confirm_email_change(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<EmailChangeOutcome> {
+        let hash = token_hash.to_string();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let (outcome, found) = email_change_state(&tx, &hash, now).map_err(unavailable)?;
+            let (
+                EmailChangeOutcome::Changed {
+                    mut user,
+                    old_email,
+                    ..
+                },
+                Some(found),
+            ) = (outcome.clone(), found)
+            else {
+                return Ok(outcome);
+            };
+            let key = email_key(&found.new_email);
+            drop_expired_holder(&tx, &key, now).map_err(unavailable)?;
+            tx.execute(
+                "UPDATE email_changes SET used_at = ?2 WHERE token_hash = ?1",
+                params![hash, now],
+            )
+            .map_err(unavailable)?;
+            // email_key is UNIQUE: the address is claimed here or the transaction fails.
+            tx.execute(
+                "UPDATE users SET email = ?2, email_key = ?3, updated_at = ?4 WHERE user_id = ?1",
+                params![user.user_id, found.new_email, key, now],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            user.email = found.new_email;
+            user.updated_at = now;
+            Ok(EmailChangeOutcome::Changed {
+                new_email: user.email.clone(),
+                user,
+                old_email,
+            })
+        })
+        .await
+    }
+
+    async fn take_mail_allowance(&self, email: &str, now: i64) -> StoreResult<bool> {
+        let key = email_key(email);
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            tx.execute(
+                "DELETE FROM mail_counts WHERE day_start <= ?1",
+                [now - MAIL_DAY_SECS],
+            )
+            .map_err(unavailable)?;
+            let counted = tx
+                .execute(
+                    "INSERT INTO mail_counts (email_key, day_start, day_count, last_sent) \
+                     VALUES (?1, ?2, 1, ?2) ON CONFLICT (email_key) DO UPDATE \
+                     SET day_count = day_count + 1, last_sent = ?2 \
+                     WHERE last_sent <= ?2 - ?3 AND day_count < ?4",
+                    params![key, now, MAIL_INTERVAL_SECS, MAILS_PER_DAY],
+                )
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(counted == 1)
+        })
+        .await
+    }
+
+    async fn give_back_mail_allowance(&self, email: &str, taken_at: i64) -> StoreResult<()> {
+        let key = email_key(email);
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE mail_counts SET day_count = day_count - 1, last_sent = ?2 - ?3 \
+                 WHERE email_key = ?1 AND last_sent = ?2",
+                params![key, taken_at, MAIL_INTERVAL_SECS],
             )
             .map(|_| ())
             .map_err(unavailable)

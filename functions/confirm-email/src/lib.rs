@@ -1,0 +1,57 @@
+//! `GET /email/confirm?token=T`: the link in the confirmation mail completes a change of
+//! address. JSON by default, a small page for a browser.
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use shared::accounts::{self, EmailConfirmation};
+use shared::http::{ok, prefers_html, token_query};
+use shared::pages::message_page;
+use shared::{ApiError, AppState};
+
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("GET", "/email/confirm")];
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/email/confirm", get(confirm_email))
+}
+
+pub async fn confirm_email(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let token = token_query(query.as_deref());
+    let outcome = accounts::confirm_email(&state, token.as_deref()).await;
+    let html = prefers_html(&headers);
+    match outcome {
+        Ok(EmailConfirmation::Changed(u)) if html => message_page(
+            StatusCode::OK,
+            "Email address changed",
+            &format!("Your account's address is now {}.", u.email),
+        ),
+        Ok(EmailConfirmation::AlreadyConfirmed(u)) if html => message_page(
+            StatusCode::OK,
+            "Already confirmed",
+            &format!(
+                "This change was confirmed before: your account's address is {}.",
+                u.email
+            ),
+        ),
+        Ok(EmailConfirmation::Changed(u)) => ok(json!({"email_changed": true, "email": u.email})),
+        Ok(EmailConfirmation::AlreadyConfirmed(u)) => ok(json!({
+            "email_changed": true,
+            "already_confirmed": true,
+            "email": u.email,
+        })),
+        Err(
+            e @ (ApiError::InvalidConfirmationToken
+            | ApiError::ConfirmationTokenExpired
+            | ApiError::EmailTaken),
+        ) if html => message_page(e.status(), "Address not changed", &e.message()),
+        Err(e) => e.into_response(),
+    }
+}

@@ -1,0 +1,76 @@
+//! `GET /password/reset?token=T`: the link in the reset mail (a form for a browser, whether the
+//! link works for a JSON client); `POST /password/reset`: sets the new password, from JSON or
+//! from the form.
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use shared::http::{ok, prefers_html, token_query};
+use shared::pages::{message_page, reset_form};
+use shared::{ApiError, AppState, JsonOrForm, accounts};
+
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("GET", "/password/reset"), ("POST", "/password/reset")];
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/password/reset", get(reset_link).post(reset_password))
+}
+
+/// The page for a link that cannot be used.
+fn dead_link_page(e: &ApiError) -> Response {
+    message_page(e.status(), "Password reset link not valid", &e.message())
+}
+
+pub async fn reset_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let token = token_query(query.as_deref());
+    let checked = accounts::check_reset_token(&state, token.as_deref()).await;
+    match (checked, prefers_html(&headers)) {
+        (Ok(()), true) => reset_form(StatusCode::OK, token.as_deref().unwrap_or(""), None),
+        (Ok(()), false) => ok(json!({"valid": true})),
+        (Err(e @ (ApiError::InvalidResetToken | ApiError::ResetTokenExpired)), true) => {
+            dead_link_page(&e)
+        }
+        (Err(e), _) => e.into_response(),
+    }
+}
+
+pub async fn reset_password(State(state): State<AppState>, form: JsonOrForm) -> Response {
+    let token = match form.body.get("token") {
+        Some(Value::String(t)) => t.clone(),
+        _ => String::new(),
+    };
+    let result = accounts::reset_password(&state, form.body).await;
+    match (result, form.from_form) {
+        (Ok(()), true) => message_page(
+            StatusCode::OK,
+            "Password changed",
+            "Your new password is set, and every session was ended: log in with it now.",
+        ),
+        (Ok(()), false) => ok(json!({"reset": true})),
+        // A person at the form sees why, next to the field, and can try again.
+        (Err(e @ (ApiError::WeakPassword(_) | ApiError::Validation(_))), true) => {
+            let why = match &e {
+                ApiError::Validation(fields) => fields
+                    .get("password")
+                    .map(|m| format!("The password {m}."))
+                    .unwrap_or_else(|| e.message()),
+                _ => e.message(),
+            };
+            reset_form(e.status(), &token, Some(&why))
+        }
+        (Err(e @ (ApiError::InvalidResetToken | ApiError::ResetTokenExpired)), true) => {
+            dead_link_page(&e)
+        }
+        (Err(e), true) if !e.status().is_server_error() => {
+            message_page(e.status(), "Password not changed", &e.message())
+        }
+        (Err(e), _) => e.into_response(),
+    }
+}

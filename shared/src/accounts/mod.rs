@@ -1,0 +1,184 @@
+//! The domain: what each route does, as one function each, over the store, the hasher, the
+//! mailer and the token keys held in [`AppState`]. Handlers read their inputs, call one of
+//! these, and shape the response. By concern: [`signup`] (sign-up, activation, resend),
+//! [`session`] (log in and out, sessions), [`recovery`] (forgotten password, password and
+//! address changes), [`profile`] (reading, updating and deleting accounts, widgets).
+
+mod profile;
+mod recovery;
+mod session;
+mod signup;
+
+pub use profile::*;
+pub use recovery::*;
+pub use session::*;
+pub use signup::*;
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::mail::Mail;
+use crate::state::AppState;
+
+/// The profile `data` of a user, serialized, is at most 16 KiB.
+pub const MAX_DATA_BYTES: usize = 16 * 1024;
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// The longest token accepted in a link or a body (ours are 43 characters).
+const MAX_TOKEN_CHARS: usize = 128;
+
+pub fn valid_username(u: &str) -> bool {
+    (3..=32).contains(&u.len())
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+pub fn valid_email(e: &str) -> bool {
+    e.chars().count() <= MAX_EMAIL_CHARS
+        && e.trim() == e
+        && email_address::EmailAddress::parse_with_options(
+            e,
+            email_address::Options::default().without_display_text(),
+        )
+        .is_ok_and(|a| a.domain().contains('.') && !a.domain().starts_with('['))
+}
+
+/// Takes a string member out of `body`, noting in `errors` when it is missing or not a string.
+pub(crate) fn take_string(
+    body: &mut Map<String, Value>,
+    name: &str,
+    errors: &mut FieldErrors,
+) -> String {
+    match body.shift_remove(name) {
+        Some(Value::String(s)) => s,
+        Some(_) => {
+            errors.insert(name.into(), "must be a string".into());
+            String::new()
+        }
+        None => {
+            errors.insert(name.into(), "is required".into());
+            String::new()
+        }
+    }
+}
+
+pub(crate) fn check_data_size(data: &Map<String, Value>, errors: &mut FieldErrors) {
+    let size = serde_json::to_vec(data)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_DATA_BYTES {
+        errors.insert(
+            "data".into(),
+            format!("profile data must be at most {MAX_DATA_BYTES} bytes"),
+        );
+    }
+}
+
+pub(crate) fn fail_if_any(errors: FieldErrors) -> ApiResult<()> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+pub(crate) fn activation_link(state: &AppState, token: &str) -> String {
+    format!("{}/activate?token={token}", state.public_base_url)
+}
+
+/// What became of a mail that anyone's request can trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    Sent,
+    /// Not sent: the address had its mail of the minute, or its 10 of the day (logged).
+    Throttled,
+}
+
+/// Sends `mail` if the mail throttle of its address allows it (API.md, Mail throttling). A
+/// mail that could not be sent is `MailUnavailable`, and does not count.
+pub(crate) async fn send_throttled(state: &AppState, mail: &Mail) -> ApiResult<Sent> {
+    let now = state.clock.now();
+    if !state.store.take_mail_allowance(&mail.to, now).await? {
+        tracing::warn!(subject = %mail.subject, "mail not sent: the address's mail throttle");
+        return Ok(Sent::Throttled);
+    }
+    if let Err(e) = state.mailer.send(mail).await {
+        if let Err(undo) = state.store.give_back_mail_allowance(&mail.to, now).await {
+            tracing::warn!(error = %undo, "mail allowance not given back");
+        }
+        return Err(ApiError::MailUnavailable(e.to_string()));
+    }
+    Ok(Sent::Sent)
+}
+
+/// Sends a notice of a completed change (never throttled); one that cannot be sent is
+/// `MailUnavailable`.
+pub(crate) async fn send_notice(state: &AppState, mail: &Mail) -> ApiResult<()> {
+    state
+        .mailer
+        .send(mail)
+        .await
+        .map_err(|e| ApiError::MailUnavailable(e.to_string()))
+}
+
+/// Every answer of a route that must not tell, by its timing, whether an account exists takes
+/// at least this long (a store write and a mail take longer than a lookup that finds nothing).
+pub const ANONYMOUS_MAIL_MIN_DURATION: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Runs `work`, then waits until [`ANONYMOUS_MAIL_MIN_DURATION`] has passed since it started.
+pub(crate) async fn at_least_min_duration<T>(work: impl std::future::Future<Output = T>) -> T {
+    let started = tokio::time::Instant::now();
+    let result = work.await;
+    tokio::time::sleep_until(started + ANONYMOUS_MAIL_MIN_DURATION).await;
+    result
+}
+
+/// The body `{"email"}` of the anonymous routes that may mail an address: its one member, a
+/// string of bounded length (whether it is a valid address is not checked: a bad one is simply
+/// unknown).
+pub(crate) fn email_member(mut body: Map<String, Value>) -> ApiResult<String> {
+    let mut errors = FieldErrors::new();
+    let email = take_string(&mut body, "email", &mut errors);
+    if errors.is_empty() && email.chars().count() > MAX_EMAIL_CHARS {
+        errors.insert(
+            "email".into(),
+            format!("must be at most {MAX_EMAIL_CHARS} characters"),
+        );
+    }
+    fail_if_any(errors)?;
+    Ok(email)
+}
+
+/// A token from a link or a body: present, and not absurdly long.
+pub(crate) fn token_param(token: Option<&str>) -> Option<&str> {
+    token.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_CHARS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_and_emails_are_checked() {
+        for ok in ["abc", "Alice_1.x-y", &"a".repeat(32)] {
+            assert!(valid_username(ok), "{ok}");
+        }
+        for bad in ["ab", &"a".repeat(33), "al ice", "alicé", "a/b", ""] {
+            assert!(!valid_username(bad), "{bad}");
+        }
+        for ok in ["a@example.com", "A.B+tag@sub.example.org"] {
+            assert!(valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@x.com",
+            "a@localhost",
+            "Alice <a@example.com>",
+            " a@example.com",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+        assert!(!valid_email(&format!("{}@example.com", "a".repeat(250))));
+    }
+}

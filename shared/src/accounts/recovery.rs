@@ -1,0 +1,318 @@
+//! Account recovery and self-service changes: the forgotten password, changing the password and
+//! the address.
+//!
+//! A notice of a completed change is sent *before* the change is stored: if it cannot be sent,
+//! nothing changes (`503 mail_unavailable`), so no password or address ever changes without
+//! its owner being told.
+
+use serde_json::{Map, Value};
+
+use super::session::{lockout_remaining, login_key};
+use super::{
+    at_least_min_duration, email_member, fail_if_any, send_notice, send_throttled, take_string,
+    token_param, valid_email,
+};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::mail::{
+    email_changed_notice, email_confirmation_mail, password_changed_notice, reset_mail,
+};
+use crate::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use crate::secret::{link_token, token_hash};
+use crate::state::AppState;
+use crate::store::{EmailChangeOutcome, EmailChangeRecord, ResetRecord, ResetTokenState};
+use crate::user::{UserRecord, email_key};
+
+/// A password reset link works for 1 hour.
+pub const RESET_TTL_SECS: i64 = 3600;
+/// An address confirmation link works for 24 hours.
+pub const EMAIL_CHANGE_TTL_SECS: i64 = 24 * 3600;
+
+/// Notes in `errors` a new password outside the length bounds (the sign-up rule).
+fn check_new_password(field: &str, password: &str, errors: &mut FieldErrors) {
+    if !errors.contains_key(field)
+        && !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password.chars().count())
+    {
+        errors.insert(
+            field.into(),
+            format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
+        );
+    }
+}
+
+/// Notes in `errors` a password to verify that is longer than any password can be.
+fn check_current_password(field: &str, password: &str, errors: &mut FieldErrors) {
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        errors.insert(
+            field.into(),
+            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+        );
+    }
+}
+
+/// Routes on `/user/{username}/...` that change credentials are the owner's alone: an admin
+/// may not set another user's password or address.
+fn require_self(auth: &Auth, username: &str) -> ApiResult<()> {
+    if auth.is_self(username) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only the account's owner may change its password or address",
+        ))
+    }
+}
+
+/// Checks the caller's password as a login does: under the login throttle of its username
+/// (`429` while locked), a wrong one counted as a failed login (`401 invalid_credentials`).
+async fn verify_own_password(state: &AppState, user: &UserRecord, password: &str) -> ApiResult<()> {
+    let key = login_key(false, &user.username);
+    let failures = state.store.login_failures(&key).await?;
+    if let Some(wait) = lockout_remaining(failures, state.clock.now()) {
+        return Err(ApiError::TooManyAttempts(wait as u64));
+    }
+    if !state
+        .hasher
+        .verify(password, Some(&user.password_hash))
+        .await?
+    {
+        let failures = state
+            .store
+            .record_login_failure(&key, state.clock.now())
+            .await?;
+        tracing::warn!(
+            user_id = %user.user_id,
+            consecutive_failures = failures.count,
+            "password check failed"
+        );
+        return Err(ApiError::InvalidCredentials);
+    }
+    if failures.is_some() {
+        state.store.clear_login_failures(&key).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The forgotten password
+
+/// `POST /password/forgot`: mails a reset link to an existing, activated account; says nothing
+/// of whether there is one, by its answer or by its timing (as resend).
+pub async fn forgot_password(state: &AppState, body: Map<String, Value>) -> ApiResult<()> {
+    at_least_min_duration(forgot_password_now(state, body)).await
+}
+
+async fn forgot_password_now(state: &AppState, body: Map<String, Value>) -> ApiResult<()> {
+    let email = email_member(body)?;
+    let now = state.clock.now();
+    let Some(user) = state.store.find_user_by_email(&email, now).await? else {
+        return Ok(());
+    };
+    if !user.activated {
+        return Ok(());
+    }
+    let token = link_token()?;
+    let reset = ResetRecord {
+        token_hash: token_hash(&token),
+        user_id: user.user_id.clone(),
+        epoch: user.auth_epoch,
+        expires_at: now + RESET_TTL_SECS,
+    };
+    state.store.add_reset_token(&reset, now).await?;
+    let link = format!("{}/password/reset?token={token}", state.public_base_url);
+    if let Err(e) = send_throttled(state, &reset_mail(&user.email, &user.username, &link)).await {
+        // The answer stays 202 (it must not tell whether the account exists).
+        tracing::error!(error = %e, "reset mail could not be sent");
+    }
+    Ok(())
+}
+
+/// The user a reset token is for, or why it cannot be used.
+fn usable(state: ResetTokenState) -> ApiResult<UserRecord> {
+    match state {
+        ResetTokenState::Valid(user) => Ok(*user),
+        ResetTokenState::Expired => Err(ApiError::ResetTokenExpired),
+        ResetTokenState::Unknown => Err(ApiError::InvalidResetToken),
+    }
+}
+
+/// `GET /password/reset?token=T`: whether the link can still be used (nothing is spent).
+pub async fn check_reset_token(state: &AppState, token: Option<&str>) -> ApiResult<()> {
+    let token = token_param(token).ok_or(ApiError::InvalidResetToken)?;
+    usable(
+        state
+            .store
+            .reset_token(&token_hash(token), state.clock.now())
+            .await?,
+    )
+    .map(|_| ())
+}
+
+/// `POST /password/reset` `{"token", "password"}`: sets the password. Every session and every
+/// reset link of the user ends, the login throttle of the account is cleared, and a notice is
+/// mailed (before the change is stored: if it cannot be sent, nothing changes).
+pub async fn reset_password(state: &AppState, mut body: Map<String, Value>) -> ApiResult<()> {
+    let mut errors = FieldErrors::new();
+    let token = take_string(&mut body, "token", &mut errors);
+    let password = take_string(&mut body, "password", &mut errors);
+    check_new_password("password", &password, &mut errors);
+    fail_if_any(errors)?;
+    let token = token_param(Some(&token)).ok_or(ApiError::InvalidResetToken)?;
+    let hash = token_hash(token);
+    // A dead link is refused before any hashing.
+    let user = usable(state.store.reset_token(&hash, state.clock.now()).await?)?;
+    let new_hash = state
+        .hasher
+        .hash_if_strong(&password, &user.username, &user.email)
+        .await?;
+    send_notice(state, &password_changed_notice(&user.email, &user.username)).await?;
+    let user = usable(
+        state
+            .store
+            .reset_password(&hash, &new_hash, state.clock.now())
+            .await?,
+    )?;
+    for key in [
+        login_key(false, &user.username),
+        login_key(true, &user.email),
+    ] {
+        state.store.clear_login_failures(&key).await?;
+    }
+    tracing::info!(user_id = %user.user_id, "password reset");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changes by the account's owner
+
+/// `PUT /user/{username}/password` `{"current_password", "new_password"}`: the owner only.
+/// Every other session ends; the calling one goes on.
+pub async fn change_password(
+    state: &AppState,
+    auth: &Auth,
+    username: &str,
+    mut body: Map<String, Value>,
+) -> ApiResult<()> {
+    require_self(auth, username)?;
+    let mut errors = FieldErrors::new();
+    let current = take_string(&mut body, "current_password", &mut errors);
+    let new = take_string(&mut body, "new_password", &mut errors);
+    check_current_password("current_password", &current, &mut errors);
+    check_new_password("new_password", &new, &mut errors);
+    fail_if_any(errors)?;
+    let user = &auth.user;
+    verify_own_password(state, user, &current).await?;
+    let new_hash = state
+        .hasher
+        .hash_if_strong(&new, &user.username, &user.email)
+        .await?;
+    send_notice(state, &password_changed_notice(&user.email, &user.username)).await?;
+    let changed = state
+        .store
+        .change_password(
+            &user.user_id,
+            &user.password_hash,
+            &new_hash,
+            &auth.session.session_id,
+            state.clock.now(),
+        )
+        .await?;
+    if !changed {
+        // Changed (or the account deleted) since this request read it.
+        return Err(ApiError::InvalidCredentials);
+    }
+    tracing::info!(user_id = %user.user_id, "password changed");
+    Ok(())
+}
+
+/// `PUT /user/{username}/email` `{"email", "password"}`: the owner only. Mails a confirmation
+/// link to the new address; nothing changes until it is followed.
+pub async fn change_email(
+    state: &AppState,
+    auth: &Auth,
+    username: &str,
+    mut body: Map<String, Value>,
+) -> ApiResult<()> {
+    require_self(auth, username)?;
+    let mut errors = FieldErrors::new();
+    let email = take_string(&mut body, "email", &mut errors);
+    let password = take_string(&mut body, "password", &mut errors);
+    if !errors.contains_key("email") {
+        if !valid_email(&email) {
+            errors.insert("email".into(), "must be a valid email address".into());
+        } else if email_key(&email) == email_key(&auth.user.email) {
+            errors.insert("email".into(), "is already the account's address".into());
+        }
+    }
+    check_current_password("password", &password, &mut errors);
+    fail_if_any(errors)?;
+    let user = &auth.user;
+    verify_own_password(state, user, &password).await?;
+    let now = state.clock.now();
+    if state.store.find_user_by_email(&email, now).await?.is_some() {
+        return Err(ApiError::EmailTaken);
+    }
+    let token = link_token()?;
+    let change = EmailChangeRecord {
+        token_hash: token_hash(&token),
+        user_id: user.user_id.clone(),
+        new_email: email.clone(),
+        expires_at: now + EMAIL_CHANGE_TTL_SECS,
+    };
+    state.store.add_email_change(&change, now).await?;
+    let link = format!("{}/email/confirm?token={token}", state.public_base_url);
+    // Throttled like every mail a request can trigger: past the limit the answer is the same.
+    send_throttled(
+        state,
+        &email_confirmation_mail(&email, &user.username, &link),
+    )
+    .await?;
+    tracing::info!(user_id = %user.user_id, "email change requested");
+    Ok(())
+}
+
+/// What `GET /email/confirm` did.
+#[derive(Debug)]
+pub enum EmailConfirmation {
+    Changed(UserRecord),
+    /// The link was followed before (a re-click, or a mail scanner first).
+    AlreadyConfirmed(UserRecord),
+}
+
+fn confirmed(outcome: EmailChangeOutcome) -> ApiResult<EmailConfirmation> {
+    match outcome {
+        EmailChangeOutcome::Changed { user, .. } => Ok(EmailConfirmation::Changed(user)),
+        EmailChangeOutcome::AlreadyConfirmed(user) => Ok(EmailConfirmation::AlreadyConfirmed(user)),
+        EmailChangeOutcome::EmailTaken => Err(ApiError::EmailTaken),
+        EmailChangeOutcome::Expired => Err(ApiError::ConfirmationTokenExpired),
+        EmailChangeOutcome::Unknown => Err(ApiError::InvalidConfirmationToken),
+    }
+}
+
+/// `GET /email/confirm?token=T`: the new address is claimed, the old one released, atomically;
+/// a notice goes to the old address first (if it cannot be sent, nothing changes).
+pub async fn confirm_email(state: &AppState, token: Option<&str>) -> ApiResult<EmailConfirmation> {
+    let token = token_param(token).ok_or(ApiError::InvalidConfirmationToken)?;
+    let hash = token_hash(token);
+    let (user, old_email, new_email) =
+        match state.store.email_change(&hash, state.clock.now()).await? {
+            EmailChangeOutcome::Changed {
+                user,
+                old_email,
+                new_email,
+            } => (user, old_email, new_email),
+            other => return confirmed(other),
+        };
+    send_notice(
+        state,
+        &email_changed_notice(&old_email, &user.username, &new_email),
+    )
+    .await?;
+    let outcome = state
+        .store
+        .confirm_email_change(&hash, state.clock.now())
+        .await?;
+    if matches!(outcome, EmailChangeOutcome::Changed { .. }) {
+        tracing::info!(user_id = %user.user_id, "email changed");
+    }
+    confirmed(outcome)
+}
