@@ -25,6 +25,7 @@ pub struct Server {
     task: tokio::task::JoinHandle<()>,
 }
 
+#[derive(Clone)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,

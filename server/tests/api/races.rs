@@ -119,3 +119,155 @@ async fn racing_logouts_of_one_session_all_succeed_or_are_refused_and_it_ends() 
         .await
         .expect(401, Some("invalid_token"));
 }
+
+const NEW_PASSWORD: &str = "an entirely fresh passphrase 1984";
+
+/// A reset link for `username`'s address (a minute on, past the mail throttle).
+async fn reset_link(s: &Server, username: &str) -> String {
+    s.clock.advance(60);
+    let address = crate::common::email(username);
+    s.post("/password/forgot", None, json!({"email": address}))
+        .await
+        .expect(202, None);
+    s.link_token(&address, "/password/reset")
+}
+
+#[tokio::test]
+async fn resets_racing_with_one_link_change_the_password_once() {
+    let s = Server::start().await;
+    s.user("twin").await;
+    let token = reset_link(&s, "twin").await;
+    let bodies: Vec<Value> = (0..4)
+        .map(|i| json!({"token": token, "password": format!("{NEW_PASSWORD} {i}")}))
+        .collect();
+    let replies = join_all(
+        bodies
+            .iter()
+            .map(|b| s.post("/password/reset", None, b.clone())),
+    )
+    .await;
+    no_server_error(&replies);
+    let won: Vec<usize> = (0..4).filter(|i| replies[*i].status == 200).collect();
+    assert_eq!(won.len(), 1, "exactly one wins");
+    for (i, r) in replies.iter().enumerate() {
+        if !won.contains(&i) {
+            assert_eq!(r.json()["error"], "invalid_reset_token", "{}", r.text);
+        }
+    }
+    let login = json!({"username": "twin", "password": format!("{NEW_PASSWORD} {}", won[0])});
+    s.post("/auth", None, login).await.expect(200, None);
+}
+
+#[tokio::test]
+async fn a_reset_racing_logins_and_logouts_leaves_no_session_of_the_old_password() {
+    let s = Server::start().await;
+    let mut tokens = vec![s.user("rook").await];
+    for _ in 0..3 {
+        tokens.push(s.log_in("rook").await);
+    }
+    let link = reset_link(&s, "rook").await;
+    let old = json!({"username": "rook", "password": PASSWORD});
+    let logins = (0..6).map(|_| s.post("/auth", None, old.clone()));
+    let logouts = tokens[2..].iter().map(|t| s.delete("/auth", Some(t)));
+    let reset = s.post(
+        "/password/reset",
+        None,
+        json!({"token": link, "password": NEW_PASSWORD}),
+    );
+    let (logins, logouts, reset) = tokio::join!(join_all(logins), join_all(logouts), reset);
+    no_server_error(&logins);
+    no_server_error(&logouts);
+    reset.expect(200, None);
+    // Whatever the order, once the reset has answered no token of the old password works:
+    // neither those from before nor those of the logins that raced it.
+    let raced = logins
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.json()["token"].as_str().unwrap().to_string());
+    for t in tokens.iter().cloned().chain(raced) {
+        s.get("/user", Some(&t))
+            .await
+            .expect(401, Some("invalid_token"));
+    }
+    let fresh = json!({"username": "rook", "password": NEW_PASSWORD});
+    let t = s.post("/auth", None, fresh).await.expect(200, None);
+    let listed = s
+        .get("/auth/sessions", t["token"].as_str())
+        .await
+        .expect(200, None);
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 1, "{listed}");
+}
+
+#[tokio::test]
+async fn ending_every_session_while_logins_race_it_leaves_only_working_tokens_listed() {
+    let s = Server::start().await;
+    let first = s.user("swift").await;
+    let login = json!({"username": "swift", "password": PASSWORD});
+    let logins = (0..6).map(|_| s.post("/auth", None, login.clone()));
+    let (logins, ended) = tokio::join!(join_all(logins), s.delete("/auth/sessions", Some(&first)));
+    no_server_error(&logins);
+    ended.expect(204, None);
+    s.get("/user", Some(&first))
+        .await
+        .expect(401, Some("invalid_token"));
+    // A login that lost the race failed; one that won came after and works. The sessions
+    // listed are exactly the working tokens'.
+    let mut working = 0;
+    for r in logins.iter().filter(|r| r.status == 200) {
+        if s.get("/user", r.json()["token"].as_str()).await.status == 200 {
+            working += 1;
+        }
+    }
+    for r in logins.iter().filter(|r| r.status != 200) {
+        assert_eq!(r.json()["error"], "invalid_credentials", "{}", r.text);
+    }
+    let check = s.post("/auth", None, login).await.expect(200, None);
+    let listed = s
+        .get("/auth/sessions", check["token"].as_str())
+        .await
+        .expect(200, None);
+    assert_eq!(
+        listed["sessions"].as_array().unwrap().len(),
+        working + 1,
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn an_address_confirmed_while_someone_signs_up_with_it_has_exactly_one_owner() {
+    let s = Server::start().await;
+    let token = s.user("vale").await;
+    for round in 0..3 {
+        let address = format!("contested{round}@example.com");
+        s.put(
+            "/user/vale/email",
+            Some(&token),
+            json!({"email": address, "password": PASSWORD}),
+        )
+        .await
+        .expect(202, None);
+        let link = s.link_token(&address, "/email/confirm");
+        let sign_up =
+            json!({"username": format!("rival{round}"), "email": address, "password": PASSWORD});
+        let confirm = format!("/email/confirm?token={link}");
+        let (confirmed, signed_up) = tokio::join!(
+            s.get(&confirm, None),
+            s.post("/user", None, sign_up)
+        );
+        no_server_error(&[confirmed.clone(), signed_up.clone()]);
+        let me = s.get("/user", Some(&token)).await.expect(200, None);
+        match (confirmed.status.as_u16(), signed_up.status.as_u16()) {
+            (200, 409) => assert_eq!(me["email"], address),
+            (409, 201) => assert_ne!(me["email"], address),
+            other => panic!("round {round}: never both, never neither: {other:?}"),
+        }
+        let owner = s
+            .state
+            .store
+            .find_user_by_email(&address, s.clock.now())
+            .await
+            .unwrap()
+            .expect("an owner");
+        assert_eq!(owner.username == "vale", me["email"] == address.as_str());
+    }
+}
