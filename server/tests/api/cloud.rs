@@ -133,6 +133,17 @@ async fn with_dynamodb_down_every_route_answers_503_quickly_and_nothing_is_half_
     let token = s.user("faye").await;
     s.sign_up("pending").await;
     let pending_link = s.activation_token(&email("pending"));
+    s.clock.advance(60); // past the mail throttle's minute
+    s.post("/password/forgot", None, json!({"email": email("faye")}))
+        .await
+        .expect(202, None);
+    let reset_link = s.link_token(&email("faye"), "/password/reset");
+    let change = json!({"email": "faye.new@example.com", "password": PASSWORD});
+    s.put("/user/faye/email", Some(&token), change)
+        .await
+        .expect(202, None);
+    let confirm_link = s.link_token("faye.new@example.com", "/email/confirm");
+    const NEW_PASSWORD: &str = "an entirely fresh passphrase 1984";
 
     let requests: Vec<(Method, String, Option<&str>, Option<Value>)> = vec![
         (
@@ -178,6 +189,44 @@ async fn with_dynamodb_down_every_route_answers_503_quickly_and_nothing_is_half_
         ),
         (Method::DELETE, "/user/faye".into(), Some(&token), None),
         (Method::DELETE, "/auth".into(), Some(&token), None),
+        (
+            Method::POST,
+            "/password/forgot".into(),
+            None,
+            Some(json!({"email": email("faye")})),
+        ),
+        (
+            Method::GET,
+            format!("/password/reset?token={reset_link}"),
+            None,
+            None,
+        ),
+        (
+            Method::POST,
+            "/password/reset".into(),
+            None,
+            Some(json!({"token": reset_link, "password": NEW_PASSWORD})),
+        ),
+        (
+            Method::PUT,
+            "/user/faye/password".into(),
+            Some(&token),
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        ),
+        (
+            Method::PUT,
+            "/user/faye/email".into(),
+            Some(&token),
+            Some(json!({"email": "faye.other@example.com", "password": PASSWORD})),
+        ),
+        (
+            Method::GET,
+            format!("/email/confirm?token={confirm_link}"),
+            None,
+            None,
+        ),
+        (Method::GET, "/auth/sessions".into(), Some(&token), None),
+        (Method::DELETE, "/auth/sessions".into(), Some(&token), None),
     ];
     for (mode, bound) in [
         (REFUSE, Duration::from_secs(3)),
@@ -209,9 +258,21 @@ async fn with_dynamodb_down_every_route_answers_503_quickly_and_nothing_is_half_
     // deletion changed nothing, the failed logout ended nothing, the link still works.
     let me = s.get("/user", Some(&token)).await.expect(200, None);
     assert_eq!(me["data"], json!({}));
+    assert_eq!(me["email"], email("faye"), "the address stays");
     s.sign_up("newbie").await;
     s.get(&format!("/activate?token={pending_link}"), None)
         .await
         .expect(200, None);
-    s.log_in("faye").await;
+    s.log_in("faye").await; // the password stays, and no session was ended
+    // The reset and confirmation links were not spent.
+    s.get(&format!("/email/confirm?token={confirm_link}"), None)
+        .await
+        .expect(200, None);
+    s.post(
+        "/password/reset",
+        None,
+        json!({"token": reset_link, "password": NEW_PASSWORD}),
+    )
+    .await
+    .expect(200, None);
 }

@@ -250,10 +250,8 @@ async fn an_address_confirmed_while_someone_signs_up_with_it_has_exactly_one_own
         let sign_up =
             json!({"username": format!("rival{round}"), "email": address, "password": PASSWORD});
         let confirm = format!("/email/confirm?token={link}");
-        let (confirmed, signed_up) = tokio::join!(
-            s.get(&confirm, None),
-            s.post("/user", None, sign_up)
-        );
+        let (confirmed, signed_up) =
+            tokio::join!(s.get(&confirm, None), s.post("/user", None, sign_up));
         no_server_error(&[confirmed.clone(), signed_up.clone()]);
         let me = s.get("/user", Some(&token)).await.expect(200, None);
         match (confirmed.status.as_u16(), signed_up.status.as_u16()) {
