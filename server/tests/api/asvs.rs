@@ -114,6 +114,38 @@ async fn asvs_6_3_8_login_resend_and_forgot_do_not_reveal_which_accounts_exist()
 }
 
 #[tokio::test]
+async fn asvs_6_3_8_forgot_through_ses_does_not_show_the_round_trip() {
+    let sender = verified_sender("forgot").await;
+    let s = Server::start_with(&[
+        ("MAIL", "ses"),
+        ("SENDER_EMAIL", &sender),
+        ("AWS_ENDPOINT_URL", &moto_endpoint()),
+        ("AWS_REGION", "us-east-1"),
+    ])
+    .await;
+    let username = format!("known{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let address = email(&username);
+    s.sign_up(&username).await;
+    let link = link_in(ses_sent_to(&address).await.last().expect("a mail"), &s.base);
+    assert_eq!(s.client.get(&link).send().await.unwrap().status(), 200);
+    let known = json!({"email": address});
+    alike_in_time("forgot over SES: unknown vs activated account", async |n| {
+        if n > 0 {
+            s.clock.advance(24 * 3600); // a new day of the mail throttle: every mail goes out
+        }
+        let nobody = |i| json!({"email": format!("nobody{n}z{i}@example.com")});
+        timed_pairs(&s, "/password/forgot", 9, nobody, &known).await
+    })
+    .await;
+    let resets = ses_sent_to(&address)
+        .await
+        .into_iter()
+        .filter(|m| m.to_string().contains("Reset your password"))
+        .count();
+    assert!(resets >= 9, "SES was called: {resets} reset mails");
+}
+
+#[tokio::test]
 async fn asvs_6_2_8_and_6_2_9_passwords_of_64_and_256_characters_are_verified_exactly_as_sent() {
     let s = Server::start().await;
     let p64: String = "Tr0ub4dor&3-correct-horse-battery-staple-"

@@ -9,7 +9,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{PASSWORD, Server, email, link_in, moto_endpoint, ses_sent_to, verify_sender};
+use crate::common::{
+    PASSWORD, Server, email, link_in, link_to, moto_endpoint, ses_client, ses_sent_to,
+    verify_sender,
+};
 
 #[tokio::test]
 async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a_working_link() {
@@ -53,6 +56,91 @@ async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a
     let r = s.client.get(&link).send().await.unwrap();
     assert_eq!(r.status(), 200);
     s.log_in(&username).await;
+}
+
+/// A server mailing through moto's SES from a sender of its own, verified.
+async fn ses_server(id: &str) -> (Server, String) {
+    let sender = format!("no-reply-{id}@sender.example.com");
+    verify_sender(&sender).await;
+    let s = Server::start_with(&[
+        ("MAIL", "ses"),
+        ("SENDER_EMAIL", &sender),
+        ("AWS_ENDPOINT_URL", &moto_endpoint()),
+        ("AWS_REGION", "us-east-1"),
+    ])
+    .await;
+    (s, sender)
+}
+
+#[tokio::test]
+async fn ses_failing_during_a_reset_or_an_address_change_changes_nothing() {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (s, sender) = ses_server(&id).await;
+    let username = format!("rs{}", &id[..12]);
+    let address = email(&username);
+    let new_address = format!("new-{address}");
+    s.sign_up(&username).await;
+    let activation = link_in(ses_sent_to(&address).await.last().unwrap(), &s.base);
+    assert_eq!(
+        s.client.get(&activation).send().await.unwrap().status(),
+        200
+    );
+    let token = s.log_in(&username).await;
+    s.clock.advance(60);
+    s.post("/password/forgot", None, json!({"email": address}))
+        .await
+        .expect(202, None);
+    let reset = link_to(
+        ses_sent_to(&address).await.last().unwrap(),
+        &s.base,
+        "/password/reset",
+    );
+    let change = json!({"email": new_address, "password": PASSWORD});
+    s.put(&format!("/user/{username}/email"), Some(&token), change)
+        .await
+        .expect(202, None);
+    let confirm = link_to(
+        ses_sent_to(&new_address).await.last().unwrap(),
+        &s.base,
+        "/email/confirm",
+    );
+    let path = |link: &str| link.trim_start_matches(&s.base).to_string();
+    let reset_token = reset.rsplit('=').next().unwrap().to_string();
+    let reset_body = json!({"token": reset_token, "password": "an entirely fresh passphrase 1984"});
+
+    // SES refuses the sender from now on: the notices cannot go, so nothing changes.
+    ses_client()
+        .await
+        .delete_identity()
+        .identity(&sender)
+        .send()
+        .await
+        .unwrap();
+    let r = s.post("/password/reset", None, reset_body.clone()).await;
+    r.expect(503, Some("mail_unavailable"));
+    assert!(!r.text.contains("MessageRejected"), "{}", r.text);
+    s.get(&path(&confirm), None)
+        .await
+        .expect(503, Some("mail_unavailable"));
+    let me = s.get("/user", Some(&token)).await.expect(200, None);
+    assert_eq!(me["email"], address);
+    s.log_in(&username).await;
+
+    verify_sender(&sender).await;
+    s.post("/password/reset", None, reset_body)
+        .await
+        .expect(200, None);
+    s.get(&path(&confirm), None).await.expect(200, None);
+    let notices = ses_sent_to(&address).await;
+    assert!(
+        notices
+            .iter()
+            .any(|m| m.to_string().contains("Your password was changed"))
+            && notices
+                .iter()
+                .any(|m| m.to_string().contains("Your email address was changed")),
+        "{notices:?}"
+    );
 }
 
 /// A TCP proxy on loopback in front of moto that can be told to refuse connections or to hold

@@ -353,9 +353,14 @@ pub async fn ses_sent_to(to: &str) -> Vec<serde_json::Value> {
 
 /// The activation link (under `base`) in a message, as moto kept it.
 pub fn link_in(message: &serde_json::Value, base: &str) -> String {
+    link_to(message, base, "/activate")
+}
+
+/// The link to `path` (under `base`) in a message, as moto kept it.
+pub fn link_to(message: &serde_json::Value, base: &str, path: &str) -> String {
     let text = message.to_string();
     let start = text
-        .find(&format!("{base}/activate?token="))
+        .find(&format!("{base}{path}?token="))
         .expect("a link in the mail");
     text[start..]
         .chars()
