@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::common::{
-    PASSWORD, dynamodb_vars, email, free_port, fresh_table, link_in, ses_sent_to, verified_sender,
+    PASSWORD, dynamodb_vars, email, free_port, fresh_table, link_in, link_to, ses_sent_to,
+    verified_sender,
 };
 
 const BASE: &str = "https://functions.example.com";
@@ -168,25 +169,8 @@ async fn call(
 
 #[tokio::test]
 async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
-    let table = fresh_table();
-    let mut vars = dynamodb_vars(&table);
-    let config = shared::config::Config::from_lookup(|k| {
-        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    })
-    .unwrap();
-    crate::common::create_table(&config, &table).await;
-    let sender = verified_sender("no-reply").await;
+    let (vars, _) = cloud_vars().await;
     let id = uuid::Uuid::new_v4().simple().to_string();
-    vars.extend(
-        [
-            ("SENDER_EMAIL", sender.as_str()),
-            ("PUBLIC_BASE_URL", BASE),
-            ("JWT_SECRET", crate::common::SECRET),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
     let username = format!("fn{}", &id[..12]);
     let address = email(&username);
 
@@ -247,6 +231,162 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     let (status, _) = call("logout", &vars, ("DELETE", "/auth", ""), Some(&token), None).await;
     assert_eq!(status, 204);
     let (status, body) = call("me", &vars, me, Some(&token), None).await;
+    assert_eq!(status, 401, "{body}");
+}
+
+/// The variables every function gets (as template.yaml gives them), on a fresh table.
+async fn cloud_vars() -> (Vec<(String, String)>, shared::config::Config) {
+    let table = fresh_table();
+    let mut vars = dynamodb_vars(&table);
+    let config = shared::config::Config::from_lookup(|k| {
+        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    crate::common::create_table(&config, &table).await;
+    let sender = verified_sender("no-reply").await;
+    vars.extend(
+        [
+            ("SENDER_EMAIL", sender.as_str()),
+            ("PUBLIC_BASE_URL", BASE),
+            ("JWT_SECRET", crate::common::SECRET),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    (vars, config)
+}
+
+#[tokio::test]
+async fn the_recovery_bootstraps_serve_their_routes_on_dynamodb_and_ses() {
+    let (vars, config) = cloud_vars().await;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let username = format!("rc{}", &id[..12]);
+    let address = email(&username);
+    // An activated account made in the store (so the reset mail is the address's first).
+    let sdk = shared::aws::sdk_config(&config).await;
+    let shared::config::StoreKind::Dynamodb { table } = &config.store else {
+        unreachable!()
+    };
+    let store = shared::store::dynamodb::DynamoStore::new(&sdk, table.clone());
+    let now = shared::clock::Clock::system().now();
+    let user = shared::user::UserRecord {
+        user_id: id.clone(),
+        username: username.clone(),
+        email: address.clone(),
+        password_hash: shared::password::hash_blocking(PASSWORD).unwrap(),
+        role: shared::user::Role::User,
+        activated: false,
+        data: Default::default(),
+        created_at: now,
+        updated_at: now,
+        pending_until: Some(now + 3600),
+        auth_epoch: 0,
+    };
+    use shared::store::UserStore;
+    let activation = shared::store::ActivationRecord {
+        token_hash: "made-in-the-test".into(),
+        expires_at: now + 3600,
+    };
+    store.create_user(&user, &activation, now).await.unwrap();
+    store.activate("made-in-the-test", now).await.unwrap();
+    let new_password = "an entirely fresh passphrase 1984";
+
+    let forgot = json!({"email": address});
+    let (status, _) = call(
+        "password-forgot",
+        &vars,
+        ("POST", "/password/forgot", ""),
+        None,
+        Some(forgot),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let sent = ses_sent_to(&address).await;
+    let link = link_to(sent.last().expect("a reset mail"), BASE, "/password/reset");
+    let query = link.split_once('?').unwrap().1;
+    let token = query.trim_start_matches("token=");
+    let reset = ("GET", "/password/reset", query);
+    let (status, body) = call("password-reset", &vars, reset, None, None).await;
+    assert_eq!((status, &body), (200, &json!({"valid": true})));
+    let set = json!({"token": token, "password": new_password});
+    let (status, body) = call(
+        "password-reset",
+        &vars,
+        ("POST", "/password/reset", ""),
+        None,
+        Some(set),
+    )
+    .await;
+    assert_eq!((status, &body), (200, &json!({"reset": true})));
+
+    let login = json!({"username": username, "password": new_password});
+    let (status, body) = call("login", &vars, ("POST", "/auth", ""), None, Some(login)).await;
+    assert_eq!(status, 200, "{body}");
+    let session = body["token"].as_str().unwrap().to_string();
+    let sessions = ("GET", "/auth/sessions", "");
+    let (status, body) = call("sessions", &vars, sessions, Some(&session), None).await;
+    assert_eq!(
+        (status, body["sessions"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{body}"
+    );
+
+    let change = json!({"current_password": new_password, "new_password": PASSWORD});
+    let path = format!("/user/{username}/password");
+    let (status, body) = call(
+        "change-password",
+        &vars,
+        ("PUT", &path, ""),
+        Some(&session),
+        Some(change),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+
+    let new_address = format!("new-{address}");
+    let change = json!({"email": new_address, "password": PASSWORD});
+    let path = format!("/user/{username}/email");
+    let (status, body) = call(
+        "change-email",
+        &vars,
+        ("PUT", &path, ""),
+        Some(&session),
+        Some(change),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let sent = ses_sent_to(&new_address).await;
+    let link = link_to(
+        sent.last().expect("a confirmation mail"),
+        BASE,
+        "/email/confirm",
+    );
+    let query = link.split_once('?').unwrap().1;
+    let (status, body) = call(
+        "confirm-email",
+        &vars,
+        ("GET", "/email/confirm", query),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["email"]),
+        (200, &json!(new_address)),
+        "{body}"
+    );
+    let notices = ses_sent_to(&address).await;
+    assert!(
+        notices
+            .iter()
+            .any(|m| m.to_string().contains("Your email address was changed"))
+    );
+
+    let end = ("DELETE", "/auth/sessions", "");
+    let (status, _) = call("sessions", &vars, end, Some(&session), None).await;
+    assert_eq!(status, 204);
+    let (status, body) = call("sessions", &vars, sessions, Some(&session), None).await;
     assert_eq!(status, 401, "{body}");
 }
 
