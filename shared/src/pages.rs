@@ -70,7 +70,7 @@ pub fn reset_form(status: StatusCode, token: &str, error: Option<&str>) -> Respo
         None => ("", String::new()),
     };
     let body = format!(
-        "<p>Choose a new password: at least 8 characters, not a common one.</p>\
+        "<p>At least 8 characters; not a common password, nor one built from your username or address.</p>\
          <form method=\"post\" action=\"reset\">\
          <input type=\"hidden\" name=\"token\" value=\"{}\">\
          <label for=\"password\">New password</label>\
