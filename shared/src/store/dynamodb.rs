@@ -111,6 +111,18 @@ fn failure_key(login: &str) -> Item {
     key(format!("LOGINFAIL#{login}"), "FAIL")
 }
 
+/// A link's token item (activation, reset, address change): its user, until when it works, and
+/// a TTL some days past that (so an expired token still says "expired").
+fn token_item(mut key: Item, user_id: &str, valid_until: i64) -> Item {
+    key.insert("user_id".into(), s(user_id));
+    key.insert("valid_until".into(), n(valid_until));
+    key.insert(
+        TTL_ATTRIBUTE.into(),
+        n(valid_until + EXPIRED_TOKEN_KEEP_SECS),
+    );
+    key
+}
+
 fn reset_key(hash: &str) -> Item {
     key(format!("RESET#{hash}"), "TOKEN")
 }
@@ -407,6 +419,20 @@ impl DynamoStore {
         }
     }
 
+    /// Puts an item that must not exist yet (a token's: 256 random bits never collide, but
+    /// nothing is ever overwritten).
+    async fn put_new(&self, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     /// Every session item of a user (consistent: none written before this call is missed).
     async fn session_items(&self, user_id: &str) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
@@ -650,12 +676,10 @@ impl UserStore for DynamoStore {
         // A claim may be taken over only when its pending account's window has passed.
         let free =
             "attribute_not_exists(pk) OR (attribute_exists(expires_at) AND expires_at <= :now)";
-        let mut token = token_key(&activation.token_hash);
-        token.insert("user_id".into(), s(&user.user_id));
-        token.insert("valid_until".into(), n(activation.expires_at));
-        token.insert(
-            TTL_ATTRIBUTE.into(),
-            n(activation.expires_at + EXPIRED_TOKEN_KEEP_SECS),
+        let token = token_item(
+            token_key(&activation.token_hash),
+            &user.user_id,
+            activation.expires_at,
         );
         let items = vec![
             put(
@@ -830,10 +854,7 @@ impl UserStore for DynamoStore {
             return Ok(false);
         };
         let exp = activation.expires_at;
-        let mut token = token_key(&activation.token_hash);
-        token.insert("user_id".into(), s(user_id));
-        token.insert("valid_until".into(), n(exp));
-        token.insert(TTL_ATTRIBUTE.into(), n(exp + EXPIRED_TOKEN_KEEP_SECS));
+        let token = token_item(token_key(&activation.token_hash), user_id, exp);
         let mut items = vec![
             update(
                 &self.table,
@@ -1087,23 +1108,13 @@ impl UserStore for DynamoStore {
     }
 
     async fn add_reset_token(&self, reset: &ResetRecord, _now: i64) -> StoreResult<()> {
-        let mut item = reset_key(&reset.token_hash);
-        item.insert("user_id".into(), s(&reset.user_id));
-        item.insert("epoch".into(), n(reset.epoch));
-        item.insert("valid_until".into(), n(reset.expires_at));
-        item.insert(
-            TTL_ATTRIBUTE.into(),
-            n(reset.expires_at + EXPIRED_TOKEN_KEEP_SECS),
+        let mut item = token_item(
+            reset_key(&reset.token_hash),
+            &reset.user_id,
+            reset.expires_at,
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        item.insert("epoch".into(), n(reset.epoch));
+        self.put_new(item).await
     }
 
     async fn reset_token(&self, token_hash: &str, now: i64) -> StoreResult<ResetTokenState> {
@@ -1159,23 +1170,10 @@ impl UserStore for DynamoStore {
     }
 
     async fn add_email_change(&self, change: &EmailChangeRecord, _now: i64) -> StoreResult<()> {
-        let mut item = email_change_key(&change.token_hash);
-        item.insert("user_id".into(), s(&change.user_id));
+        let key = email_change_key(&change.token_hash);
+        let mut item = token_item(key, &change.user_id, change.expires_at);
         item.insert("new_email".into(), s(&change.new_email));
-        item.insert("valid_until".into(), n(change.expires_at));
-        item.insert(
-            TTL_ATTRIBUTE.into(),
-            n(change.expires_at + EXPIRED_TOKEN_KEEP_SECS),
-        );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.put_new(item).await
     }
 
     async fn email_change(&self, token_hash: &str, now: i64) -> StoreResult<EmailChangeOutcome> {
