@@ -82,6 +82,7 @@ contract!(
     racing_resets_use_a_token_once,
     an_email_change_moves_the_claim_atomically,
     a_confirmation_racing_a_sign_up_leaves_one_owner,
+    a_deletion_racing_an_address_change_frees_both_addresses,
     the_mail_throttle_allows_one_a_minute_and_ten_a_day,
 );
 
@@ -1143,4 +1144,44 @@ async fn the_mail_throttle_allows_one_a_minute_and_ten_a_day(store: Arc<dyn User
     // At once: exactly one of many.
     let at_once = join_all((0..6).map(|_| take("wes@example.com", NOW))).await;
     assert_eq!(at_once.iter().filter(|a| **a).count(), 1, "{at_once:?}");
+}
+
+async fn a_deletion_racing_an_address_change_frees_both_addresses(store: Arc<dyn UserStore>) {
+    // The deletion starts a little later each round, so that in some round the confirmation
+    // lands between the deletion's read of the user and its write.
+    for round in 0..10u64 {
+        let id = format!("d{round}");
+        let name = format!("doomed{round}");
+        activated(&store, &id, &name).await;
+        let new_address = format!("moved{round}@example.com");
+        let token = format!("m{round}");
+        store
+            .add_email_change(&change(&token, &id, &new_address, NOW + DAY), NOW)
+            .await
+            .unwrap();
+        let (confirmed, deleted) =
+            tokio::join!(store.confirm_email_change(&token, NOW + 2), async {
+                tokio::time::sleep(std::time::Duration::from_millis(round * 2)).await;
+                store.delete_user(&id).await
+            });
+        confirmed.unwrap();
+        assert!(deleted.unwrap(), "round {round}");
+        assert_eq!(store.find_user_by_id(&id, NOW + 2).await.unwrap(), None);
+        // Whichever came first, neither address is held by the deleted account.
+        for (i, address) in [format!("{name}@example.com"), new_address]
+            .iter()
+            .enumerate()
+        {
+            let again = user(
+                &format!("n{round}-{i}"),
+                &format!("again{round}x{i}"),
+                address,
+            );
+            let activation = token_for(round as usize * 10 + i);
+            store
+                .create_user(&again, &activation, NOW + 3)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: {address} still held: {e:?}"));
+        }
+    }
 }

@@ -598,58 +598,65 @@ impl DynamoStore {
     /// Removes a user and its two claims (those still pointing to it), then its sessions.
     /// `only_unactivated` makes the removal conditional on the account not being activated.
     async fn remove_user(&self, user_id: &str, only_unactivated: bool) -> StoreResult<bool> {
-        let Some(item) = self.get(user_key(user_id)).await? else {
-            return Ok(false);
-        };
-        let user = user_from_item(&item)?;
-        if only_unactivated && user.activated {
-            return Ok(false);
-        }
-        let mine = values([(":id", s(user_id))]);
-        let user_condition = if only_unactivated {
-            "attribute_exists(pk) AND activated = :no"
-        } else {
-            "attribute_exists(pk)"
-        };
-        let user_values = if only_unactivated {
-            values([(":no", Av::Bool(false))])
-        } else {
-            None
-        };
-        // A claim may have been taken over by a newer account (this one's window having
-        // passed): then it is left alone. Two tries cover both claims being taken.
-        let mut claims = vec![username_claim(&user.username), email_claim(&user.email)];
-        for _ in 0..3 {
-            let mut items = vec![delete(
-                &self.table,
-                user_key(user_id),
-                Some(user_condition),
-                user_values.clone(),
-            )?];
-            for c in &claims {
-                items.push(delete(
-                    &self.table,
-                    c.clone(),
-                    Some("user_id = :id"),
-                    mine.clone(),
-                )?);
+        // The user item goes only while its address is the one read: an address change
+        // confirmed meanwhile moved the email claim, so the user is read again (else the new
+        // claim would outlive its user and hold the address for good).
+        for _ in 0..4 {
+            let Some(item) = self.get(user_key(user_id)).await? else {
+                return Ok(false);
+            };
+            let user = user_from_item(&item)?;
+            if only_unactivated && user.activated {
+                return Ok(false);
             }
-            match self.transact(items).await {
-                Ok(()) => {
-                    self.delete_sessions(user_id).await?;
-                    return Ok(true);
+            let mine = values([(":id", s(user_id))]);
+            let (user_condition, user_values) = if only_unactivated {
+                (
+                    "attribute_exists(pk) AND email = :email AND activated = :no",
+                    values([(":email", s(&user.email)), (":no", Av::Bool(false))]),
+                )
+            } else {
+                (
+                    "attribute_exists(pk) AND email = :email",
+                    values([(":email", s(&user.email))]),
+                )
+            };
+            // A claim may have been taken over by a newer account (this one's window having
+            // passed): then it is left alone. Two tries cover both claims being taken.
+            let mut claims = vec![username_claim(&user.username), email_claim(&user.email)];
+            for _ in 0..3 {
+                let mut items = vec![delete(
+                    &self.table,
+                    user_key(user_id),
+                    Some(user_condition),
+                    user_values.clone(),
+                )?];
+                for c in &claims {
+                    items.push(delete(
+                        &self.table,
+                        c.clone(),
+                        Some("user_id = :id"),
+                        mine.clone(),
+                    )?);
                 }
-                Err(e) => match failed_conditions(&e) {
-                    Some(failed) if failed.first() == Some(&true) => return Ok(false),
-                    Some(failed) => {
-                        let mut i = 0;
-                        claims.retain(|_| {
-                            i += 1;
-                            !failed.get(i).copied().unwrap_or(false)
-                        });
+                match self.transact(items).await {
+                    Ok(()) => {
+                        self.delete_sessions(user_id).await?;
+                        return Ok(true);
                     }
-                    None => return Err(unavailable(e)),
-                },
+                    Err(e) => match failed_conditions(&e) {
+                        // Gone, activated, or its address changed: read it again.
+                        Some(failed) if failed.first() == Some(&true) => break,
+                        Some(failed) => {
+                            let mut i = 0;
+                            claims.retain(|_| {
+                                i += 1;
+                                !failed.get(i).copied().unwrap_or(false)
+                            });
+                        }
+                        None => return Err(unavailable(e)),
+                    },
+                }
             }
         }
         Err(StoreError::Unavailable(
