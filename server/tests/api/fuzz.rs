@@ -38,6 +38,9 @@ fn body() -> impl Strategy<Value = Value> {
         Just("role".to_string()),
         Just("activated".to_string()),
         Just("name".to_string()),
+        Just("token".to_string()),
+        Just("current_password".to_string()),
+        Just("new_password".to_string()),
         "[a-z_]{1,10}",
     ];
     let plausible = prop_oneof![
@@ -87,6 +90,10 @@ fn json_bodies_never_cause_a_server_error() {
         (Method::POST, "/login", false),
         (Method::POST, "/activate/resend", false),
         (Method::PUT, "/user/fuzzed", true),
+        (Method::POST, "/password/forgot", false),
+        (Method::POST, "/password/reset", false),
+        (Method::PUT, "/user/fuzzed/password", true),
+        (Method::PUT, "/user/fuzzed/email", true),
     ];
     for (method, path, auth) in routes {
         runner(48)
@@ -111,7 +118,7 @@ fn raw_bytes_queries_and_authorization_headers_never_cause_a_server_error() {
     let token = rt.block_on(s.user("raw"));
     runner(64)
         .run(&prop::collection::vec(any::<u8>(), 0..300), |bytes| {
-            for path in ["/user", "/auth", "/activate/resend"] {
+            for path in ["/user", "/auth", "/activate/resend", "/password/reset"] {
                 let r = rt.block_on(s.raw(Method::POST, path, bytes.clone()));
                 well_formed(&r, &format!("POST {path} with {} raw bytes", bytes.len()));
             }
@@ -121,7 +128,7 @@ fn raw_bytes_queries_and_authorization_headers_never_cause_a_server_error() {
     runner(96)
         .run(&"[ -~]{0,120}", |q| {
             let q = q.replace(' ', "%20").replace('#', "%23");
-            for path in ["/widgets", "/activate"] {
+            for path in ["/widgets", "/activate", "/password/reset", "/email/confirm"] {
                 let r = rt.block_on(s.get(&format!("{path}?{q}"), Some(&token)));
                 // No upstream is configured here: a 503 is the answer for a good query.
                 assert!(r.status != 500 && r.status != 502, "{path}?{q}: {}", r.text);
