@@ -503,6 +503,7 @@ async fn a_confirmation_link_expires_and_loses_to_an_address_taken_meanwhile() {
 async fn sessions_are_listed_and_ended_together() {
     let s = Server::start().await;
     let first = s.user("nia").await;
+    s.clock.advance(5); // times are to the second: the second login is the later one
     let second = s.log_in("nia").await;
     let other = s.user("oscar").await;
     s.get("/auth/sessions", None)
