@@ -117,14 +117,7 @@ async fn asvs_6_3_8_login_resend_and_forgot_do_not_reveal_which_accounts_exist()
 
 #[tokio::test]
 async fn asvs_6_3_8_forgot_through_ses_does_not_show_the_round_trip() {
-    let sender = verified_sender("forgot").await;
-    let s = Server::start_with(&[
-        ("MAIL", "ses"),
-        ("SENDER_EMAIL", &sender),
-        ("AWS_ENDPOINT_URL", &moto_endpoint()),
-        ("AWS_REGION", "us-east-1"),
-    ])
-    .await;
+    let s = Server::start_with_ses(&verified_sender("forgot").await).await;
     let username = format!("known{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let address = email(&username);
     s.sign_up(&username).await;

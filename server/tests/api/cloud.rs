@@ -11,20 +11,14 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::common::{
     PASSWORD, Server, email, link_in, link_to, moto_endpoint, ses_client, ses_sent_to,
-    verify_sender,
+    verified_sender, verify_sender,
 };
 
 #[tokio::test]
 async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a_working_link() {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let sender = format!("no-reply-{id}@sender.example.com");
-    let s = Server::start_with(&[
-        ("MAIL", "ses"),
-        ("SENDER_EMAIL", &sender),
-        ("AWS_ENDPOINT_URL", &moto_endpoint()),
-        ("AWS_REGION", "us-east-1"),
-    ])
-    .await;
+    let s = Server::start_with_ses(&sender).await;
     let username = format!("ses{}", &id[..12]);
     let address = email(&username);
     let body = json!({"username": username, "email": address, "password": PASSWORD});
@@ -58,24 +52,11 @@ async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a
     s.log_in(&username).await;
 }
 
-/// A server mailing through moto's SES from a sender of its own, verified.
-async fn ses_server(id: &str) -> (Server, String) {
-    let sender = format!("no-reply-{id}@sender.example.com");
-    verify_sender(&sender).await;
-    let s = Server::start_with(&[
-        ("MAIL", "ses"),
-        ("SENDER_EMAIL", &sender),
-        ("AWS_ENDPOINT_URL", &moto_endpoint()),
-        ("AWS_REGION", "us-east-1"),
-    ])
-    .await;
-    (s, sender)
-}
-
 #[tokio::test]
 async fn ses_failing_during_a_reset_or_an_address_change_changes_nothing() {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let (s, sender) = ses_server(&id).await;
+    let sender = verified_sender("reset").await;
+    let s = Server::start_with_ses(&sender).await;
     let username = format!("rs{}", &id[..12]);
     let address = email(&username);
     let new_address = format!("new-{address}");

@@ -82,6 +82,17 @@ impl Server {
         server
     }
 
+    /// Mailing through moto's SES from `sender` (verified there or not, as the test needs).
+    pub async fn start_with_ses(sender: &str) -> Server {
+        Server::start_with(&[
+            ("MAIL", "ses"),
+            ("SENDER_EMAIL", sender),
+            ("AWS_ENDPOINT_URL", &moto_endpoint()),
+            ("AWS_REGION", "us-east-1"),
+        ])
+        .await
+    }
+
     pub async fn start_in(data_dir: &Path, vars: &[(&str, &str)]) -> Server {
         let mut vars: Vec<(String, String)> = vars
             .iter()

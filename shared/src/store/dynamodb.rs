@@ -541,6 +541,59 @@ impl DynamoStore {
         }
     }
 
+    /// Moves the user's auth epoch on (every session but `keep` ends) and, with
+    /// `password: Some((old, new))`, replaces the hash while it is still `old`. The epoch is read,
+    /// then moved on only if unchanged: a lost race reads it again. `false` when the user is
+    /// gone or its hash is no longer `old`.
+    async fn end_sessions_and_set_password(
+        &self,
+        user_id: &str,
+        password: Option<(&str, &str)>,
+        mut keep: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        for _ in 0..4 {
+            let Some(user) = self.live_user(user_id, now).await? else {
+                return Ok(false);
+            };
+            let mut values = value_map([(":now", n(now))]);
+            let (also, condition) = match password {
+                None => (", updated_at = :now", None),
+                Some((old, new)) => {
+                    if user.password_hash != old {
+                        return Ok(false);
+                    }
+                    values.insert(":old".into(), s(old));
+                    values.insert(":new".into(), s(new));
+                    (
+                        ", password_hash = :new, updated_at = :now",
+                        Some("password_hash = :old"),
+                    )
+                }
+            };
+            let moved = self
+                .advance_epoch(
+                    user_id,
+                    user.auth_epoch,
+                    also,
+                    condition,
+                    values,
+                    keep,
+                    vec![],
+                )
+                .await?;
+            match moved {
+                Ok(()) => return Ok(true),
+                // The kept session ended meanwhile (a logout): end them all.
+                Err(failed) if failed.get(1) == Some(&true) => keep = None,
+                Err(_) => {}
+            }
+        }
+        Err(StoreError::Unavailable(
+            "ending sessions kept conflicting".into(),
+        ))
+    }
+
     async fn found_reset(&self, token_hash: &str) -> StoreResult<Option<FoundReset>> {
         let Some(item) = self.get(reset_key(token_hash)).await? else {
             return Ok(None);
@@ -1041,34 +1094,8 @@ impl UserStore for DynamoStore {
         keep: Option<&str>,
         now: i64,
     ) -> StoreResult<bool> {
-        let mut keep = keep;
-        // The epoch is read, then moved on only if unchanged: a lost race reads it again.
-        for _ in 0..4 {
-            let Some(user) = self.live_user(user_id, now).await? else {
-                return Ok(false);
-            };
-            let values = value_map([(":now", n(now))]);
-            match self
-                .advance_epoch(
-                    user_id,
-                    user.auth_epoch,
-                    ", updated_at = :now",
-                    None,
-                    values,
-                    keep,
-                    vec![],
-                )
-                .await?
-            {
-                Ok(()) => return Ok(true),
-                // The kept session ended meanwhile (a logout): end them all.
-                Err(failed) if failed.get(1) == Some(&true) => keep = None,
-                Err(_) => {}
-            }
-        }
-        Err(StoreError::Unavailable(
-            "ending sessions kept conflicting".into(),
-        ))
+        self.end_sessions_and_set_password(user_id, None, keep, now)
+            .await
     }
 
     async fn change_password(
@@ -1079,39 +1106,8 @@ impl UserStore for DynamoStore {
         keep: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        let mut keep = Some(keep);
-        for _ in 0..4 {
-            let Some(user) = self.live_user(user_id, now).await? else {
-                return Ok(false);
-            };
-            if user.password_hash != old_hash {
-                return Ok(false);
-            }
-            let values = value_map([
-                (":old", s(old_hash)),
-                (":new", s(new_hash)),
-                (":now", n(now)),
-            ]);
-            match self
-                .advance_epoch(
-                    user_id,
-                    user.auth_epoch,
-                    ", password_hash = :new, updated_at = :now",
-                    Some("password_hash = :old"),
-                    values,
-                    keep,
-                    vec![],
-                )
-                .await?
-            {
-                Ok(()) => return Ok(true),
-                Err(failed) if failed.get(1) == Some(&true) => keep = None,
-                Err(_) => {}
-            }
-        }
-        Err(StoreError::Unavailable(
-            "password change kept conflicting".into(),
-        ))
+        self.end_sessions_and_set_password(user_id, Some((old_hash, new_hash)), Some(keep), now)
+            .await
     }
 
     async fn add_reset_token(&self, reset: &ResetRecord, _now: i64) -> StoreResult<()> {
