@@ -30,6 +30,9 @@ pub struct Config {
     pub store: StoreKind,
     /// `MAIL`: how mail goes out.
     pub mail: MailKind,
+    /// The `From` of every mail: `SENDER_NAME` (default `Accounts`) and the sender's address
+    /// (`SENDER_EMAIL`; with `MAIL=log` it defaults to `no-reply@localhost`), as a mailbox.
+    pub mail_from: String,
     /// `AWS_ENDPOINT_URL`, `AWS_REGION`: passed to the AWS SDK when set (it reads the rest of the
     /// standard AWS variables, credentials among them, itself).
     pub aws_endpoint_url: Option<String>,
@@ -62,6 +65,10 @@ pub struct WidgetsConfig {
     /// `WIDGETS_TIMEOUT_MS` (default 5000).
     pub timeout: std::time::Duration,
 }
+
+/// The sender's name in the `From` of every mail, unless `SENDER_NAME` is set.
+pub const DEFAULT_SENDER_NAME: &str = "Accounts";
+pub const MAX_SENDER_NAME_CHARS: usize = 64;
 
 /// The default upstream time-out, and the largest one accepted.
 pub const DEFAULT_WIDGETS_TIMEOUT_MS: u64 = 5000;
@@ -160,8 +167,28 @@ impl Config {
                 });
             }
         };
+        let sender_name = non_empty("SENDER_NAME")
+            .map(|n| n.trim().to_string())
+            .unwrap_or_else(|| DEFAULT_SENDER_NAME.into());
+        if sender_name.chars().count() > MAX_SENDER_NAME_CHARS
+            || sender_name.chars().any(char::is_control)
+        {
+            return Err(ConfigError::Invalid {
+                var: "SENDER_NAME",
+                reason: format!(
+                    "must be at most {MAX_SENDER_NAME_CHARS} characters, none a control character"
+                ),
+            });
+        }
+        let sender_address = match &mail {
+            MailKind::Ses { sender } => sender.clone(),
+            MailKind::Log => {
+                non_empty("SENDER_EMAIL").unwrap_or_else(|| "no-reply@localhost".into())
+            }
+        };
         Ok(Config {
             store,
+            mail_from: crate::mail::mailbox(&sender_name, sender_address.trim()),
             mail,
             aws_endpoint_url: non_empty("AWS_ENDPOINT_URL"),
             aws_region: non_empty("AWS_REGION"),
@@ -321,6 +348,7 @@ mod tests {
                 sender: "no-reply@example.com".into()
             }
         );
+        assert_eq!(c.mail_from, "\"Accounts\" <no-reply@example.com>");
         let missing = |pairs: &[(&str, &str)]| Config::from_lookup(lookup(pairs)).unwrap_err();
         assert_eq!(
             missing(&[("STORE", "dynamodb")]),
@@ -338,6 +366,29 @@ mod tests {
             missing(&[("MAIL", "smtp")]),
             ConfigError::Invalid { var: "MAIL", .. }
         ));
+    }
+
+    #[test]
+    fn the_sender_name_is_bounded_and_goes_into_the_from() {
+        let from = |pairs: &[(&str, &str)]| Config::from_lookup(lookup(pairs)).map(|c| c.mail_from);
+        assert_eq!(from(&[]).unwrap(), "\"Accounts\" <no-reply@localhost>");
+        assert_eq!(
+            from(&[
+                ("SENDER_NAME", " Acme \"Login\" "),
+                ("SENDER_EMAIL", "a@acme.example")
+            ])
+            .unwrap(),
+            "\"Acme \\\"Login\\\"\" <a@acme.example>"
+        );
+        for bad in ["a\nBcc: x@evil.example".to_string(), "n".repeat(65)] {
+            assert!(matches!(
+                from(&[("SENDER_NAME", &bad)]),
+                Err(ConfigError::Invalid {
+                    var: "SENDER_NAME",
+                    ..
+                })
+            ));
+        }
     }
 
     #[test]

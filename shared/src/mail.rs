@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::pages::escape as html_escape;
+use crate::pages::{ACCENT, BACKGROUND, FONT_STACK, MUTED, TEXT, escape as html_escape};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Mail {
@@ -27,26 +27,70 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<(), MailError>;
 }
 
-/// A mail whose point is one link: the link whole, on a line of its own, in the text and the
-/// HTML bodies, between `before` and `after` (plain sentences).
-fn link_mail(
-    to: &str,
-    subject: &str,
-    username: &str,
-    before: &str,
-    link: &str,
-    after: &str,
-) -> Mail {
-    let text = format!("Hello {username},\n\n{before}\n\n{link}\n\n{after}\n");
+/// `"name" <address>`: the name quoted (ASCII) or MIME encoded-word (RFC 2047, as SES asks for
+/// any other name). The name holds no control character (the configuration checks).
+pub fn mailbox(name: &str, address: &str) -> String {
+    use base64::Engine;
+    if name.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) {
+        let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
+        format!("\"{quoted}\" <{address}>")
+    } else {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
+        format!("=?UTF-8?B?{encoded}?= <{address}>")
+    }
+}
+
+/// The HTML part of every mail: the pages' look with inline styles (mail programs drop style
+/// sheets), one column, no image and no script.
+fn html_mail(subject: &str, paragraphs_html: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title></head><body style=\"margin:0;padding:0;background:{BACKGROUND}\">\
+         <div style=\"max-width:32rem;margin:0 auto;padding:24px 20px;font-family:{FONT_STACK};\
+         font-size:16px;line-height:1.5;color:{TEXT}\">{paragraphs_html}</div></body></html>",
+        html_escape(subject)
+    )
+}
+
+/// The words of a mail whose point is one link.
+struct LinkMail<'a> {
+    subject: &'a str,
+    /// What the link does and for how long, ending in a colon.
+    before: &'a str,
+    /// The words on the button.
+    button: &'a str,
+    /// What to do if the mail was not expected.
+    after: &'a str,
+}
+
+/// A mail whose point is one link: in the text part the link whole on a line of its own; in
+/// the HTML part a button, and the link written out below it for mail programs that show no
+/// button (or a person who would rather copy it).
+fn link_mail(to: &str, username: &str, link: &str, words: LinkMail) -> Mail {
+    let text = format!(
+        "Hello {username},\n\n{}\n\n{link}\n\n{}\n",
+        words.before, words.after
+    );
     let (u, l) = (html_escape(username), html_escape(link));
-    let html = format!(
-        "<p>Hello {u},</p><p>{}</p><p><a href=\"{l}\">{l}</a></p><p>{}</p>",
-        html_escape(before),
-        html_escape(after)
+    let html = html_mail(
+        words.subject,
+        &format!(
+            "<p>Hello {u},</p><p>{}</p>\
+             <p style=\"margin:24px 0\"><a href=\"{l}\" style=\"display:inline-block;\
+             padding:12px 20px;background:{ACCENT};color:#ffffff;font-weight:600;\
+             text-decoration:none;border-radius:4px\">{}</a></p>\
+             <p style=\"font-size:14px;color:{MUTED}\">Or open this address in your browser:<br>\
+             <a href=\"{l}\" style=\"color:{ACCENT};word-break:break-all\">{l}</a></p>\
+             <p>{}</p>",
+            html_escape(words.before),
+            html_escape(words.button),
+            html_escape(words.after)
+        ),
     );
     Mail {
         to: to.to_string(),
-        subject: subject.into(),
+        subject: words.subject.into(),
         text,
         html,
     }
@@ -55,10 +99,13 @@ fn link_mail(
 /// A notice of a completed change: no link that changes anything.
 fn notice(to: &str, subject: &str, username: &str, body: &str) -> Mail {
     let text = format!("Hello {username},\n\n{body}\n");
-    let html = format!(
-        "<p>Hello {},</p><p>{}</p>",
-        html_escape(username),
-        html_escape(body)
+    let html = html_mail(
+        subject,
+        &format!(
+            "<p>Hello {},</p><p>{}</p>",
+            html_escape(username),
+            html_escape(body)
+        ),
     );
     Mail {
         to: to.to_string(),
@@ -72,11 +119,14 @@ fn notice(to: &str, subject: &str, username: &str, body: &str) -> Mail {
 pub fn activation_mail(to: &str, username: &str, link: &str) -> Mail {
     link_mail(
         to,
-        "Activate your account",
         username,
-        "To activate your account, open this link within 24 hours:",
         link,
-        "If you did not sign up, ignore this mail: the account expires by itself.",
+        LinkMail {
+            subject: "Activate your account",
+            before: "Welcome! To activate your account, open this link within 24 hours:",
+            button: "Activate my account",
+            after: "If you did not sign up, ignore this mail: the account is removed by itself.",
+        },
     )
 }
 
@@ -84,11 +134,14 @@ pub fn activation_mail(to: &str, username: &str, link: &str) -> Mail {
 pub fn reset_mail(to: &str, username: &str, link: &str) -> Mail {
     link_mail(
         to,
-        "Reset your password",
         username,
-        "To choose a new password, open this link within 1 hour:",
         link,
-        "If you did not ask for this, ignore this mail: your password stays as it is.",
+        LinkMail {
+            subject: "Reset your password",
+            before: "Someone (we hope you) asked to reset the password of your account. To choose a new one, open this link within 1 hour:",
+            button: "Choose a new password",
+            after: "If you did not ask for this, ignore this mail: your password stays as it is.",
+        },
     )
 }
 
@@ -96,11 +149,14 @@ pub fn reset_mail(to: &str, username: &str, link: &str) -> Mail {
 pub fn email_confirmation_mail(to: &str, username: &str, link: &str) -> Mail {
     link_mail(
         to,
-        "Confirm your new email address",
         username,
-        "To make this the address of your account, open this link within 24 hours:",
         link,
-        "If you did not ask for this, ignore this mail: nothing changes.",
+        LinkMail {
+            subject: "Confirm your new email address",
+            before: "To make this the address of your account, open this link within 24 hours:",
+            button: "Confirm my new address",
+            after: "If you did not ask for this, ignore this mail: nothing changes.",
+        },
     )
 }
 
@@ -131,22 +187,37 @@ pub fn email_changed_notice(to: &str, username: &str, new_email: &str) -> Mail {
 /// Writes each mail to the log and appends it to a file. For local runs: nothing is sent.
 pub struct LogMailer {
     path: PathBuf,
+    /// The `From` the mail would have had.
+    from: String,
     file_lock: Mutex<()>,
 }
 
 impl LogMailer {
-    pub fn new(path: PathBuf) -> Self {
+    pub fn new(path: PathBuf, from: impl Into<String>) -> Self {
         LogMailer {
             path,
+            from: from.into(),
             file_lock: Mutex::new(()),
         }
     }
 }
 
+/// One line of `mail.log`: the mail and its `From`.
+#[derive(Serialize)]
+struct LoggedMail<'a> {
+    from: &'a str,
+    #[serde(flatten)]
+    mail: &'a Mail,
+}
+
 #[async_trait]
 impl Mailer for LogMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
-        let line = serde_json::to_string(mail).map_err(|e| MailError(e.to_string()))?;
+        let logged = LoggedMail {
+            from: &self.from,
+            mail,
+        };
+        let line = serde_json::to_string(&logged).map_err(|e| MailError(e.to_string()))?;
         {
             let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
             // The data directory may not exist yet (with STORE=dynamodb nothing else makes it).
@@ -169,14 +240,15 @@ impl Mailer for LogMailer {
 /// Sends through Amazon SES (v1 `SendEmail`), a plain-text and an HTML body.
 pub struct SesMailer {
     client: aws_sdk_ses::Client,
-    sender: String,
+    /// The `Source`: the sender's name and verified address, as [`mailbox`] writes them.
+    from: String,
 }
 
 impl SesMailer {
-    pub fn new(client: aws_sdk_ses::Client, sender: impl Into<String>) -> Self {
+    pub fn new(client: aws_sdk_ses::Client, from: impl Into<String>) -> Self {
         SesMailer {
             client,
-            sender: sender.into(),
+            from: from.into(),
         }
     }
 }
@@ -203,7 +275,7 @@ impl Mailer for SesMailer {
             .build();
         self.client
             .send_email()
-            .source(&self.sender)
+            .source(&self.from)
             .destination(Destination::builder().to_addresses(&mail.to).build())
             .message(message)
             .send()
@@ -219,17 +291,72 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_activation_mail_holds_the_link_whole_and_escapes_html() {
-        let m = activation_mail("a@example.com", "a<b", "http://x/activate?token=abc");
-        assert!(m.text.lines().any(|l| l == "http://x/activate?token=abc"));
-        assert!(m.html.contains("href=\"http://x/activate?token=abc\""));
-        assert!(m.html.contains("a&lt;b"));
+    fn every_link_mail_holds_the_link_whole_as_a_button_and_written_out() {
+        let link = "http://x/activate?token=abc&n=1";
+        for m in [
+            activation_mail("a@example.com", "a<b", link),
+            reset_mail("a@example.com", "a<b", link),
+            email_confirmation_mail("a@example.com", "a<b", link),
+        ] {
+            assert!(m.text.starts_with("Hello a<b,\n\n"), "{}", m.text);
+            assert!(m.text.lines().any(|l| l == link), "{}", m.text);
+            assert!(
+                !m.text.contains("<p>") && !m.text.contains("&amp;"),
+                "{}",
+                m.text
+            );
+            let escaped = "http://x/activate?token=abc&amp;n=1";
+            // The button and the written-out link: two anchors to the link, the second showing it.
+            assert_eq!(
+                m.html.matches(&format!("href=\"{escaped}\"")).count(),
+                2,
+                "{}",
+                m.html
+            );
+            assert!(m.html.contains(&format!(">{escaped}</a>")), "{}", m.html);
+            assert!(m.html.contains("a&lt;b"), "{}", m.html);
+            assert!(
+                m.html.starts_with("<!doctype html><html lang=\"en\">"),
+                "{}",
+                m.html
+            );
+            assert!(
+                m.html.contains(&format!("<title>{}</title>", m.subject)),
+                "{}",
+                m.html
+            );
+            assert!(
+                !m.html.contains("<script") && !m.html.contains("<img"),
+                "{}",
+                m.html
+            );
+        }
+        let n = email_changed_notice("old@example.com", "a", "new@example.com");
+        assert!(n.text.contains("new@example.com") && n.html.contains("new@example.com"));
+        assert!(
+            !n.html.contains("href"),
+            "a notice holds no link: {}",
+            n.html
+        );
+    }
+
+    #[test]
+    fn a_mailbox_quotes_or_encodes_the_name() {
+        assert_eq!(mailbox("Acme", "a@x.example"), "\"Acme\" <a@x.example>");
+        assert_eq!(
+            mailbox("a\"b\\c", "a@x.example"),
+            "\"a\\\"b\\\\c\" <a@x.example>"
+        );
+        assert_eq!(
+            mailbox("Café", "a@x.example"),
+            "=?UTF-8?B?Q2Fmw6k=?= <a@x.example>"
+        );
     }
 
     #[tokio::test]
     async fn the_log_mailer_appends_json_lines_and_fails_when_it_cannot_write() {
         let dir = tempfile::tempdir().unwrap();
-        let mailer = LogMailer::new(dir.path().join("mail.log"));
+        let mailer = LogMailer::new(dir.path().join("mail.log"), "\"A\" <a@localhost>");
         let m = activation_mail("a@example.com", "alice", "http://x/activate?token=abc");
         mailer.send(&m).await.unwrap();
         mailer.send(&m).await.unwrap();
@@ -237,11 +364,13 @@ mod tests {
         assert_eq!(text.lines().count(), 2);
         let back: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(back["to"], "a@example.com");
+        assert_eq!(back["from"], "\"A\" <a@localhost>");
+        assert_eq!(back["subject"], "Activate your account");
 
-        let nested = LogMailer::new(dir.path().join("not/yet/there/mail.log"));
+        let nested = LogMailer::new(dir.path().join("not/yet/there/mail.log"), "a@localhost");
         nested.send(&m).await.unwrap();
 
-        let broken = LogMailer::new(dir.path().to_path_buf()); // a directory: cannot append
+        let broken = LogMailer::new(dir.path().to_path_buf(), "a@localhost"); // a directory: cannot append
         assert!(broken.send(&m).await.is_err());
     }
 }

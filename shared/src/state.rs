@@ -101,11 +101,14 @@ impl AppState {
 /// `DATA_DIR/mail.log`.
 pub fn configured_mailer(config: &Config, sdk: Option<&SdkConfig>) -> Arc<dyn Mailer> {
     match (&config.mail, sdk) {
-        (MailKind::Ses { sender }, Some(sdk)) => Arc::new(SesMailer::new(
+        (MailKind::Ses { .. }, Some(sdk)) => Arc::new(SesMailer::new(
             aws_sdk_ses::Client::new(sdk),
-            sender.clone(),
+            config.mail_from.clone(),
         )),
-        _ => Arc::new(LogMailer::new(config.data_dir.join(MAIL_FILE))),
+        _ => Arc::new(LogMailer::new(
+            config.data_dir.join(MAIL_FILE),
+            config.mail_from.clone(),
+        )),
     }
 }
 
