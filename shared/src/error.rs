@@ -205,15 +205,22 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            // The cause stays in the log; the client gets the generic sentence.
+impl ApiError {
+    /// Logs the refusal or failure: a 5xx with its cause (which stays in the log; the client
+    /// gets the generic sentence of [`ApiError::message`]).
+    pub fn log(&self) {
+        if self.status().is_server_error() {
             tracing::error!(code = self.code(), cause = %self, "request failed");
         } else {
             tracing::debug!(code = self.code(), "request refused");
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        self.log();
         let message = self.message();
         let fields = match &self {
             ApiError::Validation(f) => Some(f),

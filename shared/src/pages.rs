@@ -3,20 +3,49 @@
 //! a page is escaped here.
 
 use axum::http::{HeaderValue, StatusCode, header};
+use serde_json::{Map, Value};
+
+use crate::accounts::{MAX_EMAIL_CHARS, valid_email};
+use crate::error::ApiError;
+use std::sync::LazyLock;
+
 use axum::response::{Html, IntoResponse, Response};
 
 /// Allows only what the pages use: their inline style, and forms posting to this service.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;\
-font-size:1.05rem;line-height:1.5;color:#1a1a1a;background:#fafafa;margin:0}\
-main{max-width:32rem;margin:2.5rem auto;padding:0 1.25rem}h1{font-size:1.5rem}\
-label{display:block;font-weight:600;margin-top:1rem}\
-input{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem;\
-border:1px solid #555;border-radius:4px}\
-button{font:inherit;margin-top:1rem;padding:.5rem 1rem;border:0;border-radius:4px;\
-background:#0b57d0;color:#fff;cursor:pointer}\
-:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}.error{color:#b00020}";
+/// The look the pages and the HTML mails share. Contrast against the background: text 16:1,
+/// muted text 9:1, the accent (links, buttons with white text, focus) 6:1; WCAG AA asks 4.5:1.
+pub const TEXT: &str = "#1a1a1a";
+pub const MUTED: &str = "#444444";
+pub const ACCENT: &str = "#0b57d0";
+pub const ERROR: &str = "#b00020";
+pub const BACKGROUND: &str = "#fafafa";
+pub const FONT_STACK: &str =
+    "system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif";
+
+/// The one style sheet, inline in every page (the CSP allows inline style and nothing else).
+static STYLE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "*{{box-sizing:border-box}}\
+         body{{font-family:{FONT_STACK};font-size:1.0625rem;line-height:1.5;color:{TEXT};\
+         background:{BACKGROUND};margin:0}}\
+         main{{max-width:32rem;margin:0 auto;padding:2.5rem 1.25rem}}\
+         h1{{font-size:1.5rem;line-height:1.25;margin:0 0 1rem}}\
+         h2{{font-size:1.125rem;margin:2rem 0 .5rem}}\
+         p{{margin:0 0 1rem}}.hint{{color:{MUTED};font-size:.95rem}}\
+         label{{display:block;font-weight:600;margin:1rem 0 .25rem}}\
+         input{{font:inherit;width:100%;padding:.625rem .75rem;border:1px solid #6b6b6b;\
+         border-radius:4px;background:#fff;color:{TEXT}}}\
+         input[aria-invalid=true]{{border:2px solid {ERROR}}}\
+         button{{font:inherit;font-weight:600;margin-top:1.25rem;padding:.625rem 1.25rem;\
+         min-height:2.75rem;border:0;border-radius:4px;background:{ACCENT};color:#fff;\
+         cursor:pointer}}\
+         a{{color:{ACCENT}}}\
+         :focus-visible{{outline:3px solid {ACCENT};outline-offset:2px}}\
+         .error{{color:{ERROR};font-weight:600;margin:.5rem 0 0}}"
+    )
+});
 
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -29,10 +58,11 @@ pub fn escape(s: &str) -> String {
 /// A page: `title` (escaped) as its title and heading, then `body_html` as it is.
 pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
     let title = escape(title);
+    let style = STYLE.as_str();
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>{STYLE}</style></head>\
+         <title>{title}</title><style>{style}</style></head>\
          <body><main><h1>{title}</h1>{body_html}</main></body></html>"
     );
     let mut response = (status, Html(html)).into_response();
@@ -55,31 +85,179 @@ pub fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
     page(status, title, &format!("<p>{}</p>", escape(text)))
 }
 
-/// The form behind a reset link: a new password, posted with the token to `POST
-/// /password/reset` (relative, so it works under any base path). `error` is shown next to the
-/// field when a first try was refused.
-pub fn reset_form(status: StatusCode, token: &str, error: Option<&str>) -> Response {
-    let (described, message) = match error {
-        Some(e) => (
-            " aria-describedby=\"password-error\" aria-invalid=\"true\"",
-            format!(
-                "<p id=\"password-error\" class=\"error\" role=\"alert\">{}</p>",
-                escape(e)
-            ),
-        ),
+/// A labelled input named and identified `name`. `hint` (escaped) is shown under the label;
+/// `error` (escaped) under the input, announced when the page opens (`role="alert"`). Both
+/// are tied to the input (`aria-describedby`), so a screen reader reads them with it.
+fn field(name: &str, label: &str, attrs: &str, hint: Option<&str>, error: Option<&str>) -> String {
+    let mut described = Vec::new();
+    let hint = match hint {
+        Some(h) => {
+            described.push(format!("{name}-hint"));
+            format!("<p id=\"{name}-hint\" class=\"hint\">{}</p>", escape(h))
+        }
+        None => String::new(),
+    };
+    let (invalid, message) = match error {
+        Some(e) => {
+            described.push(format!("{name}-error"));
+            (
+                " aria-invalid=\"true\"",
+                format!(
+                    "<p id=\"{name}-error\" class=\"error\" role=\"alert\">{}</p>",
+                    escape(e)
+                ),
+            )
+        }
         None => ("", String::new()),
     };
+    let described = if described.is_empty() {
+        String::new()
+    } else {
+        format!(" aria-describedby=\"{}\"", described.join(" "))
+    };
+    format!(
+        "<label for=\"{name}\">{}</label>{hint}\
+         <input id=\"{name}\" name=\"{name}\" {attrs}{described}{invalid}>{message}",
+        escape(label)
+    )
+}
+
+/// A form of one email field posting to `action` (relative to the page's own address, so it
+/// works under any base path).
+fn email_form(action: &str, button: &str, email: &str, error: Option<&str>) -> String {
+    let input = format!(
+        "type=\"email\" autocomplete=\"email\" maxlength=\"254\" required value=\"{}\"",
+        escape(email)
+    );
+    format!(
+        "<form method=\"post\" action=\"{action}\">{}\
+         <button type=\"submit\">{}</button></form>",
+        field("email", "Email address", &input, None, error),
+        escape(button)
+    )
+}
+
+/// The form behind a reset link: a new password, posted with the token to `POST
+/// /password/reset`. `error` is shown next to the field when a first try was refused.
+pub fn reset_form(status: StatusCode, token: &str, error: Option<&str>) -> Response {
+    let input = "type=\"password\" autocomplete=\"new-password\" minlength=\"8\" \
+                 maxlength=\"256\" required";
     let body = format!(
-        "<p>At least 8 characters; not a common password, nor one built from your username or address.</p>\
+        "<p>Choose the password you will log in with from now on. Every session of your \
+         account ends when it is set.</p>\
          <form method=\"post\" action=\"reset\">\
-         <input type=\"hidden\" name=\"token\" value=\"{}\">\
-         <label for=\"password\">New password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" \
-         minlength=\"8\" maxlength=\"256\" required{described}>{message}\
+         <input type=\"hidden\" name=\"token\" value=\"{}\">{}\
          <button type=\"submit\">Set the new password</button></form>",
-        escape(token)
+        escape(token),
+        field(
+            "password",
+            "New password",
+            input,
+            Some(
+                "At least 8 characters; not a common password, nor one built from your username or address."
+            ),
+            error
+        ),
     );
     page(status, "Choose a new password", &body)
+}
+
+/// Where a page that offers the activation link again is served from: the form's action is
+/// relative to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServedAt {
+    /// `GET /activate` (a dead link).
+    ActivationLink,
+    /// `POST /activate/resend` (the form, sent again with an error).
+    ResendRoute,
+}
+
+/// Why a link is a dead end, then the heading of the way forward; nothing when the page is the
+/// form itself, sent again.
+fn why_then(why: Option<&str>, next: &str) -> String {
+    match why {
+        Some(why) => format!("<p>{}</p><h2>{}</h2>", escape(why), escape(next)),
+        None => String::new(),
+    }
+}
+
+/// A dead end of the activation link, with the way forward: a form that mails a new link.
+pub fn resend_page(
+    status: StatusCode,
+    title: &str,
+    why: Option<&str>,
+    served_at: ServedAt,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
+    let action = match served_at {
+        ServedAt::ActivationLink => "activate/resend",
+        ServedAt::ResendRoute => "resend",
+    };
+    let body = format!(
+        "{}<p>Enter the address you signed up with. If its account is waiting to be activated, \
+         a new link is mailed to it.</p>{}",
+        why_then(why, "Get a new activation link"),
+        email_form(action, "Mail me a new link", email, error)
+    );
+    page(status, title, &body)
+}
+
+/// A dead end of the reset link, with the way forward: the forgot-password form (served from
+/// `/password/reset` and `/password/forgot`, so `forgot` is the same route from both).
+pub fn forgot_page(
+    status: StatusCode,
+    title: &str,
+    why: Option<&str>,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
+    let body = format!(
+        "{}<p>Enter your account's address: a link to choose a new password is mailed to it.</p>{}",
+        why_then(why, "Get a new link"),
+        email_form("forgot", "Mail me a reset link", email, error)
+    );
+    page(status, title, &body)
+}
+
+/// The address of a form post to a route that mails, and, when a person should fix it first,
+/// why. (JSON clients get `202` for any string, so that an answer tells nothing; a form is
+/// typed by the person who owns the address, and a typo deserves a word.)
+pub fn form_email(body: &Map<String, Value>) -> (String, Option<&'static str>) {
+    let email: String = match body.get("email") {
+        Some(Value::String(e)) => e.chars().take(MAX_EMAIL_CHARS + 1).collect(),
+        _ => String::new(),
+    };
+    let problem = if email.is_empty() {
+        Some("Enter your email address.")
+    } else if !valid_email(&email) {
+        Some("Enter a whole email address, like name@example.com.")
+    } else {
+        None
+    };
+    (email, problem)
+}
+
+/// A failure answered to a person, logged as the JSON answer would be (a 5xx's message is
+/// generic; its cause stays in the log).
+pub fn error_page(e: ApiError) -> Response {
+    e.log();
+    let title = if e.status().is_server_error() {
+        "Please try again in a minute"
+    } else {
+        "That did not work"
+    };
+    message_page(e.status(), title, &e.message())
+}
+
+/// The answer to a form that asked for a mail: the same whether or not an account matched.
+pub fn mail_sent_page(status: StatusCode, what: &str) -> Response {
+    let body = format!(
+        "<p>{}</p><p class=\"hint\">Nothing after a few minutes? Check your spam folder; \
+         a mail to the same address goes out at most once a minute.</p>",
+        escape(what)
+    );
+    page(status, "Check your mail", &body)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use axum::routing::get;
 use serde_json::json;
 use shared::accounts::{self, Activation};
 use shared::http::{ok, prefers_html, token_query};
-use shared::pages::message_page;
+use shared::pages::{ServedAt, error_page, message_page, resend_page};
 use shared::{ApiError, AppState};
 
 /// The routes this function serves (method, path): template.yaml and API.md list the same.
@@ -35,8 +35,8 @@ pub async fn activate(
         ),
         Ok(Activation::AlreadyActivated(_)) if html => message_page(
             StatusCode::OK,
-            "Already activated",
-            "This account is already activated: you can log in.",
+            "Account already activated",
+            "This account was activated before: you can log in.",
         ),
         Ok(Activation::Activated(u)) => ok(json!({"activated": true, "username": u.username})),
         Ok(Activation::AlreadyActivated(u)) => ok(json!({
@@ -45,9 +45,26 @@ pub async fn activate(
             "username": u.username,
             "message": "This account is already activated.",
         })),
-        Err(e @ (ApiError::InvalidActivationToken | ApiError::ActivationTokenExpired)) if html => {
-            message_page(e.status(), "Activation link not valid", &e.message())
-        }
+        Err(e @ ApiError::InvalidActivationToken) if html => resend_page(
+            e.status(),
+            "This activation link does not work",
+            Some("It may have been cut short by a mail program, or a newer link replaced it."),
+            ServedAt::ActivationLink,
+            "",
+            None,
+        ),
+        Err(e @ ApiError::ActivationTokenExpired) if html => resend_page(
+            e.status(),
+            "This activation link has expired",
+            Some(
+                "An activation link works for 24 hours, and an account not activated by then is \
+                 removed (sign up again). If you asked for a newer link since, its account waits.",
+            ),
+            ServedAt::ActivationLink,
+            "",
+            None,
+        ),
+        Err(e) if html => error_page(e),
         Err(e) => e.into_response(),
     }
 }

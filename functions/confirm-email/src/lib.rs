@@ -9,7 +9,7 @@ use axum::routing::get;
 use serde_json::json;
 use shared::accounts::{self, EmailConfirmation};
 use shared::http::{ok, prefers_html, token_query};
-use shared::pages::message_page;
+use shared::pages::{error_page, message_page};
 use shared::{ApiError, AppState};
 
 /// The routes this function serves (method, path): template.yaml and API.md list the same.
@@ -47,11 +47,27 @@ pub async fn confirm_email(
             "already_confirmed": true,
             "email": u.email,
         })),
-        Err(
-            e @ (ApiError::InvalidConfirmationToken
-            | ApiError::ConfirmationTokenExpired
-            | ApiError::EmailTaken),
-        ) if html => message_page(e.status(), "Address not changed", &e.message()),
+        Err(e @ ApiError::InvalidConfirmationToken) if html => message_page(
+            e.status(),
+            "This confirmation link does not work",
+            "A newer link may have replaced it, or a mail program cut it short. Your account \
+             keeps its address; to change it, ask for the change again where you asked before: \
+             a new link goes to the new address.",
+        ),
+        Err(e @ ApiError::ConfirmationTokenExpired) if html => message_page(
+            e.status(),
+            "This confirmation link has expired",
+            "A confirmation link works for 24 hours. Your account keeps its address; to change \
+             it, ask for the change again where you asked before: a new link goes to the new \
+             address.",
+        ),
+        Err(e @ ApiError::EmailTaken) if html => message_page(
+            e.status(),
+            "Address not changed",
+            "Another account took this address first, so your account keeps its address. To \
+             change it, ask again with another address.",
+        ),
+        Err(e) if html => error_page(e),
         Err(e) => e.into_response(),
     }
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use shared::http::{ok, prefers_html, token_query};
-use shared::pages::{message_page, reset_form};
+use shared::pages::{error_page, forgot_page, message_page, reset_form};
 use shared::{ApiError, AppState, JsonOrForm, accounts};
 
 /// The routes this function serves (method, path): template.yaml and API.md list the same.
@@ -19,9 +19,19 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/password/reset", get(reset_link).post(reset_password))
 }
 
-/// The page for a link that cannot be used.
+/// The page for a link that cannot be used, with the way forward: the forgot-password form.
 fn dead_link_page(e: &ApiError) -> Response {
-    message_page(e.status(), "Password reset link not valid", &e.message())
+    let (title, why) = match e {
+        ApiError::ResetTokenExpired => (
+            "This password reset link has expired",
+            "A reset link works for 1 hour.",
+        ),
+        _ => (
+            "This password reset link does not work",
+            "It was used already, a newer link replaced it, or a mail program cut it short.",
+        ),
+    };
+    forgot_page(e.status(), title, Some(why), "", None)
 }
 
 pub async fn reset_link(
@@ -37,7 +47,8 @@ pub async fn reset_link(
         (Err(e @ (ApiError::InvalidResetToken | ApiError::ResetTokenExpired)), true) => {
             dead_link_page(&e)
         }
-        (Err(e), _) => e.into_response(),
+        (Err(e), true) => error_page(e),
+        (Err(e), false) => e.into_response(),
     }
 }
 
@@ -68,9 +79,7 @@ pub async fn reset_password(State(state): State<AppState>, form: JsonOrForm) -> 
         (Err(e @ (ApiError::InvalidResetToken | ApiError::ResetTokenExpired)), true) => {
             dead_link_page(&e)
         }
-        (Err(e), true) if !e.status().is_server_error() => {
-            message_page(e.status(), "Password not changed", &e.message())
-        }
-        (Err(e), _) => e.into_response(),
+        (Err(e), true) => error_page(e),
+        (Err(e), false) => e.into_response(),
     }
 }

@@ -65,7 +65,12 @@ async fn browsers_get_readable_pages() {
     let r = page("/activate?token=nope".into()).await;
     assert_eq!(r.status, 400);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
-    assert!(r.text.contains("not valid"));
+    assert!(r.text.contains("does not work"), "{}", r.text);
+    assert!(
+        r.text.contains("action=\"activate/resend\""),
+        "the way forward: {}",
+        r.text
+    );
 }
 
 #[tokio::test]

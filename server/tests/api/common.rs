@@ -15,6 +15,10 @@ use tempfile::TempDir;
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
+/// What Chromium sends as `Accept` when it opens a page.
+pub const BROWSER_ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
 pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
@@ -193,6 +197,31 @@ impl Server {
         self.call(Method::DELETE, path, token, None).await
     }
 
+    /// A form post, as a browser sends it (`application/x-www-form-urlencoded`).
+    pub async fn form_post(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        Server::reply(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", BROWSER_ACCEPT)
+                .body(body),
+        )
+        .await
+    }
+
+    /// A GET as a browser sends it (asking for HTML first).
+    pub async fn html_get(&self, path: &str) -> Reply {
+        Server::reply(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .header("accept", BROWSER_ACCEPT),
+        )
+        .await
+    }
+
     /// Every mail the logging mailer wrote, oldest first.
     pub fn mails(&self) -> Vec<Value> {
         let Ok(text) = std::fs::read_to_string(self.data_dir.join("mail.log")) else {
@@ -255,6 +284,21 @@ impl Server {
             .await
             .expect(200, None);
         body["token"].as_str().unwrap().to_string()
+    }
+
+    /// The token of a login with `password`, or `None` when it is refused (`401`).
+    pub async fn log_in_with_password(&self, username: &str, password: &str) -> Option<String> {
+        let r = self
+            .post(
+                "/auth",
+                None,
+                json!({"username": username, "password": password}),
+            )
+            .await;
+        if r.status.as_u16() == 401 {
+            return None;
+        }
+        Some(r.expect(200, None)["token"].as_str().unwrap().to_string())
     }
 
     /// Signs up, activates and logs in `username`; returns the token.

@@ -146,3 +146,32 @@ async fn the_served_openapi_document_lists_exactly_the_routes() {
     let routes: BTreeSet<Route> = served().into_iter().map(|(_, r)| r).collect();
     assert_eq!(listed, routes);
 }
+
+#[test]
+fn the_readme_shows_every_committed_screenshot_and_each_it_shows_exists() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let shown: BTreeSet<String> = readme
+        .split("src=\"docs/screenshots/")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_string())
+        .collect();
+    let committed: BTreeSet<String> = std::fs::read_dir(repo().join("docs/screenshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(!committed.is_empty());
+    assert_eq!(
+        shown, committed,
+        "README's screenshots and docs/screenshots/"
+    );
+    // The browser test writes each of them (as NAME-phone.png): a page renamed there is renamed
+    // here.
+    let test = std::fs::read_to_string(repo().join("scripts/browser_test.py")).unwrap();
+    for png in &committed {
+        let name = png.trim_end_matches(".png");
+        assert!(
+            test.contains(&format!("\"{name}\"")),
+            "scripts/browser_test.py no longer makes {name}"
+        );
+    }
+}

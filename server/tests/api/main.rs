@@ -9,6 +9,7 @@ mod drift;
 mod fuzz;
 mod lambda_events;
 mod login;
+mod pages;
 mod process;
 mod races;
 mod recovery;
