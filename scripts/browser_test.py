@@ -1,16 +1,27 @@
 #!/usr/bin/env python3
-"""The pages behind the links in the mails, in a real browser (Debian's chromium, headless,
-driven by Playwright): a person signs up, opens the activation link, asks for a password reset,
-opens the reset link from the mail log, types a new password, submits, and logs in with it.
+"""Every page a person meets from a mail, in a real browser (Debian's chromium, headless, driven
+by Playwright), on the local server with the logging mailer:
 
-Usage: scripts/browser_test.py <accounts binary> <screenshot directory>
-(scripts/test runs it beside the soak: the mail throttle holds the reset mail back until a
-minute after the activation mail, which this waits out.)
+- each page is opened from a real link in the mail log (the activation link by clicking the
+  button of the HTML mail), at a phone width and a desktop width, with a screenshot of each;
+- each is checked: its heading, its strict headers, no CSP violation, a system font at a
+  readable size, no sideways scrolling on a phone, a visible focus, and axe-core (WCAG 2.1 A
+  and AA) finds no violation; the HTML mails are checked with axe-core as well;
+- the dead ends are used to the end: a cut activation link and an expired one each lead, by
+  their form, to a new link that works; a reset started from an expired link completes, and
+  the new password logs in while the old one is refused.
+
+Usage: scripts/browser_test.py <accounts binary> <screenshot directory> <axe.min.js>
+(scripts/test runs it beside the soak. The mail throttle holds a second mail to an address back
+for a minute, which this waits out once; an expired link, and a third mail, are made by moving
+that one token's expiry, or that one address's throttle record, back in the store file, as the
+service's clock moving on would.)
 """
 
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,7 +38,10 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-PHONE = {"width": 390, "height": 844}
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
 
 
 def free_port():
@@ -36,103 +50,306 @@ def free_port():
         return s.getsockname()[1]
 
 
-def request(base, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def link(mail_log, to, path, after=0):
-    """The newest link to `path` in a mail to `to`, waiting up to `after` seconds for it."""
-    deadline = time.time() + after
-    while True:
-        with open(mail_log) as f:
-            mails = [json.loads(line) for line in f if line.strip()]
-        for m in reversed(mails):
-            if m["to"] == to:
-                for line in m["text"].splitlines():
-                    if path + "?token=" in line:
-                        return line.strip()
-        if time.time() >= deadline:
-            sys.exit(f"no mail to {to} with a link to {path}")
-        time.sleep(0.5)
-
-
 def check(condition, what):
     if not condition:
         sys.exit(f"browser test failed: {what}")
     print(f"ok: {what}")
 
 
-def main():
-    binary, shots = sys.argv[1], sys.argv[2]
-    os.makedirs(shots, exist_ok=True)
-    data = tempfile.mkdtemp()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATA_DIR": data, "PORT": str(port), "RUST_LOG": "warn"}
-    server = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(os.path.join(data, "server.log"), "w"))
-    try:
+class Service:
+    """The local server on a free loopback port, in a data directory of its own."""
+
+    def __init__(self, binary):
+        self.data = tempfile.mkdtemp()
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "DATA_DIR": self.data, "PORT": str(port), "RUST_LOG": "warn"}
+        self.process = subprocess.Popen(
+            [binary], env=env, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.data, "server.log"), "w"))
         for _ in range(100):
             try:
-                urllib.request.urlopen(base + "/", timeout=1)
-                break
+                urllib.request.urlopen(self.base + "/", timeout=1)
+                return
             except OSError:
                 time.sleep(0.1)
-        mail_log = os.path.join(data, "mail.log")
-        address = "walker@example.com"
-        status, body = request(base, "POST", "/user",
-                               {"username": "walker", "email": address, "password": PASSWORD})
-        check(status == 201, f"sign-up: {status} {body}")
-        signed_up = time.time()
+        sys.exit("the server did not start")
 
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport=PHONE)
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
 
-            page.goto(link(mail_log, address, "/activate"))
-            check("Account activated" in page.content(), "the activation link, in a browser")
-            page.screenshot(path=os.path.join(shots, "activated-phone.png"))
+    def request(self, method, path, body=None, token=None):
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
 
-            # The reset mail is the address's second: a minute after the first.
-            time.sleep(max(0, signed_up + 61 - time.time()))
-            status, _ = request(base, "POST", "/password/forgot", {"email": address})
-            check(status == 202, "forgot my password")
-            reset = link(mail_log, address, "/password/reset", after=5)
+    def mails(self, to):
+        path = os.path.join(self.data, "mail.log")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [m for m in map(json.loads, filter(str.strip, f)) if m["to"] == to]
 
-            response = page.goto(reset)
-            check(response.headers.get("referrer-policy") == "no-referrer",
-                  "the reset page sends no referrer")
-            page.screenshot(path=os.path.join(shots, "reset-form-phone.png"))
-            page.get_by_label("New password").fill("short")
-            # The browser itself refuses a password under 8 characters (minlength): nothing
-            # is posted, the form stays.
-            page.get_by_role("button", name="Set the new password").click()
-            check(page.url == reset, "a too-short password is held back by the form itself")
-            page.get_by_label("New password").fill(NEW_PASSWORD)
-            page.get_by_role("button", name="Set the new password").click()
-            page.wait_for_load_state()
-            check("Password changed" in page.content(), f"the answer page: {page.content()[:300]}")
-            page.screenshot(path=os.path.join(shots, "reset-done-phone.png"))
+    def mail(self, to, path, newer_than=0, wait=5):
+        """The newest mail to `to` with a link to `path` (after the first `newer_than` such
+        mails), and that link, waiting up to `wait` seconds."""
+        deadline = time.time() + wait
+        while True:
+            found = [(m, line.strip()) for m in self.mails(to)
+                     for line in m["text"].splitlines() if path + "?token=" in line]
+            if len(found) > newer_than:
+                return found[-1]
+            if time.time() >= deadline:
+                sys.exit(f"no mail to {to} with a link to {path}")
+            time.sleep(0.25)
 
-            page.goto(reset)
-            check("not valid" in page.content(), "the link works once")
-            browser.close()
+    def link(self, to, path, newer_than=0):
+        return self.mail(to, path, newer_than)[1]
 
-        status, _ = request(base, "POST", "/auth", {"username": "walker", "password": PASSWORD})
-        check(status == 401, "the old password is refused")
-        status, _ = request(base, "POST", "/auth",
-                            {"username": "walker", "password": NEW_PASSWORD})
-        check(status == 200, "the new password logs in")
+    def sign_up(self, username):
+        status, body = self.request("POST", "/user", {
+            "username": username, "email": f"{username}@example.com", "password": PASSWORD})
+        check(status == 201, f"sign-up of {username}: {status} {body}")
+        return f"{username}@example.com"
+
+    def log_in(self, username, password=PASSWORD):
+        status, body = self.request("POST", "/auth",
+                                    {"username": username, "password": password})
+        return status, (json.loads(body).get("token") if status == 200 else None)
+
+    def expire(self, table, username):
+        """Moves the expiry of `username`'s tokens in `table` into the past (the service's
+        clock a day on, for those tokens alone)."""
+        db = sqlite3.connect(os.path.join(self.data, "accounts.db"), timeout=10)
+        with db:
+            n = db.execute(
+                f"UPDATE {table} SET expires_at = expires_at - 86401 WHERE user_id = "
+                "(SELECT user_id FROM users WHERE username = ?)", (username,)).rowcount
+        db.close()
+        check(n > 0, f"{username}'s {table} moved past their expiry")
+
+    def minute_passes_for(self, address):
+        """Moves the mail throttle's record of `address` a minute back (its clock a minute on)."""
+        db = sqlite3.connect(os.path.join(self.data, "accounts.db"), timeout=10)
+        with db:
+            n = db.execute("UPDATE mail_counts SET last_sent = last_sent - 61 "
+                           "WHERE email_key = ?", (address.lower(),)).rowcount
+        db.close()
+        check(n == 1, f"a minute passed for the mails to {address}")
+
+
+class Browser:
+    def __init__(self, playwright, shots, axe_path):
+        self.browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                                  args=CHROMIUM_ARGS)
+        self.page = self.browser.new_page(viewport=SIZES["phone"])
+        self.shots = shots
+        self.axe = open(axe_path).read()
+        self.console = []
+        self.page.on("console", lambda m: self.console.append(m.text))
+
+    def close(self):
+        self.browser.close()
+
+    def axe_violations(self):
+        # Evaluated through the DevTools protocol, which the pages' CSP (no script at all)
+        # does not govern; the pages themselves stay as they are served.
+        self.page.evaluate(self.axe)
+        return self.page.evaluate(
+            """async (tags) => {
+                const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
+                return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.map(n => n.target.join(' '))}));
+            }""", WCAG)
+
+    def shoot(self, name):
+        """A screenshot at each width (phone last, so the page is left at phone width)."""
+        for size in ["desktop", "phone"]:
+            self.page.set_viewport_size(SIZES[size])
+            wide = self.page.evaluate(
+                "document.documentElement.scrollWidth <= window.innerWidth")
+            check(wide, f"{name}: no sideways scrolling at the {size} width")
+            # A short viewport, so that the whole page is as tall as what it shows.
+            self.page.set_viewport_size({**SIZES[size], "height": 200})
+            self.page.screenshot(path=os.path.join(self.shots, f"{name}-{size}.png"),
+                                 full_page=True)
+            self.page.set_viewport_size(SIZES[size])
+
+    def check_page(self, name, response, status, title):
+        """The checks every page passes; `response` is the navigation that brought it."""
+        check(response is not None and response.status == status,
+              f"{name}: status {response and response.status}, expected {status}")
+        headers = response.headers
+        check(headers.get("content-security-policy") == CSP, f"{name}: the strict CSP")
+        check(headers.get("referrer-policy") == "no-referrer", f"{name}: no referrer")
+        check(headers.get("x-frame-options") == "DENY", f"{name}: not framed")
+        h1 = self.page.locator("h1").inner_text()
+        check(h1 == title, f"{name}: the heading is {h1!r}")
+        check(self.page.title() == title, f"{name}: the title")
+        font = self.page.evaluate(
+            "[getComputedStyle(document.body).fontFamily,"
+            " parseFloat(getComputedStyle(document.body).fontSize)]")
+        check(font[0].startswith("system-ui") and font[1] >= 16,
+              f"{name}: a system font at {font[1]}px")
+        self.shoot(name)
+        if self.page.locator("input:not([type=hidden])").count():
+            self.page.keyboard.press("Tab")
+            outline = self.page.evaluate(
+                "getComputedStyle(document.activeElement).outlineStyle")
+            check(outline == "solid", f"{name}: the focused field shows its focus")
+        violations = self.axe_violations()
+        check(not violations, f"{name}: axe-core, WCAG 2.1 A and AA: {violations}")
+        blocked = [c for c in self.console if "Content Security Policy" in c]
+        check(not blocked, f"{name}: nothing refused by the CSP: {blocked}")
+
+    def open(self, name, url, status, title):
+        self.check_page(name, self.page.goto(url), status, title)
+
+    def submit(self, name, button, status, title):
+        with self.page.expect_navigation() as navigation:
+            self.page.get_by_role("button", name=button).click()
+        self.check_page(name, navigation.value, status, title)
+
+    def open_mail(self, name, mail):
+        """The HTML part of a mail, as a mail program shows it."""
+        self.page.set_viewport_size({**SIZES["phone"], "height": 200})
+        self.page.set_content(mail["html"])
+        check(self.page.title() == mail["subject"], f"{name}: the title is the subject")
+        check(mail["from"].startswith('"Accounts" <'), f"{name}: from {mail['from']}")
+        self.page.screenshot(path=os.path.join(self.shots, f"{name}-phone.png"), full_page=True)
+        self.page.set_viewport_size(SIZES["phone"])
+        violations = self.axe_violations()
+        check(not violations, f"{name}: axe-core, WCAG 2.1 A and AA: {violations}")
+
+
+def main():
+    binary, shots, axe_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.makedirs(shots, exist_ok=True)
+    service = Service(binary)
+    try:
+        run(service, shots, axe_path)
     finally:
-        server.terminate()
-        server.wait()
+        service.stop()
+
+
+def run(service, shots, axe_path):
+    walker = service.sign_up("walker")  # activates by the mail's button, then resets
+    cutter = service.sign_up("cutter")  # opens a cut activation link
+    tardy = service.sign_up("tardy")  # opens an expired activation link
+    mover = service.sign_up("mover")  # changes the address
+    late = service.sign_up("late")  # opens an expired reset link
+    for name in ["mover", "late"]:
+        status, _ = service.request(
+            "GET", service.link(f"{name}@example.com", "/activate")[len(service.base):])
+        check(status == 200, f"{name} activated")
+    first_mails = time.time()
+
+    with sync_playwright() as p:
+        b = Browser(p, shots, axe_path)
+        page = b.page
+
+        # Activation, from the button of the HTML mail.
+        mail, link = service.mail(walker, "/activate")
+        b.open_mail("mail-activation", mail)
+        with page.expect_navigation() as navigation:
+            page.get_by_role("link", name="Activate my account").click()
+        check(page.url == link, "the mail's button holds the link")
+        b.check_page("activation-done", navigation.value, 200, "Account activated")
+        b.open("activation-again", link, 200, "Account already activated")
+
+        # A cut activation link, and an expired one: each page offers a new link.
+        cut = service.link(cutter, "/activate")[:-12]
+        b.open("activation-link-cut", cut, 400, "This activation link does not work")
+        page.get_by_label("Email address").fill("cutter@localhost")
+        b.submit("activation-form-mistyped", "Mail me a new link", 400,
+                 "Get a new activation link")
+        error = page.locator("#email-error")
+        check(error.get_attribute("role") == "alert"
+              and "whole email address" in error.inner_text(),
+              "a mistyped address is refused next to the field, announced")
+        check(page.get_by_label("Email address").get_attribute("aria-describedby")
+              == "email-error", "the error is tied to the field")
+
+        tardy_link = service.link(tardy, "/activate")
+        service.expire("activation_tokens", "tardy")
+        b.open("activation-link-expired", tardy_link, 410, "This activation link has expired")
+
+        # Address change: the confirmation link, again, and a cut one.
+        status, token = service.log_in("mover")
+        status, body = service.request("PUT", "/user/mover/email", {
+            "email": "mover.new@example.com", "password": PASSWORD}, token)
+        check(status == 202, f"address change asked: {status} {body}")
+        mail, link = service.mail("mover.new@example.com", "/email/confirm")
+        b.open_mail("mail-email-confirmation", mail)
+        b.open("email-confirmed", link, 200, "Email address changed")
+        b.open("email-confirmed-again", link, 200, "Already confirmed")
+        b.open("email-link-cut", link[:-12], 400, "This confirmation link does not work")
+        status, body = service.request("GET", "/user/mover", token=token)
+        check(json.loads(body)["email"] == "mover.new@example.com", "the address is changed")
+
+        # The second mail to each address, a minute after the first (the mail throttle).
+        time.sleep(max(0, first_mails + 61 - time.time()))
+
+        page.goto(tardy_link)
+        page.get_by_label("Email address").fill(tardy)
+        b.submit("activation-resent", "Mail me a new link", 202, "Check your mail")
+        b.open("activation-done-after-expiry",
+               service.link(tardy, "/activate", newer_than=1), 200, "Account activated")
+        check(service.log_in("tardy")[0] == 200, "the new activation link works")
+
+        page.goto(cut)
+        page.get_by_label("Email address").fill(cutter)
+        b.submit("activation-resent-after-cut", "Mail me a new link", 202, "Check your mail")
+        b.open("activation-done-after-cut",
+               service.link(cutter, "/activate", newer_than=1), 200, "Account activated")
+        check(service.log_in("cutter")[0] == 200, "the new link from the form works")
+
+        # A reset as a person meets it: the mail, the form, a refusal, then the new password.
+        status, _ = service.request("POST", "/password/forgot", {"email": walker})
+        check(status == 202, "forgot my password")
+        mail, reset = service.mail(walker, "/password/reset")
+        b.open_mail("mail-reset", mail)
+        b.open("reset-form", reset, 200, "Choose a new password")
+        page.get_by_label("New password").fill("short")
+        # The browser itself holds back a password under 8 characters (minlength).
+        page.get_by_role("button", name="Set the new password").click()
+        check(page.url == reset, "a too-short password is held back by the form itself")
+        page.get_by_label("New password").fill("walker walker walker")
+        b.submit("reset-form-refused", "Set the new password", 400, "Choose a new password")
+        check("must not contain your username" in page.locator("#password-error").inner_text(),
+              "a refused password says why, next to the field")
+        page.get_by_label("New password").fill(NEW_PASSWORD)
+        b.submit("reset-done", "Set the new password", 200, "Password changed")
+        b.open("reset-link-used", reset, 400, "This password reset link does not work")
+        check(service.log_in("walker")[0] == 401, "the old password is refused")
+        check(service.log_in("walker", NEW_PASSWORD)[0] == 200, "the new password logs in")
+
+        # A reset started from an expired link completes.
+        status, _ = service.request("POST", "/password/forgot", {"email": late})
+        check(status == 202, "forgot, for the account whose link will expire")
+        old = service.link(late, "/password/reset")
+        service.expire("reset_tokens", "late")
+        service.minute_passes_for(late)
+        b.open("reset-link-expired", old, 410, "This password reset link has expired")
+        page.get_by_label("Email address").fill(late)
+        b.submit("reset-asked-again", "Mail me a reset link", 202, "Check your mail")
+        fresh = service.link(late, "/password/reset", newer_than=1)
+        check(fresh != old, "a new reset link came")
+        b.open("reset-form-again", fresh, 200, "Choose a new password")
+        page.get_by_label("New password").fill(NEW_PASSWORD)
+        b.submit("reset-done-again", "Set the new password", 200, "Password changed")
+        check(service.log_in("late", NEW_PASSWORD)[0] == 200,
+              "the reset started from an expired link completed")
+        b.close()
 
 
 if __name__ == "__main__":
