@@ -6,7 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value};
 
 use crate::accounts::{MAX_EMAIL_CHARS, valid_email};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
+use crate::http::JsonOrForm;
 use std::sync::LazyLock;
 
 use axum::response::{Html, IntoResponse, Response};
@@ -248,6 +249,44 @@ pub fn error_page(e: ApiError) -> Response {
         "That did not work"
     };
     message_page(e.status(), title, &e.message())
+}
+
+/// How a route that mails a link to an address (resend, forgot) answers.
+pub struct MailRequest {
+    /// The `202` JSON message.
+    pub json_message: &'static str,
+    /// The "Check your mail" page's sentence, given the address typed.
+    pub page_message: fn(&str) -> String,
+    /// The route's form again (status `400`), given the address typed and why it was refused.
+    pub form_again: fn(&str, &'static str) -> Response,
+}
+
+/// Answers a route that mails a link: `202` whether or not an account matched, JSON to JSON,
+/// pages to a form (its own form again when the address typed needs fixing first).
+pub async fn answer_mail_request<F, Fut>(form: JsonOrForm, send: F, how: MailRequest) -> Response
+where
+    F: FnOnce(Map<String, Value>) -> Fut,
+    Fut: Future<Output = ApiResult<()>>,
+{
+    let typed = if form.from_form {
+        let (email, problem) = form_email(&form.body);
+        if let Some(why) = problem {
+            return (how.form_again)(&email, why);
+        }
+        Some(email)
+    } else {
+        None
+    };
+    match (send(form.body).await, typed) {
+        (Ok(()), Some(email)) => mail_sent_page(StatusCode::ACCEPTED, &(how.page_message)(&email)),
+        (Ok(()), None) => (
+            StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({ "message": how.json_message })),
+        )
+            .into_response(),
+        (Err(e), Some(_)) => error_page(e),
+        (Err(e), None) => e.into_response(),
+    }
 }
 
 /// The answer to a form that asked for a mail: the same whether or not an account matched.

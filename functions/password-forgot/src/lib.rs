@@ -5,10 +5,9 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
-use serde_json::json;
-use shared::pages::{error_page, forgot_page, form_email, mail_sent_page};
+use shared::pages::{MailRequest, answer_mail_request, forgot_page};
 use shared::{AppState, JsonOrForm, accounts};
 
 /// The routes this function serves (method, path): template.yaml and API.md list the same.
@@ -19,38 +18,24 @@ pub fn routes() -> Router<AppState> {
 }
 
 pub async fn forgot_password(State(state): State<AppState>, form: JsonOrForm) -> Response {
-    if form.from_form {
-        let (email, problem) = form_email(&form.body);
-        if let Some(why) = problem {
-            return forgot_page(
+    let how = MailRequest {
+        json_message: "If an activated account has this address, a password reset link has been \
+                       sent.",
+        page_message: |email| {
+            format!(
+                "If an activated account has the address {email}, a link to choose a new \
+                 password is on its way to it. It works for 1 hour."
+            )
+        },
+        form_again: |email, why| {
+            forgot_page(
                 StatusCode::BAD_REQUEST,
                 "Get a password reset link",
                 None,
-                &email,
+                email,
                 Some(why),
-            );
-        }
-        return match accounts::forgot_password(&state, form.body).await {
-            Ok(()) => mail_sent_page(
-                StatusCode::ACCEPTED,
-                &format!(
-                    "If an activated account has the address {email}, a link to choose a new \
-                     password is on its way to it. It works for 1 hour."
-                ),
-            ),
-            Err(e) => error_page(e),
-        };
-    }
-    match accounts::forgot_password(&state, form.body).await {
-        Ok(()) => {
-            let message =
-                "If an activated account has this address, a password reset link has been sent.";
-            (
-                StatusCode::ACCEPTED,
-                axum::Json(json!({ "message": message })),
             )
-                .into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+        },
+    };
+    answer_mail_request(form, |body| accounts::forgot_password(&state, body), how).await
 }

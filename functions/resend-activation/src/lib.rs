@@ -5,10 +5,9 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
-use serde_json::json;
-use shared::pages::{ServedAt, error_page, form_email, mail_sent_page, resend_page};
+use shared::pages::{MailRequest, ServedAt, answer_mail_request, resend_page};
 use shared::{AppState, JsonOrForm, accounts};
 
 /// The routes this function serves (method, path): template.yaml and API.md list the same.
@@ -19,40 +18,26 @@ pub fn routes() -> Router<AppState> {
 }
 
 pub async fn resend_activation(State(state): State<AppState>, form: JsonOrForm) -> Response {
-    if form.from_form {
-        let (email, problem) = form_email(&form.body);
-        if let Some(why) = problem {
-            return resend_page(
+    let how = MailRequest {
+        json_message: "If an account with this address awaits activation, a new link has been \
+                       sent.",
+        page_message: |email| {
+            format!(
+                "If an account with the address {email} is waiting to be activated, a new \
+                 activation link is on its way to it; it works for 24 hours. If none comes, the \
+                 account may have been removed: sign up again."
+            )
+        },
+        form_again: |email, why| {
+            resend_page(
                 StatusCode::BAD_REQUEST,
                 "Get a new activation link",
                 None,
                 ServedAt::ResendRoute,
-                &email,
+                email,
                 Some(why),
-            );
-        }
-        return match accounts::resend_activation(&state, form.body).await {
-            Ok(()) => mail_sent_page(
-                StatusCode::ACCEPTED,
-                &format!(
-                    "If an account with the address {email} is waiting to be activated, a new \
-                     activation link is on its way to it; it works for 24 hours. If none comes, \
-                     the account may have been removed: sign up again."
-                ),
-            ),
-            Err(e) => error_page(e),
-        };
-    }
-    match accounts::resend_activation(&state, form.body).await {
-        Ok(()) => {
-            let message =
-                "If an account with this address awaits activation, a new link has been sent.";
-            (
-                StatusCode::ACCEPTED,
-                axum::Json(json!({ "message": message })),
             )
-                .into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+        },
+    };
+    answer_mail_request(form, |body| accounts::resend_activation(&state, body), how).await
 }
