@@ -8,7 +8,7 @@ out=bench/results
 mkdir -p "$out"
 duration=${DURATION:-10}
 starts=${STARTS:-20}
-stages=" ${STAGES:-argon2 load cold sizes profiles} "   # a subset re-runs only those stages
+stages=" ${STAGES:-argon2 tokens load cold sizes profiles} "   # a subset re-runs only those stages
 want() { [[ "$stages" == *" $1 "* ]]; }
 
 if ! command -v wrk >/dev/null || ! command -v zip >/dev/null; then
@@ -28,6 +28,11 @@ cargo build --release --locked -p signup -p me
 if want argon2; then
 echo "==> argon2id at the service's parameters (criterion)"
 cargo bench --profile local --locked -p shared --bench argon2 -- --noplot > "$out/argon2.txt" 2>&1
+fi
+
+if want tokens; then
+echo "==> token signatures, EdDSA against HS512 (criterion)"
+cargo bench --profile local --locked -p shared --bench tokens -- --noplot > "$out/tokens.txt" 2>&1
 fi
 
 dir=$(mktemp -d)
@@ -66,12 +71,13 @@ for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$moto_port/mot
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
 secret=$(head -c 48 /dev/urandom | base64 -w0)
-cloud="STORE=dynamodb TABLE_NAME=bench MAIL=ses SENDER_EMAIL=bench@sender.example.com PUBLIC_BASE_URL=https://bench.example.com JWT_SECRET=$secret AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
+# HS512 here, so that the functions and the local server share the token's key through one line.
+cloud="STORE=dynamodb TABLE_NAME=bench MAIL=ses SENDER_EMAIL=bench@sender.example.com PUBLIC_BASE_URL=https://bench.example.com JWT_ALGORITHM=HS512 JWT_SECRET=$secret AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
 env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir" target/local/accounts create-table
 .venv/bin/python -c "import boto3; boto3.client('ses', endpoint_url='$AWS_ENDPOINT_URL', region_name='us-east-1').verify_email_identity(EmailAddress='bench@sender.example.com')"
 # A user and a token on that table, through the local server on DynamoDB (mail logged).
 port=$(free_port)
-env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir/cloud" PORT=$port JWT_SECRET="$secret" RUST_LOG=warn target/local/accounts > "$dir/cloud.log" 2>&1 &
+env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir/cloud" PORT=$port JWT_ALGORITHM=HS512 JWT_SECRET="$secret" RUST_LOG=warn target/local/accounts > "$dir/cloud.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/user" -d "{\"username\":\"cold\",\"email\":\"cold@example.com\",\"password\":\"$password\"}"

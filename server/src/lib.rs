@@ -8,7 +8,8 @@ use std::path::Path;
 
 use axum::Router;
 use shared::AppState;
-use shared::config::{Config, ConfigError, parse_base_url};
+use shared::config::{Config, ConfigError, JwtAlgorithm, parse_base_url};
+use shared::token::KeySet;
 
 /// Every function's routes, merged. (Each function's own router is what runs on Lambda.)
 pub fn routes() -> Router<AppState> {
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .merge(change_email::routes())
         .merge(confirm_email::routes())
         .merge(sessions::routes())
+        .merge(jwks::routes())
 }
 
 /// Every function (its name, as in `functions/<name>` and template.yaml) with its routes.
@@ -51,6 +53,7 @@ pub const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
     ("change-email", change_email::ROUTES),
     ("confirm-email", confirm_email::ROUTES),
     ("sessions", sessions::ROUTES),
+    ("jwks", jwks::ROUTES),
 ];
 
 /// The OpenAPI 3.1 description of every route (openapi.json at the repository's root).
@@ -72,12 +75,15 @@ pub fn app(state: AppState) -> Router {
     )
 }
 
-/// The file that keeps the generated JWT secret in the data directory.
+/// The file that keeps the generated JWT secret (HS512) in the data directory.
 pub const SECRET_FILE: &str = "jwt-secret";
+/// The file that keeps the generated Ed25519 key set (EdDSA, the default) in the data directory.
+pub const SIGNING_KEYS_FILE: &str = "jwt-signing-keys.pem";
 
 /// Local configuration: the shared variables, plus `PORT` (default 3000), a default
-/// `PUBLIC_BASE_URL` of `http://127.0.0.1:$PORT`, and, without `JWT_SECRET`, a secret generated
-/// on first run and kept (mode 0600) in the data directory.
+/// `PUBLIC_BASE_URL` of `http://127.0.0.1:$PORT`, and, when the chosen algorithm's keys are not
+/// set, a key set (EdDSA) or a secret (HS512) generated on first run and kept (mode 0600) in
+/// the data directory.
 pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<(Config, u16), ConfigError> {
     let port = match get("PORT").filter(|p| !p.is_empty()) {
         None => 3000,
@@ -90,16 +96,38 @@ pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<(Config, u16
     if config.public_base_url.is_empty() {
         config.public_base_url = parse_base_url(&format!("http://127.0.0.1:{port}"))?;
     }
-    if config.jwt_secret.is_none() {
-        config.jwt_secret =
-            Some(
-                local_secret(&config.data_dir).map_err(|reason| ConfigError::Invalid {
-                    var: "DATA_DIR",
-                    reason,
-                })?,
-            );
+    let in_data_dir = |reason| ConfigError::Invalid {
+        var: "DATA_DIR",
+        reason,
+    };
+    match config.jwt_algorithm {
+        JwtAlgorithm::Hs512 if config.jwt_secret.is_none() => {
+            config.jwt_secret = Some(local_secret(&config.data_dir).map_err(in_data_dir)?);
+        }
+        JwtAlgorithm::EdDsa if config.jwt_signing_keys.is_none() => {
+            config.jwt_signing_keys = Some(local_keys(&config.data_dir).map_err(in_data_dir)?);
+        }
+        _ => {}
     }
     Ok((config, port))
+}
+
+/// Writes `text` to a new file at `path` that only its owner can read.
+fn write_private(path: &Path, text: &str, replace: bool) -> Result<(), String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Reads the secret kept in `dir`, or makes one (512 random bits) and keeps it.
@@ -117,14 +145,51 @@ fn local_secret(dir: &Path) -> Result<Vec<u8>, String> {
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let secret = shared::secret::random_token(64).map_err(|e| e.to_string())?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    file.write_all(secret.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    write_private(&path, &secret, false)?;
     Ok(secret.into_bytes())
+}
+
+/// Reads the key set kept in `dir`, or makes one (a single new key) and keeps it.
+fn local_keys(dir: &Path) -> Result<String, String> {
+    let path = dir.join(SIGNING_KEYS_FILE);
+    if let Ok(pem) = std::fs::read_to_string(&path) {
+        KeySet::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+        return Ok(pem);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pem = labelled(&KeySet::generate_pem()?);
+    write_private(&path, &pem, false)?;
+    Ok(pem)
+}
+
+/// A key's PEM block with a line before it saying when it was made (text outside the blocks
+/// is ignored when the set is read).
+fn labelled(pem: &str) -> String {
+    let made = shared::clock::rfc3339(shared::clock::Clock::system().now());
+    format!("made {made}\n{pem}")
+}
+
+/// What a key-set command did: the key ids of the set it left, the current one first.
+pub type KeyIds = Vec<String>;
+
+/// `accounts rotate-key`: a new current key in `DATA_DIR`'s key set; the previous ones stay, so
+/// the tokens they signed keep working. Restart the server to use it.
+pub fn rotate_local_key(dir: &Path) -> Result<KeyIds, String> {
+    let old = local_keys(dir)?;
+    let new = format!("{}{old}", labelled(&KeySet::generate_pem()?));
+    let set = KeySet::from_pem(&new)?;
+    write_private(&dir.join(SIGNING_KEYS_FILE), &new, true)?;
+    Ok(set.kids().map(String::from).collect())
+}
+
+/// `accounts retire-keys`: keeps only the current key (run 24 h after a rotation, when every
+/// token a previous key signed has expired). Restart the server to use it.
+pub fn retire_local_keys(dir: &Path) -> Result<KeyIds, String> {
+    let old = local_keys(dir)?;
+    const END: &str = "-----END PRIVATE KEY-----";
+    let first = old.find(END).ok_or("no key")? + END.len();
+    let kept = format!("{}\n", &old[..first]);
+    let set = KeySet::from_pem(&kept)?;
+    write_private(&dir.join(SIGNING_KEYS_FILE), &kept, true)?;
+    Ok(set.kids().map(String::from).collect())
 }

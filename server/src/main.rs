@@ -5,6 +5,8 @@
 //! accounts make-admin <username>   make that user an admin (from its next login)
 //! accounts create-table            create the DynamoDB table TABLE_NAME (local servers)
 //! accounts sample-upstream         a SAMPLE widgets upstream on 127.0.0.1:$SAMPLE_UPSTREAM_PORT
+//! accounts rotate-key              a new current signing key in DATA_DIR (previous ones kept)
+//! accounts retire-keys             keep only the current signing key (24 h after a rotation)
 //! ```
 
 use std::process::ExitCode;
@@ -20,8 +22,9 @@ use shared::config::{Config, StoreKind};
 use shared::store::dynamodb::DynamoStore;
 use shared::user::Role;
 
-const USAGE: &str =
-    "usage: accounts [serve] | accounts make-admin <username> | accounts sample-upstream";
+const USAGE: &str = "usage: accounts [serve] | accounts make-admin <username> | \
+                     accounts create-table | accounts sample-upstream | accounts rotate-key | \
+                     accounts retire-keys";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -39,6 +42,8 @@ async fn main() -> ExitCode {
         },
         ["create-table"] => create_table().await,
         ["sample-upstream"] => sample_upstream().await,
+        ["rotate-key"] => key_command("rotate-key", accounts::rotate_local_key),
+        ["retire-keys"] => key_command("retire-keys", accounts::retire_local_keys),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -157,6 +162,39 @@ async fn sample_upstream() -> ExitCode {
     };
     tracing::info!("SAMPLE widgets upstream (not for production) on http://127.0.0.1:{port}");
     run(listener, accounts::sample_upstream::app(key)).await
+}
+
+/// Changes the local key set in `DATA_DIR` (keys from `JWT_SIGNING_KEYS` are changed where
+/// they are kept: the README's cloud procedure).
+fn key_command(
+    name: &str,
+    change: fn(&std::path::Path) -> Result<accounts::KeyIds, String>,
+) -> ExitCode {
+    let config = match config() {
+        Ok((c, _)) => c,
+        Err(code) => return code,
+    };
+    if std::env::var("JWT_SIGNING_KEYS").is_ok_and(|k| !k.trim().is_empty()) {
+        eprintln!("{name}: the keys come from JWT_SIGNING_KEYS; change them where they are kept");
+        return ExitCode::from(2);
+    }
+    if config.jwt_algorithm != shared::config::JwtAlgorithm::EdDsa {
+        eprintln!("{name}: JWT_ALGORITHM is not EdDSA: there is no key set to change");
+        return ExitCode::from(2);
+    }
+    match change(&config.data_dir) {
+        Ok(kids) => {
+            println!("signing keys (the first signs; restart the server to use them):");
+            for kid in kids {
+                println!("  {kid}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn make_admin(state: AppState, username: &str) -> ExitCode {

@@ -20,8 +20,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The base of links sent by mail, without a trailing slash.
     pub public_base_url: String,
-    /// The HS512 signing secret. `None` only before the local server has generated one.
+    /// `JWT_ALGORITHM`: how tokens are signed (`EdDSA` by default, or `HS512`).
+    pub jwt_algorithm: JwtAlgorithm,
+    /// The HS512 signing secret (`JWT_SECRET`). `None` unless HS512 is chosen, or before the
+    /// local server has generated one.
     pub jwt_secret: Option<Vec<u8>>,
+    /// `JWT_SIGNING_KEYS`: the Ed25519 key set, PKCS#8 PEM blocks, the current key first.
+    /// `None` before the local server has generated one.
+    pub jwt_signing_keys: Option<String>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     /// The widgets upstream; `None` when `WIDGETS_API_URL` is not set (`/widgets` is then 503).
@@ -37,6 +43,16 @@ pub struct Config {
     /// standard AWS variables, credentials among them, itself).
     pub aws_endpoint_url: Option<String>,
     pub aws_region: Option<String>,
+}
+
+/// How tokens are signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// Ed25519 with a key set whose public keys `GET /.well-known/jwks.json` publishes: anyone
+    /// can verify a token, only this service can make one.
+    EdDsa,
+    /// HS512 with one shared secret: whoever verifies can also mint tokens (the seed API's way).
+    Hs512,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,9 +95,14 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("public_base_url", &self.public_base_url)
+            .field("jwt_algorithm", &self.jwt_algorithm)
             .field(
                 "jwt_secret",
                 &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "jwt_signing_keys",
+                &self.jwt_signing_keys.as_ref().map(|_| "<redacted>"),
             )
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
@@ -113,6 +134,17 @@ impl Config {
             }
             Some(s) => Some(s.into_bytes()),
         };
+        let jwt_algorithm = match non_empty("JWT_ALGORITHM").as_deref().map(str::trim) {
+            None | Some("EdDSA") => JwtAlgorithm::EdDsa,
+            Some("HS512") => JwtAlgorithm::Hs512,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "JWT_ALGORITHM",
+                    reason: "must be EdDSA or HS512".into(),
+                });
+            }
+        };
+        let jwt_signing_keys = non_empty("JWT_SIGNING_KEYS");
         let widgets = match non_empty("WIDGETS_API_URL") {
             None => None,
             Some(url) => Some(WidgetsConfig {
@@ -195,7 +227,9 @@ impl Config {
             widgets,
             data_dir,
             public_base_url,
+            jwt_algorithm,
             jwt_secret,
+            jwt_signing_keys,
             jwt_issuer: non_empty("JWT_ISSUER").unwrap_or_else(|| "accounts".into()),
             jwt_audience: non_empty("JWT_AUDIENCE").unwrap_or_else(|| "accounts".into()),
         })
@@ -213,6 +247,29 @@ impl Config {
         self.jwt_secret
             .as_deref()
             .ok_or(ConfigError::Missing("JWT_SECRET"))
+    }
+
+    /// The token keys `JWT_ALGORITHM` asks for, from `JWT_SIGNING_KEYS` or `JWT_SECRET`.
+    pub fn token_keys(&self) -> Result<crate::token::TokenKeys, ConfigError> {
+        use crate::token::{KeySet, TokenKeys};
+        Ok(match self.jwt_algorithm {
+            JwtAlgorithm::Hs512 => TokenKeys::new(
+                self.require_jwt_secret()?,
+                &self.jwt_issuer,
+                &self.jwt_audience,
+            ),
+            JwtAlgorithm::EdDsa => {
+                let pem = self
+                    .jwt_signing_keys
+                    .as_deref()
+                    .ok_or(ConfigError::Missing("JWT_SIGNING_KEYS"))?;
+                let keys = KeySet::from_pem(pem).map_err(|reason| ConfigError::Invalid {
+                    var: "JWT_SIGNING_KEYS",
+                    reason,
+                })?;
+                TokenKeys::eddsa(keys, &self.jwt_issuer, &self.jwt_audience)
+            }
+        })
     }
 }
 
@@ -263,6 +320,40 @@ mod tests {
             c.require_jwt_secret().unwrap_err(),
             ConfigError::Missing("JWT_SECRET")
         );
+        assert_eq!(c.jwt_algorithm, JwtAlgorithm::EdDsa);
+        assert_eq!(
+            c.token_keys().err(),
+            Some(ConfigError::Missing("JWT_SIGNING_KEYS"))
+        );
+    }
+
+    #[test]
+    fn the_algorithm_chooses_the_keys_and_bad_keys_are_named() {
+        let pem = crate::token::KeySet::generate_pem().unwrap();
+        let c = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", &pem)])).unwrap();
+        assert!(c.token_keys().unwrap().jwks().is_some());
+        assert!(!format!("{c:?}").contains("PRIVATE"), "{c:?}");
+        let c = Config::from_lookup(lookup(&[
+            ("JWT_ALGORITHM", "HS512"),
+            ("JWT_SECRET", &"s".repeat(32)),
+        ]))
+        .unwrap();
+        assert!(c.token_keys().unwrap().jwks().is_none());
+        let c = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "garbage")])).unwrap();
+        assert!(matches!(
+            c.token_keys().err(),
+            Some(ConfigError::Invalid {
+                var: "JWT_SIGNING_KEYS",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Config::from_lookup(lookup(&[("JWT_ALGORITHM", "RS256")])).unwrap_err(),
+            ConfigError::Invalid {
+                var: "JWT_ALGORITHM",
+                ..
+            }
+        ));
     }
 
     #[test]

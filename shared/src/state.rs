@@ -80,16 +80,12 @@ impl AppState {
         widgets: Option<Arc<WidgetsUpstream>>,
     ) -> Result<Self, StartupError> {
         config.require_base_url()?;
-        let secret = config.require_jwt_secret()?;
+        let keys = config.token_keys()?;
         Ok(AppState {
             store,
             mailer,
             hasher: Hasher::default(),
-            keys: Arc::new(TokenKeys::new(
-                secret,
-                &config.jwt_issuer,
-                &config.jwt_audience,
-            )),
+            keys: Arc::new(keys),
             clock,
             public_base_url: config.public_base_url.as_str().into(),
             widgets,

@@ -1,5 +1,6 @@
-//! Session tokens: HS512 JWTs whose algorithm, issuer, audience and expiry are pinned and
-//! checked, each naming a server-side session (`sid`) that must still exist.
+//! Session tokens: JWTs signed with Ed25519 (`EdDSA`, a key set whose public keys are published
+//! as a JWKS) or HS512 (one shared secret), whose algorithm, key id, issuer, audience and expiry
+//! are pinned and checked, each naming a server-side session (`sid`) that must still exist.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -36,20 +37,166 @@ impl Claims {
     }
 }
 
-/// The signing and verification keys, built once per process.
-#[derive(Clone)]
-pub struct TokenKeys {
+/// The largest key id accepted in a token's header; ids are RFC 7638 thumbprints (43 chars).
+const MAX_KID_CHARS: usize = 64;
+
+/// One Ed25519 key of a [`KeySet`]: its id, and the key in the forms signing and verifying use.
+struct Ed25519Key {
+    kid: String,
+    /// The public key, base64url (`x` of its JWK).
+    x: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
+}
+
+/// The Ed25519 keys tokens are signed with: the current one (the first) signs, every one of
+/// them verifies (the previous ones, until the tokens they signed have expired). Built from
+/// PKCS#8 PEM blocks (`-----BEGIN PRIVATE KEY-----`, as `openssl genpkey -algorithm ed25519`
+/// writes them), the current one first.
+pub struct KeySet {
+    keys: Vec<Ed25519Key>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.kids()).finish()
+    }
+}
+
+impl KeySet {
+    /// Reads one or more PEM blocks, the current key first. Text outside the blocks is ignored
+    /// (a comment saying when a key was made, for example). A key twice is an error.
+    pub fn from_pem(text: &str) -> Result<KeySet, String> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
+        const END: &str = "-----END PRIVATE KEY-----";
+        let mut keys: Vec<Ed25519Key> = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find(BEGIN) {
+            let Some(len) = rest[start..].find(END) else {
+                return Err("a PEM block has no END line".into());
+            };
+            let block = &rest[start..start + len + END.len()];
+            rest = &rest[start + len + END.len()..];
+            let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(block).map_err(|_| {
+                format!(
+                    "key {} is not an Ed25519 private key in PKCS#8",
+                    keys.len() + 1
+                )
+            })?;
+            let key = Ed25519Key::new(&signing)?;
+            if keys.iter().any(|k| k.kid == key.kid) {
+                return Err(format!("key {} is in the set twice", key.kid));
+            }
+            keys.push(key);
+        }
+        if keys.is_empty() {
+            return Err("no key (-----BEGIN PRIVATE KEY----- blocks) found".into());
+        }
+        Ok(KeySet { keys })
+    }
+
+    /// A new Ed25519 private key (256 random bits from the OS), as a PKCS#8 PEM block.
+    pub fn generate_pem() -> Result<String, String> {
+        use ed25519_dalek::pkcs8::{EncodePrivateKey, KeypairBytes, spki::der::pem::LineEnding};
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| format!("getrandom: {e}"))?;
+        let pem = KeypairBytes {
+            secret_key: secret,
+            public_key: None,
+        }
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| format!("pkcs8: {e}"))?;
+        secret.fill(0);
+        Ok(pem.to_string())
+    }
+
+    /// The key ids, the current one first.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|k| k.kid.as_str())
+    }
+
+    /// The public keys as a JWK Set (RFC 7517; RFC 8037 for Ed25519), the current one first.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = self
+            .keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": k.x,
+                    "kid": k.kid,
+                    "use": "sig",
+                    "alg": "EdDSA",
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+}
+
+impl Ed25519Key {
+    fn new(signing: &ed25519_dalek::SigningKey) -> Result<Self, String> {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use ed25519_dalek::pkcs8::{EncodePrivateKey, KeypairBytes};
+        use sha2::{Digest, Sha256};
+        let public = signing.verifying_key().to_bytes();
+        let x = URL_SAFE_NO_PAD.encode(public);
+        // RFC 7638: the SHA-256 of the required members, in this order, without spaces.
+        let thumbprint = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint.as_bytes()));
+        let der = KeypairBytes {
+            secret_key: signing.to_bytes(),
+            public_key: None,
+        }
+        .to_pkcs8_der()
+        .map_err(|e| format!("pkcs8: {e}"))?;
+        Ok(Ed25519Key {
+            kid,
+            x,
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            decoding: DecodingKey::from_ed_der(&public),
+        })
+    }
+}
+
+/// How tokens are signed: Ed25519 from a key set (the default), or HS512 with one secret.
+enum Signing {
+    EdDsa(KeySet),
+    Hs512 {
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+    },
+}
+
+/// The signing and verification keys, built once per process.
+pub struct TokenKeys {
+    signing: Signing,
     validation: Validation,
     pub issuer: String,
     pub audience: String,
 }
 
 impl TokenKeys {
+    /// HS512 with one shared secret (`JWT_ALGORITHM=HS512`).
     pub fn new(secret: &[u8], issuer: &str, audience: &str) -> Self {
-        let mut validation = Validation::new(Algorithm::HS512);
-        validation.algorithms = vec![Algorithm::HS512];
+        let signing = Signing::Hs512 {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        };
+        Self::with(signing, Algorithm::HS512, issuer, audience)
+    }
+
+    /// EdDSA (Ed25519) with a key set: the current key signs, every key of the set verifies.
+    pub fn eddsa(keys: KeySet, issuer: &str, audience: &str) -> Self {
+        Self::with(Signing::EdDsa(keys), Algorithm::EdDSA, issuer, audience)
+    }
+
+    fn with(signing: Signing, algorithm: Algorithm, issuer: &str, audience: &str) -> Self {
+        let mut validation = Validation::new(algorithm);
+        validation.algorithms = vec![algorithm];
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
@@ -57,31 +204,77 @@ impl TokenKeys {
         validation.validate_exp = false;
         validation.leeway = 0;
         TokenKeys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            signing,
             validation,
             issuer: issuer.to_string(),
             audience: audience.to_string(),
         }
     }
 
+    /// The public keys as a JWK Set; `None` with HS512 (a shared secret is never published).
+    pub fn jwks(&self) -> Option<serde_json::Value> {
+        match &self.signing {
+            Signing::EdDsa(keys) => Some(keys.jwks()),
+            Signing::Hs512 { .. } => None,
+        }
+    }
+
     pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS512), claims, &self.encoding)
+        let (header, key) = match &self.signing {
+            Signing::EdDsa(keys) => {
+                let current = &keys.keys[0];
+                let mut header = Header::new(Algorithm::EdDSA);
+                header.kid = Some(current.kid.clone());
+                (header, &current.encoding)
+            }
+            Signing::Hs512 { encoding, .. } => (Header::new(Algorithm::HS512), encoding),
+        };
+        jsonwebtoken::encode(&header, claims, key)
             .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))
     }
 
-    /// Checks signature, algorithm, issuer, audience and expiry. The reason for a refusal is
-    /// logged at debug level; the caller only learns `invalid_token`.
+    /// The key that may have signed `token`: with EdDSA, the key its header names (`kid`),
+    /// only if the header's algorithm is EdDSA and the id is one of the set's.
+    fn verifying_key(&self, token: &str) -> Result<&DecodingKey, String> {
+        match &self.signing {
+            Signing::Hs512 { decoding, .. } => Ok(decoding),
+            Signing::EdDsa(keys) => {
+                let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+                if header.alg != Algorithm::EdDSA {
+                    return Err(format!("algorithm {:?}", header.alg));
+                }
+                let kid = header.kid.ok_or("no kid")?;
+                let well_formed = !kid.is_empty()
+                    && kid.len() <= MAX_KID_CHARS
+                    && kid
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !well_formed {
+                    return Err("a malformed kid".into());
+                }
+                keys.keys
+                    .iter()
+                    .find(|k| k.kid == kid)
+                    .map(|k| &k.decoding)
+                    .ok_or_else(|| format!("an unknown kid {kid}"))
+            }
+        }
+    }
+
+    /// Checks signature, algorithm, key id, issuer, audience and expiry. The reason for a
+    /// refusal is logged at debug level; the caller only learns `invalid_token`.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, ApiError> {
         if token.len() > MAX_TOKEN_BYTES {
             tracing::debug!("token refused: too long");
             return Err(ApiError::InvalidToken);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| {
-                tracing::debug!(reason = %e, "token refused");
-                ApiError::InvalidToken
-            })?;
+        let refused = |reason: &dyn std::fmt::Display| {
+            tracing::debug!(reason = %reason, "token refused");
+            ApiError::InvalidToken
+        };
+        let key = self.verifying_key(token).map_err(|e| refused(&e))?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map_err(|e| refused(&e))?;
         if data.claims.exp <= now {
             tracing::debug!("token refused: expired");
             return Err(ApiError::InvalidToken);
@@ -157,6 +350,186 @@ mod tests {
         assert!(
             k.verify(&"a".repeat(MAX_TOKEN_BYTES + 1), 1001).is_err(),
             "too long"
+        );
+    }
+
+    fn eddsa(pem: &str) -> TokenKeys {
+        TokenKeys::eddsa(KeySet::from_pem(pem).unwrap(), "accounts", "accounts")
+    }
+
+    fn header_of(token: &str) -> serde_json::Value {
+        let part = token.split('.').next().unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    /// A token with this header and `claims`, "signed" with `signature` bytes.
+    fn forged(header: serde_json::Value, claims: &Claims, signature: &[u8]) -> String {
+        let h = URL_SAFE_NO_PAD.encode(header.to_string());
+        let c = URL_SAFE_NO_PAD.encode(serde_json::to_string(claims).unwrap());
+        format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    #[test]
+    fn eddsa_tokens_name_their_key_and_verify_with_the_set() {
+        let pem = KeySet::generate_pem().unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{pem}");
+        let k = eddsa(&pem);
+        let kid = KeySet::from_pem(&pem)
+            .unwrap()
+            .kids()
+            .next()
+            .unwrap()
+            .to_string();
+        assert_eq!(kid.len(), 43, "an RFC 7638 thumbprint");
+        let t = k.sign(&claims(1000)).unwrap();
+        assert_eq!(header_of(&t)["alg"], "EdDSA");
+        assert_eq!(header_of(&t)["kid"], kid.as_str());
+        assert_eq!(k.verify(&t, 1001).unwrap(), claims(1000));
+        // One byte of the signature changed.
+        let mut bytes = t.clone().into_bytes();
+        let last = bytes.len() - 2;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        assert!(k.verify(&String::from_utf8(bytes).unwrap(), 1001).is_err());
+        // The JWKS: the public key only.
+        let jwks = k.jwks().unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+        let jwk = &jwks["keys"][0];
+        assert_eq!(
+            (
+                &jwk["kty"],
+                &jwk["crv"],
+                &jwk["use"],
+                &jwk["alg"],
+                &jwk["kid"]
+            ),
+            (
+                &"OKP".into(),
+                &"Ed25519".into(),
+                &"sig".into(),
+                &"EdDSA".into(),
+                &kid.as_str().into()
+            )
+        );
+        assert!(jwk.get("d").is_none(), "no private part: {jwk}");
+        assert!(keys().jwks().is_none(), "HS512 publishes nothing");
+    }
+
+    #[test]
+    fn after_a_rotation_old_tokens_verify_until_their_key_is_removed() {
+        let (old, new) = (
+            KeySet::generate_pem().unwrap(),
+            KeySet::generate_pem().unwrap(),
+        );
+        let before = eddsa(&old).sign(&claims(1000)).unwrap();
+        let rotated = eddsa(&format!("{new}{old}"));
+        assert_eq!(rotated.verify(&before, 1001).unwrap(), claims(1000));
+        let after = rotated.sign(&claims(1000)).unwrap();
+        let kids: Vec<String> = KeySet::from_pem(&format!("{new}{old}"))
+            .unwrap()
+            .kids()
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            header_of(&after)["kid"],
+            kids[0].as_str(),
+            "the new key signs"
+        );
+        let jwks = rotated.jwks().unwrap();
+        let listed: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, kids.iter().map(String::as_str).collect::<Vec<_>>());
+        let retired = eddsa(&new);
+        assert!(
+            retired.verify(&before, 1001).is_err(),
+            "the removed key's token"
+        );
+        assert!(retired.verify(&after, 1001).is_ok());
+    }
+
+    #[test]
+    fn eddsa_refuses_other_algorithms_unknown_and_malformed_kids() {
+        let pem = KeySet::generate_pem().unwrap();
+        let k = eddsa(&pem);
+        let set = KeySet::from_pem(&pem).unwrap();
+        let kid = set.kids().next().unwrap().to_string();
+        let x = set.jwks()["keys"][0]["x"].as_str().unwrap().to_string();
+        let c = claims(1000);
+        // HS512 keyed with the public key (the algorithm confusion attack), raw and encoded.
+        for secret in [URL_SAFE_NO_PAD.decode(&x).unwrap(), x.clone().into_bytes()] {
+            let mut header = Header::new(Algorithm::HS512);
+            header.kid = Some(kid.clone());
+            let t = jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(&secret)).unwrap();
+            assert!(k.verify(&t, 1001).is_err(), "HS512 with the public key");
+        }
+        let valid = k.sign(&c).unwrap();
+        let signature = URL_SAFE_NO_PAD
+            .decode(valid.split('.').nth(2).unwrap())
+            .unwrap();
+        let cases = [
+            (serde_json::json!({"alg": "none", "kid": kid}), vec![]),
+            (serde_json::json!({"alg": "none", "typ": "JWT"}), vec![]),
+            (serde_json::json!({"alg": "EdDSA"}), signature.clone()),
+            (
+                serde_json::json!({"alg": "EdDSA", "kid": "unknown-key"}),
+                signature.clone(),
+            ),
+            (
+                serde_json::json!({"alg": "EdDSA", "kid": "../../etc/passwd"}),
+                signature.clone(),
+            ),
+            (
+                serde_json::json!({"alg": "EdDSA", "kid": format!("{kid}/..")}),
+                signature.clone(),
+            ),
+            (
+                serde_json::json!({"alg": "EdDSA", "kid": ""}),
+                signature.clone(),
+            ),
+        ];
+        for (header, sig) in cases {
+            assert!(
+                k.verify(&forged(header.clone(), &c, &sig), 1001).is_err(),
+                "{header}"
+            );
+        }
+        // The genuine header and signature still verify (the forgeries failed for their header).
+        let genuine = serde_json::json!({"typ": "JWT", "alg": "EdDSA", "kid": kid});
+        assert_eq!(header_of(&valid), genuine);
+        let rebuilt = format!(
+            "{}.{}",
+            valid.rsplit_once('.').unwrap().0,
+            URL_SAFE_NO_PAD.encode(&signature)
+        );
+        assert!(k.verify(&rebuilt, 1001).is_ok());
+        // An HS512 service refuses an EdDSA token.
+        assert!(keys().verify(&valid, 1001).is_err());
+    }
+
+    #[test]
+    fn key_sets_are_read_strictly() {
+        let a = KeySet::generate_pem().unwrap();
+        assert!(KeySet::from_pem("").is_err());
+        assert!(KeySet::from_pem("not a key").is_err());
+        assert!(KeySet::from_pem(&format!("{a}{a}")).is_err(), "a key twice");
+        assert!(KeySet::from_pem(&a.replace("END PRIVATE KEY", "END")).is_err());
+        let broken = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        assert!(KeySet::from_pem(broken).is_err());
+        let with_comments = format!(
+            "current, made today\n{a}\nprevious\n{}",
+            KeySet::generate_pem().unwrap()
+        );
+        assert_eq!(KeySet::from_pem(&with_comments).unwrap().kids().count(), 2);
+        // What openssl genpkey -algorithm ed25519 writes (RFC 8410's example key).
+        let openssl = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        let set = KeySet::from_pem(openssl).unwrap();
+        assert_eq!(
+            set.jwks()["keys"][0]["x"],
+            "Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE",
+            "RFC 8410's public key"
         );
     }
 }

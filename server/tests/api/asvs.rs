@@ -366,7 +366,13 @@ async fn asvs_16_2_5_logs_hold_no_password_hash_token_secret_or_authorization_he
         text.contains("login failed") && text.contains("user logged in"),
         "authentication is logged"
     );
-    let secret = std::fs::read_to_string(dir.path().join("jwt-secret")).unwrap();
+    // The signing key set's private keys (one base64 line each).
+    let keys = std::fs::read_to_string(dir.path().join("jwt-signing-keys.pem")).unwrap();
+    let secret = keys
+        .lines()
+        .find(|l| !l.starts_with("-----") && !l.starts_with("made "))
+        .unwrap()
+        .to_string();
     let [header, payload, signature] = token.split('.').collect::<Vec<_>>()[..] else {
         panic!()
     };
@@ -381,7 +387,7 @@ async fn asvs_16_2_5_logs_hold_no_password_hash_token_secret_or_authorization_he
         ("the forged token", forged.as_str()),
         ("an Authorization header", "Bearer "),
         ("the activation token", activation.as_str()),
-        ("the JWT secret", secret.trim()),
+        ("the signing key", secret.trim()),
         ("the upstream apiKey", upstream_key.as_str()),
     ] {
         assert!(!text.contains(needle), "the log holds {what}");

@@ -195,6 +195,22 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     let (status, body) = call("login", &vars, ("POST", "/auth", ""), None, Some(login)).await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().unwrap().to_string();
+    // The jwks function publishes the key the login function signed with.
+    let jwks = ("GET", "/.well-known/jwks.json", "");
+    let (status, body) = call("jwks", &vars, jwks, None, None).await;
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            token.split('.').next().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (status, &body["keys"][0]["kid"]),
+        (200, &header["kid"]),
+        "{body}"
+    );
     let me = ("GET", "/user", "");
     let (status, body) = call("me", &vars, me, Some(&token), None).await;
     assert_eq!(
@@ -248,7 +264,7 @@ async fn cloud_vars() -> (Vec<(String, String)>, shared::config::Config) {
         [
             ("SENDER_EMAIL", sender.as_str()),
             ("PUBLIC_BASE_URL", BASE),
-            ("JWT_SECRET", crate::common::SECRET),
+            ("JWT_SIGNING_KEYS", crate::common::test_signing_keys()),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
         ]
@@ -400,7 +416,7 @@ fn a_function_refuses_the_embedded_store_at_init() {
         .env("MAIL", "log")
         .env("DATA_DIR", dir.path())
         .env("PUBLIC_BASE_URL", BASE)
-        .env("JWT_SECRET", crate::common::SECRET)
+        .env("JWT_SIGNING_KEYS", crate::common::test_signing_keys())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -15,6 +15,13 @@ use tempfile::TempDir;
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
+/// The Ed25519 key set of the test servers (EdDSA is the default): one key, made once per test
+/// run.
+pub fn test_signing_keys() -> &'static str {
+    static KEYS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| shared::token::KeySet::generate_pem().unwrap())
+}
+
 /// What Chromium sends as `Accept` when it opens a page.
 pub const BROWSER_ACCEPT: &str =
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
@@ -114,6 +121,7 @@ impl Server {
             "DATA_DIR" => Some(dir.clone()),
             "PUBLIC_BASE_URL" => Some(base_for_config.clone()),
             "JWT_SECRET" => Some(SECRET.into()),
+            "JWT_SIGNING_KEYS" => Some(test_signing_keys().into()),
             _ => vars
                 .iter()
                 .find(|(name, _)| name == k)

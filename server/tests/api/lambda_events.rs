@@ -33,6 +33,7 @@ fn routes_of(function: &str) -> axum::Router<AppState> {
         "change-email" => change_email::routes(),
         "confirm-email" => confirm_email::routes(),
         "sessions" => sessions::routes(),
+        "jwks" => jwks::routes(),
         other => panic!("events/ names an unknown function: {other}"),
     }
 }
@@ -42,6 +43,7 @@ fn routes_of(function: &str) -> axum::Router<AppState> {
 /// confirm), `pending` awaiting activation, placeholders filled.
 const EXPECTED: &[(&str, u16, u16)] = &[
     ("home.json", 200, 200),
+    ("jwks.json", 200, 200),
     ("home.bad-token.json", 401, 401),
     ("signup.json", 201, 409),
     ("signup.invalid-json.json", 400, 400),

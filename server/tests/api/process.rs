@@ -75,6 +75,42 @@ async fn get(client: &reqwest::Client, url: String, token: &str) -> (u16, Value)
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+/// Signs `name` up, activates it from the mail log, logs in; the token.
+async fn signed_up_and_logged_in(
+    c: &reqwest::Client,
+    base: &str,
+    dir: &std::path::Path,
+    name: &str,
+) -> String {
+    let (status, _) = post(
+        c,
+        format!("{base}/user"),
+        None,
+        json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let mail = std::fs::read_to_string(dir.join("mail.log")).unwrap();
+    let link = mail
+        .lines()
+        .filter(|l| l.contains(&format!("\"to\":\"{name}@example.com\"")))
+        .flat_map(|l| l.split("\\n"))
+        .find(|l| l.starts_with(&format!("{base}/activate?token=")))
+        .unwrap()
+        .to_string();
+    assert_eq!(c.get(&link).send().await.unwrap().status(), 200);
+    let (status, login) = post(
+        c,
+        format!("{base}/auth"),
+        None,
+        json!({"username": name, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(login["scope"], json!(["widgets"]));
+    login["token"].as_str().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live() {
     let dir = tempfile::tempdir().unwrap();
@@ -93,32 +129,7 @@ async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live
         );
     }
     let server = start(dir.path(), &table, port).await;
-    let base = server.base.clone();
-    let (status, _) = post(
-        &c,
-        format!("{base}/user"),
-        None,
-        json!({"username": "olga", "email": "olga@example.com", "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let mail = std::fs::read_to_string(dir.path().join("mail.log")).unwrap();
-    let link = mail
-        .split("\\n")
-        .find(|l| l.starts_with(&format!("{base}/activate?token=")))
-        .unwrap()
-        .to_string();
-    assert_eq!(c.get(&link).send().await.unwrap().status(), 200);
-    let (status, login) = post(
-        &c,
-        format!("{base}/auth"),
-        None,
-        json!({"username": "olga", "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let token = login["token"].as_str().unwrap().to_string();
-    assert_eq!(login["scope"], json!(["widgets"]));
+    let token = signed_up_and_logged_in(&c, &server.base, dir.path(), "olga").await;
 
     // The operator's command, while the server runs.
     let out = accounts(dir.path(), &table)
@@ -136,12 +147,12 @@ async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live
         .unwrap();
     assert!(!out.status.success());
 
-    let secret = std::fs::read(dir.path().join("jwt-secret")).unwrap();
-    assert!(secret.len() >= 64);
+    let secret = std::fs::read(dir.path().join(accounts::SIGNING_KEYS_FILE)).unwrap();
+    assert!(String::from_utf8_lossy(&secret).contains("-----BEGIN PRIVATE KEY-----"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("jwt-secret"))
+        let mode = std::fs::metadata(dir.path().join(accounts::SIGNING_KEYS_FILE))
             .unwrap()
             .permissions()
             .mode();
@@ -167,7 +178,105 @@ async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live
         "the role applies from the next login"
     );
     assert_eq!(
-        std::fs::read(dir.path().join("jwt-secret")).unwrap(),
+        std::fs::read(dir.path().join(accounts::SIGNING_KEYS_FILE)).unwrap(),
         secret
     );
+}
+
+/// The key ids the running server publishes.
+async fn published_kids(c: &reqwest::Client, base: &str) -> Vec<String> {
+    let r = c
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let jwks: Value = r.json().await.unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The `kid` in a token's header.
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    serde_json::from_slice::<Value>(&header).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Runs a key command of the binary; its stdout.
+fn key_command(dir: &std::path::Path, table: &Option<String>, command: &str) -> String {
+    let out = accounts(dir, table).arg(command).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn rotating_the_signing_key_logs_nobody_out_and_retiring_the_old_one_ends_its_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let c = reqwest::Client::new();
+    let table = crate::common::dynamodb_mode().then(crate::common::fresh_table);
+    if table.is_some() {
+        key_command(dir.path(), &table, "create-table");
+    }
+    let server = start(dir.path(), &table, port).await;
+    let before = signed_up_and_logged_in(&c, &server.base, dir.path(), "rota").await;
+    let first = published_kids(&c, &server.base).await;
+    assert_eq!(first, vec![kid_of(&before)], "one key, the one that signed");
+    drop(server);
+
+    let printed = key_command(dir.path(), &table, "rotate-key");
+    let server = start(dir.path(), &table, port).await;
+    let rotated = published_kids(&c, &server.base).await;
+    assert_eq!(rotated.len(), 2);
+    assert_eq!(rotated[1], first[0], "the previous key is still published");
+    assert!(
+        printed.contains(&rotated[0]) && printed.contains(&rotated[1]),
+        "{printed}"
+    );
+    let (status, _) = get(&c, format!("{}/user", server.base), &before).await;
+    assert_eq!(status, 200, "a token from before the rotation still works");
+    let (status, login) = post(
+        &c,
+        format!("{}/auth", server.base),
+        None,
+        json!({"username": "rota", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let after = login["token"].as_str().unwrap().to_string();
+    assert_eq!(kid_of(&after), rotated[0], "the new key signs");
+    drop(server);
+
+    key_command(dir.path(), &table, "retire-keys");
+    let server = start(dir.path(), &table, port).await;
+    assert_eq!(
+        published_kids(&c, &server.base).await,
+        vec![rotated[0].clone()]
+    );
+    let (status, _) = get(&c, format!("{}/user", server.base), &before).await;
+    assert_eq!(status, 401, "a token of the retired key is refused");
+    let (status, _) = get(&c, format!("{}/user", server.base), &after).await;
+    assert_eq!(status, 200);
+
+    // Keys given in the environment are not the command's to change.
+    let out = accounts(dir.path(), &table)
+        .env("JWT_SIGNING_KEYS", crate::common::test_signing_keys())
+        .arg("rotate-key")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::common::{SECRET, Server};
+use crate::common::{SECRET, Server, test_signing_keys};
 
 fn payload(token: &str) -> Value {
     serde_json::from_slice(
@@ -99,8 +99,8 @@ async fn sessions_expire_after_24_hours() {
 }
 
 #[tokio::test]
-async fn forged_and_foreign_tokens_are_refused() {
-    let s = Server::start().await;
+async fn forged_and_foreign_tokens_are_refused_with_hs512() {
+    let s = Server::start_with(&[("JWT_ALGORITHM", "HS512")]).await;
     let token = s.user("uma").await;
     let claims = payload(&token);
 
@@ -178,4 +178,116 @@ async fn forged_and_foreign_tokens_are_refused() {
     .await
     .expect(200, None);
     assert_invalid_token(&s.get("/user", Some(&"a".repeat(5000))).await);
+}
+
+/// A token with this header and these claims, signed by `sign` over `header.claims`.
+fn with_header(header: &Value, claims: &Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = sign(signed.as_bytes());
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+#[tokio::test]
+async fn forged_eddsa_tokens_are_refused_and_the_jwks_verifies_the_real_ones() {
+    use ed25519_dalek::Signer;
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    let s = Server::start().await;
+    let token = s.user("eda").await;
+    let claims = payload(&token);
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    let kid = header["kid"].as_str().unwrap().to_string();
+    let r = s.get("/.well-known/jwks.json", None).await;
+    let jwks = r.expect(200, None);
+    assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
+    let x = jwks["keys"][0]["x"].as_str().unwrap().to_string();
+
+    let ours = ed25519_dalek::SigningKey::from_pkcs8_pem(test_signing_keys()).unwrap();
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let sign_with =
+        |key: ed25519_dalek::SigningKey| move |m: &[u8]| key.sign(m).to_bytes().to_vec();
+    let hmac_with = |secret: Vec<u8>| {
+        move |m: &[u8]| {
+            let key = EncodingKey::from_secret(&secret);
+            let t = jsonwebtoken::crypto::sign(m, &key, Algorithm::HS512).unwrap();
+            URL_SAFE_NO_PAD.decode(t).unwrap()
+        }
+    };
+    let mut elevated = claims.clone();
+    elevated["scope"] = json!("widgets admin");
+    elevated["role"] = json!("admin");
+    let public = URL_SAFE_NO_PAD.decode(&x).unwrap();
+    let forgeries = [
+        (
+            "another key under our kid",
+            with_header(&header, &claims, sign_with(stranger.clone())),
+        ),
+        (
+            "HS512 keyed with the public key",
+            with_header(
+                &json!({"alg": "HS512", "kid": kid}),
+                &claims,
+                hmac_with(public),
+            ),
+        ),
+        (
+            "HS512 keyed with the public key's text",
+            with_header(
+                &json!({"alg": "HS512", "kid": kid}),
+                &claims,
+                hmac_with(x.clone().into_bytes()),
+            ),
+        ),
+        (
+            "alg none",
+            with_header(&json!({"alg": "none", "kid": kid}), &claims, |_| vec![]),
+        ),
+        (
+            "an unknown kid",
+            with_header(
+                &json!({"alg": "EdDSA", "kid": "not-a-key"}),
+                &claims,
+                sign_with(ours.clone()),
+            ),
+        ),
+        (
+            "a kid with path characters",
+            with_header(
+                &json!({"alg": "EdDSA", "kid": "../../../../etc/passwd"}),
+                &claims,
+                sign_with(ours.clone()),
+            ),
+        ),
+        (
+            "no kid",
+            with_header(&json!({"alg": "EdDSA"}), &claims, sign_with(ours.clone())),
+        ),
+        (
+            "a changed payload under the old signature",
+            format!(
+                "{}.{}.{}",
+                token.split('.').next().unwrap(),
+                URL_SAFE_NO_PAD.encode(elevated.to_string()),
+                token.split('.').nth(2).unwrap()
+            ),
+        ),
+    ];
+    for (what, forged) in &forgeries {
+        let r = s.get("/user", Some(forged)).await;
+        assert_eq!(r.status.as_u16(), 401, "{what}: {}", r.text);
+    }
+    // Our own key under our kid is accepted: the forgeries failed for what they forged.
+    let resigned = with_header(&header, &claims, sign_with(ours));
+    s.get("/user", Some(&resigned)).await.expect(200, None);
 }
