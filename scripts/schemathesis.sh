@@ -36,3 +36,5 @@ echo "--- anonymous"
 run
 echo "--- with the fixture user's token (its logout and "end all sessions" left out, so the token lives)"
 run -H "Authorization: Bearer $token" --exclude-operation-id logout --exclude-operation-id endAllSessions
+echo "--- introspection, with the introspection key the server generated"
+run -H "Authorization: Bearer $(cat "$dir/introspection-key")" --include-operation-id introspect

@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .merge(confirm_email::routes())
         .merge(sessions::routes())
         .merge(jwks::routes())
+        .merge(introspect::routes())
 }
 
 /// Every function (its name, as in `functions/<name>` and template.yaml) with its routes.
@@ -54,6 +55,7 @@ pub const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
     ("confirm-email", confirm_email::ROUTES),
     ("sessions", sessions::ROUTES),
     ("jwks", jwks::ROUTES),
+    ("introspect", introspect::ROUTES),
 ];
 
 /// The OpenAPI 3.1 description of every route (openapi.json at the repository's root).
@@ -77,13 +79,15 @@ pub fn app(state: AppState) -> Router {
 
 /// The file that keeps the generated JWT secret (HS512) in the data directory.
 pub const SECRET_FILE: &str = "jwt-secret";
+/// The file that keeps the generated introspection key in the data directory.
+pub const INTROSPECTION_KEY_FILE: &str = "introspection-key";
 /// The file that keeps the generated Ed25519 key set (EdDSA, the default) in the data directory.
 pub const SIGNING_KEYS_FILE: &str = "jwt-signing-keys.pem";
 
 /// Local configuration: the shared variables, plus `PORT` (default 3000), a default
-/// `PUBLIC_BASE_URL` of `http://127.0.0.1:$PORT`, and, when the chosen algorithm's keys are not
-/// set, a key set (EdDSA) or a secret (HS512) generated on first run and kept (mode 0600) in
-/// the data directory.
+/// `PUBLIC_BASE_URL` of `http://127.0.0.1:$PORT`, and, when they are not set, the chosen
+/// algorithm's keys (a key set for EdDSA, a secret for HS512) and the introspection key,
+/// generated on first run and kept (mode 0600) in the data directory.
 pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<(Config, u16), ConfigError> {
     let port = match get("PORT").filter(|p| !p.is_empty()) {
         None => 3000,
@@ -102,12 +106,17 @@ pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<(Config, u16
     };
     match config.jwt_algorithm {
         JwtAlgorithm::Hs512 if config.jwt_secret.is_none() => {
-            config.jwt_secret = Some(local_secret(&config.data_dir).map_err(in_data_dir)?);
+            config.jwt_secret =
+                Some(local_secret(&config.data_dir, SECRET_FILE).map_err(in_data_dir)?);
         }
         JwtAlgorithm::EdDsa if config.jwt_signing_keys.is_none() => {
             config.jwt_signing_keys = Some(local_keys(&config.data_dir).map_err(in_data_dir)?);
         }
         _ => {}
+    }
+    if config.introspection_key.is_none() {
+        let key = local_secret(&config.data_dir, INTROSPECTION_KEY_FILE).map_err(in_data_dir)?;
+        config.introspection_key = Some(String::from_utf8_lossy(&key).into_owned());
     }
     Ok((config, port))
 }
@@ -130,9 +139,9 @@ fn write_private(path: &Path, text: &str, replace: bool) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Reads the secret kept in `dir`, or makes one (512 random bits) and keeps it.
-fn local_secret(dir: &Path) -> Result<Vec<u8>, String> {
-    let path = dir.join(SECRET_FILE);
+/// Reads the secret kept in `dir`'s `file`, or makes one (512 random bits) and keeps it.
+fn local_secret(dir: &Path, file: &str) -> Result<Vec<u8>, String> {
+    let path = dir.join(file);
     if let Ok(s) = std::fs::read_to_string(&path) {
         let s = s.trim();
         if s.len() >= shared::config::MIN_JWT_SECRET_BYTES {

@@ -2,8 +2,8 @@
 //! user and session, or the one 401 of API.md (the reason is logged at debug level only).
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -40,8 +40,8 @@ impl Auth {
 }
 
 /// The bearer token of a request: `None` without an `Authorization: Bearer` header.
-fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
@@ -61,9 +61,15 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
 /// `Ok(None)` when the request carries no bearer token; `Err(invalid_token)` when it carries a
 /// bad one; the authenticated user otherwise.
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Auth>, ApiError> {
-    let Some(token) = bearer(parts)? else {
+    let Some(token) = bearer(&parts.headers)? else {
         return Ok(None);
     };
+    authenticate_token(token, state).await.map(Some)
+}
+
+/// The user and session of a token, if the service accepts it now (signature, algorithm, key,
+/// claims, expiry, and a live session of an existing user); `invalid_token` otherwise.
+pub async fn authenticate_token(token: &str, state: &AppState) -> Result<Auth, ApiError> {
     let now = state.clock.now();
     let claims = state.keys.verify(token, now)?;
     let Some((session, user)) = state
@@ -74,11 +80,17 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Auth
         tracing::debug!("token refused: session ended, expired or another user's, or user gone");
         return Err(ApiError::InvalidToken);
     };
-    Ok(Some(Auth {
+    Ok(Auth {
         claims,
         session,
         user,
-    }))
+    })
+}
+
+/// The bearer credential of a request, whatever it is (the introspection route's caller sends
+/// its key so); `None` without an `Authorization: Bearer` header.
+pub fn bearer_credential(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers).ok().flatten()
 }
 
 impl FromRequestParts<AppState> for Auth {

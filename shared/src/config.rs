@@ -25,6 +25,9 @@ pub struct Config {
     /// The HS512 signing secret (`JWT_SECRET`). `None` unless HS512 is chosen, or before the
     /// local server has generated one.
     pub jwt_secret: Option<Vec<u8>>,
+    /// `INTROSPECTION_KEY`: what a service sends (`Authorization: Bearer <key>`) to ask
+    /// `POST /auth/introspect` whether a token is live. `None`: nobody may ask.
+    pub introspection_key: Option<String>,
     /// `JWT_SIGNING_KEYS`: the Ed25519 key set, PKCS#8 PEM blocks, the current key first.
     /// `None` before the local server has generated one.
     pub jwt_signing_keys: Option<String>,
@@ -104,6 +107,10 @@ impl std::fmt::Debug for Config {
                 "jwt_signing_keys",
                 &self.jwt_signing_keys.as_ref().map(|_| "<redacted>"),
             )
+            .field(
+                "introspection_key",
+                &self.introspection_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .field(
@@ -145,6 +152,15 @@ impl Config {
             }
         };
         let jwt_signing_keys = non_empty("JWT_SIGNING_KEYS");
+        let introspection_key = match non_empty("INTROSPECTION_KEY") {
+            Some(k) if k.trim().len() < MIN_JWT_SECRET_BYTES => {
+                return Err(ConfigError::Invalid {
+                    var: "INTROSPECTION_KEY",
+                    reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                });
+            }
+            k => k.map(|k| k.trim().to_string()),
+        };
         let widgets = match non_empty("WIDGETS_API_URL") {
             None => None,
             Some(url) => Some(WidgetsConfig {
@@ -230,6 +246,7 @@ impl Config {
             jwt_algorithm,
             jwt_secret,
             jwt_signing_keys,
+            introspection_key,
             jwt_issuer: non_empty("JWT_ISSUER").unwrap_or_else(|| "accounts".into()),
             jwt_audience: non_empty("JWT_AUDIENCE").unwrap_or_else(|| "accounts".into()),
         })

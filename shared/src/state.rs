@@ -26,6 +26,8 @@ pub struct AppState {
     pub public_base_url: Arc<str>,
     /// `None` when no upstream is configured.
     pub widgets: Option<Arc<WidgetsUpstream>>,
+    /// The key a service presents to `POST /auth/introspect`; `None`: nobody may.
+    pub introspection_key: Option<Arc<str>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +91,7 @@ impl AppState {
             clock,
             public_base_url: config.public_base_url.as_str().into(),
             widgets,
+            introspection_key: config.introspection_key.as_deref().map(Arc::from),
         })
     }
 }

@@ -211,6 +211,17 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
         (200, &header["kid"]),
         "{body}"
     );
+    // The introspect function, asked by a service with the key, finds the session live.
+    let introspect = ("POST", "/auth/introspect", "");
+    let (status, body) = call(
+        "introspect",
+        &vars,
+        introspect,
+        Some(crate::common::INTROSPECTION_KEY),
+        Some(json!({ "token": token })),
+    )
+    .await;
+    assert_eq!((status, &body["active"]), (200, &json!(true)), "{body}");
     let me = ("GET", "/user", "");
     let (status, body) = call("me", &vars, me, Some(&token), None).await;
     assert_eq!(
@@ -265,6 +276,7 @@ async fn cloud_vars() -> (Vec<(String, String)>, shared::config::Config) {
             ("SENDER_EMAIL", sender.as_str()),
             ("PUBLIC_BASE_URL", BASE),
             ("JWT_SIGNING_KEYS", crate::common::test_signing_keys()),
+            ("INTROSPECTION_KEY", crate::common::INTROSPECTION_KEY),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
         ]

@@ -15,6 +15,9 @@ use tempfile::TempDir;
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
+/// What a service presents to `POST /auth/introspect` on the test servers.
+pub const INTROSPECTION_KEY: &str = "test-introspection-key-0123456789abcdef";
+
 /// The Ed25519 key set of the test servers (EdDSA is the default): one key, made once per test
 /// run.
 pub fn test_signing_keys() -> &'static str {
@@ -117,15 +120,19 @@ impl Server {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let dir = data_dir.to_string_lossy().to_string();
         let base_for_config = base.clone();
-        let config = Config::from_lookup(move |k| match k {
-            "DATA_DIR" => Some(dir.clone()),
-            "PUBLIC_BASE_URL" => Some(base_for_config.clone()),
-            "JWT_SECRET" => Some(SECRET.into()),
-            "JWT_SIGNING_KEYS" => Some(test_signing_keys().into()),
-            _ => vars
-                .iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| v.clone()),
+        // The test's own variables first (an empty one unsets), then the harness's.
+        let config = Config::from_lookup(move |k| {
+            if let Some((_, v)) = vars.iter().find(|(name, _)| name == k) {
+                return Some(v.clone());
+            }
+            match k {
+                "DATA_DIR" => Some(dir.clone()),
+                "PUBLIC_BASE_URL" => Some(base_for_config.clone()),
+                "JWT_SECRET" => Some(SECRET.into()),
+                "JWT_SIGNING_KEYS" => Some(test_signing_keys().into()),
+                "INTROSPECTION_KEY" => Some(INTROSPECTION_KEY.into()),
+                _ => None,
+            }
         })
         .unwrap();
         if let Some(table) = &table {

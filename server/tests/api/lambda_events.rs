@@ -34,6 +34,7 @@ fn routes_of(function: &str) -> axum::Router<AppState> {
         "confirm-email" => confirm_email::routes(),
         "sessions" => sessions::routes(),
         "jwks" => jwks::routes(),
+        "introspect" => introspect::routes(),
         other => panic!("events/ names an unknown function: {other}"),
     }
 }
@@ -44,6 +45,7 @@ fn routes_of(function: &str) -> axum::Router<AppState> {
 const EXPECTED: &[(&str, u16, u16)] = &[
     ("home.json", 200, 200),
     ("jwks.json", 200, 200),
+    ("introspect.json", 401, 200),
     ("home.bad-token.json", 401, 401),
     ("signup.json", 201, 409),
     ("signup.invalid-json.json", 400, 400),
@@ -162,7 +164,11 @@ async fn every_event_file_runs_through_its_function() {
             .replace("REPLACE_WITH_TOKEN", &token)
             .replace("REPLACE_WITH_ACTIVATION_TOKEN", &activation)
             .replace("REPLACE_WITH_RESET_TOKEN", &reset)
-            .replace("REPLACE_WITH_CONFIRMATION_TOKEN", &confirmation);
+            .replace("REPLACE_WITH_CONFIRMATION_TOKEN", &confirmation)
+            .replace(
+                "REPLACE_WITH_INTROSPECTION_KEY",
+                crate::common::INTROSPECTION_KEY,
+            );
         let r = invoke(
             shared::http::app(routes_of(function), s.state.clone()),
             &filled,

@@ -7,6 +7,7 @@ mod cloud_functions;
 mod common;
 mod drift;
 mod fuzz;
+mod introspect;
 mod lambda_events;
 mod login;
 mod pages;

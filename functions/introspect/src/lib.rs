@@ -1,0 +1,74 @@
+//! `POST /auth/introspect` (RFC 7662): a service that must honour logouts and deletions (which a
+//! signature alone cannot show) asks whether a token is live. Only a caller holding the
+//! introspection key (`Authorization: Bearer <INTROSPECTION_KEY>`) may ask; anyone else is
+//! `401 unauthorized`. The answer is `{"active": false}` for anything not live, whatever the
+//! reason, and the token's claims otherwise.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use shared::auth::{authenticate_token, bearer_credential};
+use shared::token::MAX_TOKEN_BYTES;
+use shared::{ApiError, AppState, JsonOrForm};
+use subtle::ConstantTimeEq;
+
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("POST", "/auth/introspect")];
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/auth/introspect", post(introspect))
+}
+
+/// Whether the request carries the introspection key (compared in constant time).
+fn is_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    match (&state.introspection_key, bearer_credential(headers)) {
+        (Some(key), Some(given)) => bool::from(key.as_bytes().ct_eq(given.as_bytes())),
+        _ => false,
+    }
+}
+
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: JsonOrForm,
+) -> Response {
+    if !is_allowed(&state, &headers) {
+        tracing::debug!("introspection refused: no or a wrong introspection key");
+        return ApiError::Unauthorized.into_response();
+    }
+    let token = match form.body.get("token") {
+        Some(Value::String(t)) => t.clone(),
+        Some(_) => return invalid("must be a string"),
+        None => return invalid("is required"),
+    };
+    if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+        return axum::Json(json!({"active": false})).into_response();
+    }
+    match authenticate_token(&token, &state).await {
+        Ok(auth) => {
+            let c = auth.claims;
+            axum::Json(json!({
+                "active": true,
+                "sub": c.sub,
+                "username": auth.user.username,
+                "scope": c.scope,
+                "exp": c.exp,
+                "iat": c.iat,
+                "iss": c.iss,
+                "aud": c.aud,
+                "token_type": "Bearer",
+            }))
+            .into_response()
+        }
+        // Nothing tells why: a bad signature, an ended session and a deleted user look alike.
+        Err(ApiError::InvalidToken) => axum::Json(json!({"active": false})).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn invalid(why: &str) -> Response {
+    ApiError::field("token", why).into_response()
+}
