@@ -22,10 +22,18 @@ for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; do
 
 # The fixture user: signed up, activated from the logged mail, logged in.
 password="correct horse battery staple"
-curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"fixture\",\"email\":\"fixture@example.com\",\"password\":\"$password\"}"
-link=$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$dir/mail.log" | tail -1)
-curl -sf -o /dev/null "$link"
-token=$(curl -sf -X POST "$base/auth" -d "{\"username\":\"fixture\",\"password\":\"$password\"}" |
+# fixture_user <name>: signs up, activates from the logged mail, logs in; prints the token.
+fixture_user() {
+    curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"$1\",\"email\":\"$1@example.com\",\"password\":\"$password\"}"
+    curl -sf -o /dev/null "$(grep "\"to\":\"$1@example.com\"" "$dir/mail.log" | grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' | tail -1)"
+    curl -sf -X POST "$base/auth" -d "{\"username\":\"$1\",\"password\":\"$password\"}" |
+        "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["token"])'
+}
+token=$(fixture_user fixture)
+# An admin for the listing: made so by the operator's command while the server runs.
+fixture_user boss > /dev/null
+DATA_DIR="$dir" "$bin" make-admin boss > /dev/null
+admin_token=$(curl -sf -X POST "$base/auth" -d "{\"username\":\"boss\",\"password\":\"$password\"}" |
     "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 
 run() {
@@ -38,3 +46,5 @@ echo "--- with the fixture user's token (its logout and "end all sessions" left 
 run -H "Authorization: Bearer $token" --exclude-operation-id logout --exclude-operation-id endAllSessions
 echo "--- introspection, with the introspection key the server generated"
 run -H "Authorization: Bearer $(cat "$dir/introspection-key")" --include-operation-id introspect
+echo "--- the admins' listing, with an admin's token"
+run -H "Authorization: Bearer $admin_token" --include-operation-id listUsers

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .merge(sessions::routes())
         .merge(jwks::routes())
         .merge(introspect::routes())
+        .merge(list_users::routes())
 }
 
 /// Every function (its name, as in `functions/<name>` and template.yaml) with its routes.
@@ -56,6 +57,7 @@ pub const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
     ("sessions", sessions::ROUTES),
     ("jwks", jwks::ROUTES),
     ("introspect", introspect::ROUTES),
+    ("list-users", list_users::ROUTES),
 ];
 
 /// The OpenAPI 3.1 description of every route (openapi.json at the repository's root).

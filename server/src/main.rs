@@ -4,6 +4,7 @@
 //! accounts [serve]                 serve every route on 127.0.0.1:$PORT (default 3000)
 //! accounts make-admin <username>   make that user an admin (from its next login)
 //! accounts create-table            create the DynamoDB table TABLE_NAME (local servers)
+//! accounts backfill-user-index     index user items written before GET /users (DynamoDB, once)
 //! accounts sample-upstream         a SAMPLE widgets upstream on 127.0.0.1:$SAMPLE_UPSTREAM_PORT
 //! accounts rotate-key              a new current signing key in DATA_DIR (previous ones kept)
 //! accounts retire-keys             keep only the current signing key (24 h after a rotation)
@@ -23,8 +24,8 @@ use shared::store::dynamodb::DynamoStore;
 use shared::user::Role;
 
 const USAGE: &str = "usage: accounts [serve] | accounts make-admin <username> | \
-                     accounts create-table | accounts sample-upstream | accounts rotate-key | \
-                     accounts retire-keys";
+                     accounts create-table | accounts backfill-user-index | \
+                     accounts sample-upstream | accounts rotate-key | accounts retire-keys";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -41,6 +42,7 @@ async fn main() -> ExitCode {
             Err(code) => code,
         },
         ["create-table"] => create_table().await,
+        ["backfill-user-index"] => backfill_user_index().await,
         ["sample-upstream"] => sample_upstream().await,
         ["rotate-key"] => key_command("rotate-key", accounts::rotate_local_key),
         ["retire-keys"] => key_command("retire-keys", accounts::retire_local_keys),
@@ -90,6 +92,31 @@ async fn create_table() -> ExitCode {
         }
         Err(e) => {
             eprintln!("create-table: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn backfill_user_index() -> ExitCode {
+    let config = match config() {
+        Ok((c, _)) => c,
+        Err(code) => return code,
+    };
+    let StoreKind::Dynamodb { table } = &config.store else {
+        eprintln!("backfill-user-index needs STORE=dynamodb and TABLE_NAME");
+        return ExitCode::from(2);
+    };
+    let sdk = shared::aws::sdk_config(&config).await;
+    match DynamoStore::new(&sdk, table.clone())
+        .backfill_user_index()
+        .await
+    {
+        Ok(n) => {
+            println!("{n} user items indexed for GET /users");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("backfill-user-index: {e}");
             ExitCode::FAILURE
         }
     }

@@ -84,6 +84,7 @@ contract!(
     a_confirmation_racing_a_sign_up_leaves_one_owner,
     a_deletion_racing_an_address_change_frees_both_addresses,
     the_mail_throttle_allows_one_a_minute_and_ten_a_day,
+    users_are_listed_in_pages_by_username_and_filtered_by_address,
 );
 
 fn user(id: &str, username: &str, email: &str) -> UserRecord {
@@ -1184,4 +1185,142 @@ async fn a_deletion_racing_an_address_change_frees_both_addresses(store: Arc<dyn
                 .unwrap_or_else(|e| panic!("round {round}: {address} still held: {e:?}"));
         }
     }
+}
+
+/// Every username of every page, following the cursor from the start.
+async fn all_pages(
+    store: &Arc<dyn UserStore>,
+    prefix: Option<&str>,
+    limit: usize,
+    now: i64,
+) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..100 {
+        let page = store
+            .list_users(after.as_deref(), prefix, limit, now)
+            .await
+            .unwrap();
+        assert!(page.users.len() <= limit);
+        names.extend(page.users.into_iter().map(|u| u.username));
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => return names,
+        }
+    }
+    panic!("more than 100 pages");
+}
+
+async fn users_are_listed_in_pages_by_username_and_filtered_by_address(store: Arc<dyn UserStore>) {
+    assert!(all_pages(&store, None, 5, NOW).await.is_empty());
+    // Created out of order, in mixed case; one waiting, one whose window will have passed.
+    let mut expected = Vec::new();
+    for (i, name) in [
+        "mila", "Anna", "zed", "bob", "Carl", "dora", "eve", "Fay", "gus", "hal", "ida", "jo",
+    ]
+    .iter()
+    .enumerate()
+    {
+        activated(&store, &format!("l{i}"), name).await;
+        expected.push(name.to_string());
+    }
+    create(&store, "waiting", "kim", "kim@other.example").await;
+    expected.push("kim".into());
+    let mut late = user("late", "lou", "lou@example.com");
+    late.pending_until = Some(NOW + 10);
+    store
+        .create_user(&late, &token("t-late", NOW + 10), NOW)
+        .await
+        .unwrap();
+    expected.sort_by_key(|n| n.to_lowercase());
+    let now = NOW + 100; // lou's window has passed
+    for limit in [1, 3, 5, 13, 100] {
+        assert_eq!(
+            all_pages(&store, None, limit, now).await,
+            expected,
+            "limit {limit}"
+        );
+    }
+    // Exactly `limit` users left: the page says there is no next one, or the next is empty.
+    let page = store.list_users(None, None, 13, now).await.unwrap();
+    assert_eq!(page.users.len(), 13);
+    assert!(page.next_after.is_none(), "13 users, a page of 13");
+    // After a username: strictly after it.
+    let page = store.list_users(Some("hal"), None, 2, now).await.unwrap();
+    let names: Vec<&str> = page.users.iter().map(|u| u.username.as_str()).collect();
+    assert_eq!(names, ["ida", "jo"]);
+    assert_eq!(page.next_after.as_deref(), Some("jo"));
+    // By address prefix, case-insensitively; a % or _ is itself.
+    assert_eq!(all_pages(&store, Some("KIM@"), 5, now).await, ["kim"]);
+    assert_eq!(all_pages(&store, Some("f"), 1, now).await, ["Fay"]);
+    assert!(all_pages(&store, Some("%"), 5, now).await.is_empty());
+    assert!(all_pages(&store, Some("_"), 5, now).await.is_empty());
+    // An address change moves the user under its new address.
+    store
+        .add_email_change(
+            &EmailChangeRecord {
+                token_hash: "c-fay".into(),
+                user_id: "l7".into(),
+                new_email: "xfay@elsewhere.example".into(),
+                expires_at: now + DAY,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    store.confirm_email_change("c-fay", now).await.unwrap();
+    assert!(all_pages(&store, Some("fay@"), 5, now).await.is_empty());
+    assert_eq!(all_pages(&store, Some("xfay@"), 5, now).await, ["Fay"]);
+}
+
+/// DynamoDB only: user items written before the listing index existed are indexed by the
+/// backfill, once (a second run finds nothing to do).
+#[tokio::test]
+async fn the_backfill_indexes_user_items_written_before_the_listing_index() {
+    let endpoint = std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto");
+    let table = format!("backfill-{}", uuid::Uuid::new_v4());
+    let config = Config::from_lookup(|k| match k {
+        "STORE" => Some("dynamodb".into()),
+        "TABLE_NAME" => Some(table.clone()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+        "AWS_REGION" => Some("us-east-1".into()),
+        _ => None,
+    })
+    .unwrap();
+    let sdk = shared::aws::sdk_config(&config).await;
+    let dynamo = DynamoStore::new(&sdk, table.clone());
+    dynamo.create_table().await.unwrap();
+    let store: Arc<dyn UserStore> = Arc::new(dynamo);
+    for (i, name) in ["old1", "old2", "new1"].iter().enumerate() {
+        activated(&store, &format!("b{i}"), name).await;
+    }
+    // As an older release wrote them: without the index's attributes.
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    for id in ["b0", "b1"] {
+        client
+            .update_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{id}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("USER".into()),
+            )
+            .update_expression("REMOVE lpk, ukey, ekey")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(all_pages(&store, None, 10, NOW).await, ["new1"]);
+    let dynamo = DynamoStore::new(&sdk, table.clone());
+    assert_eq!(dynamo.backfill_user_index().await.unwrap(), 2);
+    assert_eq!(
+        all_pages(&store, None, 10, NOW).await,
+        ["new1", "old1", "old2"]
+    );
+    assert_eq!(all_pages(&store, Some("old2@"), 10, NOW).await, ["old2"]);
+    assert_eq!(dynamo.backfill_user_index().await.unwrap(), 0);
 }

@@ -35,6 +35,7 @@ fn routes_of(function: &str) -> axum::Router<AppState> {
         "sessions" => sessions::routes(),
         "jwks" => jwks::routes(),
         "introspect" => introspect::routes(),
+        "list-users" => list_users::routes(),
         other => panic!("events/ names an unknown function: {other}"),
     }
 }
@@ -46,6 +47,7 @@ const EXPECTED: &[(&str, u16, u16)] = &[
     ("home.json", 200, 200),
     ("jwks.json", 200, 200),
     ("introspect.json", 401, 200),
+    ("list-users.json", 401, 403),
     ("home.bad-token.json", 401, 401),
     ("signup.json", 201, 409),
     ("signup.invalid-json.json", 400, 400),

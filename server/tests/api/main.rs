@@ -9,6 +9,7 @@ mod drift;
 mod fuzz;
 mod introspect;
 mod lambda_events;
+mod list_users;
 mod login;
 mod pages;
 mod process;

@@ -29,15 +29,15 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, BillingMode, ConditionCheck, Delete,
-    KeySchemaElement, KeyType, Put, ScalarAttributeType, TimeToLiveSpecification,
-    TransactWriteItem, Update,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 
 use super::{
     ActivationOutcome, ActivationRecord, EmailChangeOutcome, EmailChangeRecord, FoundEmailChange,
     FoundReset, LoginFailures, MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY, ResetRecord,
-    ResetTokenState, Session, StoreError, StoreResult, UserStore, UserUpdate, judge_email_change,
-    judge_reset,
+    ResetTokenState, Session, StoreError, StoreResult, UserPage, UserStore, UserUpdate,
+    judge_email_change, judge_reset,
 };
 use crate::user::{Role, UserRecord, email_key, username_key};
 
@@ -161,8 +161,20 @@ fn live(item: Option<Item>, now: i64) -> Option<Item> {
     item.filter(|i| get_n(i, TTL_ATTRIBUTE).is_none_or(|t| t > now))
 }
 
+/// The sparse index of user items, for the admins' listing: partition `lpk` (the same value on
+/// every user item, and on nothing else), sort `ukey` (the lowercased username); `ekey` (the
+/// lowercased address) is projected for the address filter.
+pub const USERS_INDEX: &str = "users";
+const LIST_PARTITION: &str = "USER";
+/// At most this many index items are read for one page (a rare address prefix then gives a
+/// short page with a next cursor, not an unbounded read).
+const LIST_READ_BUDGET: i32 = 500;
+
 fn user_item(u: &UserRecord) -> StoreResult<Item> {
     let mut item = user_key(&u.user_id);
+    item.insert("lpk".into(), s(LIST_PARTITION));
+    item.insert("ukey".into(), s(username_key(&u.username)));
+    item.insert("ekey".into(), s(email_key(&u.email)));
     item.insert("user_id".into(), s(&u.user_id));
     item.insert("username".into(), s(&u.username));
     item.insert("email".into(), s(&u.email));
@@ -314,13 +326,27 @@ impl DynamoStore {
                 .build()
                 .map_err(request_error)
         };
+        let users_index = GlobalSecondaryIndex::builder()
+            .index_name(USERS_INDEX)
+            .key_schema(schema("lpk", KeyType::Hash)?)
+            .key_schema(schema("ukey", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(request_error)?;
         self.client
             .create_table()
             .table_name(&self.table)
             .attribute_definitions(attr("pk")?)
             .attribute_definitions(attr("sk")?)
+            .attribute_definitions(attr("lpk")?)
+            .attribute_definitions(attr("ukey")?)
             .key_schema(schema("pk", KeyType::Hash)?)
             .key_schema(schema("sk", KeyType::Range)?)
+            .global_secondary_indexes(users_index)
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await
@@ -338,6 +364,61 @@ impl DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    /// Puts the listing index's attributes on user items written before it existed (`accounts
+    /// backfill-user-index`, once, after deploying the release that added the index). One Scan
+    /// of the table; each item updated only while its address is the one read (an address
+    /// changed meanwhile already wrote them). Safe to run again. The number of items updated.
+    pub async fn backfill_user_index(&self) -> StoreResult<usize> {
+        let mut updated = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("sk = :user AND attribute_not_exists(lpk)")
+                .expression_attribute_values(":user", s("USER"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items() {
+                let (Some(username), Some(email)) = (get_s(item, "username"), get_s(item, "email"))
+                else {
+                    continue;
+                };
+                let key: Item = ["pk", "sk"]
+                    .iter()
+                    .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
+                    .collect();
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression("SET lpk = :l, ukey = :u, ekey = :e")
+                    .condition_expression("attribute_exists(pk) AND email = :email")
+                    .expression_attribute_values(":l", s(LIST_PARTITION))
+                    .expression_attribute_values(":u", s(username_key(username)))
+                    .expression_attribute_values(":e", s(email_key(email)))
+                    .expression_attribute_values(":email", s(email))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => updated += 1,
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                    Err(e) => return Err(unavailable(e)),
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(updated),
+            }
+        }
     }
 
     async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
@@ -794,6 +875,79 @@ impl UserStore for DynamoStore {
         Ok(user.filter(|u| email_key(&u.email) == email_key(email)))
     }
 
+    async fn list_users(
+        &self,
+        after: Option<&str>,
+        email_prefix: Option<&str>,
+        limit: usize,
+        now: i64,
+    ) -> StoreResult<UserPage> {
+        let take = limit.max(1);
+        let prefix = email_prefix
+            .map(str::to_lowercase)
+            .filter(|p| !p.is_empty());
+        let mut users = Vec::with_capacity(take + 1);
+        let mut start: Option<Item> = None;
+        let mut read = 0;
+        loop {
+            // Without a filter every item read is a user of the page (bar an expired one): read
+            // no more than the page needs. With one, read in chunks up to the budget.
+            let want = if prefix.is_none() {
+                (take + 1 - users.len()) as i32
+            } else {
+                LIST_READ_BUDGET - read
+            };
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(USERS_INDEX)
+                .expression_attribute_values(":l", s(LIST_PARTITION))
+                .limit(want.max(1))
+                .set_exclusive_start_key(start.take());
+            query = match after {
+                Some(a) => query
+                    .key_condition_expression("lpk = :l AND ukey > :after")
+                    .expression_attribute_values(":after", s(a)),
+                None => query.key_condition_expression("lpk = :l"),
+            };
+            if let Some(p) = &prefix {
+                query = query
+                    .filter_expression("begins_with(ekey, :p)")
+                    .expression_attribute_values(":p", s(p));
+            }
+            let out = query.send().await.map_err(unavailable)?;
+            read += out.scanned_count;
+            for item in out.items() {
+                let user = user_from_item(item)?;
+                if !user.is_expired_pending(now) {
+                    users.push(user);
+                }
+                if users.len() > take {
+                    users.truncate(take);
+                    let next_after = users.last().map(|u| username_key(&u.username));
+                    return Ok(UserPage { users, next_after });
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => {
+                    if read >= LIST_READ_BUDGET {
+                        // The budget is spent: the next page goes on from the last item read.
+                        let next_after = get_s(&k, "ukey").map(String::from);
+                        return Ok(UserPage { users, next_after });
+                    }
+                    start = Some(k);
+                }
+                _ => {
+                    return Ok(UserPage {
+                        users,
+                        next_after: None,
+                    });
+                }
+            }
+        }
+    }
+
     async fn update_user(
         &self,
         user_id: &str,
@@ -1230,10 +1384,11 @@ impl UserStore for DynamoStore {
                 update(
                     &self.table,
                     user_key(&id),
-                    "SET email = :new, updated_at = :now",
+                    "SET email = :new, ekey = :ekey, updated_at = :now",
                     Some("attribute_exists(pk) AND email = :old"),
                     values([
                         (":new", s(&found.new_email)),
+                        (":ekey", s(email_key(&found.new_email))),
                         (":old", s(&old_email)),
                         (":now", n(now)),
                     ]),

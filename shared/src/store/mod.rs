@@ -132,6 +132,14 @@ pub struct LoginFailures {
     pub last_failure: i64,
 }
 
+/// A page of users and where the next one starts.
+#[derive(Debug, Clone, Default)]
+pub struct UserPage {
+    pub users: Vec<UserRecord>,
+    /// The lowercased username the next page starts after; `None`: this was the last page.
+    pub next_after: Option<String>,
+}
+
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates a user (not activated) with its first activation token, atomically. Fails with
@@ -157,6 +165,21 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<Option<UserRecord>>;
     /// Case-insensitive.
     async fn find_user_by_email(&self, email: &str, now: i64) -> StoreResult<Option<UserRecord>>;
+
+    /// Up to `limit` users (awaiting activation included, expired ones not), ordered by
+    /// lowercased username, each after `after` (a lowercased username; `None`: from the first),
+    /// whose lowercased address starts with `email_prefix` (lowercased) when given. With the
+    /// position a next page starts after: `None` when no user is left past this page. A page
+    /// may hold fewer than `limit` users and still have a next one (the DynamoDB store reads a
+    /// bounded number of items a page). The order is by a key no update changes, so a user
+    /// present while pages are read appears exactly once, however many others come and go.
+    async fn list_users(
+        &self,
+        after: Option<&str>,
+        email_prefix: Option<&str>,
+        limit: usize,
+        now: i64,
+    ) -> StoreResult<UserPage>;
 
     /// Applies `update`; `None` when the user does not exist. Deactivating a user ends its
     /// sessions; activating one ends its activation window.

@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use super::{
     ActivationOutcome, ActivationRecord, EmailChangeOutcome, EmailChangeRecord, FoundEmailChange,
     FoundReset, LoginFailures, MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY, ResetRecord,
-    ResetTokenState, Session, StoreError, StoreResult, UserStore, UserUpdate, judge_email_change,
-    judge_reset,
+    ResetTokenState, Session, StoreError, StoreResult, UserPage, UserStore, UserUpdate,
+    judge_email_change, judge_reset,
 };
 use crate::user::{Role, UserRecord, email_key, username_key};
 
@@ -488,6 +488,52 @@ impl UserStore for SqliteStore {
         let key = email_key(email);
         self.read(move |conn| find_user(conn, UserKey::Email, &key, now))
             .await
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<&str>,
+        email_prefix: Option<&str>,
+        limit: usize,
+        now: i64,
+    ) -> StoreResult<UserPage> {
+        let after = after.unwrap_or("").to_string();
+        // LIKE with an escape: a `%` or `_` in the prefix is itself.
+        let pattern = format!(
+            "{}%",
+            email_prefix
+                .unwrap_or("")
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let take = limit.max(1);
+        self.read(move |conn| {
+            let mut users = Vec::with_capacity(take + 1);
+            let mut statement = conn.prepare_cached(
+                "SELECT user_id, username, email, password_hash, role, activated, data, \
+                 created_at, updated_at, pending_until, auth_epoch FROM users \
+                 WHERE username_key > ?1 AND email_key LIKE ?2 ESCAPE '\\' \
+                 AND (activated = 1 OR pending_until IS NULL OR pending_until > ?3) \
+                 ORDER BY username_key LIMIT ?4",
+            )?;
+            let rows = statement.query_map(
+                rusqlite::params![after, pattern, now, (take + 1) as i64],
+                user_from_row,
+            )?;
+            for row in rows {
+                users.push(row?);
+            }
+            let next_after = if users.len() > take {
+                users.truncate(take);
+                users.last().map(|u| username_key(&u.username))
+            } else {
+                None
+            };
+            Ok(UserPage { users, next_after })
+        })
+        .await
     }
 
     async fn update_user(

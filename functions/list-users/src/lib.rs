@@ -1,0 +1,96 @@
+//! `GET /users?limit=&cursor=&email_prefix=`: admins page through the users, ordered by
+//! lowercased username (a key no update changes), so that a user present while the pages are
+//! read appears exactly once however many others sign up or leave meanwhile. The cursor is
+//! opaque to clients.
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use shared::accounts::MAX_EMAIL_CHARS;
+use shared::http::ok;
+use shared::{ApiError, ApiResult, AppState, Auth};
+
+/// The routes this function serves (method, path): template.yaml and API.md list the same.
+pub const ROUTES: &[(&str, &str)] = &[("GET", "/users")];
+
+pub const DEFAULT_LIMIT: usize = 25;
+pub const MAX_LIMIT: usize = 100;
+/// A cursor is the position's key, at most a username's 32 characters; more is not ours.
+const MAX_CURSOR_CHARS: usize = 128;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/users", get(list_users))
+}
+
+/// What the query asks for: the position to start after, the address prefix, the page size.
+struct Query {
+    after: Option<String>,
+    email_prefix: Option<String>,
+    limit: usize,
+}
+
+fn parse(query: Option<&str>) -> ApiResult<Query> {
+    let mut q = Query {
+        after: None,
+        email_prefix: None,
+        limit: DEFAULT_LIMIT,
+    };
+    let bad = |why: &str| ApiError::InvalidQuery(why.into());
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match name.as_ref() {
+            "limit" => {
+                q.limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| bad("limit must be a whole number from 1 to 100."))?;
+            }
+            "cursor" if !value.is_empty() => {
+                let key = (value.len() <= MAX_CURSOR_CHARS)
+                    .then(|| URL_SAFE_NO_PAD.decode(value.as_bytes()).ok())
+                    .flatten()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| bad("cursor is not one this service gave."))?;
+                q.after = Some(key);
+            }
+            "email_prefix" if !value.is_empty() => {
+                if value.chars().count() > MAX_EMAIL_CHARS {
+                    return Err(bad("email_prefix is longer than an address can be."));
+                }
+                q.email_prefix = Some(value.to_lowercase());
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
+}
+
+pub async fn list_users(
+    State(state): State<AppState>,
+    auth: Auth,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    if !auth.is_admin() {
+        return Err(ApiError::Forbidden("Only an admin may list the users."));
+    }
+    let q = parse(query.as_deref())?;
+    let page = state
+        .store
+        .list_users(
+            q.after.as_deref(),
+            q.email_prefix.as_deref(),
+            q.limit,
+            state.clock.now(),
+        )
+        .await?;
+    let users: Vec<_> = page.users.iter().map(|u| u.view()).collect();
+    let next_cursor = page
+        .next_after
+        .map(|key| URL_SAFE_NO_PAD.encode(key.as_bytes()));
+    Ok(ok(json!({ "users": users, "next_cursor": next_cursor })))
+}
