@@ -83,6 +83,16 @@ if tokens:
     w("|---|---|")
     for k, v in tokens.items():
         w(f"| {k} | {v:.1f} µs |")
+    loads = {(alg, c): load(f"me-{alg}-c{c}.json") for alg in ("EdDSA", "HS512") for c in (1, 16)}
+    if any(loads.values()):
+        w("")
+        w("GET /user with a token, the local server signing with each (wrk on loopback, same run):")
+        w("")
+        w("| algorithm | c | requests/s | p50 | p99 | errors |")
+        w("|---|---|---|---|---|---|")
+        for (alg, c), r in loads.items():
+            if r:
+                w(f"| {alg} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']} |")
     ed, hs = tokens.get("verify EdDSA"), tokens.get("verify HS512")
     if ed and hs and verify_ms:
         w("")

@@ -33,6 +33,24 @@ fi
 if want tokens; then
 echo "==> token signatures, EdDSA against HS512 (criterion)"
 cargo bench --profile local --locked -p shared --bench tokens -- --noplot > "$out/tokens.txt" 2>&1
+echo "==> GET /user under load, a server signing with each (wrk, ${duration} s per run)"
+for alg in EdDSA HS512; do
+    tdir=$(mktemp -d)
+    port=$(free_port)
+    base="http://127.0.0.1:$port"
+    DATA_DIR="$tdir" PORT=$port JWT_ALGORITHM=$alg RUST_LOG=warn target/local/accounts > "$tdir/server.log" 2>&1 &
+    server=$!
+    trap 'kill $server 2>/dev/null || true' EXIT
+    for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
+    curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench\",\"email\":\"bench@example.com\",\"password\":\"correct horse battery staple\"}"
+    curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$tdir/mail.log" | tail -1)"
+    token=$(curl -sf -X POST "$base/auth" -d '{"username":"bench","password":"correct horse battery staple"}' | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    for c in 1 16; do
+        t=$(( c < 2 ? c : 2 ))
+        wrk -t$t -c$c -d${duration}s -s bench/common.lua -H "Authorization: Bearer $token" "$base/user" | tail -1 > "$out/me-$alg-c$c.json"
+    done
+    kill $server; trap - EXIT; rm -rf "$tdir"
+done
 fi
 
 dir=$(mktemp -d)
