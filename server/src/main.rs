@@ -75,50 +75,54 @@ async fn state() -> Result<(AppState, u16), ExitCode> {
     Ok((state, port))
 }
 
-async fn create_table() -> ExitCode {
-    let config = match config() {
-        Ok((c, _)) => c,
-        Err(code) => return code,
-    };
+/// The DynamoDB store `STORE=dynamodb TABLE_NAME=...` names, for an operator's `command`.
+async fn dynamo_store(command: &str) -> Result<(DynamoStore, String), ExitCode> {
+    let (config, _) = config()?;
     let StoreKind::Dynamodb { table } = &config.store else {
-        eprintln!("create-table needs STORE=dynamodb and TABLE_NAME");
-        return ExitCode::from(2);
+        eprintln!("{command} needs STORE=dynamodb and TABLE_NAME");
+        return Err(ExitCode::from(2));
     };
     let sdk = shared::aws::sdk_config(&config).await;
-    match DynamoStore::new(&sdk, table.clone()).create_table().await {
-        Ok(()) => {
-            println!("table {table} created");
+    Ok((DynamoStore::new(&sdk, table.clone()), table.clone()))
+}
+
+/// Prints what an operator's command did, or why it failed.
+fn report(command: &str, result: Result<String, shared::store::StoreError>) -> ExitCode {
+    match result {
+        Ok(done) => {
+            println!("{done}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("create-table: {e}");
+            eprintln!("{command}: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
+async fn create_table() -> ExitCode {
+    match dynamo_store("create-table").await {
+        Ok((store, table)) => report(
+            "create-table",
+            store
+                .create_table()
+                .await
+                .map(|()| format!("table {table} created")),
+        ),
+        Err(code) => code,
+    }
+}
+
 async fn backfill_user_index() -> ExitCode {
-    let config = match config() {
-        Ok((c, _)) => c,
-        Err(code) => return code,
-    };
-    let StoreKind::Dynamodb { table } = &config.store else {
-        eprintln!("backfill-user-index needs STORE=dynamodb and TABLE_NAME");
-        return ExitCode::from(2);
-    };
-    let sdk = shared::aws::sdk_config(&config).await;
-    match DynamoStore::new(&sdk, table.clone())
-        .backfill_user_index()
-        .await
-    {
-        Ok(n) => {
-            println!("{n} user items indexed for GET /users");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("backfill-user-index: {e}");
-            ExitCode::FAILURE
-        }
+    match dynamo_store("backfill-user-index").await {
+        Ok((store, _)) => report(
+            "backfill-user-index",
+            store
+                .backfill_user_index()
+                .await
+                .map(|n| format!("{n} user items indexed for GET /users")),
+        ),
+        Err(code) => code,
     }
 }
 

@@ -31,10 +31,11 @@ async fn sqlite() -> Subject {
     }
 }
 
-async fn dynamodb() -> Subject {
+/// A fresh table on the moto server: the SDK configuration, the table's name, its store.
+async fn moto_table(prefix: &str) -> (aws_config::SdkConfig, String, DynamoStore) {
     let endpoint = std::env::var("MOTO_ENDPOINT")
         .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto");
-    let table = format!("contract-{}", uuid::Uuid::new_v4());
+    let table = format!("{prefix}-{}", uuid::Uuid::new_v4());
     let config = Config::from_lookup(|k| match k {
         "STORE" => Some("dynamodb".into()),
         "TABLE_NAME" => Some(table.clone()),
@@ -44,10 +45,14 @@ async fn dynamodb() -> Subject {
     })
     .unwrap();
     let sdk = shared::aws::sdk_config(&config).await;
-    let store = DynamoStore::new(&sdk, table);
+    let store = DynamoStore::new(&sdk, table.clone());
     store.create_table().await.unwrap();
+    (sdk, table, store)
+}
+
+async fn dynamodb() -> Subject {
     Subject {
-        store: Arc::new(store),
+        store: Arc::new(moto_table("contract").await.2),
         _dir: None,
     }
 }
@@ -1277,20 +1282,7 @@ async fn users_are_listed_in_pages_by_username_and_filtered_by_address(store: Ar
 /// backfill, once (a second run finds nothing to do).
 #[tokio::test]
 async fn the_backfill_indexes_user_items_written_before_the_listing_index() {
-    let endpoint = std::env::var("MOTO_ENDPOINT")
-        .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto");
-    let table = format!("backfill-{}", uuid::Uuid::new_v4());
-    let config = Config::from_lookup(|k| match k {
-        "STORE" => Some("dynamodb".into()),
-        "TABLE_NAME" => Some(table.clone()),
-        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
-        "AWS_REGION" => Some("us-east-1".into()),
-        _ => None,
-    })
-    .unwrap();
-    let sdk = shared::aws::sdk_config(&config).await;
-    let dynamo = DynamoStore::new(&sdk, table.clone());
-    dynamo.create_table().await.unwrap();
+    let (sdk, table, dynamo) = moto_table("backfill").await;
     let store: Arc<dyn UserStore> = Arc::new(dynamo);
     for (i, name) in ["old1", "old2", "new1"].iter().enumerate() {
         activated(&store, &format!("b{i}"), name).await;

@@ -75,6 +75,19 @@ async fn get(client: &reqwest::Client, url: String, token: &str) -> (u16, Value)
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+/// A login of `name` with the test password, which must succeed; the answer.
+async fn log_in(c: &reqwest::Client, base: &str, name: &str) -> Value {
+    let (status, login) = post(
+        c,
+        format!("{base}/auth"),
+        None,
+        json!({"username": name, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200, "{login}");
+    login
+}
+
 /// Signs `name` up, activates it from the mail log, logs in; the token.
 async fn signed_up_and_logged_in(
     c: &reqwest::Client,
@@ -99,14 +112,7 @@ async fn signed_up_and_logged_in(
         .unwrap()
         .to_string();
     assert_eq!(c.get(&link).send().await.unwrap().status(), 200);
-    let (status, login) = post(
-        c,
-        format!("{base}/auth"),
-        None,
-        json!({"username": name, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let login = log_in(c, base, name).await;
     assert_eq!(login["scope"], json!(["widgets"]));
     login["token"].as_str().unwrap().to_string()
 }
@@ -164,14 +170,7 @@ async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live
     let (status, me) = get(&c, format!("{}/user", server.base), &token).await;
     assert_eq!(status, 200, "the session survived the restart: {me}");
     assert_eq!(me["role"], "admin");
-    let (status, login) = post(
-        &c,
-        format!("{}/auth", server.base),
-        None,
-        json!({"username": "olga", "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let login = log_in(&c, &server.base, "olga").await;
     assert_eq!(
         login["scope"],
         json!(["widgets", "admin"]),
@@ -249,15 +248,10 @@ async fn rotating_the_signing_key_logs_nobody_out_and_retiring_the_old_one_ends_
     );
     let (status, _) = get(&c, format!("{}/user", server.base), &before).await;
     assert_eq!(status, 200, "a token from before the rotation still works");
-    let (status, login) = post(
-        &c,
-        format!("{}/auth", server.base),
-        None,
-        json!({"username": "rota", "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let after = login["token"].as_str().unwrap().to_string();
+    let after = log_in(&c, &server.base, "rota").await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(kid_of(&after), rotated[0], "the new key signs");
     drop(server);
 
