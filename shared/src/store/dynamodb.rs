@@ -87,6 +87,14 @@ fn key(pk: String, sk: &str) -> Item {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
 }
 
+/// The primary key of an item read whole.
+fn key_of(item: &Item) -> Item {
+    ["pk", "sk"]
+        .iter()
+        .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect()
+}
+
 fn user_key(user_id: &str) -> Item {
     key(format!("USER#{user_id}"), "USER")
 }
@@ -389,15 +397,11 @@ impl DynamoStore {
                 else {
                     continue;
                 };
-                let key: Item = ["pk", "sk"]
-                    .iter()
-                    .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
-                    .collect();
                 let result = self
                     .client
                     .update_item()
                     .table_name(&self.table)
-                    .set_key(Some(key))
+                    .set_key(Some(key_of(item)))
                     .update_expression("SET lpk = :l, ukey = :u, ekey = :e")
                     .condition_expression("attribute_exists(pk) AND email = :email")
                     .expression_attribute_values(":l", s(LIST_PARTITION))
@@ -469,35 +473,16 @@ impl DynamoStore {
 
     /// Deletes the items of a user's partition other than the user item (its sessions).
     async fn delete_sessions(&self, user_id: &str) -> StoreResult<()> {
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
+        for item in self.session_items(user_id).await? {
+            self.client
+                .delete_item()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :session)")
-                .expression_attribute_values(":pk", s(format!("USER#{user_id}")))
-                .expression_attribute_values(":session", s("SESSION#"))
-                .projection_expression("pk, sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
+                .set_key(Some(key_of(&item)))
                 .send()
                 .await
                 .map_err(unavailable)?;
-            for item in out.items() {
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .set_key(Some(item.clone()))
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(()),
-            }
         }
+        Ok(())
     }
 
     /// Puts an item that must not exist yet (a token's: 256 random bits never collide, but
