@@ -21,6 +21,23 @@ if [ ! -x .venv/bin/python ] || ! cmp -s scripts/requirements-test.txt .venv/.re
 fi
 free_port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+password="correct horse battery staple"
+# start_server <data dir> [VAR=value ...]: the local server on a free port with those variables,
+# a user "bench" signed up, activated from the mail log and logged in. Sets server (its pid),
+# base and token; the EXIT trap stops it (and moto, when one runs).
+start_server() {
+    local data=$1; shift
+    local port; port=$(free_port)
+    base="http://127.0.0.1:$port"
+    env "$@" DATA_DIR="$data" PORT=$port RUST_LOG=warn target/local/accounts > "$data/server.log" 2>&1 &
+    server=$!
+    trap 'kill $server ${moto:-} 2>/dev/null || true' EXIT
+    for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
+    curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench\",\"email\":\"bench@example.com\",\"password\":\"$password\"}"
+    curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$data/mail.log" | tail -1)"
+    token=$(curl -sf -X POST "$base/auth" -d "{\"username\":\"bench\",\"password\":\"$password\"}" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+}
+
 echo "==> native builds: the server (profile local, as the README runs it), two functions (release, as shipped)"
 cargo build --profile local --locked -p accounts
 cargo build --release --locked -p signup -p me
@@ -36,15 +53,7 @@ cargo bench --profile local --locked -p shared --bench tokens -- --noplot > "$ou
 echo "==> GET /user under load, a server signing with each (wrk, ${duration} s per run)"
 for alg in EdDSA HS512; do
     tdir=$(mktemp -d)
-    port=$(free_port)
-    base="http://127.0.0.1:$port"
-    DATA_DIR="$tdir" PORT=$port JWT_ALGORITHM=$alg RUST_LOG=warn target/local/accounts > "$tdir/server.log" 2>&1 &
-    server=$!
-    trap 'kill $server 2>/dev/null || true' EXIT
-    for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
-    curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench\",\"email\":\"bench@example.com\",\"password\":\"correct horse battery staple\"}"
-    curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$tdir/mail.log" | tail -1)"
-    token=$(curl -sf -X POST "$base/auth" -d '{"username":"bench","password":"correct horse battery staple"}' | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    start_server "$tdir" JWT_ALGORITHM=$alg
     for c in 1 16; do
         t=$(( c < 2 ? c : 2 ))
         wrk -t$t -c$c -d${duration}s -s bench/common.lua -H "Authorization: Bearer $token" "$base/user" | tail -1 > "$out/me-$alg-c$c.json"
@@ -54,18 +63,9 @@ done
 fi
 
 dir=$(mktemp -d)
-password="correct horse battery staple"
 if want load; then
 echo "==> the local server under load (wrk, ${duration} s per run)"
-port=$(free_port)
-base="http://127.0.0.1:$port"
-DATA_DIR="$dir" PORT=$port RUST_LOG=warn target/local/accounts > "$dir/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
-curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench\",\"email\":\"bench@example.com\",\"password\":\"$password\"}"
-curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$dir/mail.log" | tail -1)"
-token=$(curl -sf -X POST "$base/auth" -d "{\"username\":\"bench\",\"password\":\"$password\"}" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+start_server "$dir"
 cat bench/common.lua bench/login.lua > "$dir/login.lua"
 cat bench/common.lua bench/signup.lua > "$dir/signup.lua"
 for c in 1 16; do
@@ -94,13 +94,8 @@ cloud="STORE=dynamodb TABLE_NAME=bench MAIL=ses SENDER_EMAIL=bench@sender.exampl
 env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir" target/local/accounts create-table
 .venv/bin/python -c "import boto3; boto3.client('ses', endpoint_url='$AWS_ENDPOINT_URL', region_name='us-east-1').verify_email_identity(EmailAddress='bench@sender.example.com')"
 # A user and a token on that table, through the local server on DynamoDB (mail logged).
-port=$(free_port)
-env STORE=dynamodb TABLE_NAME=bench DATA_DIR="$dir/cloud" PORT=$port JWT_ALGORITHM=HS512 JWT_SECRET="$secret" RUST_LOG=warn target/local/accounts > "$dir/cloud.log" 2>&1 &
-server=$!
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
-curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/user" -d "{\"username\":\"cold\",\"email\":\"cold@example.com\",\"password\":\"$password\"}"
-curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$dir/cloud/mail.log" | tail -1)"
-token=$(curl -sf -X POST "http://127.0.0.1:$port/auth" -d "{\"username\":\"cold\",\"password\":\"$password\"}" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+mkdir -p "$dir/cloud"
+start_server "$dir/cloud" STORE=dynamodb TABLE_NAME=bench JWT_ALGORITHM=HS512 JWT_SECRET="$secret"
 kill $server
 sed "s/REPLACE_WITH_TOKEN/$token/" events/me.json > "$dir/me.json"
 sed 's/alice/bBENCH_N/g' events/signup.json > "$dir/signup.json"

@@ -108,8 +108,8 @@ pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<(Config, u16
     };
     match config.jwt_algorithm {
         JwtAlgorithm::Hs512 if config.jwt_secret.is_none() => {
-            config.jwt_secret =
-                Some(local_secret(&config.data_dir, SECRET_FILE).map_err(in_data_dir)?);
+            let secret = local_secret(&config.data_dir, SECRET_FILE).map_err(in_data_dir)?;
+            config.jwt_secret = Some(secret.into_bytes());
         }
         JwtAlgorithm::EdDsa if config.jwt_signing_keys.is_none() => {
             config.jwt_signing_keys = Some(local_keys(&config.data_dir).map_err(in_data_dir)?);
@@ -117,8 +117,8 @@ pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<(Config, u16
         _ => {}
     }
     if config.introspection_key.is_none() {
-        let key = local_secret(&config.data_dir, INTROSPECTION_KEY_FILE).map_err(in_data_dir)?;
-        config.introspection_key = Some(String::from_utf8_lossy(&key).into_owned());
+        config.introspection_key =
+            Some(local_secret(&config.data_dir, INTROSPECTION_KEY_FILE).map_err(in_data_dir)?);
     }
     Ok((config, port))
 }
@@ -142,12 +142,12 @@ fn write_private(path: &Path, text: &str, replace: bool) -> Result<(), String> {
 }
 
 /// Reads the secret kept in `dir`'s `file`, or makes one (512 random bits) and keeps it.
-fn local_secret(dir: &Path, file: &str) -> Result<Vec<u8>, String> {
+fn local_secret(dir: &Path, file: &str) -> Result<String, String> {
     let path = dir.join(file);
     if let Ok(s) = std::fs::read_to_string(&path) {
         let s = s.trim();
         if s.len() >= shared::config::MIN_JWT_SECRET_BYTES {
-            return Ok(s.as_bytes().to_vec());
+            return Ok(s.to_string());
         }
         return Err(format!(
             "{} is too short; delete it to make a new one",
@@ -157,7 +157,7 @@ fn local_secret(dir: &Path, file: &str) -> Result<Vec<u8>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let secret = shared::secret::random_token(64).map_err(|e| e.to_string())?;
     write_private(&path, &secret, false)?;
-    Ok(secret.into_bytes())
+    Ok(secret)
 }
 
 /// Reads the key set kept in `dir`, or makes one (a single new key) and keeps it.
@@ -197,9 +197,8 @@ pub fn rotate_local_key(dir: &Path) -> Result<KeyIds, String> {
 /// token a previous key signed has expired). Restart the server to use it.
 pub fn retire_local_keys(dir: &Path) -> Result<KeyIds, String> {
     let old = local_keys(dir)?;
-    const END: &str = "-----END PRIVATE KEY-----";
-    let first = old.find(END).ok_or("no key")? + END.len();
-    let kept = format!("{}\n", &old[..first]);
+    let current = *shared::token::pem_blocks(&old)?.first().ok_or("no key")?;
+    let kept = format!("{current}\n");
     let set = KeySet::from_pem(&kept)?;
     write_private(&dir.join(SIGNING_KEYS_FILE), &kept, true)?;
     Ok(set.kids().map(String::from).collect())

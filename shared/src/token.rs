@@ -40,6 +40,23 @@ impl Claims {
 /// The largest key id accepted in a token's header; ids are RFC 7638 thumbprints (43 chars).
 const MAX_KID_CHARS: usize = 64;
 
+/// The `-----BEGIN PRIVATE KEY-----` blocks of `text`, in order, each whole (text between
+/// them is not part of any).
+pub fn pem_blocks(text: &str) -> Result<Vec<&str>, String> {
+    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
+    const END: &str = "-----END PRIVATE KEY-----";
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let len = rest[start..]
+            .find(END)
+            .ok_or("a PEM block has no END line")?;
+        blocks.push(&rest[start..start + len + END.len()]);
+        rest = &rest[start + len + END.len()..];
+    }
+    Ok(blocks)
+}
+
 /// One Ed25519 key of a [`KeySet`]: its id, and the key in the forms signing and verifying use.
 struct Ed25519Key {
     kid: String,
@@ -68,16 +85,8 @@ impl KeySet {
     /// (a comment saying when a key was made, for example). A key twice is an error.
     pub fn from_pem(text: &str) -> Result<KeySet, String> {
         use ed25519_dalek::pkcs8::DecodePrivateKey;
-        const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
-        const END: &str = "-----END PRIVATE KEY-----";
         let mut keys: Vec<Ed25519Key> = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find(BEGIN) {
-            let Some(len) = rest[start..].find(END) else {
-                return Err("a PEM block has no END line".into());
-            };
-            let block = &rest[start..start + len + END.len()];
-            rest = &rest[start + len + END.len()..];
+        for block in pem_blocks(text)? {
             let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(block).map_err(|_| {
                 format!(
                     "key {} is not an Ed25519 private key in PKCS#8",

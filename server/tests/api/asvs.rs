@@ -211,13 +211,7 @@ async fn asvs_7_2_3_session_references_are_unique_and_carry_128_random_bits() {
     let mut seen = std::collections::HashSet::new();
     for _ in 0..20 {
         let token = s.log_in("sid").await;
-        let payload = token.split('.').nth(1).unwrap();
-        let claims: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(payload)
-                .unwrap(),
-        )
-        .unwrap();
+        let claims = crate::common::jwt_part(&token, 1);
         let sid = claims["sid"].as_str().unwrap().to_string();
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(&sid)

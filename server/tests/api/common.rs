@@ -25,6 +25,16 @@ pub fn test_signing_keys() -> &'static str {
     KEYS.get_or_init(|| shared::token::KeySet::generate_pem().unwrap())
 }
 
+/// Part `part` of a JWT (0 the header, 1 the claims), decoded, as JSON.
+pub fn jwt_part(token: &str, part: usize) -> Value {
+    use base64::Engine;
+    let encoded = token.split('.').nth(part).expect("a JWT part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
 /// What Chromium sends as `Accept` when it opens a page.
 pub const BROWSER_ACCEPT: &str =
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";

@@ -6,12 +6,7 @@ use shared::token::Claims;
 use crate::common::{PASSWORD, Server};
 
 fn claims_of(token: &str) -> Claims {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
+    serde_json::from_value(crate::common::jwt_part(token, 1)).unwrap()
 }
 
 #[tokio::test]

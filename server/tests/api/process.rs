@@ -201,11 +201,7 @@ async fn published_kids(c: &reqwest::Client, base: &str) -> Vec<String> {
 
 /// The `kid` in a token's header.
 fn kid_of(token: &str) -> String {
-    use base64::Engine;
-    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token.split('.').next().unwrap())
-        .unwrap();
-    serde_json::from_slice::<Value>(&header).unwrap()["kid"]
+    crate::common::jwt_part(token, 0)["kid"]
         .as_str()
         .unwrap()
         .to_string()
