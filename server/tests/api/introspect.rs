@@ -52,6 +52,7 @@ async fn a_live_token_is_active_and_an_ended_one_inactive_without_why() {
         inactive
     );
     assert_eq!(ask(&s, "not a token").await, inactive);
+    assert_eq!(ask(&s, "").await, inactive);
     assert_eq!(ask(&s, &"a".repeat(5000)).await, inactive);
 
     // Logout.
