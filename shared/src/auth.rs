@@ -34,6 +34,15 @@ impl Auth {
         }
     }
 
+    /// The token's scopes that the user may still hold now: `admin` only while the user is an
+    /// admin (a demotion takes it away from tokens issued before).
+    pub fn scopes_now(&self) -> Vec<&str> {
+        self.claims
+            .scopes()
+            .filter(|s| *s != "admin" || self.user.role == Role::Admin)
+            .collect()
+    }
+
     pub fn is_self(&self, username: &str) -> bool {
         username_key(username) == username_key(&self.user.username)
     }

@@ -161,13 +161,33 @@ pub fn email_confirmation_mail(to: &str, username: &str, link: &str) -> Mail {
 }
 
 /// The notice that the password was changed (by a reset or by its owner).
-pub fn password_changed_notice(to: &str, username: &str) -> Mail {
+pub fn password_changed_notice(to: &str, username: &str, cancelled_email_change: bool) -> Mail {
+    let mut body = String::from(
+        "The password of your account was just changed, and every other session was ended. ",
+    );
+    if cancelled_email_change {
+        body.push_str(CANCELLED_EMAIL_CHANGE);
+        body.push(' ');
+    }
+    body.push_str(
+        "If this was not you, reset your password at once (\"forgot my password\") and tell us.",
+    );
+    notice(to, "Your password was changed", username, &body)
+}
+
+const CANCELLED_EMAIL_CHANGE: &str = "A change of your account's address that was waiting \
+     for its confirmation link was cancelled: its link no longer works.";
+
+/// The notice that ending every session cancelled a pending change of address.
+pub fn email_change_cancelled_notice(to: &str, username: &str) -> Mail {
     notice(
         to,
-        "Your password was changed",
+        "A change of your address was cancelled",
         username,
-        "The password of your account was just changed, and every other session was ended. \
-         If this was not you, reset your password at once (\"forgot my password\") and tell us.",
+        &format!(
+            "Every session of your account was just ended. {CANCELLED_EMAIL_CHANGE} If you did \
+             not ask for that change, someone may know your password: change it."
+        ),
     )
 }
 

@@ -9,8 +9,8 @@ use shared::config::Config;
 use shared::store::dynamodb::DynamoStore;
 use shared::store::sqlite::SqliteStore;
 use shared::store::{
-    ActivationOutcome, ActivationRecord, EmailChangeOutcome, EmailChangeRecord, ResetRecord,
-    ResetTokenState, Session, StoreError, UserStore, UserUpdate,
+    ActivationOutcome, ActivationRecord, EmailChangeOutcome, EmailChangeRecord, LoginAttempt,
+    LoginFailures, ResetRecord, ResetTokenState, Session, StoreError, UserStore, UserUpdate,
 };
 use shared::user::{Role, UserRecord};
 
@@ -80,11 +80,14 @@ contract!(
     sessions_live_with_their_user,
     updates_replace_data_and_deactivation_ends_sessions,
     deletion_frees_names_and_discard_spares_activated_users,
-    login_failures_count_and_clear,
+    login_attempts_are_counted_before_they_are_judged,
+    attempts_racing_after_an_unlock_take_one_guess,
     sessions_are_listed_and_end_together,
     a_password_change_is_conditional_and_keeps_one_session,
     reset_tokens_work_once_and_die_with_the_epoch,
     racing_resets_use_a_token_once,
+    a_reset_link_dies_when_the_address_changes,
+    a_pending_address_change_dies_with_the_epoch,
     an_email_change_moves_the_claim_atomically,
     a_confirmation_racing_a_sign_up_leaves_one_owner,
     a_deletion_racing_an_address_change_frees_both_addresses,
@@ -622,30 +625,95 @@ async fn deletion_frees_names_and_discard_spares_activated_users(store: Arc<dyn 
     );
 }
 
-async fn login_failures_count_and_clear(store: Arc<dyn UserStore>) {
-    assert_eq!(store.login_failures("u:olive").await.unwrap(), None);
-    for i in 1..=3 {
-        let f = store
-            .record_login_failure("u:olive", NOW + i)
-            .await
-            .unwrap();
-        assert_eq!((f.count, f.last_failure), (i as u32, NOW + i));
+async fn login_attempts_are_counted_before_they_are_judged(store: Arc<dyn UserStore>) {
+    let key = "u:olive";
+    let taken = |n: u32, at: i64| {
+        LoginAttempt::Taken(LoginFailures {
+            count: n,
+            last_failure: at,
+        })
+    };
+    // Five free attempts (each counted until a success clears them), then 1 s, 2 s, ...
+    for i in 1..=5 {
+        assert_eq!(
+            store.take_login_attempt(key, NOW).await.unwrap(),
+            taken(i, NOW)
+        );
     }
-    let f = store.login_failures("u:olive").await.unwrap().unwrap();
-    assert_eq!((f.count, f.last_failure), (3, NOW + 3));
     assert_eq!(
-        store.login_failures("e:olive@example.com").await.unwrap(),
-        None
+        store.take_login_attempt(key, NOW).await.unwrap(),
+        LoginAttempt::Locked(1)
     );
-    store.clear_login_failures("u:olive").await.unwrap();
-    assert_eq!(store.login_failures("u:olive").await.unwrap(), None);
+    assert_eq!(
+        store.take_login_attempt(key, NOW + 1).await.unwrap(),
+        taken(6, NOW + 1)
+    );
+    assert_eq!(
+        store.take_login_attempt(key, NOW + 2).await.unwrap(),
+        LoginAttempt::Locked(1)
+    );
+    assert_eq!(
+        store.take_login_attempt(key, NOW + 3).await.unwrap(),
+        taken(7, NOW + 3)
+    );
+    // Another name is its own.
+    assert_eq!(
+        store
+            .take_login_attempt("e:olive@example.com", NOW + 3)
+            .await
+            .unwrap(),
+        taken(1, NOW + 3)
+    );
+    store.clear_login_failures(key).await.unwrap();
+    assert_eq!(
+        store.take_login_attempt(key, NOW + 3).await.unwrap(),
+        taken(1, NOW + 3)
+    );
     // Failures a day old are forgotten: counting starts again.
-    store.record_login_failure("u:olive", NOW).await.unwrap();
-    let f = store
-        .record_login_failure("u:olive", NOW + DAY + 1)
-        .await
-        .unwrap();
-    assert_eq!(f.count, 1);
+    assert_eq!(
+        store
+            .take_login_attempt(key, NOW + 3 + DAY + 1)
+            .await
+            .unwrap(),
+        taken(1, NOW + 3 + DAY + 1)
+    );
+}
+
+/// The attack of the hardening issue: after a lock expires, ten guesses sent at once. Exactly
+/// one may go on to be verified; the others find the name locked.
+async fn attempts_racing_after_an_unlock_take_one_guess(store: Arc<dyn UserStore>) {
+    let key = "u:racer";
+    for _ in 0..5 {
+        store.take_login_attempt(key, NOW).await.unwrap();
+    }
+    assert!(matches!(
+        store.take_login_attempt(key, NOW).await.unwrap(),
+        LoginAttempt::Locked(_)
+    ));
+    for round in 1..=3 {
+        // Past the lock (1 s, then 2 s, then 4 s from the last attempt): ten at once.
+        let at = NOW + 100 * round;
+        let attempts = join_all((0..10).map(|_| store.take_login_attempt(key, at))).await;
+        let taken = attempts
+            .iter()
+            .filter(|a| matches!(a, Ok(LoginAttempt::Taken(_))))
+            .count();
+        assert_eq!(taken, 1, "round {round}: {attempts:?}");
+        assert!(
+            attempts
+                .iter()
+                .all(|a| matches!(a, Ok(LoginAttempt::Taken(_)) | Ok(LoginAttempt::Locked(_)))),
+            "{attempts:?}"
+        );
+    }
+    // Below the free limit, ten at once take exactly the five free attempts.
+    let fresh = "u:fresh";
+    let attempts = join_all((0..10).map(|_| store.take_login_attempt(fresh, NOW))).await;
+    let taken = attempts
+        .iter()
+        .filter(|a| matches!(a, Ok(LoginAttempt::Taken(_))))
+        .count();
+    assert_eq!(taken, 5, "{attempts:?}");
 }
 
 fn session(sid: &str, user_id: &str, epoch: i64, created_at: i64) -> Session {
@@ -799,10 +867,12 @@ async fn a_password_change_is_conditional_and_keeps_one_session(store: Arc<dyn U
     );
 }
 
-fn reset(hash: &str, user_id: &str, epoch: i64, expires_at: i64) -> ResetRecord {
+/// A reset token of the user `user_id` made by [`activated`] as `username`.
+fn reset(hash: &str, user_id: &str, username: &str, epoch: i64, expires_at: i64) -> ResetRecord {
     ResetRecord {
         token_hash: hash.into(),
         user_id: user_id.into(),
+        email: format!("{username}@example.com"),
         epoch,
         expires_at,
     }
@@ -818,7 +888,7 @@ async fn reset_tokens_work_once_and_die_with_the_epoch(store: Arc<dyn UserStore>
     );
     for h in ["r1", "r2"] {
         store
-            .add_reset_token(&reset(h, "u1", 0, NOW + 3600), NOW)
+            .add_reset_token(&reset(h, "u1", "pia", 0, NOW + 3600), NOW)
             .await
             .unwrap();
     }
@@ -887,7 +957,7 @@ async fn reset_tokens_work_once_and_die_with_the_epoch(store: Arc<dyn UserStore>
 
     // A token of the current epoch works; one made before "log out everywhere" does not.
     store
-        .add_reset_token(&reset("r3", "u1", 1, NOW + 3600), NOW + 20)
+        .add_reset_token(&reset("r3", "u1", "pia", 1, NOW + 3600), NOW + 20)
         .await
         .unwrap();
     assert!(store.end_all_sessions("u1", None, NOW + 21).await.unwrap());
@@ -900,7 +970,7 @@ async fn reset_tokens_work_once_and_die_with_the_epoch(store: Arc<dyn UserStore>
 async fn racing_resets_use_a_token_once(store: Arc<dyn UserStore>) {
     activated(&store, "u1", "quin").await;
     store
-        .add_reset_token(&reset("r1", "u1", 0, NOW + 3600), NOW)
+        .add_reset_token(&reset("r1", "u1", "quin", 0, NOW + 3600), NOW)
         .await
         .unwrap();
     let outcomes = join_all((0..6).map(|i| {
@@ -926,11 +996,13 @@ async fn racing_resets_use_a_token_once(store: Arc<dyn UserStore>) {
     assert_eq!(stored.auth_epoch, 1);
 }
 
+/// An address change made under auth epoch 0.
 fn change(hash: &str, user_id: &str, new_email: &str, expires_at: i64) -> EmailChangeRecord {
     EmailChangeRecord {
         token_hash: hash.into(),
         user_id: user_id.into(),
         new_email: new_email.into(),
+        epoch: 0,
         expires_at,
     }
 }
@@ -1267,6 +1339,7 @@ async fn users_are_listed_in_pages_by_username_and_filtered_by_address(store: Ar
                 token_hash: "c-fay".into(),
                 user_id: "l7".into(),
                 new_email: "xfay@elsewhere.example".into(),
+                epoch: 0,
                 expires_at: now + DAY,
             },
             now,
@@ -1315,4 +1388,137 @@ async fn the_backfill_indexes_user_items_written_before_the_listing_index() {
     );
     assert_eq!(all_pages(&store, Some("old2@"), 10, NOW).await, ["old2"]);
     assert_eq!(dynamo.backfill_user_index().await.unwrap(), 0);
+}
+
+/// A reset link mailed to the old address does not work once the address has changed.
+async fn a_reset_link_dies_when_the_address_changes(store: Arc<dyn UserStore>) {
+    activated(&store, "u1", "vic").await;
+    store
+        .add_reset_token(&reset("r-old", "u1", "vic", 0, NOW + 3600), NOW)
+        .await
+        .unwrap();
+    store
+        .add_email_change(&change("c1", "u1", "vic@new.example", NOW + DAY), NOW)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.confirm_email_change("c1", NOW + 1).await.unwrap(),
+        EmailChangeOutcome::Changed { .. }
+    ));
+    assert_eq!(
+        store.reset_token("r-old", NOW + 2).await.unwrap(),
+        ResetTokenState::Unknown
+    );
+    assert_eq!(
+        store.reset_password("r-old", "h", NOW + 2).await.unwrap(),
+        ResetTokenState::Unknown
+    );
+    let stored = store.find_user_by_id("u1", NOW + 2).await.unwrap().unwrap();
+    assert_ne!(stored.password_hash, "h");
+    // A link mailed to the new address works.
+    let mut fresh = reset("r-new", "u1", "vic", 0, NOW + 3600);
+    fresh.email = "vic@new.example".into();
+    store.add_reset_token(&fresh, NOW + 3).await.unwrap();
+    assert!(matches!(
+        store.reset_token("r-new", NOW + 4).await.unwrap(),
+        ResetTokenState::Valid(_)
+    ));
+}
+
+/// A change of address waiting for its link is cancelled by whatever moves the auth epoch on:
+/// ending every session, a password change, a reset.
+async fn a_pending_address_change_dies_with_the_epoch(store: Arc<dyn UserStore>) {
+    let u = activated(&store, "u1", "wes").await;
+    for (round, how) in ["end all", "change", "reset"].into_iter().enumerate() {
+        let epoch = round as i64;
+        let token = format!("c-{round}");
+        let mut c = change(
+            &token,
+            "u1",
+            &format!("thief{round}@evil.example"),
+            NOW + DAY,
+        );
+        c.epoch = epoch;
+        store.add_email_change(&c, NOW).await.unwrap();
+        assert!(
+            store
+                .has_pending_email_change("u1", epoch, NOW + 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .has_pending_email_change("u1", epoch + 1, NOW + 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .has_pending_email_change("u2", epoch, NOW + 1)
+                .await
+                .unwrap()
+        );
+        match how {
+            "end all" => assert!(store.end_all_sessions("u1", None, NOW + 2).await.unwrap()),
+            "change" => {
+                let hash = store
+                    .find_user_by_id("u1", NOW)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .password_hash;
+                assert!(
+                    store
+                        .create_session(&session("keep", "u1", epoch, NOW + 1), NOW + 1)
+                        .await
+                        .unwrap()
+                );
+                assert!(
+                    store
+                        .change_password("u1", &hash, "new-hash", "keep", NOW + 2)
+                        .await
+                        .unwrap()
+                );
+            }
+            _ => {
+                store
+                    .add_reset_token(&reset("r", "u1", "wes", epoch, NOW + 3600), NOW)
+                    .await
+                    .unwrap();
+                assert!(matches!(
+                    store
+                        .reset_password("r", "reset-hash", NOW + 2)
+                        .await
+                        .unwrap(),
+                    ResetTokenState::Valid(_)
+                ));
+            }
+        }
+        assert!(
+            !store
+                .has_pending_email_change("u1", epoch + 1, NOW + 3)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.email_change(&token, NOW + 3).await.unwrap(),
+            EmailChangeOutcome::Unknown,
+            "{how}"
+        );
+        assert_eq!(
+            store.confirm_email_change(&token, NOW + 3).await.unwrap(),
+            EmailChangeOutcome::Unknown,
+            "{how}"
+        );
+        let stored = store.find_user_by_id("u1", NOW + 3).await.unwrap().unwrap();
+        assert_eq!(stored.email, u.email, "{how}");
+        assert_eq!(stored.auth_epoch, epoch + 1, "{how}");
+        assert!(
+            store
+                .find_user_by_email(&format!("thief{round}@evil.example"), NOW + 3)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
 }

@@ -1,11 +1,12 @@
 //! `POST /auth/introspect` (RFC 7662): a service that must honour logouts and deletions (which a
 //! signature alone cannot show) asks whether a token is live. Only a caller holding the
 //! introspection key (`Authorization: Bearer <INTROSPECTION_KEY>`) may ask; anyone else is
-//! `401 unauthorized`. The answer is `{"active": false}` for anything not live, whatever the
-//! reason, and the token's claims otherwise.
+//! `401 unauthorized`, before its body is read. The answer is `{"active": false}` for anything
+//! not live, whatever the reason, and the token's claims otherwise, with the scopes and role the
+//! user holds now (a demoted admin's token no longer says `admin`).
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -32,12 +33,17 @@ fn is_allowed(state: &AppState, headers: &HeaderMap) -> bool {
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    form: JsonOrForm,
+    req: Request,
 ) -> Response {
     if !is_allowed(&state, &headers) {
         tracing::debug!("introspection refused: no or a wrong introspection key");
         return ApiError::Unauthorized.into_response();
     }
+    // Only a caller with the key gets its body read.
+    let form = match JsonOrForm::from_request(req, &state).await {
+        Ok(form) => form,
+        Err(e) => return e.into_response(),
+    };
     let token = match form.body.get("token") {
         Some(Value::String(t)) => t.clone(),
         Some(_) => return invalid("must be a string"),
@@ -45,12 +51,14 @@ pub async fn introspect(
     };
     match authenticate_token(&token, &state).await {
         Ok(auth) => {
-            let c = auth.claims;
+            let scope = auth.scopes_now().join(" ");
+            let c = &auth.claims;
             axum::Json(json!({
                 "active": true,
                 "sub": c.sub,
                 "username": auth.user.username,
-                "scope": c.scope,
+                "scope": scope,
+                "role": auth.user.role.as_str(),
                 "exp": c.exp,
                 "iat": c.iat,
                 "iss": c.iss,

@@ -193,3 +193,35 @@ async fn a_resent_link_extends_the_account_beyond_the_first_link() {
         .await
         .expect(200, None);
 }
+
+/// A resend the mail throttle holds back changes nothing: no token stored, and the account's
+/// activation window is not pushed on (each resend used to store a token and extend it, so
+/// anyone could hold any address forever at one request a day).
+#[tokio::test]
+async fn a_throttled_resend_stores_nothing_and_keeps_the_window() {
+    let s = Server::start().await;
+    s.sign_up("holder").await;
+    assert_eq!(s.stored_tokens("activation").await, 1);
+    // Within the minute of the sign-up's mail: throttled.
+    s.post("/activate/resend", None, json!({"email": email("holder")}))
+        .await
+        .expect(202, None);
+    assert_eq!(s.stored_tokens("activation").await, 1, "nothing stored");
+    // Nine more mails in the day are allowed (each stores its token), then the tenth of the
+    // day is reached and later resends send and store nothing.
+    for _ in 0..9 {
+        s.clock.advance(61);
+        s.post("/activate/resend", None, json!({"email": email("holder")}))
+            .await
+            .expect(202, None);
+    }
+    assert_eq!(s.stored_tokens("activation").await, 10);
+    s.clock.advance(3600);
+    s.post("/activate/resend", None, json!({"email": email("holder")}))
+        .await
+        .expect(202, None);
+    assert_eq!(s.stored_tokens("activation").await, 10, "nothing stored");
+    // The window is the last sent link's, 24 h: past it the names are free again.
+    s.clock.advance(24 * 3600 - 3600 + 1);
+    s.sign_up("holder").await;
+}

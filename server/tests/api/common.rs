@@ -45,6 +45,8 @@ pub struct Server {
     pub clock: Clock,
     pub state: AppState,
     pub data_dir: PathBuf,
+    /// The DynamoDB table of a `TEST_STORE=dynamodb` run.
+    pub table: Option<String>,
     _dir: Option<TempDir>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -160,6 +162,7 @@ impl Server {
             clock,
             state,
             data_dir: data_dir.to_path_buf(),
+            table,
             _dir: None,
             task,
         }
@@ -245,6 +248,49 @@ impl Server {
                 .header("accept", BROWSER_ACCEPT),
         )
         .await
+    }
+
+    /// How many link tokens of a kind the store holds, whatever their state: `"activation"`,
+    /// `"reset"` or `"email_change"` (read from the SQLite file, or by a scan of the table).
+    pub async fn stored_tokens(&self, kind: &str) -> usize {
+        match &self.table {
+            None => {
+                let db = rusqlite::Connection::open(self.data_dir.join("accounts.db")).unwrap();
+                let table = match kind {
+                    "activation" => "activation_tokens",
+                    "reset" => "reset_tokens",
+                    _ => "email_changes",
+                };
+                let n: i64 = db
+                    .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                    .unwrap();
+                n as usize
+            }
+            Some(table) => {
+                let prefix = match kind {
+                    "activation" => "ACTIVATION#",
+                    "reset" => "RESET#",
+                    _ => "EMAILCHANGE#",
+                };
+                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .endpoint_url(moto_endpoint())
+                    .region(aws_config::Region::new("us-east-1"))
+                    .load()
+                    .await;
+                let out = aws_sdk_dynamodb::Client::new(&sdk)
+                    .scan()
+                    .table_name(table)
+                    .filter_expression("begins_with(pk, :p)")
+                    .expression_attribute_values(
+                        ":p",
+                        aws_sdk_dynamodb::types::AttributeValue::S(prefix.into()),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                out.count as usize
+            }
+        }
     }
 
     /// Every mail the logging mailer wrote, oldest first.

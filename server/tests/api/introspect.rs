@@ -104,3 +104,60 @@ async fn only_a_caller_with_the_introspection_key_may_ask() {
     let r = ask_as(&closed, Some(INTROSPECTION_KEY), json!({ "token": token })).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+/// A demoted admin's token is still live, but introspection answers the scopes and role held
+/// now: `admin` is gone at once, as it is from `/users` (it said `widgets admin` for 24 h).
+#[tokio::test]
+async fn after_a_demotion_introspection_no_longer_says_admin() {
+    let s = Server::start().await;
+    let admin = s.admin("boss").await;
+    let before = ask(&s, &admin).await;
+    assert_eq!(
+        (&before["scope"], &before["role"]),
+        (&json!("widgets admin"), &json!("admin"))
+    );
+    let now = s.clock.now();
+    s.state
+        .store
+        .set_role("boss", shared::user::Role::User, now)
+        .await
+        .unwrap()
+        .unwrap();
+    s.get("/users", Some(&admin)).await.expect(403, None);
+    let after = ask(&s, &admin).await;
+    assert_eq!(after["active"], true, "{after}");
+    assert_eq!(
+        (&after["scope"], &after["role"]),
+        (&json!("widgets"), &json!("user")),
+        "{after}"
+    );
+}
+
+/// Without the key, the body is never read: a caller without it is `401` whatever it sends
+/// (it was `400` or `413`, which told an outsider the body had been parsed).
+#[tokio::test]
+async fn a_caller_without_the_key_is_refused_before_its_body_is_read() {
+    let s = Server::start().await;
+    for body in [
+        "[not json".to_string(),
+        "{}".to_string(),
+        "x".repeat(70 * 1024),
+    ] {
+        let req = s
+            .client
+            .post(format!("{}/auth/introspect", s.base))
+            .header("content-type", "application/json");
+        let r = Server::reply(req.body(body)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+    // With the key, the same bodies get their own answers.
+    let r = Server::reply(
+        s.client
+            .post(format!("{}/auth/introspect", s.base))
+            .bearer_auth(INTROSPECTION_KEY)
+            .header("content-type", "application/json")
+            .body("x".repeat(70 * 1024)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -70,9 +70,10 @@ async fn logins_logouts_and_updates_racing_a_delete_leave_the_user_gone_with_no_
         let ok = [200, 204, 401, 404].contains(&r.status.as_u16());
         assert!(ok, "{}: {}", r.status, r.text);
     }
+    // Six logins at once: five password checks may run together, the sixth is throttled.
     for r in &logins {
         assert!(
-            [200, 401].contains(&r.status.as_u16()),
+            [200, 401, 429].contains(&r.status.as_u16()),
             "{}: {}",
             r.status,
             r.text
@@ -218,9 +219,16 @@ async fn ending_every_session_while_logins_race_it_leaves_only_working_tokens_li
             working += 1;
         }
     }
+    // Five password checks of a name may run at once: the sixth login is throttled.
     for r in logins.iter().filter(|r| r.status != 200) {
-        assert_eq!(r.json()["error"], "invalid_credentials", "{}", r.text);
+        let error = r.json()["error"].clone();
+        assert!(
+            error == "invalid_credentials" || error == "too_many_attempts",
+            "{}",
+            r.text
+        );
     }
+    s.clock.advance(2);
     let check = s.post("/auth", None, login).await.expect(200, None);
     let listed = s
         .get("/auth/sessions", check["token"].as_str())
@@ -268,4 +276,80 @@ async fn an_address_confirmed_while_someone_signs_up_with_it_has_exactly_one_own
             .expect("an owner");
         assert_eq!(owner.username == "vale", me["email"] == address.as_str());
     }
+}
+
+/// The lockout race of the hardening issue: once an account's lock has run out, ten guesses
+/// sent together (the right password among them) get one verification between them; the
+/// others are `429`. Before the attempt was taken atomically, all ten were verified and the
+/// right one logged in.
+#[tokio::test]
+async fn guesses_sent_together_after_an_unlock_get_one_verification() {
+    let s = Server::start().await;
+    s.user("locked").await;
+    let guess = |password: &str| json!({"username": "locked", "password": password});
+    for _ in 0..5 {
+        s.post("/auth", None, guess("wrong guess"))
+            .await
+            .expect(401, Some("invalid_credentials"));
+    }
+    s.post("/auth", None, guess("wrong guess"))
+        .await
+        .expect(429, Some("too_many_attempts"));
+    for round in 0..3 {
+        // Past the lock (1 s, 2 s, 4 s): ten at once, the right password last.
+        s.clock.advance(20);
+        let mut bodies: Vec<Value> = (0..9).map(|i| guess(&format!("guess {i}"))).collect();
+        bodies.push(guess(PASSWORD));
+        let replies = join_all(bodies.into_iter().map(|b| s.post("/auth", None, b))).await;
+        no_server_error(&replies);
+        let verified = replies
+            .iter()
+            .filter(|r| [200, 401].contains(&r.status.as_u16()))
+            .count();
+        let refused = replies.iter().filter(|r| r.status == 429).count();
+        assert_eq!(
+            (verified, refused),
+            (1, 9),
+            "round {round}: {:?}",
+            replies
+                .iter()
+                .map(|r| r.status.as_u16())
+                .collect::<Vec<_>>()
+        );
+        if replies.iter().any(|r| r.status == 200) {
+            // The right one won the race: the failures are cleared, lock again for the next.
+            for _ in 0..5 {
+                s.post("/auth", None, guess("wrong guess"))
+                    .await
+                    .expect(401, None);
+            }
+        }
+    }
+}
+
+/// The same race through a password check of a signed-in user (changing the address): the
+/// owner's throttle gives one check per unlock window.
+#[tokio::test]
+async fn password_checks_sent_together_after_an_unlock_get_one_verification() {
+    let s = Server::start().await;
+    let token = s.user("checker").await;
+    let change = |password: &str| json!({"email": "elsewhere@example.com", "password": password});
+    for _ in 0..5 {
+        s.put("/user/checker/email", Some(&token), change("wrong guess"))
+            .await
+            .expect(401, Some("invalid_credentials"));
+    }
+    s.clock.advance(20);
+    let replies = join_all((0..10).map(|i| {
+        s.put(
+            "/user/checker/email",
+            Some(&token),
+            change(&format!("g{i}")),
+        )
+    }))
+    .await;
+    no_server_error(&replies);
+    let verified = replies.iter().filter(|r| r.status == 401).count();
+    let refused = replies.iter().filter(|r| r.status == 429).count();
+    assert_eq!((verified, refused), (1, 9));
 }

@@ -84,10 +84,7 @@ async fn the_whole_recovery_path_as_a_person_meets_it() {
     // (five would lock for 1 s, which a loaded machine can outlast between two requests). The
     // service clock stands still from here, so only the reset can clear it.
     for key in ["u:bea".to_string(), format!("e:{}", email("bea"))] {
-        for _ in 0..10 {
-            let now = s.clock.now();
-            s.state.store.record_login_failure(&key, now).await.unwrap();
-        }
+        lock_for_32_seconds(&s, &key).await;
     }
     assert_eq!(log_in_with(&s, "bea", PASSWORD).await.as_u16(), 429);
     let by_address = json!({"email": email("bea"), "password": PASSWORD});
@@ -620,8 +617,12 @@ async fn a_mail_that_cannot_be_sent_changes_nothing() {
         "the password stays"
     );
 
-    // Mail works again: both links still work.
+    // Mail works again: the reset link still works, and the reset, which ends every session,
+    // cancels the pending address change (its notice says so).
     std::fs::remove_dir(&log).unwrap();
+    s.get(&format!("/password/reset?token={reset}"), None)
+        .await
+        .expect(200, None);
     s.post(
         "/password/reset",
         None,
@@ -631,5 +632,55 @@ async fn a_mail_that_cannot_be_sent_changes_nothing() {
     .expect(200, None);
     s.get(&format!("/email/confirm?token={confirm}"), None)
         .await
-        .expect(200, None);
+        .expect(400, Some("invalid_confirmation_token"));
+    let notice = s
+        .mails()
+        .into_iter()
+        .rev()
+        .find(|m| m["subject"] == "Your password was changed")
+        .unwrap();
+    assert!(
+        notice["text"].as_str().unwrap().contains("was cancelled"),
+        "{notice}"
+    );
+}
+
+/// Ten failed attempts of `key`, taken as the throttle allows them (five at once, then each
+/// after the last one's lock), the last one now: a 32 s lock-out from now.
+async fn lock_for_32_seconds(s: &Server, key: &str) {
+    let now = s.clock.now();
+    let mut at = now - 31;
+    for i in 0..10u32 {
+        if i >= 5 {
+            at += 1 << (i - 5);
+        }
+        let taken = s.state.store.take_login_attempt(key, at).await.unwrap();
+        assert!(
+            matches!(taken, shared::store::LoginAttempt::Taken(_)),
+            "{taken:?}"
+        );
+    }
+    assert_eq!(at, now);
+}
+
+/// A forgotten-password request the mail throttle holds back stores nothing (each used to
+/// store a reset token: anonymous requests grew the table).
+#[tokio::test]
+async fn a_throttled_forgot_stores_nothing() {
+    let s = Server::start().await;
+    s.user("gus").await;
+    // Within the minute of the activation mail: throttled, many times.
+    for _ in 0..5 {
+        forgot(&s, &email("gus")).await;
+    }
+    assert_eq!(s.stored_tokens("reset").await, 0);
+    s.clock.advance(61);
+    forgot(&s, &email("gus")).await;
+    assert_eq!(
+        s.stored_tokens("reset").await,
+        1,
+        "a mail sent stores its link"
+    );
+    forgot(&s, &email("gus")).await;
+    assert_eq!(s.stored_tokens("reset").await, 1);
 }

@@ -316,3 +316,29 @@ async fn a_username_path_that_is_not_utf8_is_a_json_400() {
         .await
         .expect(400, Some("validation_failed"));
 }
+
+/// A profile at its limit (16 KiB, a name of characters JSON writes six bytes each) still logs
+/// in, and its tokens work: a token carries 64 characters of the name at most. A 5,000
+/// character name once made every later token 7 KB, over the 4,096-byte cap, locking the
+/// account out.
+#[tokio::test]
+async fn a_maximal_profile_still_logs_in_and_its_token_works() {
+    let s = Server::start().await;
+    let token = s.user("verbose").await;
+    for name in ["N".repeat(5000), "\u{1}".repeat(2700), "€".repeat(5000)] {
+        s.put("/user/verbose", Some(&token), json!({"name": name}))
+            .await
+            .expect(200, None);
+        let fresh = s.log_in("verbose").await;
+        assert!(fresh.len() <= 4096, "{} bytes", fresh.len());
+        let claims = crate::common::jwt_part(&fresh, 1);
+        let expected: String = name.chars().take(64).collect();
+        assert_eq!(claims["name"], expected.as_str());
+        let me = s.get("/user", Some(&fresh)).await.expect(200, None);
+        assert_eq!(
+            me["name"],
+            name.as_str(),
+            "the profile keeps the whole name"
+        );
+    }
+}

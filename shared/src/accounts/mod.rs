@@ -89,22 +89,50 @@ pub(crate) fn activation_link(state: &AppState, token: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sent {
     Sent,
-    /// Not sent: the address had its mail of the minute, or its 10 of the day (logged).
+    /// Not sent: the address had its mail of the minute, or its 10 of the day (logged), or
+    /// there was no longer anything to send.
     Throttled,
 }
 
 /// Sends `mail` if the mail throttle of its address allows it (API.md, Mail throttling). A
 /// mail that could not be sent is `MailUnavailable`, and does not count.
 pub(crate) async fn send_throttled(state: &AppState, mail: &Mail) -> ApiResult<Sent> {
+    store_and_send_throttled(state, mail, async { Ok(true) }).await
+}
+
+/// As [`send_throttled`], for a mail whose link must be stored first: `store` runs only once
+/// the throttle has allowed the mail, so a request that sends nothing stores nothing (anyone
+/// may call the routes that mail, and a throttled call must not grow the table or keep an
+/// account waiting). `store` answers whether the mail is still to be sent; when it says no or
+/// fails, or the mail fails, the allowance is given back.
+pub(crate) async fn store_and_send_throttled(
+    state: &AppState,
+    mail: &Mail,
+    store: impl std::future::Future<Output = ApiResult<bool>>,
+) -> ApiResult<Sent> {
     let now = state.clock.now();
     if !state.store.take_mail_allowance(&mail.to, now).await? {
         tracing::warn!(subject = %mail.subject, "mail not sent: the address's mail throttle");
         return Ok(Sent::Throttled);
     }
-    if let Err(e) = state.mailer.send(mail).await {
+    let give_back = || async {
         if let Err(undo) = state.store.give_back_mail_allowance(&mail.to, now).await {
             tracing::warn!(error = %undo, "mail allowance not given back");
         }
+    };
+    match store.await {
+        Ok(true) => {}
+        Ok(false) => {
+            give_back().await;
+            return Ok(Sent::Throttled);
+        }
+        Err(e) => {
+            give_back().await;
+            return Err(e);
+        }
+    }
+    if let Err(e) = state.mailer.send(mail).await {
+        give_back().await;
         return Err(ApiError::MailUnavailable(e.to_string()));
     }
     Ok(Sent::Sent)

@@ -7,10 +7,10 @@
 
 use serde_json::{Map, Value};
 
-use super::session::{lockout_remaining, login_key};
+use super::session::{login_key, take_attempt};
 use super::{
-    at_least_min_duration, email_member, fail_if_any, send_notice, send_throttled, take_string,
-    token_param, valid_email,
+    at_least_min_duration, email_member, fail_if_any, send_notice, store_and_send_throttled,
+    take_string, token_param, valid_email,
 };
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -66,29 +66,16 @@ fn require_self(auth: &Auth, username: &str) -> ApiResult<()> {
 /// (`429` while locked), a wrong one counted as a failed login (`401 invalid_credentials`).
 async fn verify_own_password(state: &AppState, user: &UserRecord, password: &str) -> ApiResult<()> {
     let key = login_key(false, &user.username);
-    let failures = state.store.login_failures(&key).await?;
-    if let Some(wait) = lockout_remaining(failures, state.clock.now()) {
-        return Err(ApiError::TooManyAttempts(wait as u64));
-    }
+    take_attempt(state, &key).await?;
     if !state
         .hasher
         .verify(password, Some(&user.password_hash))
         .await?
     {
-        let failures = state
-            .store
-            .record_login_failure(&key, state.clock.now())
-            .await?;
-        tracing::warn!(
-            user_id = %user.user_id,
-            consecutive_failures = failures.count,
-            "password check failed"
-        );
+        tracing::warn!(user_id = %user.user_id, "password check failed");
         return Err(ApiError::InvalidCredentials);
     }
-    if failures.is_some() {
-        state.store.clear_login_failures(&key).await?;
-    }
+    state.store.clear_login_failures(&key).await?;
     Ok(())
 }
 
@@ -115,11 +102,17 @@ async fn forgot_password_now(state: &AppState, body: Map<String, Value>) -> ApiR
         token_hash: token_hash(&token),
         user_id: user.user_id.clone(),
         epoch: user.auth_epoch,
+        email: user.email.clone(),
         expires_at: now + RESET_TTL_SECS,
     };
-    state.store.add_reset_token(&reset, now).await?;
     let link = format!("{}/password/reset?token={token}", state.public_base_url);
-    if let Err(e) = send_throttled(state, &reset_mail(&user.email, &user.username, &link)).await {
+    let mail = reset_mail(&user.email, &user.username, &link);
+    // The token is stored only when the mail may go.
+    let store = async {
+        state.store.add_reset_token(&reset, now).await?;
+        Ok(true)
+    };
+    if let Err(e) = store_and_send_throttled(state, &mail, store).await {
         // The answer stays 202 (it must not tell whether the account exists).
         tracing::error!(error = %e, "reset mail could not be sent");
     }
@@ -164,7 +157,15 @@ pub async fn reset_password(state: &AppState, mut body: Map<String, Value>) -> A
         .hasher
         .hash_if_strong(&password, &user.username, &user.email)
         .await?;
-    send_notice(state, &password_changed_notice(&user.email, &user.username)).await?;
+    let cancels = state
+        .store
+        .has_pending_email_change(&user.user_id, user.auth_epoch, state.clock.now())
+        .await?;
+    send_notice(
+        state,
+        &password_changed_notice(&user.email, &user.username, cancels),
+    )
+    .await?;
     let user = usable(
         state
             .store
@@ -205,7 +206,15 @@ pub async fn change_password(
         .hasher
         .hash_if_strong(&new, &user.username, &user.email)
         .await?;
-    send_notice(state, &password_changed_notice(&user.email, &user.username)).await?;
+    let cancels = state
+        .store
+        .has_pending_email_change(&user.user_id, user.auth_epoch, state.clock.now())
+        .await?;
+    send_notice(
+        state,
+        &password_changed_notice(&user.email, &user.username, cancels),
+    )
+    .await?;
     let changed = state
         .store
         .change_password(
@@ -256,14 +265,20 @@ pub async fn change_email(
         token_hash: token_hash(&token),
         user_id: user.user_id.clone(),
         new_email: email.clone(),
+        epoch: user.auth_epoch,
         expires_at: now + EMAIL_CHANGE_TTL_SECS,
     };
-    state.store.add_email_change(&change, now).await?;
     let link = format!("{}/email/confirm?token={token}", state.public_base_url);
-    // Throttled like every mail a request can trigger: past the limit the answer is the same.
-    send_throttled(
+    // Throttled like every mail a request can trigger: past the limit the answer is the same,
+    // and nothing is stored.
+    let store = async {
+        state.store.add_email_change(&change, now).await?;
+        Ok(true)
+    };
+    store_and_send_throttled(
         state,
         &email_confirmation_mail(&email, &user.username, &link),
+        store,
     )
     .await?;
     tracing::info!(user_id = %user.user_id, "email change requested");

@@ -3,35 +3,22 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{fail_if_any, take_string};
+use super::{fail_if_any, send_notice, take_string};
 use crate::auth::Auth;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::mail::email_change_cancelled_notice;
 use crate::password::MAX_PASSWORD_CHARS;
 use crate::secret::{session_id, token_hash};
 use crate::state::AppState;
-use crate::store::{LoginFailures, Session};
+use crate::store::{LoginAttempt, Session};
 use crate::token::{Claims, SESSION_TTL_SECS};
 use crate::user::{Role, UserRecord, email_key, username_key};
 
 /// Scopes a token may carry.
 pub const KNOWN_SCOPES: [&str; 2] = ["widgets", "admin"];
 
-/// Failed logins allowed before the back-off starts, and its cap (Cognito's rule).
-pub const FREE_LOGIN_FAILURES: u32 = 5;
-pub const MAX_LOCKOUT_SECS: i64 = 15 * 60;
-
-/// The seconds a login name stays locked after `failures`, at `now`; `None` when not locked.
-pub fn lockout_remaining(failures: Option<LoginFailures>, now: i64) -> Option<i64> {
-    let f = failures?;
-    if f.count < FREE_LOGIN_FAILURES {
-        return None;
-    }
-    let exponent = (f.count - FREE_LOGIN_FAILURES).min(20);
-    let lock = (1i64 << exponent).min(MAX_LOCKOUT_SECS);
-    let remaining = f.last_failure + lock - now;
-    (remaining > 0).then_some(remaining)
-}
+pub use crate::store::{FREE_LOGIN_FAILURES, MAX_LOCKOUT_SECS, lockout_remaining};
 
 /// The scopes asked for: `None` when the member is absent.
 fn requested_scopes(value: Option<Value>) -> ApiResult<Option<Vec<String>>> {
@@ -121,14 +108,7 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
     let requested = requested_scopes(body.shift_remove("scope"))?;
 
     let now = state.clock.now();
-    let failures = state.store.login_failures(&login_key).await?;
-    if let Some(wait) = lockout_remaining(failures, now) {
-        tracing::warn!(
-            retry_after = wait,
-            "login refused: too many failed attempts"
-        );
-        return Err(ApiError::TooManyAttempts(wait as u64));
-    }
+    take_attempt(state, &login_key).await?;
     let user = if by_email {
         state.store.find_user_by_email(&name, now).await?
     } else {
@@ -141,25 +121,19 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
     let user = match user {
         Some(u) if matched => u,
         other => {
-            let failures = state
-                .store
-                .record_login_failure(&login_key, state.clock.now())
-                .await?;
-            // Who failed is logged (an id, or that the name is unknown), never what was typed.
+            // The attempt was counted when it was taken. Who failed is logged (an id, or that
+            // the name is unknown), never what was typed.
             tracing::warn!(
                 user_id = other
                     .as_ref()
                     .map(|u| u.user_id.as_str())
                     .unwrap_or("unknown"),
-                consecutive_failures = failures.count,
                 "login failed"
             );
             return Err(ApiError::InvalidCredentials);
         }
     };
-    if failures.is_some() {
-        state.store.clear_login_failures(&login_key).await?;
-    }
+    state.store.clear_login_failures(&login_key).await?;
     if !user.activated {
         return Err(ApiError::AccountNotActivated);
     }
@@ -189,7 +163,7 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
     }
     let claims = Claims {
         sub: user.user_id.clone(),
-        name: crate::user::UserView::from(&user).name.to_string(),
+        name: name_in_token(crate::user::UserView::from(&user).name),
         email: user.email.clone(),
         scope: scope.join(" "),
         role: user.role.as_str().into(),
@@ -216,6 +190,40 @@ pub async fn log_out(state: &AppState, auth: &Auth) -> ApiResult<()> {
         .end_session(&auth.user.user_id, &auth.session.session_id)
         .await?;
     Ok(())
+}
+
+/// The most characters of the profile's `name` a token carries: the profile is the user's to
+/// fill (16 KiB), a token is refused past 4,096 bytes, so a long name must not make every token
+/// of the account unusable.
+pub const MAX_NAME_CHARS_IN_TOKEN: usize = 64;
+
+/// The profile's name, cut to [`MAX_NAME_CHARS_IN_TOKEN`] characters.
+fn name_in_token(name: &str) -> String {
+    name.chars().take(MAX_NAME_CHARS_IN_TOKEN).collect()
+}
+
+/// Takes one password attempt under the login throttle of `login_key` (counted as a failure
+/// until the password proves right): `429` while the name is locked.
+pub(crate) async fn take_attempt(state: &AppState, login_key: &str) -> ApiResult<()> {
+    match state
+        .store
+        .take_login_attempt(login_key, state.clock.now())
+        .await?
+    {
+        LoginAttempt::Taken(failures) => {
+            if failures.count > 1 {
+                tracing::debug!(consecutive_failures = failures.count - 1, "login attempt");
+            }
+            Ok(())
+        }
+        LoginAttempt::Locked(wait) => {
+            tracing::warn!(
+                retry_after = wait,
+                "login refused: too many failed attempts"
+            );
+            Err(ApiError::TooManyAttempts(wait as u64))
+        }
+    }
 }
 
 /// The login throttle's key for a name typed at login: by username or by email.
@@ -259,19 +267,34 @@ pub async fn list_sessions(state: &AppState, auth: &Auth) -> ApiResult<Vec<Sessi
         .collect())
 }
 
-/// `DELETE /auth/sessions`: every session of the caller ends, this one included.
+/// `DELETE /auth/sessions`: every session of the caller ends, this one included, and so does a
+/// pending change of address (its owner is told by mail).
 pub async fn end_all_sessions(state: &AppState, auth: &Auth) -> ApiResult<()> {
+    let user = &auth.user;
+    let now = state.clock.now();
+    let cancels = state
+        .store
+        .has_pending_email_change(&user.user_id, user.auth_epoch, now)
+        .await?;
     state
         .store
-        .end_all_sessions(&auth.user.user_id, None, state.clock.now())
+        .end_all_sessions(&user.user_id, None, now)
         .await?;
-    tracing::info!(user_id = %auth.user.user_id, "every session ended");
+    tracing::info!(user_id = %user.user_id, "every session ended");
+    if cancels {
+        // The sessions have ended whatever becomes of the notice.
+        let notice = email_change_cancelled_notice(&user.email, &user.username);
+        if let Err(e) = send_notice(state, &notice).await {
+            tracing::error!(error = %e, "notice of a cancelled address change not sent");
+        }
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::LoginFailures;
     use serde_json::json;
 
     #[test]

@@ -4,7 +4,8 @@ use serde_json::{Map, Value};
 
 use super::{
     activation_link, at_least_min_duration, check_data_size, email_member, fail_if_any,
-    send_throttled, take_string, token_param, valid_email, valid_username,
+    send_throttled, store_and_send_throttled, take_string, token_param, valid_email,
+    valid_username,
 };
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::mail::activation_mail;
@@ -152,16 +153,17 @@ async fn resend_activation_now(state: &AppState, body: Map<String, Value>) -> Ap
         token_hash: token_hash(&token),
         expires_at: now + ACTIVATION_TTL_SECS,
     };
-    if state
-        .store
-        .add_activation_token(&user.user_id, &record, now)
-        .await?
-    {
-        let mail = activation_mail(&user.email, &user.username, &activation_link(state, &token));
-        if let Err(e) = send_throttled(state, &mail).await {
-            // The answer stays 202 (it must not tell whether the account exists).
-            tracing::error!(error = %e, "activation mail could not be resent");
-        }
+    let mail = activation_mail(&user.email, &user.username, &activation_link(state, &token));
+    // The token is stored (and the account's window extended) only when the mail may go.
+    let store = async {
+        Ok(state
+            .store
+            .add_activation_token(&user.user_id, &record, now)
+            .await?)
+    };
+    if let Err(e) = store_and_send_throttled(state, &mail, store).await {
+        // The answer stays 202 (it must not tell whether the account exists).
+        tracing::error!(error = %e, "activation mail could not be resent");
     }
     Ok(())
 }

@@ -35,9 +35,9 @@ use aws_sdk_dynamodb::types::{
 
 use super::{
     ActivationOutcome, ActivationRecord, EmailChangeOutcome, EmailChangeRecord, FoundEmailChange,
-    FoundReset, LoginFailures, MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY, ResetRecord,
-    ResetTokenState, Session, StoreError, StoreResult, UserPage, UserStore, UserUpdate,
-    judge_email_change, judge_reset,
+    FoundReset, LoginAttempt, LoginFailures, MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY,
+    ResetRecord, ResetTokenState, Session, StoreError, StoreResult, UserPage, UserStore,
+    UserUpdate, judge_email_change, judge_reset, lockout_remaining,
 };
 use crate::user::{Role, UserRecord, email_key, username_key};
 
@@ -669,6 +669,7 @@ impl DynamoStore {
                 .ok_or_else(|| broken("reset user_id"))?
                 .to_string(),
             epoch: get_n(&item, "epoch").unwrap_or(0),
+            email: get_s(&item, "email").map(str::to_string),
             expires_at: get_n(&item, "valid_until").ok_or_else(|| broken("valid_until"))?,
             used: item.contains_key("used_at"),
         }))
@@ -697,6 +698,7 @@ impl DynamoStore {
             new_email: get_s(&item, "new_email")
                 .ok_or_else(|| broken("new_email"))?
                 .to_string(),
+            epoch: get_n(&item, "epoch").unwrap_or(0),
             expires_at: get_n(&item, "valid_until").ok_or_else(|| broken("valid_until"))?,
             used: item.contains_key("used_at"),
         };
@@ -1256,6 +1258,7 @@ impl UserStore for DynamoStore {
             reset.expires_at,
         );
         item.insert("epoch".into(), n(reset.epoch));
+        item.insert("email".into(), s(&reset.email));
         self.put_new(item).await
     }
 
@@ -1286,13 +1289,15 @@ impl UserStore for DynamoStore {
                 (":new", s(new_hash)),
                 (":now", n(now)),
                 (":yes", Av::Bool(true)),
+                (":email", s(&user.email)),
             ]);
             match self
                 .advance_epoch(
                     &user.user_id,
                     user.auth_epoch,
                     ", password_hash = :new, updated_at = :now",
-                    Some("activated = :yes"),
+                    // Still the address the link was mailed to (judged above).
+                    Some("activated = :yes AND email = :email"),
                     values,
                     None,
                     vec![spend],
@@ -1315,7 +1320,36 @@ impl UserStore for DynamoStore {
         let key = email_change_key(&change.token_hash);
         let mut item = token_item(key, &change.user_id, change.expires_at);
         item.insert("new_email".into(), s(&change.new_email));
-        self.put_new(item).await
+        item.insert("epoch".into(), n(change.epoch));
+        // The user item notes the latest pending change (the tokens are keyed by their hash,
+        // so this is how a reset finds that it cancels one).
+        let items = vec![
+            put(&self.table, item, Some("attribute_not_exists(pk)"), None)?,
+            update(
+                &self.table,
+                user_key(&change.user_id),
+                "SET email_change_until = :until, email_change_epoch = :epoch",
+                Some("attribute_exists(pk)"),
+                values([
+                    (":until", n(change.expires_at)),
+                    (":epoch", n(change.epoch)),
+                ]),
+            )?,
+        ];
+        self.transact(items).await.map_err(unavailable)
+    }
+
+    async fn has_pending_email_change(
+        &self,
+        user_id: &str,
+        epoch: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let Some(item) = self.get(user_key(user_id)).await? else {
+            return Ok(false);
+        };
+        Ok(get_n(&item, "email_change_until").is_some_and(|t| t > now)
+            && get_n(&item, "email_change_epoch") == Some(epoch))
     }
 
     async fn email_change(&self, token_hash: &str, now: i64) -> StoreResult<EmailChangeOutcome> {
@@ -1366,16 +1400,23 @@ impl UserStore for DynamoStore {
                     Some("user_id = :id"),
                     values([(":id", s(&id))]),
                 )?,
+                // Still the address read, under the epoch the change was made in (a reset or
+                // "end every session" since has cancelled it).
                 update(
                     &self.table,
                     user_key(&id),
-                    "SET email = :new, ekey = :ekey, updated_at = :now",
-                    Some("attribute_exists(pk) AND email = :old"),
+                    "SET email = :new, ekey = :ekey, updated_at = :now \
+                     REMOVE email_change_until, email_change_epoch",
+                    Some(&format!(
+                        "attribute_exists(pk) AND email = :old AND {}",
+                        epoch_is("auth_epoch", found.epoch)
+                    )),
                     values([
                         (":new", s(&found.new_email)),
                         (":ekey", s(email_key(&found.new_email))),
                         (":old", s(&old_email)),
                         (":now", n(now)),
+                        (":epoch", n(found.epoch)),
                     ]),
                 )?,
             ];
@@ -1480,62 +1521,53 @@ impl UserStore for DynamoStore {
         }
     }
 
-    async fn login_failures(&self, key: &str) -> StoreResult<Option<LoginFailures>> {
-        // No clock here: an item past its TTL still counts until its day is over, which is
-        // what FAILURE_MEMORY_SECS means anyway.
-        let Some(item) = self.get(failure_key(key)).await? else {
-            return Ok(None);
-        };
-        Ok(Some(LoginFailures {
-            count: get_n(&item, "failures")
-                .unwrap_or(0)
-                .clamp(0, u32::MAX as i64) as u32,
-            last_failure: get_n(&item, "last_failure").unwrap_or(0),
-        }))
-    }
-
-    async fn record_login_failure(&self, key: &str, now: i64) -> StoreResult<LoginFailures> {
-        // Count on from a live item; start again from one when it is past its TTL.
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(failure_key(key)))
-            .update_expression("ADD failures :one SET last_failure = :now, expires_at = :exp")
-            .condition_expression("attribute_not_exists(pk) OR expires_at > :now")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":exp", n(now + FAILURE_MEMORY_SECS))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await;
-        let item = match out {
-            Ok(o) => o.attributes.unwrap_or_default(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                let mut item = failure_key(key);
-                item.insert("failures".into(), n(1));
-                item.insert("last_failure".into(), n(now));
-                item.insert(TTL_ATTRIBUTE.into(), n(now + FAILURE_MEMORY_SECS));
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item.clone()))
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                item
+    async fn take_login_attempt(&self, key: &str, now: i64) -> StoreResult<LoginAttempt> {
+        // Read, judge, then count only if the item is still as read (a conditional write on
+        // the count and time read): of attempts sent together, one wins each round and the
+        // others read again, and find the name locked once the free failures are spent.
+        for _ in 0..8 {
+            let item = live(self.get(failure_key(key)).await?, now);
+            let current = item.as_ref().map(|item| LoginFailures {
+                count: get_n(item, "failures")
+                    .unwrap_or(0)
+                    .clamp(0, u32::MAX as i64) as u32,
+                last_failure: get_n(item, "last_failure").unwrap_or(0),
+            });
+            if let Some(wait) = lockout_remaining(current, now) {
+                return Ok(LoginAttempt::Locked(wait));
             }
-            Err(e) => return Err(unavailable(e)),
-        };
-        Ok(LoginFailures {
-            count: get_n(&item, "failures")
-                .unwrap_or(1)
-                .clamp(0, u32::MAX as i64) as u32,
-            last_failure: get_n(&item, "last_failure").unwrap_or(now),
-        })
+            let next = LoginFailures {
+                count: current.map_or(1, |c| c.count.saturating_add(1)),
+                last_failure: now,
+            };
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(failure_key(key)))
+                .update_expression("SET failures = :next, last_failure = :now, expires_at = :exp")
+                .expression_attribute_values(":next", n(next.count as i64))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":exp", n(now + FAILURE_MEMORY_SECS));
+            // Unchanged since the read: the same count and time, or still absent (an item past
+            // its TTL counts as absent, and is overwritten only while it still is).
+            let request = match (&item, current) {
+                (Some(_), Some(c)) => request
+                    .condition_expression("failures = :count AND last_failure = :last")
+                    .expression_attribute_values(":count", n(c.count as i64))
+                    .expression_attribute_values(":last", n(c.last_failure)),
+                _ => request.condition_expression("attribute_not_exists(pk) OR expires_at <= :now"),
+            };
+            match request.send().await {
+                Ok(_) => return Ok(LoginAttempt::Taken(next)),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        // Still contended after eight rounds: many attempts at once, refused for a second.
+        Ok(LoginAttempt::Locked(1))
     }
 
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {

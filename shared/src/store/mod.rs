@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::user::{Role, UserRecord};
+use crate::user::{Role, UserRecord, email_key};
 
 pub mod dynamodb;
 pub mod sqlite;
@@ -71,6 +71,8 @@ pub struct ResetRecord {
     pub token_hash: String,
     pub user_id: String,
     pub epoch: i64,
+    /// The address the link was mailed to: it works only while that is the user's address.
+    pub email: String,
     pub expires_at: i64,
 }
 
@@ -84,12 +86,15 @@ pub enum ResetTokenState {
     Unknown,
 }
 
-/// A change of address waiting for its confirmation link.
+/// A change of address waiting for its confirmation link. Like a session, it lives only while
+/// `epoch` is its user's auth epoch: a password reset or change and "end every session" cancel
+/// it (someone who had the password must not keep a way to move the account).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailChangeRecord {
     pub token_hash: String,
     pub user_id: String,
     pub new_email: String,
+    pub epoch: i64,
     pub expires_at: i64,
 }
 
@@ -125,11 +130,39 @@ pub struct UserUpdate {
     pub activated: Option<bool>,
 }
 
-/// Consecutive failed logins for one login name.
+/// Consecutive failed logins for one login name (an attempt under way counts as one until it
+/// succeeds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginFailures {
     pub count: u32,
+    /// When the last of them was taken.
     pub last_failure: i64,
+}
+
+/// Failed logins allowed before the back-off starts, and its cap (Cognito's rule).
+pub const FREE_LOGIN_FAILURES: u32 = 5;
+pub const MAX_LOCKOUT_SECS: i64 = 15 * 60;
+
+/// The seconds a login name stays locked after `failures`, at `now`; `None` when not locked.
+pub fn lockout_remaining(failures: Option<LoginFailures>, now: i64) -> Option<i64> {
+    let f = failures?;
+    if f.count < FREE_LOGIN_FAILURES {
+        return None;
+    }
+    let exponent = (f.count - FREE_LOGIN_FAILURES).min(20);
+    let lock = (1i64 << exponent).min(MAX_LOCKOUT_SECS);
+    let remaining = f.last_failure + lock - now;
+    (remaining > 0).then_some(remaining)
+}
+
+/// What [`UserStore::take_login_attempt`] answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// The attempt may go on; it is counted as a failure (these are the failures now) until the
+    /// login succeeds and clears them.
+    Taken(LoginFailures),
+    /// The name is locked for this many more seconds; nothing was counted.
+    Locked(i64),
 }
 
 /// A page of users and where the next one starts.
@@ -270,6 +303,14 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<ResetTokenState>;
 
     async fn add_email_change(&self, change: &EmailChangeRecord, now: i64) -> StoreResult<()>;
+    /// Whether the user has an address change waiting for its link under auth epoch `epoch`
+    /// (one that moving the epoch on would cancel).
+    async fn has_pending_email_change(
+        &self,
+        user_id: &str,
+        epoch: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
     /// What the token is worth, without using it (`Changed` means it is valid; `EmailTaken`
     /// that the address is held by another account now).
     async fn email_change(&self, token_hash: &str, now: i64) -> StoreResult<EmailChangeOutcome>;
@@ -289,8 +330,13 @@ pub trait UserStore: Send + Sync {
     /// retry may mail at once. Does nothing when another mail was counted since.
     async fn give_back_mail_allowance(&self, email: &str, taken_at: i64) -> StoreResult<()>;
 
-    async fn login_failures(&self, key: &str) -> StoreResult<Option<LoginFailures>>;
-    async fn record_login_failure(&self, key: &str, now: i64) -> StoreResult<LoginFailures>;
+    /// Takes one password attempt for a login name, atomically with the lock-out check: while
+    /// the name is locked ([`lockout_remaining`]) nothing is counted and the wait is answered;
+    /// otherwise the attempt is counted as a failure before the password is verified, so
+    /// attempts sent together cannot all pass the check before any is counted (one guess per
+    /// unlock window, however many arrive at once). Failures a day old are forgotten.
+    async fn take_login_attempt(&self, key: &str, now: i64) -> StoreResult<LoginAttempt>;
+    /// Forgets the failures of a login name (a login that succeeded, a password reset).
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
 }
 
@@ -298,6 +344,8 @@ pub trait UserStore: Send + Sync {
 pub(crate) struct FoundReset {
     pub user_id: String,
     pub epoch: i64,
+    /// `None` on tokens made before the address was recorded.
+    pub email: Option<String>,
     pub expires_at: i64,
     pub used: bool,
 }
@@ -309,7 +357,15 @@ pub(crate) fn judge_reset(
     now: i64,
 ) -> ResetTokenState {
     match user {
-        Some(u) if !found.used && u.activated && u.auth_epoch == found.epoch => {
+        Some(u)
+            if !found.used
+                && u.activated
+                && u.auth_epoch == found.epoch
+                && found
+                    .email
+                    .as_deref()
+                    .is_none_or(|e| email_key(e) == email_key(&u.email)) =>
+        {
             if found.expires_at <= now {
                 ResetTokenState::Expired
             } else {
@@ -324,6 +380,7 @@ pub(crate) fn judge_reset(
 pub(crate) struct FoundEmailChange {
     pub user_id: String,
     pub new_email: String,
+    pub epoch: i64,
     pub expires_at: i64,
     pub used: bool,
 }
@@ -341,6 +398,10 @@ pub(crate) fn judge_email_change(
     };
     if found.used || holder == Some(user.user_id.as_str()) {
         return EmailChangeOutcome::AlreadyConfirmed(user);
+    }
+    if found.epoch != user.auth_epoch {
+        // Cancelled by a password reset or change, or by ending every session.
+        return EmailChangeOutcome::Unknown;
     }
     if found.expires_at <= now {
         return EmailChangeOutcome::Expired;

@@ -9,9 +9,9 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
     ActivationOutcome, ActivationRecord, EmailChangeOutcome, EmailChangeRecord, FoundEmailChange,
-    FoundReset, LoginFailures, MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY, ResetRecord,
-    ResetTokenState, Session, StoreError, StoreResult, UserPage, UserStore, UserUpdate,
-    judge_email_change, judge_reset,
+    FoundReset, LoginAttempt, LoginFailures, MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY,
+    ResetRecord, ResetTokenState, Session, StoreError, StoreResult, UserPage, UserStore,
+    UserUpdate, judge_email_change, judge_reset, lockout_remaining,
 };
 use crate::user::{Role, UserRecord, email_key, username_key};
 
@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 /// The schema's version (`PRAGMA user_version`): each migration below takes a store file one
 /// version on, in one transaction, so a file made by an older release opens with its data.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Version 2: auth epochs (every session ended in one write), reset tokens, email changes,
 /// mail counters.
@@ -84,6 +84,13 @@ CREATE TABLE mail_counts (
 );
 "#;
 
+/// Version 3: an address change lives with its auth epoch; a reset link with the address it was
+/// mailed to (older rows: epoch 0, no address).
+const MIGRATION_3: &str = r#"
+ALTER TABLE email_changes ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE reset_tokens ADD COLUMN email TEXT;
+"#;
+
 /// Used and expired reset tokens and email changes are kept this long (so a re-click of a used
 /// confirmation link says so), then dropped when a new one is made.
 const TOKEN_KEEP_SECS: i64 = 30 * 24 * 3600;
@@ -95,6 +102,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version < 2 {
         tx.execute_batch(MIGRATION_2)?;
+    }
+    if version < 3 {
+        tx.execute_batch(MIGRATION_3)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -232,13 +242,18 @@ fn advance_epoch(
         params![user_id, epoch],
     )?;
     tx.execute("DELETE FROM reset_tokens WHERE user_id = ?1", [user_id])?;
+    // Pending address changes die with the epoch (used ones stay, for a re-click's answer).
+    tx.execute(
+        "DELETE FROM email_changes WHERE user_id = ?1 AND used_at IS NULL",
+        [user_id],
+    )?;
     Ok(true)
 }
 
 fn reset_state(conn: &Connection, token_hash: &str, now: i64) -> rusqlite::Result<ResetTokenState> {
     let found = conn
         .prepare_cached(
-            "SELECT user_id, epoch, expires_at, used_at IS NOT NULL FROM reset_tokens \
+            "SELECT user_id, epoch, expires_at, used_at IS NOT NULL, email FROM reset_tokens \
              WHERE token_hash = ?1",
         )?
         .query_row([token_hash], |r| {
@@ -247,6 +262,7 @@ fn reset_state(conn: &Connection, token_hash: &str, now: i64) -> rusqlite::Resul
                 epoch: r.get(1)?,
                 expires_at: r.get(2)?,
                 used: r.get(3)?,
+                email: r.get(4)?,
             })
         })
         .optional()?;
@@ -265,7 +281,7 @@ fn email_change_state(
 ) -> rusqlite::Result<(EmailChangeOutcome, Option<FoundEmailChange>)> {
     let found = conn
         .prepare_cached(
-            "SELECT user_id, new_email, expires_at, used_at IS NOT NULL FROM email_changes \
+            "SELECT user_id, new_email, expires_at, used_at IS NOT NULL, epoch FROM email_changes \
              WHERE token_hash = ?1",
         )?
         .query_row([token_hash], |r| {
@@ -274,6 +290,7 @@ fn email_change_state(
                 new_email: r.get(1)?,
                 expires_at: r.get(2)?,
                 used: r.get(3)?,
+                epoch: r.get(4)?,
             })
         })
         .optional()?;
@@ -873,9 +890,9 @@ impl UserStore for SqliteStore {
             )
             .map_err(unavailable)?;
             tx.execute(
-                "INSERT INTO reset_tokens (token_hash, user_id, epoch, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![r.token_hash, r.user_id, r.epoch, r.expires_at],
+                "INSERT INTO reset_tokens (token_hash, user_id, epoch, expires_at, email) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![r.token_hash, r.user_id, r.epoch, r.expires_at, r.email],
             )
             .map_err(unavailable)?;
             tx.commit().map_err(unavailable)
@@ -929,12 +946,31 @@ impl UserStore for SqliteStore {
             )
             .map_err(unavailable)?;
             tx.execute(
-                "INSERT INTO email_changes (token_hash, user_id, new_email, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![c.token_hash, c.user_id, c.new_email, c.expires_at],
+                "INSERT INTO email_changes (token_hash, user_id, new_email, expires_at, epoch) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![c.token_hash, c.user_id, c.new_email, c.expires_at, c.epoch],
             )
             .map_err(unavailable)?;
             tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn has_pending_email_change(
+        &self,
+        user_id: &str,
+        epoch: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let uid = user_id.to_string();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT 1 FROM email_changes WHERE user_id = ?1 AND epoch = ?2 \
+                 AND used_at IS NULL AND expires_at > ?3 LIMIT 1",
+            )?
+            .query_row(params![uid, epoch, now], |_| Ok(()))
+            .optional()
+            .map(|found| found.is_some())
         })
         .await
     }
@@ -1032,34 +1068,29 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn login_failures(&self, key: &str) -> StoreResult<Option<LoginFailures>> {
+    async fn take_login_attempt(&self, key: &str, now: i64) -> StoreResult<LoginAttempt> {
         let key = key.to_string();
         self.run(move |conn| {
-            conn.query_row(
-                "SELECT failures, last_failure FROM login_failures WHERE login_key = ?1",
-                [key],
-                |r| {
-                    Ok(LoginFailures {
-                        count: r.get(0)?,
-                        last_failure: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(unavailable)
-        })
-        .await
-    }
-
-    async fn record_login_failure(&self, key: &str, now: i64) -> StoreResult<LoginFailures> {
-        let key = key.to_string();
-        self.run(move |conn| {
-            let tx = conn.transaction().map_err(unavailable)?;
+            // One immediate transaction: the check and the count are one step for every writer.
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             tx.execute(
                 "DELETE FROM login_failures WHERE last_failure <= ?1",
                 [now - FAILURE_MEMORY_SECS],
             )
             .map_err(unavailable)?;
+            let current = tx
+                .query_row(
+                    "SELECT failures, last_failure FROM login_failures WHERE login_key = ?1",
+                    [&key],
+                    |r| Ok(LoginFailures { count: r.get(0)?, last_failure: r.get(1)? }),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            if let Some(wait) = lockout_remaining(current, now) {
+                return Ok(LoginAttempt::Locked(wait));
+            }
             let failures = tx
                 .query_row(
                     "INSERT INTO login_failures (login_key, failures, last_failure) VALUES (?1, 1, ?2) \
@@ -1070,7 +1101,7 @@ impl UserStore for SqliteStore {
                 )
                 .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
-            Ok(failures)
+            Ok(LoginAttempt::Taken(failures))
         })
         .await
     }
