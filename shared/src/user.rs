@@ -62,8 +62,19 @@ pub fn username_key(username: &str) -> String {
     username.to_ascii_lowercase()
 }
 
-/// The key an email address is unique and matched by.
+/// The key an email address is unique and matched by: NFKC, lowercased, NFKC again (Unicode's
+/// NFKC_Casefold in effect), so the compatibility forms of a letter are that letter: the
+/// Kelvin sign is `k`, fullwidth `ａｌｉｃｅ` is `alice`. Lookalikes from other scripts (a
+/// Cyrillic `а`) stay distinct characters: see the README.
 pub fn email_key(email: &str) -> String {
+    let nfkc = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
+    let lower = nfkc.normalize(email.trim()).to_lowercase();
+    nfkc.normalize(&lower).into_owned()
+}
+
+/// The key an address had before [`email_key`] normalized it (trimmed, lowercased): items
+/// written then are found by it until `accounts backfill-user-index` moves them.
+pub fn legacy_email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
@@ -126,6 +137,35 @@ mod tests {
             pending_until: None,
             auth_epoch: 0,
         }
+    }
+
+    #[test]
+    fn addresses_compare_after_nfkc_and_lowercase() {
+        assert_eq!(email_key("Kate@Example.com"), "kate@example.com");
+        assert_eq!(
+            email_key("\u{212A}ate@example.com"),
+            "kate@example.com",
+            "Kelvin sign"
+        );
+        assert_eq!(
+            email_key("ａｌｉｃｅ@example.com"),
+            "alice@example.com",
+            "fullwidth"
+        );
+        assert_eq!(
+            email_key("ＡＬＩＣＥ@ＥＸＡＭＰＬＥ.com"),
+            "alice@example.com"
+        );
+        assert_eq!(email_key(" bob@example.com "), "bob@example.com");
+        assert_ne!(
+            email_key("\u{430}lice@example.com"),
+            "alice@example.com",
+            "Cyrillic а"
+        );
+        assert_eq!(
+            legacy_email_key("\u{212A}ate@example.com"),
+            "\u{212A}ate@example.com".to_lowercase()
+        );
     }
 
     #[test]

@@ -1522,3 +1522,119 @@ async fn a_pending_address_change_dies_with_the_epoch(store: Arc<dyn UserStore>)
         );
     }
 }
+
+/// DynamoDB only: a user whose address was claimed under the key of older releases (before
+/// NFKC) is found by its address until the backfill moves the claim, and after it; then its
+/// ASCII twin is taken.
+#[tokio::test]
+async fn the_backfill_moves_address_claims_to_their_nfkc_key() {
+    use aws_sdk_dynamodb::types::AttributeValue as Av;
+    let (sdk, table, dynamo) = moto_table("rekey").await;
+    let store: Arc<dyn UserStore> = Arc::new(dynamo);
+    let wide = "ＫＡＴＥ@example.com";
+    create(&store, "k1", "kate", wide).await;
+    store.activate("t-k1", NOW + 1).await.unwrap();
+    // As an older release wrote it: the claim and `ekey` under the lowercased address.
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let legacy = wide.to_lowercase();
+    let claim_key = |k: &str| {
+        [
+            ("pk".to_string(), Av::S(format!("EMAIL#{k}"))),
+            ("sk".to_string(), Av::S("CLAIM".into())),
+        ]
+    };
+    client
+        .delete_item()
+        .table_name(&table)
+        .set_key(Some(claim_key("kate@example.com").into()))
+        .send()
+        .await
+        .unwrap();
+    let mut item: std::collections::HashMap<String, Av> = claim_key(&legacy).into();
+    item.insert("user_id".into(), Av::S("k1".into()));
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    client
+        .update_item()
+        .table_name(&table)
+        .key("pk", Av::S("USER#k1".into()))
+        .key("sk", Av::S("USER".into()))
+        .update_expression("SET ekey = :e")
+        .expression_attribute_values(":e", Av::S(legacy.clone()))
+        .send()
+        .await
+        .unwrap();
+    let found = |address: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .find_user_by_email(address, NOW + 2)
+                .await
+                .unwrap()
+                .map(|u| u.user_id)
+        }
+    };
+    assert_eq!(
+        found(wide).await.as_deref(),
+        Some("k1"),
+        "by the key of then"
+    );
+    let dynamo = DynamoStore::new(&sdk, table.clone());
+    assert_eq!(dynamo.backfill_user_index().await.unwrap(), 1);
+    assert_eq!(found(wide).await.as_deref(), Some("k1"));
+    assert_eq!(found("kate@example.com").await.as_deref(), Some("k1"));
+    assert_eq!(
+        store
+            .create_user(
+                &user("k2", "kate2", "kate@example.com"),
+                &token("t-k2", NOW + DAY),
+                NOW + 2
+            )
+            .await,
+        Err(StoreError::EmailTaken)
+    );
+    assert_eq!(dynamo.backfill_user_index().await.unwrap(), 0);
+}
+
+/// SQLite only: a store file of schema 2 (addresses keyed lowercased) opens with its keys
+/// written anew after NFKC, so the ASCII twin of a fullwidth address is taken.
+#[tokio::test]
+async fn an_older_store_file_rekeys_its_addresses_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.db");
+    {
+        let store: Arc<dyn UserStore> = Arc::new(SqliteStore::open(&path).unwrap());
+        create(&store, "k1", "kate", "ＫＡＴＥ@example.com").await;
+    }
+    {
+        // Back to schema 2, as an older release left it.
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "UPDATE users SET email_key = 'ｋａｔｅ@example.com'; \
+             ALTER TABLE email_changes DROP COLUMN epoch; \
+             ALTER TABLE reset_tokens DROP COLUMN email; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let store: Arc<dyn UserStore> = Arc::new(SqliteStore::open(&path).unwrap());
+    let found = store
+        .find_user_by_email("kate@example.com", NOW)
+        .await
+        .unwrap();
+    assert_eq!(found.map(|u| u.user_id).as_deref(), Some("k1"));
+    assert_eq!(
+        store
+            .create_user(
+                &user("k2", "kate2", "kate@example.com"),
+                &token("t-k2", NOW + DAY),
+                NOW
+            )
+            .await,
+        Err(StoreError::EmailTaken)
+    );
+}

@@ -359,3 +359,41 @@ async fn an_account_never_activated_frees_its_names_after_24_hours() {
     let user = s.post("/user", None, again).await.expect(201, None);
     assert_eq!(user["activated"], false);
 }
+
+/// Lookalike addresses: a local part in the Kelvin sign or fullwidth letters is refused (SES
+/// delivers only to ASCII local parts; they signed up and then held their ASCII twin, or were
+/// a second account for it), so are quoted local parts that read as other mailboxes; a domain
+/// in fullwidth letters is its ASCII twin (compared after NFKC), so taken.
+#[tokio::test]
+async fn lookalike_and_quoted_addresses_are_refused_or_taken() {
+    let s = Server::start().await;
+    s.sign_up("kate").await;
+    for (i, address) in [
+        "\u{212A}ate@example.com",
+        "ｋａｔｅ@example.com",
+        "ａｌｉｃｅ@example.com",
+        "\"<evil@evil.com>\"@example.com",
+        "\"evil@evil.com,\"@example.com",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = s
+            .post(
+                "/user",
+                None,
+                json!({"username": format!("look{i}"), "email": address, "password": PASSWORD}),
+            )
+            .await;
+        let body = r.expect(400, Some("validation_failed"));
+        assert!(body["fields"]["email"].is_string(), "{address}: {body}");
+    }
+    let r = s
+        .post(
+            "/user",
+            None,
+            json!({"username": "twin", "email": "kate@ＥＸＡＭＰＬＥ.com", "password": PASSWORD}),
+        )
+        .await;
+    r.expect(409, Some("email_taken"));
+}

@@ -32,6 +32,10 @@ pub fn valid_username(u: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
+/// An address the service accepts: one mailbox, `local@domain.tld`, with a local part of
+/// printable ASCII and not quoted (SES delivers only to ASCII local parts, and a quoted one such
+/// as `"a@b.com,"@example.com` reads as other mailboxes to some mail software), at most 254
+/// characters. The domain may be Unicode; addresses are compared by [`crate::user::email_key`].
 pub fn valid_email(e: &str) -> bool {
     e.chars().count() <= MAX_EMAIL_CHARS
         && e.trim() == e
@@ -39,7 +43,12 @@ pub fn valid_email(e: &str) -> bool {
             e,
             email_address::Options::default().without_display_text(),
         )
-        .is_ok_and(|a| a.domain().contains('.') && !a.domain().starts_with('['))
+        .is_ok_and(|a| {
+            a.domain().contains('.')
+                && !a.domain().starts_with('[')
+                && a.local_part().is_ascii()
+                && !a.local_part().starts_with('"')
+        })
 }
 
 /// Takes a string member out of `body`, noting in `errors` when it is missing or not a string.
@@ -193,7 +202,11 @@ mod tests {
         for bad in ["ab", &"a".repeat(33), "al ice", "alicé", "a/b", ""] {
             assert!(!valid_username(bad), "{bad}");
         }
-        for ok in ["a@example.com", "A.B+tag@sub.example.org"] {
+        for ok in [
+            "a@example.com",
+            "A.B+tag@sub.example.org",
+            "o'brien@bücher.example",
+        ] {
             assert!(valid_email(ok), "{ok}");
         }
         for bad in [
@@ -204,6 +217,10 @@ mod tests {
             "a@localhost",
             "Alice <a@example.com>",
             " a@example.com",
+            "\"<evil@evil.com>\"@example.com",
+            "\"evil@evil.com,\"@example.com",
+            "\u{212A}ate@example.com",
+            "ａｌｉｃｅ@example.com",
         ] {
             assert!(!valid_email(bad), "{bad}");
         }

@@ -39,7 +39,7 @@ use super::{
     ResetRecord, ResetTokenState, Session, StoreError, StoreResult, UserPage, UserStore,
     UserUpdate, judge_email_change, judge_reset, lockout_remaining,
 };
-use crate::user::{Role, UserRecord, email_key, username_key};
+use crate::user::{Role, UserRecord, email_key, legacy_email_key, username_key};
 
 type Item = HashMap<String, Av>;
 
@@ -374,8 +374,10 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Puts the listing index's attributes on user items written before it existed (`accounts
-    /// backfill-user-index`, once, after deploying the release that added the index). One Scan
+    /// Brings user items written by older releases to this one's keys (`accounts
+    /// backfill-user-index`, once, after deploying): the listing index's attributes, and the
+    /// address's claim and `ekey` under the NFKC key of [`email_key`] (a claim under the key of
+    /// then is moved; one whose new key another account holds is left, and logged). One Scan
     /// of the table; each item updated only while its address is the one read (an address
     /// changed meanwhile already wrote them). Safe to run again. The number of items updated.
     pub async fn backfill_user_index(&self) -> StoreResult<usize> {
@@ -386,7 +388,7 @@ impl DynamoStore {
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("sk = :user AND attribute_not_exists(lpk)")
+                .filter_expression("sk = :user")
                 .expression_attribute_values(":user", s("USER"))
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -397,6 +399,14 @@ impl DynamoStore {
                 else {
                     continue;
                 };
+                let ekey = email_key(email);
+                if get_s(item, "lpk").is_some() && get_s(item, "ekey") == Some(ekey.as_str()) {
+                    continue;
+                }
+                if legacy_email_key(email) != ekey {
+                    updated += usize::from(self.move_email_claim(item, username, email).await?);
+                    continue;
+                }
                 let result = self
                     .client
                     .update_item()
@@ -422,6 +432,59 @@ impl DynamoStore {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => return Ok(updated),
             }
+        }
+    }
+
+    /// Moves a user's address claim from the key of older releases to [`email_key`]'s, with the
+    /// user item's index attributes, in one transaction. `false` when another account holds the
+    /// new key (logged) or the user changed meanwhile.
+    async fn move_email_claim(
+        &self,
+        user: &Item,
+        username: &str,
+        email: &str,
+    ) -> StoreResult<bool> {
+        let user_id = get_s(user, "user_id").ok_or_else(|| broken("user_id"))?;
+        let old_key = key(format!("EMAIL#{}", legacy_email_key(email)), "CLAIM");
+        let mut claim = email_claim(email);
+        claim.insert("user_id".into(), s(user_id));
+        if let Some(old) = self.get(old_key.clone()).await? {
+            if let Some(exp) = old.get(TTL_ATTRIBUTE) {
+                claim.insert(TTL_ATTRIBUTE.into(), exp.clone());
+            }
+        }
+        let items = vec![
+            put(&self.table, claim, Some("attribute_not_exists(pk)"), None)?,
+            delete(
+                &self.table,
+                old_key,
+                Some("attribute_not_exists(pk) OR user_id = :id"),
+                values([(":id", s(user_id))]),
+            )?,
+            update(
+                &self.table,
+                key_of(user),
+                "SET lpk = :l, ukey = :u, ekey = :e",
+                Some("attribute_exists(pk) AND email = :email"),
+                values([
+                    (":l", s(LIST_PARTITION)),
+                    (":u", s(username_key(username))),
+                    (":e", s(email_key(email))),
+                    (":email", s(email)),
+                ]),
+            )?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) => match failed_conditions(&e) {
+                Some(failed) => {
+                    if failed.first() == Some(&true) {
+                        tracing::warn!(%user_id, "address not re-keyed: another account holds its form");
+                    }
+                    Ok(false)
+                }
+                None => Err(unavailable(e)),
+            },
         }
     }
 
@@ -859,7 +922,18 @@ impl UserStore for DynamoStore {
 
     async fn find_user_by_email(&self, email: &str, now: i64) -> StoreResult<Option<UserRecord>> {
         let user = self.user_by_claim(email_claim(email), now).await?;
-        Ok(user.filter(|u| email_key(&u.email) == email_key(email)))
+        if let Some(u) = user.filter(|u| email_key(&u.email) == email_key(email)) {
+            return Ok(Some(u));
+        }
+        // A claim written before addresses were compared after NFKC, under the key of then,
+        // until `accounts backfill-user-index` moves it.
+        let legacy = legacy_email_key(email);
+        if legacy == email_key(email) {
+            return Ok(None);
+        }
+        let claim = key(format!("EMAIL#{legacy}"), "CLAIM");
+        let user = self.user_by_claim(claim, now).await?;
+        Ok(user.filter(|u| legacy_email_key(&u.email) == legacy))
     }
 
     async fn list_users(

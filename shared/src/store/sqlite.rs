@@ -95,6 +95,35 @@ ALTER TABLE reset_tokens ADD COLUMN email TEXT;
 /// confirmation link says so), then dropped when a new one is made.
 const TOKEN_KEEP_SECS: i64 = 30 * 24 * 3600;
 
+/// Version 3 also compares addresses after NFKC ([`email_key`]): each user's key is written
+/// anew. Two accounts that become one key (made when lookalikes were distinct) both stay; the
+/// later keeps its old key, and that is logged for the operator.
+fn rekey_addresses(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let users: Vec<(String, String, String)> = tx
+        .prepare("SELECT user_id, email, email_key FROM users ORDER BY created_at, user_id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (user_id, email, old_key) in users {
+        let key = email_key(&email);
+        if key == old_key {
+            continue;
+        }
+        match tx.execute(
+            "UPDATE users SET email_key = ?2 WHERE user_id = ?1",
+            params![user_id, key],
+        ) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                tracing::warn!(%user_id, "address not re-keyed: another account holds its form");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Brings the schema to [`SCHEMA_VERSION`], in one immediate transaction (two processes opening
 /// one new file migrate it once).
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -105,6 +134,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 3 {
         tx.execute_batch(MIGRATION_3)?;
+        rekey_addresses(&tx)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
