@@ -8,6 +8,7 @@
 //! accounts sample-upstream         a SAMPLE widgets upstream on 127.0.0.1:$SAMPLE_UPSTREAM_PORT
 //! accounts rotate-key              a new current signing key in DATA_DIR (previous ones kept)
 //! accounts retire-keys             keep only the current signing key (24 h after a rotation)
+//! accounts public-keys             the public keys of the key set on standard input, as PEM
 //! ```
 
 use std::process::ExitCode;
@@ -25,7 +26,8 @@ use shared::user::Role;
 
 const USAGE: &str = "usage: accounts [serve] | accounts make-admin <username> | \
                      accounts create-table | accounts backfill-user-index | \
-                     accounts sample-upstream | accounts rotate-key | accounts retire-keys";
+                     accounts sample-upstream | accounts rotate-key | accounts retire-keys | \
+                     accounts public-keys < keys.pem";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -46,12 +48,35 @@ async fn main() -> ExitCode {
         ["sample-upstream"] => sample_upstream().await,
         ["rotate-key"] => key_command("rotate-key", accounts::rotate_local_key),
         ["retire-keys"] => key_command("retire-keys", accounts::retire_local_keys),
+        ["public-keys"] => public_keys(),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
         _ => {
             eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `accounts public-keys < keys.pem`: the public keys of a key set (private PEM blocks on
+/// standard input), the current first: the value of `JWT_VERIFYING_KEYS`, which the functions
+/// that only verify tokens are given instead of the private keys.
+fn public_keys() -> ExitCode {
+    use std::io::Read;
+    let mut pem = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut pem) {
+        eprintln!("public-keys: {e}");
+        return ExitCode::FAILURE;
+    }
+    match shared::token::KeySet::from_pem(&pem).and_then(|set| set.public_pem()) {
+        Ok(public) => {
+            print!("{public}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("public-keys: {e}");
             ExitCode::from(2)
         }
     }

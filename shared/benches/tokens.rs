@@ -16,6 +16,7 @@ fn claims() -> Claims {
         exp: 1_800_086_400,
         iss: "accounts".into(),
         aud: "accounts".into(),
+        nbf: None,
     }
 }
 

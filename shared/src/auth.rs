@@ -89,6 +89,12 @@ pub async fn authenticate_token(token: &str, state: &AppState) -> Result<Auth, A
         tracing::debug!("token refused: session ended, expired or another user's, or user gone");
         return Err(ApiError::InvalidToken);
     };
+    // This service's tokens expire with their session; one that claims to outlive it was not
+    // made here.
+    if claims.exp > session.expires_at {
+        tracing::debug!("token refused: its expiry is past its session's");
+        return Err(ApiError::InvalidToken);
+    }
     Ok(Auth {
         claims,
         session,

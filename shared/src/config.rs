@@ -31,6 +31,9 @@ pub struct Config {
     /// `JWT_SIGNING_KEYS`: the Ed25519 key set, PKCS#8 PEM blocks, the current key first.
     /// `None` before the local server has generated one.
     pub jwt_signing_keys: Option<String>,
+    /// `JWT_VERIFYING_KEYS`: the same set's public keys, SPKI PEM blocks, the current first:
+    /// what a function that only verifies tokens is given instead of the private keys.
+    pub jwt_verifying_keys: Option<String>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     /// The widgets upstream; `None` when `WIDGETS_API_URL` is not set (`/widgets` is then 503).
@@ -152,6 +155,7 @@ impl Config {
             }
         };
         let jwt_signing_keys = non_empty("JWT_SIGNING_KEYS");
+        let jwt_verifying_keys = non_empty("JWT_VERIFYING_KEYS");
         let introspection_key = match non_empty("INTROSPECTION_KEY") {
             Some(k) if k.trim().len() < MIN_JWT_SECRET_BYTES => {
                 return Err(ConfigError::Invalid {
@@ -246,6 +250,7 @@ impl Config {
             jwt_algorithm,
             jwt_secret,
             jwt_signing_keys,
+            jwt_verifying_keys,
             introspection_key,
             jwt_issuer: non_empty("JWT_ISSUER").unwrap_or_else(|| "accounts".into()),
             jwt_audience: non_empty("JWT_AUDIENCE").unwrap_or_else(|| "accounts".into()),
@@ -266,7 +271,17 @@ impl Config {
             .ok_or(ConfigError::Missing("JWT_SECRET"))
     }
 
-    /// The token keys `JWT_ALGORITHM` asks for, from `JWT_SIGNING_KEYS` or `JWT_SECRET`.
+    /// For a function that signs tokens: with EdDSA, the private key set must be there (a
+    /// function given only the public keys would answer every login with a 500).
+    pub fn require_signing_keys(&self) -> Result<(), ConfigError> {
+        match (self.jwt_algorithm, &self.jwt_signing_keys) {
+            (JwtAlgorithm::EdDsa, None) => Err(ConfigError::Missing("JWT_SIGNING_KEYS")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The token keys `JWT_ALGORITHM` asks for: from `JWT_SIGNING_KEYS` (signs and verifies),
+    /// else `JWT_VERIFYING_KEYS` (verifies only), or from `JWT_SECRET` with HS512.
     pub fn token_keys(&self) -> Result<crate::token::TokenKeys, ConfigError> {
         use crate::token::{KeySet, TokenKeys};
         Ok(match self.jwt_algorithm {
@@ -276,14 +291,21 @@ impl Config {
                 &self.jwt_audience,
             ),
             JwtAlgorithm::EdDsa => {
-                let pem = self
-                    .jwt_signing_keys
-                    .as_deref()
-                    .ok_or(ConfigError::Missing("JWT_SIGNING_KEYS"))?;
-                let keys = KeySet::from_pem(pem).map_err(|reason| ConfigError::Invalid {
-                    var: "JWT_SIGNING_KEYS",
-                    reason,
-                })?;
+                let keys = match (&self.jwt_signing_keys, &self.jwt_verifying_keys) {
+                    (Some(pem), _) => {
+                        KeySet::from_pem(pem).map_err(|reason| ConfigError::Invalid {
+                            var: "JWT_SIGNING_KEYS",
+                            reason,
+                        })?
+                    }
+                    (None, Some(pem)) => {
+                        KeySet::from_public_pem(pem).map_err(|reason| ConfigError::Invalid {
+                            var: "JWT_VERIFYING_KEYS",
+                            reason,
+                        })?
+                    }
+                    (None, None) => return Err(ConfigError::Missing("JWT_SIGNING_KEYS")),
+                };
                 TokenKeys::eddsa(keys, &self.jwt_issuer, &self.jwt_audience)
             }
         })
@@ -356,6 +378,35 @@ mod tests {
         ]))
         .unwrap();
         assert!(c.token_keys().unwrap().jwks().is_none());
+        // The public keys alone: a verifier, which publishes the same JWKS and cannot sign.
+        let public = crate::token::KeySet::from_pem(&pem)
+            .unwrap()
+            .public_pem()
+            .unwrap();
+        assert!(!public.contains("PRIVATE"), "{public}");
+        let full = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", &pem)])).unwrap();
+        let v = Config::from_lookup(lookup(&[("JWT_VERIFYING_KEYS", &public)])).unwrap();
+        assert_eq!(
+            v.token_keys().unwrap().jwks(),
+            full.token_keys().unwrap().jwks()
+        );
+        assert_eq!(
+            v.require_signing_keys(),
+            Err(ConfigError::Missing("JWT_SIGNING_KEYS"))
+        );
+        assert_eq!(full.require_signing_keys(), Ok(()));
+        assert_eq!(c.require_signing_keys(), Ok(()), "HS512 has its secret");
+        let v = Config::from_lookup(lookup(&[("JWT_VERIFYING_KEYS", &pem)])).unwrap();
+        assert!(
+            matches!(
+                v.token_keys().err(),
+                Some(ConfigError::Invalid {
+                    var: "JWT_VERIFYING_KEYS",
+                    ..
+                })
+            ),
+            "private keys are no public keys"
+        );
         let c = Config::from_lookup(lookup(&[("JWT_SIGNING_KEYS", "garbage")])).unwrap();
         assert!(matches!(
             c.token_keys().err(),

@@ -164,7 +164,7 @@ impl ApiError {
             Validation(_) => "Some fields are missing or invalid.".into(),
             WeakPassword(why) => format!("The password is too weak: {why}"),
             InvalidScope(scope) => format!("Unknown scope: {scope}."),
-            InvalidQuery(why) => format!("Invalid query: {why}"),
+            InvalidQuery(why) => format!("Invalid query: {}.", why.trim_end_matches('.')),
             InvalidActivationToken => "This activation link is not valid.".into(),
             ActivationTokenExpired => {
                 "This activation link has expired; sign up again or ask for a new link.".into()
@@ -180,7 +180,7 @@ impl ApiError {
             Unauthorized => "This route needs a bearer token.".into(),
             InvalidToken => "The bearer token is malformed, expired or revoked.".into(),
             InvalidCredentials => "Unknown user or wrong password.".into(),
-            Forbidden(why) => format!("Forbidden: {why}."),
+            Forbidden(why) => format!("Forbidden: {}.", why.trim_end_matches('.')),
             AccountNotActivated => {
                 "The account is not activated yet: follow the link in the activation mail.".into()
             }
@@ -264,3 +264,25 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_end_with_one_full_stop() {
+        let cases = [
+            ApiError::Forbidden("only an admin may list the users"),
+            ApiError::Forbidden("a reason that ends with its own stop."),
+            ApiError::InvalidQuery("limit must be a whole number from 1 to 100.".into()),
+            ApiError::InvalidQuery("created_start must be a date".into()),
+            ApiError::InvalidToken,
+            ApiError::TooManyAttempts(3),
+            ApiError::Internal("cause".into()),
+        ];
+        for e in cases {
+            let m = e.message();
+            assert!(m.ends_with('.') && !m.ends_with(".."), "{m}");
+        }
+    }
+}

@@ -30,6 +30,7 @@ pub struct Function {
     routes: fn() -> Router<AppState>,
     mailer: MakeMailer,
     widgets: MakeWidgets,
+    signs_tokens: bool,
 }
 
 impl Function {
@@ -39,7 +40,16 @@ impl Function {
             routes,
             mailer: |_, _| Arc::new(NoMail),
             widgets: |_| Ok(None),
+            signs_tokens: false,
         }
+    }
+
+    /// The function signs tokens (it logs people in): with EdDSA it needs the private key set
+    /// (`JWT_SIGNING_KEYS`) and refuses to start without it. Every other function verifies
+    /// with the public keys (`JWT_VERIFYING_KEYS`) and is never given the private ones.
+    pub fn signs_tokens(mut self) -> Self {
+        self.signs_tokens = true;
+        self
     }
 
     /// The function sends mail, as `MAIL` says (SES by default on Lambda).
@@ -58,6 +68,9 @@ impl Function {
     pub async fn run(self) -> Result<(), Error> {
         crate::telemetry::init_lambda();
         let config = lambda_config()?;
+        if self.signs_tokens {
+            config.require_signing_keys()?;
+        }
         let StoreKind::Dynamodb { table } = &config.store else {
             return Err(StartupError::Store(
                 "STORE=sqlite is the local server's embedded store; a Lambda function keeps \

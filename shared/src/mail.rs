@@ -245,11 +245,22 @@ impl Mailer for LogMailer {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| MailError(format!("{}: {e}", dir.display())))?;
             }
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
+            // Readable by its owner only: it holds live links.
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
                 .open(&self.path)
                 .map_err(|e| MailError(format!("{}: {e}", self.path.display())))?;
+            #[cfg(unix)]
+            if let Ok(meta) = file.metadata() {
+                use std::os::unix::fs::PermissionsExt;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    // Left open to others by an older release.
+                    let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+                }
+            }
             writeln!(file, "{line}").map_err(|e| MailError(e.to_string()))?;
         }
         tracing::info!(to = %mail.to, subject = %mail.subject, "mail (logged, not sent):\n{}", mail.text);

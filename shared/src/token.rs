@@ -25,6 +25,9 @@ pub struct Claims {
     pub exp: i64,
     pub iss: String,
     pub aud: String,
+    /// Not before: never issued by this service; a token that has one in the future is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 impl Claims {
@@ -43,16 +46,21 @@ const MAX_KID_CHARS: usize = 64;
 /// The `-----BEGIN PRIVATE KEY-----` blocks of `text`, in order, each whole (text between
 /// them is not part of any).
 pub fn pem_blocks(text: &str) -> Result<Vec<&str>, String> {
-    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
-    const END: &str = "-----END PRIVATE KEY-----";
+    pem_blocks_labelled(text, "PRIVATE KEY")
+}
+
+/// The `-----BEGIN <label>-----` blocks of `text`, in order, each whole.
+fn pem_blocks_labelled<'a>(text: &'a str, label: &str) -> Result<Vec<&'a str>, String> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
     let mut blocks = Vec::new();
     let mut rest = text;
-    while let Some(start) = rest.find(BEGIN) {
+    while let Some(start) = rest.find(&begin) {
         let len = rest[start..]
-            .find(END)
+            .find(&end)
             .ok_or("a PEM block has no END line")?;
-        blocks.push(&rest[start..start + len + END.len()]);
-        rest = &rest[start + len + END.len()..];
+        blocks.push(&rest[start..start + len + end.len()]);
+        rest = &rest[start + len + end.len()..];
     }
     Ok(blocks)
 }
@@ -62,7 +70,8 @@ struct Ed25519Key {
     kid: String,
     /// The public key, base64url (`x` of its JWK).
     x: String,
-    encoding: EncodingKey,
+    /// The private key; `None` in a set read from public keys (a function that only verifies).
+    encoding: Option<EncodingKey>,
     decoding: DecodingKey,
 }
 
@@ -103,6 +112,60 @@ impl KeySet {
             return Err("no key (-----BEGIN PRIVATE KEY----- blocks) found".into());
         }
         Ok(KeySet { keys })
+    }
+
+    /// Reads the public keys only (`-----BEGIN PUBLIC KEY-----` blocks, SPKI, as
+    /// [`KeySet::public_pem`] or `openssl pkey -pubout` write them), the current key first: a
+    /// set that verifies tokens and publishes the JWKS, and cannot sign.
+    pub fn from_public_pem(text: &str) -> Result<KeySet, String> {
+        use ed25519_dalek::pkcs8::DecodePublicKey;
+        let mut keys: Vec<Ed25519Key> = Vec::new();
+        for block in pem_blocks_labelled(text, "PUBLIC KEY")? {
+            let public = ed25519_dalek::VerifyingKey::from_public_key_pem(block).map_err(|_| {
+                format!(
+                    "key {} is not an Ed25519 public key in SPKI",
+                    keys.len() + 1
+                )
+            })?;
+            let key = Ed25519Key::public(&public);
+            if keys.iter().any(|k| k.kid == key.kid) {
+                return Err(format!("key {} is in the set twice", key.kid));
+            }
+            keys.push(key);
+        }
+        if keys.is_empty() {
+            return Err("no key (-----BEGIN PUBLIC KEY----- blocks) found".into());
+        }
+        Ok(KeySet { keys })
+    }
+
+    /// The public keys of the set as PEM blocks, the current one first: the value a function
+    /// that only verifies is given (`JWT_VERIFYING_KEYS`).
+    pub fn public_pem(&self) -> Result<String, String> {
+        use base64::Engine;
+        use ed25519_dalek::pkcs8::EncodePublicKey;
+        use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+        let mut out = String::new();
+        for k in &self.keys {
+            let bytes: [u8; 32] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&k.x)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or("a public key is not 32 bytes")?;
+            let public = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map_err(|e| format!("public key: {e}"))?;
+            out.push_str(
+                &public
+                    .to_public_key_pem(LineEnding::LF)
+                    .map_err(|e| format!("spki: {e}"))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Whether the set holds the private keys (it can sign), or only the public ones.
+    pub fn can_sign(&self) -> bool {
+        self.keys.iter().all(|k| k.encoding.is_some())
     }
 
     /// A new Ed25519 private key (256 random bits from the OS), as a PKCS#8 PEM block.
@@ -147,15 +210,7 @@ impl KeySet {
 
 impl Ed25519Key {
     fn new(signing: &ed25519_dalek::SigningKey) -> Result<Self, String> {
-        use base64::Engine;
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use ed25519_dalek::pkcs8::{EncodePrivateKey, KeypairBytes};
-        use sha2::{Digest, Sha256};
-        let public = signing.verifying_key().to_bytes();
-        let x = URL_SAFE_NO_PAD.encode(public);
-        // RFC 7638: the SHA-256 of the required members, in this order, without spaces.
-        let thumbprint = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint.as_bytes()));
         let der = KeypairBytes {
             secret_key: signing.to_bytes(),
             public_key: None,
@@ -163,11 +218,27 @@ impl Ed25519Key {
         .to_pkcs8_der()
         .map_err(|e| format!("pkcs8: {e}"))?;
         Ok(Ed25519Key {
+            encoding: Some(EncodingKey::from_ed_der(der.as_bytes())),
+            ..Ed25519Key::public(&signing.verifying_key())
+        })
+    }
+
+    /// A key that verifies only.
+    fn public(public: &ed25519_dalek::VerifyingKey) -> Self {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use sha2::{Digest, Sha256};
+        let public = public.to_bytes();
+        let x = URL_SAFE_NO_PAD.encode(public);
+        // RFC 7638: the SHA-256 of the required members, in this order, without spaces.
+        let thumbprint = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint.as_bytes()));
+        Ed25519Key {
             kid,
             x,
-            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            encoding: None,
             decoding: DecodingKey::from_ed_der(&public),
-        })
+        }
     }
 }
 
@@ -234,7 +305,12 @@ impl TokenKeys {
                 let current = &keys.keys[0];
                 let mut header = Header::new(Algorithm::EdDSA);
                 header.kid = Some(current.kid.clone());
-                (header, &current.encoding)
+                let Some(encoding) = &current.encoding else {
+                    return Err(ApiError::Internal(
+                        "this function holds the public keys only: it cannot sign".into(),
+                    ));
+                };
+                (header, encoding)
             }
             Signing::Hs512 { encoding, .. } => (Header::new(Algorithm::HS512), encoding),
         };
@@ -270,8 +346,10 @@ impl TokenKeys {
         }
     }
 
-    /// Checks signature, algorithm, key id, issuer, audience and expiry. The reason for a
-    /// refusal is logged at debug level; the caller only learns `invalid_token`.
+    /// Checks signature, algorithm, key id, issuer, audience, expiry and not-before, and that
+    /// the header asks for nothing this service does not do (`crit`, compression, encryption).
+    /// The reason for a refusal is logged at debug level; the caller only learns
+    /// `invalid_token`.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, ApiError> {
         if token.len() > MAX_TOKEN_BYTES {
             tracing::debug!("token refused: too long");
@@ -284,11 +362,21 @@ impl TokenKeys {
         let key = self.verifying_key(token).map_err(|e| refused(&e))?;
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map_err(|e| refused(&e))?;
-        if data.claims.exp <= now {
+        // RFC 7515 4.1.11: a `crit` extension the recipient does not understand (none is
+        // understood here) makes the token invalid; `zip` and `enc` belong to other formats.
+        let header = &data.header;
+        if header.crit.is_some() || header.zip.is_some() || header.enc.is_some() {
+            return Err(refused(&"a header extension this service does not do"));
+        }
+        let claims = data.claims;
+        if claims.exp <= now {
             tracing::debug!("token refused: expired");
             return Err(ApiError::InvalidToken);
         }
-        Ok(data.claims)
+        if claims.nbf.is_some_and(|nbf| nbf > now) {
+            return Err(refused(&"not valid before a time to come"));
+        }
+        Ok(claims)
     }
 }
 
@@ -312,6 +400,7 @@ mod tests {
             exp: now + SESSION_TTL_SECS,
             iss: "accounts".into(),
             aud: "accounts".into(),
+            nbf: None,
         }
     }
 
@@ -516,6 +605,131 @@ mod tests {
         assert!(k.verify(&rebuilt, 1001).is_ok());
         // An HS512 service refuses an EdDSA token.
         assert!(keys().verify(&valid, 1001).is_err());
+    }
+
+    /// An Ed25519 signing key from its PEM, as jsonwebtoken takes it.
+    fn ed_key(pem: &str) -> EncodingKey {
+        use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).unwrap();
+        EncodingKey::from_ed_der(key.to_pkcs8_der().unwrap().as_bytes())
+    }
+
+    /// The probes of the attack on the running service, kept: HS* keyed with the public key in
+    /// every encoding an attacker might guess, and headers that point at the attacker's own key
+    /// (`jku`, `x5u`, `jwk`), all refused; so are genuine signatures over a `crit` header and a
+    /// future `nbf`.
+    #[test]
+    fn forgeries_with_the_public_key_or_a_key_of_their_own_are_refused() {
+        use ed25519_dalek::pkcs8::EncodePublicKey;
+        use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+        let pem = KeySet::generate_pem().unwrap();
+        let k = eddsa(&pem);
+        let set = KeySet::from_pem(&pem).unwrap();
+        let kid = set.kids().next().unwrap().to_string();
+        let x = set.jwks()["keys"][0]["x"].as_str().unwrap().to_string();
+        let raw = URL_SAFE_NO_PAD.decode(&x).unwrap();
+        let verifying =
+            ed25519_dalek::VerifyingKey::from_bytes(&raw.clone().try_into().unwrap()).unwrap();
+        let c = claims(1000);
+        let encodings: Vec<Vec<u8>> = vec![
+            raw.clone(),
+            x.clone().into_bytes(),
+            base64::engine::general_purpose::STANDARD
+                .encode(&raw)
+                .into_bytes(),
+            raw.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into_bytes(),
+            verifying
+                .to_public_key_pem(LineEnding::LF)
+                .unwrap()
+                .into_bytes(),
+            verifying.to_public_key_der().unwrap().as_bytes().to_vec(),
+        ];
+        for secret in &encodings {
+            for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+                let mut header = Header::new(alg);
+                header.kid = Some(kid.clone());
+                let t =
+                    jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(secret)).unwrap();
+                assert!(
+                    k.verify(&t, 1001).is_err(),
+                    "{alg:?} keyed with the public key"
+                );
+            }
+        }
+        // The attacker's own Ed25519 key, named by kid and pointed to by the header.
+        let theirs = KeySet::generate_pem().unwrap();
+        let their_set = KeySet::from_pem(&theirs).unwrap();
+        let their_jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(their_set.jwks()["keys"][0].clone()).unwrap();
+        let their_key = ed_key(&theirs);
+        for which in ["jku", "x5u", "jwk", "their kid", "our kid"] {
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some(kid.clone());
+            match which {
+                "jku" => header.jku = Some("https://evil.example/jwks.json".into()),
+                "x5u" => header.x5u = Some("https://evil.example/cert.pem".into()),
+                "jwk" => header.jwk = Some(their_jwk.clone()),
+                "their kid" => header.kid = their_set.kids().next().map(String::from),
+                _ => {}
+            }
+            let t = jsonwebtoken::encode(&header, &c, &their_key).unwrap();
+            assert!(k.verify(&t, 1001).is_err(), "{which}");
+        }
+        // Genuinely signed, but with a critical extension, or not valid yet.
+        let ours = ed_key(&pem);
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.clone());
+        assert!(
+            k.verify(&jsonwebtoken::encode(&header, &c, &ours).unwrap(), 1001)
+                .is_ok()
+        );
+        header.crit = Some(vec!["exp".into()]);
+        let crit = jsonwebtoken::encode(&header, &c, &ours).unwrap();
+        assert!(k.verify(&crit, 1001).is_err(), "crit");
+        header.crit = None;
+        let later = Claims {
+            nbf: Some(2000),
+            ..c.clone()
+        };
+        let t = jsonwebtoken::encode(&header, &later, &ours).unwrap();
+        assert!(k.verify(&t, 1001).is_err(), "nbf in the future");
+        assert!(k.verify(&t, 2000).is_ok(), "nbf reached");
+    }
+
+    #[test]
+    fn a_set_of_public_keys_verifies_and_cannot_sign() {
+        let (old, new) = (
+            KeySet::generate_pem().unwrap(),
+            KeySet::generate_pem().unwrap(),
+        );
+        let full = KeySet::from_pem(&format!("{new}{old}")).unwrap();
+        assert!(full.can_sign());
+        let public = full.public_pem().unwrap();
+        assert_eq!(public.matches("-----BEGIN PUBLIC KEY-----").count(), 2);
+        let verifier = KeySet::from_public_pem(&public).unwrap();
+        assert!(!verifier.can_sign());
+        assert_eq!(verifier.jwks(), full.jwks(), "the same JWKS, in order");
+        let signer = TokenKeys::eddsa(full, "accounts", "accounts");
+        let verifier = TokenKeys::eddsa(verifier, "accounts", "accounts");
+        let t = signer.sign(&claims(1000)).unwrap();
+        assert_eq!(verifier.verify(&t, 1001).unwrap(), claims(1000));
+        let old_token = eddsa(&old).sign(&claims(1000)).unwrap();
+        assert!(
+            verifier.verify(&old_token, 1001).is_ok(),
+            "a previous key verifies"
+        );
+        assert!(matches!(
+            verifier.sign(&claims(1000)),
+            Err(ApiError::Internal(_))
+        ));
+        assert!(
+            KeySet::from_public_pem(&old).is_err(),
+            "a private key is no public key"
+        );
+        assert!(KeySet::from_public_pem("").is_err());
     }
 
     #[test]

@@ -1638,3 +1638,79 @@ async fn an_older_store_file_rekeys_its_addresses_when_opened() {
         Err(StoreError::EmailTaken)
     );
 }
+
+/// SQLite only: what anyone's requests store is swept within a day of its end: link tokens a
+/// day past their validity (used or not), accounts a day past their activation window.
+#[tokio::test]
+async fn the_sqlite_sweep_drops_what_outlived_its_use_within_a_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.db");
+    let store: Arc<dyn UserStore> = Arc::new(SqliteStore::open(&path).unwrap());
+    activated(&store, "u1", "xena").await;
+    create(&store, "u2", "yuri", "yuri@example.com").await; // never activated
+    store
+        .add_reset_token(&reset("r1", "u1", "xena", 0, NOW + 3600), NOW)
+        .await
+        .unwrap();
+    store
+        .add_email_change(&change("c1", "u1", "xena@new.example", NOW + DAY), NOW)
+        .await
+        .unwrap();
+    let count = |table: &str| -> i64 {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            count("reset_tokens"),
+            count("email_changes"),
+            count("activation_tokens")
+        ),
+        (1, 1, 2)
+    );
+    // Two days on, the next write that stores a token sweeps.
+    let later = NOW + 2 * DAY + 1;
+    store
+        .add_reset_token(&reset("r2", "u1", "xena", 0, later + 3600), later)
+        .await
+        .unwrap();
+    assert_eq!(count("reset_tokens"), 1, "only the new one");
+    assert_eq!(count("email_changes"), 0);
+    assert_eq!(count("activation_tokens"), 0, "used and expired ones");
+    assert_eq!(count("users"), 1, "the account never activated is gone");
+}
+
+/// DynamoDB only: a link token's TTL is at most a day past its validity, used or not.
+#[tokio::test]
+async fn dynamodb_link_tokens_expire_by_ttl_a_day_after_their_end() {
+    use aws_sdk_dynamodb::types::AttributeValue as Av;
+    let (sdk, table, dynamo) = moto_table("ttl").await;
+    let store: Arc<dyn UserStore> = Arc::new(dynamo);
+    activated(&store, "u1", "zack").await;
+    store
+        .add_reset_token(&reset("r1", "u1", "zack", 0, NOW + 3600), NOW)
+        .await
+        .unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let ttl = |pk: &'static str| {
+        let client = client.clone();
+        let table = table.clone();
+        async move {
+            let item = client
+                .get_item()
+                .table_name(table)
+                .key("pk", Av::S(pk.into()))
+                .key("sk", Av::S("TOKEN".into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            item["expires_at"].as_n().unwrap().parse::<i64>().unwrap()
+        }
+    };
+    assert!(ttl("RESET#r1").await <= NOW + 3600 + DAY);
+    // The activation token, used at NOW + 1.
+    assert!(ttl("ACTIVATION#t-u1").await <= NOW + 1 + DAY);
+}

@@ -40,12 +40,22 @@ fn parse(query: Option<&str>) -> ApiResult<Query> {
         limit: DEFAULT_LIMIT,
     };
     let bad = |why: &str| ApiError::InvalidQuery(why.into());
+    let mut seen: Vec<String> = Vec::new();
     for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        // A parameter given twice is refused, as /widgets does: which one counts is no guess.
+        if ["limit", "cursor", "email_prefix"].contains(&name.as_ref()) {
+            if seen.iter().any(|n| *n == name) {
+                return Err(bad(&format!("{name} is given more than once.")));
+            }
+            seen.push(name.to_string());
+        }
         match name.as_ref() {
             "limit" => {
-                q.limit = value
-                    .parse::<usize>()
-                    .ok()
+                q.limit = Some(&value)
+                    .filter(|v| {
+                        !v.is_empty() && v.len() <= 3 && v.bytes().all(|b| b.is_ascii_digit())
+                    })
+                    .and_then(|v| v.parse::<usize>().ok())
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
                     .ok_or_else(|| bad("limit must be a whole number from 1 to 100."))?;
             }
@@ -76,7 +86,7 @@ pub async fn list_users(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     if !auth.is_admin() {
-        return Err(ApiError::Forbidden("Only an admin may list the users."));
+        return Err(ApiError::Forbidden("only an admin may list the users"));
     }
     let q = parse(query.as_deref())?;
     let page = state

@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::Function::new(login::routes).run().await
+    shared::lambda::Function::new(login::routes)
+        .signs_tokens()
+        .run()
+        .await
 }

@@ -2,5 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::Function::new(sessions::routes).run().await
+    // Ending every session mails a notice when it cancels a pending change of address.
+    shared::lambda::Function::new(sessions::routes)
+        .sends_mail()
+        .run()
+        .await
 }

@@ -225,3 +225,33 @@ async fn a_throttled_resend_stores_nothing_and_keeps_the_window() {
     s.clock.advance(24 * 3600 - 3600 + 1);
     s.sign_up("holder").await;
 }
+
+/// A re-click of the activation link of an account an admin deactivated since does not say
+/// `"activated": true` (it did): the link is spent, and the answer is an invalid link's.
+#[tokio::test]
+async fn a_re_click_after_a_deactivation_does_not_say_activated() {
+    let s = Server::start().await;
+    s.sign_up("paused").await;
+    let token = s.activation_token(&email("paused"));
+    s.get(&format!("/activate?token={token}"), None)
+        .await
+        .expect(200, None);
+    let admin = s.admin("root").await;
+    s.put("/user/paused", Some(&admin), json!({"activated": false}))
+        .await
+        .expect(200, None);
+    let r = s.get(&format!("/activate?token={token}"), None).await;
+    let body = r.expect(400, Some("invalid_activation_token"));
+    assert!(body.get("activated").is_none(), "{body}");
+    let page = s.html_get(&format!("/activate?token={token}")).await;
+    assert_eq!(page.status.as_u16(), 400);
+    assert!(!page.text.contains("already activated"), "{}", page.text);
+    // Still deactivated.
+    s.post(
+        "/auth",
+        None,
+        json!({"username": "paused", "password": PASSWORD}),
+    )
+    .await
+    .expect(403, Some("account_not_activated"));
+}

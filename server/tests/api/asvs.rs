@@ -387,3 +387,36 @@ async fn asvs_16_2_5_logs_hold_no_password_hash_token_secret_or_authorization_he
         assert!(!text.contains(needle), "the log holds {what}");
     }
 }
+
+/// The data files are their owner's alone, like the keys: the store (password hashes, token
+/// hashes), its WAL and shared-memory files, and the mail log (live links). They were 0644; a
+/// store file an older release left open is tightened when opened.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    if crate::common::dynamodb_mode() {
+        return; // no store file: the mail log is checked on the SQLite run
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("accounts.db"), b"").unwrap();
+    std::fs::set_permissions(
+        dir.path().join("accounts.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let s = Server::start_in(dir.path(), &[]).await;
+    s.user("owner").await;
+    for file in [
+        "accounts.db",
+        "accounts.db-wal",
+        "accounts.db-shm",
+        "mail.log",
+    ] {
+        let mode = std::fs::metadata(dir.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}: {mode:o}");
+    }
+}

@@ -113,7 +113,12 @@ async fn invoke(function: &str, vars: &[(String, String)], event: Value) -> (Str
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
         .env("RUST_LOG", "warn")
-        .envs(vars.iter().cloned())
+        // As template.yaml gives them: the private keys to the function that signs only.
+        .envs(
+            vars.iter()
+                .filter(|(k, _)| k != "JWT_SIGNING_KEYS" || SIGNERS.contains(&function))
+                .cloned(),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -125,6 +130,17 @@ async fn invoke(function: &str, vars: &[(String, String)], event: Value) -> (Str
         .unwrap();
     server.abort();
     got
+}
+
+/// The functions that sign tokens, and so are given the private keys (`.signs_tokens()`).
+const SIGNERS: [&str; 1] = ["login"];
+
+/// The test key set's public keys (`JWT_VERIFYING_KEYS`).
+fn test_verifying_keys() -> String {
+    shared::token::KeySet::from_pem(crate::common::test_signing_keys())
+        .unwrap()
+        .public_pem()
+        .unwrap()
 }
 
 /// An API Gateway (HTTP API v2) event, as in events/.
@@ -269,6 +285,7 @@ async fn cloud_vars() -> (Vec<(String, String)>, shared::config::Config) {
             ("SENDER_EMAIL", sender.as_str()),
             ("PUBLIC_BASE_URL", BASE),
             ("JWT_SIGNING_KEYS", crate::common::test_signing_keys()),
+            ("JWT_VERIFYING_KEYS", &test_verifying_keys()),
             ("INTROSPECTION_KEY", crate::common::INTROSPECTION_KEY),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
@@ -409,6 +426,31 @@ async fn the_recovery_bootstraps_serve_their_routes_on_dynamodb_and_ses() {
     assert_eq!(status, 204);
     let (status, body) = call("sessions", &vars, sessions, Some(&session), None).await;
     assert_eq!(status, 401, "{body}");
+}
+
+/// The function that signs refuses to start with the public keys alone (every login would be a
+/// 500); a verifier given only the public keys starts (the walks above prove it serves).
+#[test]
+fn login_refuses_to_start_without_the_private_keys() {
+    let out = Command::new(binary("login"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
+        .env("STORE", "dynamodb")
+        .env("TABLE_NAME", "accounts")
+        .env("AWS_REGION", "us-east-1")
+        .env("PUBLIC_BASE_URL", BASE)
+        .env("SENDER_EMAIL", "no-reply@example.com")
+        .env("JWT_VERIFYING_KEYS", test_verifying_keys())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let out = out.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("JWT_SIGNING_KEYS"), "{stderr}");
 }
 
 #[test]

@@ -43,6 +43,41 @@ fn in_template() -> BTreeSet<(String, Route)> {
     out
 }
 
+/// The functions whose `main.rs` says `.signs_tokens()`, and those template.yaml gives the
+/// private keys (`JWT_SIGNING_KEYS`) to: the same, and nothing else (not the Globals) holds them.
+#[test]
+fn only_the_functions_that_sign_are_given_the_private_keys() {
+    let mut signers = BTreeSet::new();
+    for entry in std::fs::read_dir(repo().join("functions")).unwrap() {
+        let dir = entry.unwrap().path();
+        let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+        if main.contains(".signs_tokens()") {
+            signers.insert(dir.file_name().unwrap().to_string_lossy().to_string());
+        }
+    }
+    assert_eq!(signers, BTreeSet::from(["login".to_string()]));
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    let mut given = BTreeSet::new();
+    let mut function: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if line.starts_with("  ") && !line.starts_with("   ") && trimmed.ends_with(':') {
+            function = None; // a new resource (or section) starts
+        }
+        if let Some(f) = trimmed.strip_prefix("CodeUri: functions/") {
+            function = Some(f.to_string());
+        }
+        if trimmed.starts_with("JWT_SIGNING_KEYS:") {
+            given.insert(function.clone().unwrap_or_else(|| "Globals".into()));
+        }
+    }
+    assert_eq!(given, signers, "template.yaml gives JWT_SIGNING_KEYS to");
+    assert!(
+        text.contains("JWT_VERIFYING_KEYS:"),
+        "the verifiers' public keys"
+    );
+}
+
 /// (method, path) from the route table of the contract, the project's own docs/API.md.
 fn in_contract() -> BTreeSet<Route> {
     let path = repo().join("docs/API.md");

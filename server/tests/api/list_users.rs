@@ -108,11 +108,30 @@ async fn pages_follow_the_cursor_the_limit_and_the_address_prefix() {
         "cursor=not*base64",
         &format!("cursor={}", "A".repeat(200)),
         &format!("email_prefix={}", "e".repeat(255)),
+        // A sign or a repeated parameter is refused, not read one way or another.
+        "limit=+5",
+        "limit=%2B5",
+        "limit=5&limit=6",
+        "limit=5&email_prefix=a&email_prefix=b",
+        "cursor=YQ&cursor=Yg",
+        "limit=0005",
     ] {
-        s.get(&format!("/users?{bad}"), Some(&admin))
+        let body = s
+            .get(&format!("/users?{bad}"), Some(&admin))
             .await
             .expect(400, Some("invalid_query"));
+        let message = body["message"].as_str().unwrap();
+        assert!(!message.ends_with(".."), "{message}");
     }
+    let user = s.user("plain").await;
+    let refused = s
+        .get("/users", Some(&user))
+        .await
+        .expect(403, Some("forbidden"));
+    assert_eq!(
+        refused["message"],
+        "Forbidden: only an admin may list the users."
+    );
 }
 
 #[tokio::test]

@@ -172,6 +172,7 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
         exp: session.expires_at,
         iss: state.keys.issuer.clone(),
         aud: state.keys.audience.clone(),
+        nbf: None,
     };
     let token = state.keys.sign(&claims)?;
     tracing::info!(user_id = %user.user_id, "user logged in");

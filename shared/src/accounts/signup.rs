@@ -127,6 +127,10 @@ pub async fn activate(state: &AppState, token: Option<&str>) -> ApiResult<Activa
             tracing::info!(user_id = %u.user_id, "user activated");
             Ok(Activation::Activated(u))
         }
+        // Deactivated by an admin since: the link is spent and says nothing more.
+        ActivationOutcome::AlreadyActivated(u) if !u.activated => {
+            Err(ApiError::InvalidActivationToken)
+        }
         ActivationOutcome::AlreadyActivated(u) => Ok(Activation::AlreadyActivated(u)),
         ActivationOutcome::Expired => Err(ApiError::ActivationTokenExpired),
         ActivationOutcome::Unknown => Err(ApiError::InvalidActivationToken),

@@ -45,10 +45,12 @@ type Item = HashMap<String, Av>;
 
 /// The TTL attribute.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
-/// Used activation tokens are kept this long, so a re-click says "already activated".
-const USED_TOKEN_KEEP_SECS: i64 = 30 * 24 * 3600;
-/// Unused, expired tokens are kept this long past their validity, so they say "expired".
-const EXPIRED_TOKEN_KEEP_SECS: i64 = 7 * 24 * 3600;
+/// Used link tokens are kept a day after their use, so a re-click says "already activated" (or
+/// "already confirmed"); TTL removes them then.
+const USED_TOKEN_KEEP_SECS: i64 = 24 * 3600;
+/// Unused, expired tokens are kept a day past their validity, so they say "expired"; TTL
+/// removes them then (anyone's requests make tokens: none outlives its link by more than a day).
+const EXPIRED_TOKEN_KEEP_SECS: i64 = 24 * 3600;
 /// Login-failure items are forgotten a day after the last failure.
 const FAILURE_MEMORY_SECS: i64 = 24 * 3600;
 
@@ -448,10 +450,12 @@ impl DynamoStore {
         let old_key = key(format!("EMAIL#{}", legacy_email_key(email)), "CLAIM");
         let mut claim = email_claim(email);
         claim.insert("user_id".into(), s(user_id));
-        if let Some(old) = self.get(old_key.clone()).await? {
-            if let Some(exp) = old.get(TTL_ATTRIBUTE) {
-                claim.insert(TTL_ATTRIBUTE.into(), exp.clone());
-            }
+        if let Some(exp) = self
+            .get(old_key.clone())
+            .await?
+            .and_then(|old| old.get(TTL_ATTRIBUTE).cloned())
+        {
+            claim.insert(TTL_ATTRIBUTE.into(), exp);
         }
         let items = vec![
             put(&self.table, claim, Some("attribute_not_exists(pk)"), None)?,

@@ -89,11 +89,45 @@ CREATE TABLE mail_counts (
 const MIGRATION_3: &str = r#"
 ALTER TABLE email_changes ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE reset_tokens ADD COLUMN email TEXT;
+CREATE INDEX IF NOT EXISTS activation_tokens_expiry ON activation_tokens(expires_at);
+CREATE INDEX IF NOT EXISTS reset_tokens_expiry ON reset_tokens(expires_at);
+CREATE INDEX IF NOT EXISTS email_changes_expiry ON email_changes(expires_at);
+CREATE INDEX IF NOT EXISTS users_pending ON users(pending_until) WHERE pending_until IS NOT NULL;
 "#;
 
-/// Used and expired reset tokens and email changes are kept this long (so a re-click of a used
-/// confirmation link says so), then dropped when a new one is made.
-const TOKEN_KEEP_SECS: i64 = 30 * 24 * 3600;
+/// Link tokens (activation, reset, address change), used or not, are kept a day past their
+/// validity (so a late click says "expired", a re-click "already activated"), accounts never
+/// activated a day past their window; then the sweep drops them.
+const TOKEN_KEEP_SECS: i64 = 24 * 3600;
+/// The sweep runs at most this often, from the writes that add tokens.
+const SWEEP_EVERY_SECS: i64 = 3600;
+
+/// Drops what has outlived its use: link tokens a day past their validity, accounts a day past
+/// their activation window (their tokens with them), mail counters and login failures a day
+/// old. In a write transaction; each delete walks an index on its time column.
+fn sweep(tx: &rusqlite::Transaction<'_>, now: i64) -> rusqlite::Result<()> {
+    let old = now - TOKEN_KEEP_SECS;
+    tx.execute(
+        "DELETE FROM activation_tokens WHERE expires_at <= ?1",
+        [old],
+    )?;
+    tx.execute("DELETE FROM reset_tokens WHERE expires_at <= ?1", [old])?;
+    tx.execute("DELETE FROM email_changes WHERE expires_at <= ?1", [old])?;
+    tx.execute(
+        "DELETE FROM users WHERE activated = 0 AND pending_until IS NOT NULL \
+         AND pending_until <= ?1",
+        [old],
+    )?;
+    tx.execute(
+        "DELETE FROM mail_counts WHERE day_start <= ?1",
+        [now - MAIL_DAY_SECS],
+    )?;
+    tx.execute(
+        "DELETE FROM login_failures WHERE last_failure <= ?1",
+        [now - FAILURE_MEMORY_SECS],
+    )?;
+    Ok(())
+}
 
 /// Version 3 also compares addresses after NFKC ([`email_key`]): each user's key is written
 /// anew. Two accounts that become one key (made when lookalikes were distinct) both stay; the
@@ -193,6 +227,8 @@ pub struct SqliteStore {
     /// microseconds, so it runs in place instead of hopping to the blocking pool.
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: Arc<std::sync::atomic::AtomicUsize>,
+    /// When the last sweep ran (see [`sweep`]).
+    last_sweep: Arc<std::sync::atomic::AtomicI64>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -338,6 +374,30 @@ fn email_change_state(
     Ok((outcome, Some(found)))
 }
 
+/// Makes the store file readable by its owner only (it holds password hashes and live link
+/// tokens' hashes): created so when new, and tightened when an older release left it (and its
+/// WAL and shared-memory files, which SQLite creates with the file's own mode) open to others.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Removes accounts whose activation window has passed and that hold `email_key`, so the
 /// address is free again. In a write transaction.
 fn drop_expired_holder(
@@ -359,6 +419,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(unavailable)?;
         }
+        make_private(path).map_err(unavailable)?;
         let mut conn = Connection::open(path).map_err(unavailable)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(unavailable)?;
@@ -391,6 +452,7 @@ impl SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             readers: Arc::new(readers),
             next_reader: Arc::default(),
+            last_sweep: Arc::default(),
         })
     }
 
@@ -419,6 +481,17 @@ impl SqliteStore {
         .map_err(unavailable)?
     }
 
+    /// Whether a sweep is due at `now` (at most one an hour); marks it taken.
+    fn sweep_due(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        now - last >= SWEEP_EVERY_SECS
+            && self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
     /// Runs `f` with the connection on the blocking pool.
     async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
@@ -445,10 +518,14 @@ impl UserStore for SqliteStore {
     ) -> StoreResult<()> {
         let user = user.clone();
         let activation = activation.clone();
+        let due = self.sweep_due(now);
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
+            if due {
+                sweep(&tx, now).map_err(unavailable)?;
+            }
             let ukey = username_key(&user.username);
             let ekey = email_key(&user.email);
             // An account whose activation window has passed no longer holds its names.
@@ -912,13 +989,12 @@ impl UserStore for SqliteStore {
 
     async fn add_reset_token(&self, reset: &ResetRecord, now: i64) -> StoreResult<()> {
         let r = reset.clone();
+        let due = self.sweep_due(now);
         self.run(move |conn| {
             let tx = conn.transaction().map_err(unavailable)?;
-            tx.execute(
-                "DELETE FROM reset_tokens WHERE user_id = ?1 AND expires_at <= ?2",
-                params![r.user_id, now - TOKEN_KEEP_SECS],
-            )
-            .map_err(unavailable)?;
+            if due {
+                sweep(&tx, now).map_err(unavailable)?;
+            }
             tx.execute(
                 "INSERT INTO reset_tokens (token_hash, user_id, epoch, expires_at, email) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -968,13 +1044,12 @@ impl UserStore for SqliteStore {
 
     async fn add_email_change(&self, change: &EmailChangeRecord, now: i64) -> StoreResult<()> {
         let c = change.clone();
+        let due = self.sweep_due(now);
         self.run(move |conn| {
             let tx = conn.transaction().map_err(unavailable)?;
-            tx.execute(
-                "DELETE FROM email_changes WHERE user_id = ?1 AND expires_at <= ?2",
-                params![c.user_id, now - TOKEN_KEEP_SECS],
-            )
-            .map_err(unavailable)?;
+            if due {
+                sweep(&tx, now).map_err(unavailable)?;
+            }
             tx.execute(
                 "INSERT INTO email_changes (token_hash, user_id, new_email, expires_at, epoch) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
