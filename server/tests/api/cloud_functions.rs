@@ -432,15 +432,27 @@ async fn the_recovery_bootstraps_serve_their_routes_on_dynamodb_and_ses() {
 /// 500); a verifier given only the public keys starts (the walks above prove it serves).
 #[test]
 fn login_refuses_to_start_without_the_private_keys() {
-    let out = Command::new(binary("login"))
+    let stderr = refused_at_init(
+        "login",
+        &[
+            ("STORE", "dynamodb"),
+            ("TABLE_NAME", "accounts"),
+            ("AWS_REGION", "us-east-1"),
+            ("SENDER_EMAIL", "no-reply@example.com"),
+            ("JWT_VERIFYING_KEYS", &test_verifying_keys()),
+        ],
+    );
+    assert!(stderr.contains("JWT_SIGNING_KEYS"), "{stderr}");
+}
+
+/// Starts `function` as Lambda would with `vars` (and `PUBLIC_BASE_URL`), expecting it to stop
+/// at init within 10 s; what it wrote to stderr.
+fn refused_at_init(function: &str, vars: &[(&str, &str)]) -> String {
+    let out = Command::new(binary(function))
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
-        .env("STORE", "dynamodb")
-        .env("TABLE_NAME", "accounts")
-        .env("AWS_REGION", "us-east-1")
         .env("PUBLIC_BASE_URL", BASE)
-        .env("SENDER_EMAIL", "no-reply@example.com")
-        .env("JWT_VERIFYING_KEYS", test_verifying_keys())
+        .envs(vars.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -449,30 +461,21 @@ fn login_refuses_to_start_without_the_private_keys() {
     let out = out.wait_with_output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("JWT_SIGNING_KEYS"), "{stderr}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
 fn a_function_refuses_the_embedded_store_at_init() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(binary("me"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached
-        .env("STORE", "sqlite")
-        .env("MAIL", "log")
-        .env("DATA_DIR", dir.path())
-        .env("PUBLIC_BASE_URL", BASE)
-        .env("JWT_SIGNING_KEYS", crate::common::test_signing_keys())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let out = out.wait_with_output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_at_init(
+        "me",
+        &[
+            ("STORE", "sqlite"),
+            ("MAIL", "log"),
+            ("DATA_DIR", &dir.path().to_string_lossy()),
+            ("JWT_SIGNING_KEYS", crate::common::test_signing_keys()),
+        ],
+    );
     assert!(stderr.contains("STORE=sqlite"), "{stderr}");
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),

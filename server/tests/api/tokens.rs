@@ -135,10 +135,15 @@ async fn forged_and_foreign_tokens_are_refused_with_hs512() {
         )
         .await,
     );
+    // And, defence in depth should a key leak, a token that outlives its session or is not
+    // valid yet.
+    let exp = claims["exp"].as_i64().unwrap();
     for (field, value) in [
         ("aud", json!("another-api")),
         ("iss", json!("someone-else")),
         ("exp", json!(1)),
+        ("exp", json!(exp + 3600)),
+        ("nbf", json!(exp - 60)),
     ] {
         let mut c = claims.clone();
         c[field] = value;
@@ -150,20 +155,7 @@ async fn forged_and_foreign_tokens_are_refused_with_hs512() {
             .await,
         );
     }
-    // Defence in depth should a key leak: signed with the right secret, a token that outlives
-    // its session, or is not valid yet, or carries a critical header extension, is refused.
-    let exp = claims["exp"].as_i64().unwrap();
-    for (field, value) in [("exp", json!(exp + 3600)), ("nbf", json!(exp - 60))] {
-        let mut c = claims.clone();
-        c[field] = value;
-        assert_invalid_token(
-            &s.get(
-                "/user",
-                Some(&sign(Algorithm::HS512, &c, SECRET.as_bytes())),
-            )
-            .await,
-        );
-    }
+    // Signed with the right secret, a token with a critical header extension is refused.
     let mut header = jsonwebtoken::Header::new(Algorithm::HS512);
     header.crit = Some(vec!["exp".into()]);
     let crit = jsonwebtoken::encode(

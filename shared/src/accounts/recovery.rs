@@ -79,6 +79,20 @@ async fn verify_own_password(state: &AppState, user: &UserRecord, password: &str
     Ok(())
 }
 
+/// The "password changed" notice, sent before the change is stored; it says whether the change
+/// (which moves the auth epoch on) cancels a pending change of address.
+async fn send_password_notice(state: &AppState, user: &UserRecord) -> ApiResult<()> {
+    let cancels = state
+        .store
+        .has_pending_email_change(&user.user_id, user.auth_epoch, state.clock.now())
+        .await?;
+    send_notice(
+        state,
+        &password_changed_notice(&user.email, &user.username, cancels),
+    )
+    .await
+}
+
 // ---------------------------------------------------------------------------------------------
 // The forgotten password
 
@@ -157,15 +171,7 @@ pub async fn reset_password(state: &AppState, mut body: Map<String, Value>) -> A
         .hasher
         .hash_if_strong(&password, &user.username, &user.email)
         .await?;
-    let cancels = state
-        .store
-        .has_pending_email_change(&user.user_id, user.auth_epoch, state.clock.now())
-        .await?;
-    send_notice(
-        state,
-        &password_changed_notice(&user.email, &user.username, cancels),
-    )
-    .await?;
+    send_password_notice(state, &user).await?;
     let user = usable(
         state
             .store
@@ -206,15 +212,7 @@ pub async fn change_password(
         .hasher
         .hash_if_strong(&new, &user.username, &user.email)
         .await?;
-    let cancels = state
-        .store
-        .has_pending_email_change(&user.user_id, user.auth_epoch, state.clock.now())
-        .await?;
-    send_notice(
-        state,
-        &password_changed_notice(&user.email, &user.username, cancels),
-    )
-    .await?;
+    send_password_notice(state, user).await?;
     let changed = state
         .store
         .change_password(
