@@ -656,6 +656,18 @@ async fn login_attempts_are_counted_before_they_are_judged(store: Arc<dyn UserSt
         store.take_login_attempt(key, NOW + 3).await.unwrap(),
         taken(7, NOW + 3)
     );
+    // That attempt proved wrong two seconds later: the 4 s lock runs from then.
+    store.record_failed_attempt(key, NOW + 5).await.unwrap();
+    store.record_failed_attempt(key, NOW + 4).await.unwrap(); // never moves back
+    assert_eq!(
+        store.take_login_attempt(key, NOW + 8).await.unwrap(),
+        LoginAttempt::Locked(1)
+    );
+    assert_eq!(
+        store.take_login_attempt(key, NOW + 9).await.unwrap(),
+        taken(8, NOW + 9)
+    );
+    store.record_failed_attempt("u:nobody", NOW).await.unwrap(); // nothing to move
     // Another name is its own.
     assert_eq!(
         store

@@ -72,6 +72,10 @@ async fn verify_own_password(state: &AppState, user: &UserRecord, password: &str
         .verify(password, Some(&user.password_hash))
         .await?
     {
+        state
+            .store
+            .record_failed_attempt(&key, state.clock.now())
+            .await?;
         tracing::warn!(user_id = %user.user_id, "password check failed");
         return Err(ApiError::InvalidCredentials);
     }

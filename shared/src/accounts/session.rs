@@ -121,8 +121,12 @@ pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult
     let user = match user {
         Some(u) if matched => u,
         other => {
-            // The attempt was counted when it was taken. Who failed is logged (an id, or that
-            // the name is unknown), never what was typed.
+            // The attempt was counted when it was taken; the lock runs from now. Who failed is
+            // logged (an id, or that the name is unknown), never what was typed.
+            state
+                .store
+                .record_failed_attempt(&login_key, state.clock.now())
+                .await?;
             tracing::warn!(
                 user_id = other
                     .as_ref()

@@ -1648,6 +1648,30 @@ impl UserStore for DynamoStore {
         Ok(LoginAttempt::Locked(1))
     }
 
+    async fn record_failed_attempt(&self, key: &str, now: i64) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(failure_key(key)))
+            .update_expression("SET last_failure = :now, expires_at = :exp")
+            .condition_expression("attribute_exists(pk) AND last_failure < :now")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":exp", n(now + FAILURE_MEMORY_SECS))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         self.client
             .delete_item()

@@ -336,6 +336,10 @@ pub trait UserStore: Send + Sync {
     /// attempts sent together cannot all pass the check before any is counted (one guess per
     /// unlock window, however many arrive at once). Failures a day old are forgotten.
     async fn take_login_attempt(&self, key: &str, now: i64) -> StoreResult<LoginAttempt>;
+    /// An attempt taken before proved wrong at `now`: the lock runs from now (the answer), not
+    /// from when the attempt was taken (a slow verification would otherwise use up the lock).
+    /// Only ever moves the time on.
+    async fn record_failed_attempt(&self, key: &str, now: i64) -> StoreResult<()>;
     /// Forgets the failures of a login name (a login that succeeded, a password reset).
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
 }

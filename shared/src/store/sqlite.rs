@@ -1211,6 +1211,20 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    async fn record_failed_attempt(&self, key: &str, now: i64) -> StoreResult<()> {
+        let key = key.to_string();
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE login_failures SET last_failure = ?2 \
+                 WHERE login_key = ?1 AND last_failure < ?2",
+                params![key, now],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         let key = key.to_string();
         self.run(move |conn| {
