@@ -240,7 +240,7 @@ impl Config {
         };
         Ok(Config {
             store,
-            mail_from: crate::mail::mailbox(&sender_name, sender_address.trim()),
+            mail_from: mailbox(&sender_name, sender_address.trim()),
             mail,
             aws_endpoint_url: non_empty("AWS_ENDPOINT_URL"),
             aws_region: non_empty("AWS_REGION"),
@@ -309,6 +309,19 @@ impl Config {
                 TokenKeys::eddsa(keys, &self.jwt_issuer, &self.jwt_audience)
             }
         })
+    }
+}
+
+/// `"name" <address>`: the name quoted (ASCII) or MIME encoded-word (RFC 2047, as SES asks for
+/// any other name). The name holds no control character (the configuration checks).
+pub fn mailbox(name: &str, address: &str) -> String {
+    use base64::Engine;
+    if name.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) {
+        let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
+        format!("\"{quoted}\" <{address}>")
+    } else {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
+        format!("=?UTF-8?B?{encoded}?= <{address}>")
     }
 }
 

@@ -15,6 +15,7 @@ pub mod password;
 pub mod secret;
 pub mod state;
 pub mod store;
+pub mod style;
 pub mod telemetry;
 pub mod token;
 pub mod user;

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::pages::{ACCENT, BACKGROUND, FONT_STACK, MUTED, TEXT, escape as html_escape};
+pub use crate::config::mailbox;
+use crate::style::{ACCENT, BACKGROUND, FONT_STACK, MUTED, TEXT, escape as html_escape};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Mail {
@@ -25,19 +26,6 @@ pub struct MailError(pub String);
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<(), MailError>;
-}
-
-/// `"name" <address>`: the name quoted (ASCII) or MIME encoded-word (RFC 2047, as SES asks for
-/// any other name). The name holds no control character (the configuration checks).
-pub fn mailbox(name: &str, address: &str) -> String {
-    use base64::Engine;
-    if name.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) {
-        let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
-        format!("\"{quoted}\" <{address}>")
-    } else {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
-        format!("=?UTF-8?B?{encoded}?= <{address}>")
-    }
 }
 
 /// The HTML part of every mail: the pages' look with inline styles (mail programs drop style

@@ -5,25 +5,16 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value};
 
-use crate::accounts::{MAX_EMAIL_CHARS, valid_email};
 use crate::error::{ApiError, ApiResult};
 use crate::http::JsonOrForm;
+pub use crate::style::{ACCENT, BACKGROUND, ERROR, FONT_STACK, MUTED, TEXT, escape};
+use crate::user::{MAX_EMAIL_CHARS, valid_email};
 use std::sync::LazyLock;
 
 use axum::response::{Html, IntoResponse, Response};
 
 /// Allows only what the pages use: their inline style, and forms posting to this service.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// The look the pages and the HTML mails share. Contrast against the background: text 16:1,
-/// muted text 9:1, the accent (links, buttons with white text, focus) 6:1; WCAG AA asks 4.5:1.
-pub const TEXT: &str = "#1a1a1a";
-pub const MUTED: &str = "#444444";
-pub const ACCENT: &str = "#0b57d0";
-pub const ERROR: &str = "#b00020";
-pub const BACKGROUND: &str = "#fafafa";
-pub const FONT_STACK: &str =
-    "system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif";
 
 /// The one style sheet, inline in every page (the CSP allows inline style and nothing else).
 static STYLE: LazyLock<String> = LazyLock::new(|| {
@@ -47,14 +38,6 @@ static STYLE: LazyLock<String> = LazyLock::new(|| {
          .error{{color:{ERROR};font-weight:600;margin:.5rem 0 0}}"
     )
 });
-
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 /// A page: `title` (escaped) as its title and heading, then `body_html` as it is.
 pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response {

@@ -57,6 +57,33 @@ impl UserRecord {
     }
 }
 
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+pub fn valid_username(u: &str) -> bool {
+    (3..=32).contains(&u.len())
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// An address the service accepts: one mailbox, `local@domain.tld`, with a local part of
+/// printable ASCII and not quoted (SES delivers only to ASCII local parts, and a quoted one such
+/// as `"a@b.com,"@example.com` reads as other mailboxes to some mail software), at most 254
+/// characters. The domain may be Unicode; addresses are compared by [`crate::user::email_key`].
+pub fn valid_email(e: &str) -> bool {
+    e.chars().count() <= MAX_EMAIL_CHARS
+        && e.trim() == e
+        && email_address::EmailAddress::parse_with_options(
+            e,
+            email_address::Options::default().without_display_text(),
+        )
+        .is_ok_and(|a| {
+            a.domain().contains('.')
+                && !a.domain().starts_with('[')
+                && a.local_part().is_ascii()
+                && !a.local_part().starts_with('"')
+        })
+}
+
 /// The key a username is unique and matched by: usernames are ASCII, so ASCII lowercase.
 pub fn username_key(username: &str) -> String {
     username.to_ascii_lowercase()
@@ -137,6 +164,39 @@ mod tests {
             pending_until: None,
             auth_epoch: 0,
         }
+    }
+
+    #[test]
+    fn usernames_and_emails_are_checked() {
+        for ok in ["abc", "Alice_1.x-y", &"a".repeat(32)] {
+            assert!(valid_username(ok), "{ok}");
+        }
+        for bad in ["ab", &"a".repeat(33), "al ice", "alicé", "a/b", ""] {
+            assert!(!valid_username(bad), "{bad}");
+        }
+        for ok in [
+            "a@example.com",
+            "A.B+tag@sub.example.org",
+            "o'brien@bücher.example",
+        ] {
+            assert!(valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@x.com",
+            "a@localhost",
+            "Alice <a@example.com>",
+            " a@example.com",
+            "\"<evil@evil.com>\"@example.com",
+            "\"evil@evil.com,\"@example.com",
+            "\u{212A}ate@example.com",
+            "ａｌｉｃｅ@example.com",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+        assert!(!valid_email(&format!("{}@example.com", "a".repeat(250))));
     }
 
     #[test]

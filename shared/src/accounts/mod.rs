@@ -19,37 +19,12 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::mail::Mail;
 use crate::state::AppState;
+pub use crate::user::{MAX_EMAIL_CHARS, valid_email, valid_username};
 
 /// The profile `data` of a user, serialized, is at most 16 KiB.
 pub const MAX_DATA_BYTES: usize = 16 * 1024;
-pub const MAX_EMAIL_CHARS: usize = 254;
 /// The longest token accepted in a link or a body (ours are 43 characters).
 const MAX_TOKEN_CHARS: usize = 128;
-
-pub fn valid_username(u: &str) -> bool {
-    (3..=32).contains(&u.len())
-        && u.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
-/// An address the service accepts: one mailbox, `local@domain.tld`, with a local part of
-/// printable ASCII and not quoted (SES delivers only to ASCII local parts, and a quoted one such
-/// as `"a@b.com,"@example.com` reads as other mailboxes to some mail software), at most 254
-/// characters. The domain may be Unicode; addresses are compared by [`crate::user::email_key`].
-pub fn valid_email(e: &str) -> bool {
-    e.chars().count() <= MAX_EMAIL_CHARS
-        && e.trim() == e
-        && email_address::EmailAddress::parse_with_options(
-            e,
-            email_address::Options::default().without_display_text(),
-        )
-        .is_ok_and(|a| {
-            a.domain().contains('.')
-                && !a.domain().starts_with('[')
-                && a.local_part().is_ascii()
-                && !a.local_part().starts_with('"')
-        })
-}
 
 /// Takes a string member out of `body`, noting in `errors` when it is missing or not a string.
 pub(crate) fn take_string(
@@ -188,42 +163,4 @@ pub(crate) fn email_member(mut body: Map<String, Value>) -> ApiResult<String> {
 /// A token from a link or a body: present, and not absurdly long.
 pub(crate) fn token_param(token: Option<&str>) -> Option<&str> {
     token.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_CHARS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usernames_and_emails_are_checked() {
-        for ok in ["abc", "Alice_1.x-y", &"a".repeat(32)] {
-            assert!(valid_username(ok), "{ok}");
-        }
-        for bad in ["ab", &"a".repeat(33), "al ice", "alicé", "a/b", ""] {
-            assert!(!valid_username(bad), "{bad}");
-        }
-        for ok in [
-            "a@example.com",
-            "A.B+tag@sub.example.org",
-            "o'brien@bücher.example",
-        ] {
-            assert!(valid_email(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "a",
-            "a@",
-            "@x.com",
-            "a@localhost",
-            "Alice <a@example.com>",
-            " a@example.com",
-            "\"<evil@evil.com>\"@example.com",
-            "\"evil@evil.com,\"@example.com",
-            "\u{212A}ate@example.com",
-            "ａｌｉｃｅ@example.com",
-        ] {
-            assert!(!valid_email(bad), "{bad}");
-        }
-        assert!(!valid_email(&format!("{}@example.com", "a".repeat(250))));
-    }
 }
