@@ -1175,16 +1175,18 @@ impl UserStore for SqliteStore {
 
     async fn take_login_attempt(&self, key: &str, now: i64) -> StoreResult<LoginAttempt> {
         let key = key.to_string();
+        let due = self.sweep_due(now);
         self.run(move |conn| {
             // One immediate transaction: the check and the count are one step for every writer.
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            tx.execute(
-                "DELETE FROM login_failures WHERE last_failure <= ?1",
-                [now - FAILURE_MEMORY_SECS],
-            )
-            .map_err(unavailable)?;
+            // Day-old rows go with the hourly sweep (not a table-wide delete on every login);
+            // until then a day-old row counts as none.
+            if due {
+                sweep(&tx, now).map_err(unavailable)?;
+            }
+            let forgotten = now - FAILURE_MEMORY_SECS;
             let current = tx
                 .query_row(
                     "SELECT failures, last_failure FROM login_failures WHERE login_key = ?1",
@@ -1192,16 +1194,18 @@ impl UserStore for SqliteStore {
                     |r| Ok(LoginFailures { count: r.get(0)?, last_failure: r.get(1)? }),
                 )
                 .optional()
-                .map_err(unavailable)?;
+                .map_err(unavailable)?
+                .filter(|f| f.last_failure > forgotten);
             if let Some(wait) = lockout_remaining(current, now) {
                 return Ok(LoginAttempt::Locked(wait));
             }
             let failures = tx
                 .query_row(
                     "INSERT INTO login_failures (login_key, failures, last_failure) VALUES (?1, 1, ?2) \
-                     ON CONFLICT (login_key) DO UPDATE SET failures = failures + 1, last_failure = ?2 \
+                     ON CONFLICT (login_key) DO UPDATE SET failures = CASE WHEN last_failure <= ?3 \
+                     THEN 1 ELSE failures + 1 END, last_failure = ?2 \
                      RETURNING failures, last_failure",
-                    params![key, now],
+                    params![key, now, forgotten],
                     |r| Ok(LoginFailures { count: r.get(0)?, last_failure: r.get(1)? }),
                 )
                 .map_err(unavailable)?;
