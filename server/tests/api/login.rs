@@ -152,15 +152,29 @@ async fn scopes_are_granted_as_the_contract_says() {
 #[tokio::test]
 async fn repeated_failures_are_throttled_with_retry_after() {
     let s = Server::start().await;
-    s.user("peggy").await;
-    let wrong = json!({"username": "peggy", "password": "wrong password!"});
-    let right = json!({"username": "peggy", "password": PASSWORD});
-    for _ in 0..5 {
-        s.post("/auth", None, wrong.clone())
-            .await
-            .expect(401, Some("invalid_credentials"));
-    }
-    let r = s.post("/auth", None, right.clone()).await;
+    // The first lock lasts 1 s from the fifth failure's answer, on a clock to the second: on a
+    // loaded machine the next request can come a second later and find it over. Only then (the
+    // clock ticked) is a 200 not a failure, and the round starts again with another name.
+    let mut round = 0;
+    let (wrong, right, r) = loop {
+        round += 1;
+        let name = format!("peggy{round}");
+        s.user(&name).await;
+        let wrong = json!({"username": name, "password": "wrong password!"});
+        let right = json!({"username": name, "password": PASSWORD});
+        let mut failed_at = 0;
+        for _ in 0..5 {
+            failed_at = s.clock.now(); // the fifth failure is timed no earlier than this
+            s.post("/auth", None, wrong.clone())
+                .await
+                .expect(401, Some("invalid_credentials"));
+        }
+        let r = s.post("/auth", None, right.clone()).await;
+        if r.status == 200 && s.clock.now() > failed_at && round < 5 {
+            continue;
+        }
+        break (wrong, right, r);
+    };
     r.expect(429, Some("too_many_attempts"));
     let wait: i64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=1).contains(&wait), "{wait}");
