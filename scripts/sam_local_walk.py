@@ -1,5 +1,6 @@
 """A walk through the API served by `sam local start-api` (scripts/sam-local): sign-up, the
-activation link from the mail, login, the account read, updated and deleted, a forgotten password
+activation link from the mail, login, the account read, updated and deleted, the widgets
+passthrough against the sample upstream, a forgotten password
 reset through its link, JWKS and introspection, the admins' listing, logout and the token refused
 after it. Statuses and bodies as on the local server.
 
@@ -43,6 +44,7 @@ def call(method, path, body=None, token=None, form=False, tries=4):
         except urllib.error.HTTPError as e:
             status, text = e.code, e.read().decode()
         if status == 502 and text.strip() == '{"message":"Internal server error"}':
+            print(f"{method} {path}: SAM answered 502, asking again", file=sys.stderr, flush=True)
             time.sleep(1 + attempt)
             continue
         return status, (json.loads(text) if text.strip().startswith(("{", "[")) else text)
@@ -94,6 +96,16 @@ def main():
     assert updated["data"] == {"name": "Walker", "city": "Oxford"}, updated
     expect(call("GET", f"/user/{name}", token=token), 200, "GET /user/{username}")
 
+    # The widgets passthrough, against the sample upstream scripts/sam-local started (its
+    # fixed data set: widgets 3 and 5 are foo-bar, from 2019-03-01 on).
+    widgets = call("GET", "/widgets?type=foo-bar&created_start=2019-03-01T00:00:00Z", token=token)
+    widgets = expect(widgets, 200, "GET /widgets")
+    assert widgets["total_widgets_own_by_user"] == 5, widgets
+    assert [w["id"] for w in widgets["matching_items"]] == [3, 5], widgets
+    assert widgets["matching_items"][0]["type_label"] == "Foo Bar", widgets
+    expect(call("GET", "/widgets?created_start=yesterday", token=token), 400, "a bad date")
+    expect(call("GET", "/widgets"), 401, "GET /widgets without a token")
+
     # JWKS and introspection.
     jwks = expect(call("GET", "/.well-known/jwks.json"), 200, "JWKS")
     assert jwks["keys"] and all(k["kty"] == "OKP" for k in jwks["keys"]), jwks
@@ -108,8 +120,9 @@ def main():
         ["target/debug/accounts", "make-admin", name],
         capture_output=True,
         text=True,
-        env={**os.environ, "STORE": "dynamodb", "TABLE_NAME": "accounts",
-             "AWS_ENDPOINT_URL": MOTO},
+        env={"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+             "AWS_REGION": "us-east-1", **os.environ, "STORE": "dynamodb",
+             "TABLE_NAME": "accounts", "AWS_ENDPOINT_URL": MOTO},
     )
     assert made.returncode == 0, f"make-admin: {made.stderr}"
     admin = expect(call("POST", "/auth", login), 200, "login as admin")["token"]

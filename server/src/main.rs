@@ -5,7 +5,7 @@
 //! accounts make-admin <username>   make that user an admin (from its next login)
 //! accounts create-table            create the DynamoDB table TABLE_NAME (local servers)
 //! accounts backfill-user-index     index user items written before GET /users (DynamoDB, once)
-//! accounts sample-upstream         a SAMPLE widgets upstream on 127.0.0.1:$SAMPLE_UPSTREAM_PORT
+//! accounts sample-upstream         a SAMPLE widgets upstream on $SAMPLE_UPSTREAM_HOST (127.0.0.1):$SAMPLE_UPSTREAM_PORT
 //! accounts rotate-key              a new current signing key in DATA_DIR (previous ones kept)
 //! accounts retire-keys             keep only the current signing key (24 h after a rotation)
 //! accounts public-keys             the public keys of the key set on standard input, as PEM
@@ -152,10 +152,14 @@ async fn backfill_user_index() -> ExitCode {
 }
 
 async fn listen(port: u16) -> Option<tokio::net::TcpListener> {
-    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+    listen_on(std::net::Ipv4Addr::LOCALHOST.into(), port).await
+}
+
+async fn listen_on(host: std::net::IpAddr, port: u16) -> Option<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind((host, port)).await {
         Ok(l) => Some(l),
         Err(e) => {
-            eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
+            eprintln!("cannot listen on {host}:{port}: {e}");
             None
         }
     }
@@ -209,14 +213,31 @@ async fn sample_upstream() -> ExitCode {
             }
         },
     };
+    // Another address of this machine (scripts/sam-local: the Docker bridge's, which the
+    // functions' containers reach); never a wildcard, which would open it beyond the machine.
+    let host = match std::env::var("SAMPLE_UPSTREAM_HOST") {
+        Err(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        Ok(h) => match h.parse::<std::net::IpAddr>() {
+            Ok(h) if !h.is_unspecified() => h,
+            _ => {
+                eprintln!(
+                    "configuration: SAMPLE_UPSTREAM_HOST must be one IP address of this machine"
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
     let key = std::env::var("WIDGETS_API_KEY")
         .ok()
         .filter(|k| !k.is_empty())
         .unwrap_or_else(|| accounts::sample_upstream::DEFAULT_SAMPLE_KEY.into());
-    let Some(listener) = listen(port).await else {
+    let Some(listener) = listen_on(host, port).await else {
         return ExitCode::FAILURE;
     };
-    tracing::info!("SAMPLE widgets upstream (not for production) on http://127.0.0.1:{port}");
+    let address = listener
+        .local_addr()
+        .map_or(format!("{host}:{port}"), |a| a.to_string());
+    tracing::info!("SAMPLE widgets upstream (not for production) on http://{address}");
     run(listener, accounts::sample_upstream::app(key)).await
 }
 
