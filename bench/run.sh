@@ -40,7 +40,7 @@ start_server() {
 
 echo "==> native builds: the server (profile local, as the README runs it), two functions (release, as shipped)"
 cargo build --profile local --locked -p accounts
-cargo build --release --locked -p signup -p me
+cargo build --release --locked -p functions --bin signup --bin me
 
 if want argon2; then
 echo "==> argon2id at the service's parameters (criterion)"
@@ -108,8 +108,8 @@ if want sizes; then
 echo "==> sizes of the deployable bootstraps (cargo lambda, arm64, the release profile as committed)"
 # What `sam build` ships: the same command and profile (scripts/test builds with faster, larger
 # settings; this rebuilds with the committed ones). Needs .venv-sam (scripts/test makes it).
-functions=$(ls functions)
-PATH="$PWD/.venv-sam/bin:$PATH" cargo lambda build --release --arm64 --locked $(printf -- '-p %s ' $functions)
+functions=$(ls functions/src/bin | sed 's/\.rs$//')
+PATH="$PWD/.venv-sam/bin:$PATH" cargo lambda build --release --arm64 --locked -p functions
 : > "$out/sizes.txt"
 for f in $functions; do
     b=${CARGO_TARGET_DIR:-target}/lambda/$f/bootstrap
@@ -143,7 +143,7 @@ for variant in "${variants[@]}"; do
     row="$label|$argon"
     for f in me signup widgets; do
         env PATH="$PWD/.venv-sam/bin:$PATH" CARGO_TARGET_DIR="$target" \
-            cargo lambda build --release --arm64 --locked "${configs[@]}" -p $f
+            cargo lambda build --release --arm64 --locked "${configs[@]}" -p functions --bin $f
         b=$target/lambda/$f/bootstrap
         z=$(mktemp -u).zip
         (cd "$(dirname "$b")" && zip -q -9 "$z" bootstrap)

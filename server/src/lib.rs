@@ -11,54 +11,7 @@ use shared::AppState;
 use shared::config::{Config, ConfigError, JwtAlgorithm, parse_base_url};
 use shared::token::KeySet;
 
-/// Every function's routes, merged. (Each function's own router is what runs on Lambda.)
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .merge(home::routes())
-        .merge(signup::routes())
-        .merge(activate::routes())
-        .merge(resend_activation::routes())
-        .merge(login::routes())
-        .merge(logout::routes())
-        .merge(me::routes())
-        .merge(get_user::routes())
-        .merge(update_user::routes())
-        .merge(delete_user::routes())
-        .merge(widgets::routes())
-        .merge(password_forgot::routes())
-        .merge(password_reset::routes())
-        .merge(change_password::routes())
-        .merge(change_email::routes())
-        .merge(confirm_email::routes())
-        .merge(sessions::routes())
-        .merge(jwks::routes())
-        .merge(introspect::routes())
-        .merge(list_users::routes())
-}
-
-/// Every function (its name, as in `functions/<name>` and template.yaml) with its routes.
-pub const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
-    ("home", home::ROUTES),
-    ("signup", signup::ROUTES),
-    ("activate", activate::ROUTES),
-    ("resend-activation", resend_activation::ROUTES),
-    ("login", login::ROUTES),
-    ("logout", logout::ROUTES),
-    ("me", me::ROUTES),
-    ("get-user", get_user::ROUTES),
-    ("update-user", update_user::ROUTES),
-    ("delete-user", delete_user::ROUTES),
-    ("widgets", widgets::ROUTES),
-    ("password-forgot", password_forgot::ROUTES),
-    ("password-reset", password_reset::ROUTES),
-    ("change-password", change_password::ROUTES),
-    ("change-email", change_email::ROUTES),
-    ("confirm-email", confirm_email::ROUTES),
-    ("sessions", sessions::ROUTES),
-    ("jwks", jwks::ROUTES),
-    ("introspect", introspect::ROUTES),
-    ("list-users", list_users::ROUTES),
-];
+pub use functions::{FUNCTIONS, routes};
 
 /// The OpenAPI 3.1 description of every route (openapi.json at the repository's root).
 pub const OPENAPI: &str = include_str!("../../openapi.json");

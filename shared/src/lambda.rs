@@ -1,18 +1,23 @@
-//! Lambda wiring shared by every function's `main.rs`: logging, configuration and state built
-//! once at init (Lambda keeps them warm between invocations), then the function's routes under
-//! lambda_http.
+//! The route table's rows and the Lambda wiring every function shares.
 //!
-//! A function names what it uses beyond the store and the token keys ([`Function::sends_mail`],
-//! [`Function::calls_widgets`]); what it does not name is never referenced from its `main`, so
-//! the linker leaves it out of its bootstrap (the SES client, the widgets HTTP client, the
-//! embedded store, the password hasher and the strength checker cost nothing to the functions
-//! that never use them).
+//! Each function is one [`Function`]: its name (its binary's, and template.yaml's
+//! `BuildProperties: Binary`), its [`Route`]s (method, path, handler: written once, and both
+//! its router and every list of routes are derived from them), and what it uses beyond the
+//! store and the token keys ([`Function::sends_mail`], [`Function::calls_widgets`],
+//! [`Function::signs_tokens`]). A function's binary names only its own row, so what its row
+//! does not name is never referenced from its `main` and the linker leaves it out of its
+//! bootstrap (the SES client, the widgets HTTP client, the embedded store, the password hasher
+//! and the strength checker cost nothing to the functions that never use them).
+//!
+//! [`run`] builds the logging, configuration and state once at init (Lambda keeps them warm
+//! between invocations), then serves the function's routes under lambda_http.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use axum::Router;
+use axum::routing::{MethodFilter, MethodRouter};
 pub use lambda_http::Error;
 
 use crate::clock::Clock;
@@ -24,22 +29,71 @@ use crate::widgets::WidgetsUpstream;
 
 type MakeMailer = fn(&Config, &SdkConfig) -> Arc<dyn Mailer>;
 type MakeWidgets = fn(&Config) -> Result<Option<Arc<WidgetsUpstream>>, StartupError>;
+/// A handler, for the method its row names: `|m| on(m, handler)`.
+pub type Handler = fn(MethodFilter) -> MethodRouter<AppState>;
 
-/// One Lambda function: its routes and the parts it uses.
+/// One route: the method and path API Gateway sends to its function, and its handler.
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    filter: MethodFilter,
+    handler: Handler,
+}
+
+impl Route {
+    pub const fn get(path: &'static str, handler: Handler) -> Route {
+        Route {
+            method: "GET",
+            path,
+            filter: MethodFilter::GET,
+            handler,
+        }
+    }
+    pub const fn post(path: &'static str, handler: Handler) -> Route {
+        Route {
+            method: "POST",
+            path,
+            filter: MethodFilter::POST,
+            handler,
+        }
+    }
+    pub const fn put(path: &'static str, handler: Handler) -> Route {
+        Route {
+            method: "PUT",
+            path,
+            filter: MethodFilter::PUT,
+            handler,
+        }
+    }
+    pub const fn delete(path: &'static str, handler: Handler) -> Route {
+        Route {
+            method: "DELETE",
+            path,
+            filter: MethodFilter::DELETE,
+            handler,
+        }
+    }
+}
+
+/// One Lambda function: a row of the route table.
 pub struct Function {
-    routes: fn() -> Router<AppState>,
-    mailer: MakeMailer,
-    widgets: MakeWidgets,
+    /// Its binary's name (`functions/src/bin/<name>.rs`), as template.yaml builds it.
+    pub name: &'static str,
+    pub routes: &'static [Route],
+    mailer: Option<MakeMailer>,
+    widgets: Option<MakeWidgets>,
     signs_tokens: bool,
 }
 
 impl Function {
     /// A function with these routes, the DynamoDB store and the token keys; no mail, no widgets.
-    pub fn new(routes: fn() -> Router<AppState>) -> Self {
+    pub const fn new(name: &'static str, routes: &'static [Route]) -> Self {
         Function {
+            name,
             routes,
-            mailer: |_, _| Arc::new(NoMail),
-            widgets: |_| Ok(None),
+            mailer: None,
+            widgets: None,
             signs_tokens: false,
         }
     }
@@ -47,45 +101,74 @@ impl Function {
     /// The function signs tokens (it logs people in): with EdDSA it needs the private key set
     /// (`JWT_SIGNING_KEYS`) and refuses to start without it. Every other function verifies
     /// with the public keys (`JWT_VERIFYING_KEYS`) and is never given the private ones.
-    pub fn signs_tokens(mut self) -> Self {
+    pub const fn signs_tokens(mut self) -> Self {
         self.signs_tokens = true;
         self
     }
 
     /// The function sends mail, as `MAIL` says (SES by default on Lambda).
-    pub fn sends_mail(mut self) -> Self {
-        self.mailer = |config, sdk| configured_mailer(config, Some(sdk));
+    pub const fn sends_mail(mut self) -> Self {
+        self.mailer = Some(ses_or_configured);
         self
     }
 
     /// The function calls the widgets upstream (`WIDGETS_API_URL`, when set).
-    pub fn calls_widgets(mut self) -> Self {
-        self.widgets = widgets_upstream;
+    pub const fn calls_widgets(mut self) -> Self {
+        self.widgets = Some(widgets_upstream);
         self
     }
 
-    /// Builds the state at init and serves invocations until the runtime stops the process.
-    pub async fn run(self) -> Result<(), Error> {
-        crate::telemetry::init_lambda();
-        let config = lambda_config()?;
-        if self.signs_tokens {
-            config.require_signing_keys()?;
-        }
-        let StoreKind::Dynamodb { table } = &config.store else {
-            return Err(StartupError::Store(
-                "STORE=sqlite is the local server's embedded store; a Lambda function keeps \
-                 users in DynamoDB (STORE=dynamodb with TABLE_NAME)"
-                    .into(),
-            )
-            .into());
-        };
-        let sdk = crate::aws::sdk_config(&config).await;
-        let store = Arc::new(DynamoStore::new(&sdk, table.clone()));
-        let mailer = (self.mailer)(&config, &sdk);
-        let widgets = (self.widgets)(&config)?;
-        let state = AppState::new(&config, Clock::system(), store, mailer, widgets)?;
-        lambda_http::run(crate::http::app((self.routes)(), state)).await
+    pub const fn is_signing(&self) -> bool {
+        self.signs_tokens
     }
+
+    pub const fn is_sending_mail(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    pub const fn is_calling_widgets(&self) -> bool {
+        self.widgets.is_some()
+    }
+
+    /// This function's router: each of its routes, and nothing else.
+    pub fn router(&self) -> Router<AppState> {
+        self.routes.iter().fold(Router::new(), |router, route| {
+            router.route(route.path, (route.handler)(route.filter))
+        })
+    }
+}
+
+fn ses_or_configured(config: &Config, sdk: &SdkConfig) -> Arc<dyn Mailer> {
+    configured_mailer(config, Some(sdk))
+}
+
+/// Builds the state at init and serves invocations until the runtime stops the process.
+pub async fn run(function: &Function) -> Result<(), Error> {
+    crate::telemetry::init_lambda();
+    let config = lambda_config()?;
+    if function.signs_tokens {
+        config.require_signing_keys()?;
+    }
+    let StoreKind::Dynamodb { table } = &config.store else {
+        return Err(StartupError::Store(
+            "STORE=sqlite is the local server's embedded store; a Lambda function keeps \
+             users in DynamoDB (STORE=dynamodb with TABLE_NAME)"
+                .into(),
+        )
+        .into());
+    };
+    let sdk = crate::aws::sdk_config(&config).await;
+    let store = Arc::new(DynamoStore::new(&sdk, table.clone()));
+    let mailer = match function.mailer {
+        Some(make) => make(&config, &sdk),
+        None => Arc::new(NoMail),
+    };
+    let widgets = match function.widgets {
+        Some(make) => make(&config)?,
+        None => None,
+    };
+    let state = AppState::new(&config, Clock::system(), store, mailer, widgets)?;
+    lambda_http::run(crate::http::app(function.router(), state)).await
 }
 
 /// The configuration on Lambda: the cloud backends unless told otherwise.

@@ -16,6 +16,9 @@ use crate::common::{
 
 #[tokio::test]
 async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a_working_link() {
+    if !crate::common::can_run(crate::common::Needs::Moto) {
+        return;
+    }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let sender = format!("no-reply-{id}@sender.example.com");
     let s = Server::start_with_ses(&sender).await;
@@ -56,6 +59,9 @@ async fn ses_refusing_the_sender_fails_the_sign_up_and_a_verified_sender_mails_a
 
 #[tokio::test]
 async fn ses_failing_during_a_reset_or_an_address_change_changes_nothing() {
+    if !crate::common::can_run(crate::common::Needs::Moto) {
+        return;
+    }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let sender = verified_sender("reset").await;
     let s = Server::start_with_ses(&sender).await;
@@ -187,6 +193,9 @@ impl Proxy {
 
 #[tokio::test]
 async fn with_dynamodb_down_every_route_answers_503_quickly_and_nothing_is_half_written() {
+    if !crate::common::can_run(crate::common::Needs::Moto) {
+        return;
+    }
     let proxy = Proxy::start(moto_endpoint()).await;
     let table = crate::common::fresh_table();
     let mut vars: Vec<(String, String)> = crate::common::dynamodb_vars(&table);

@@ -15,22 +15,16 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::common::{
-    PASSWORD, dynamodb_vars, email, free_port, fresh_table, link_in, link_to, ses_sent_to,
-    verified_sender,
+    Needs, PASSWORD, can_run, dynamodb_vars, email, free_port, fresh_table, function_binary,
+    link_in, link_to, ses_sent_to, verified_sender,
 };
 
 const BASE: &str = "https://functions.example.com";
 
-/// A binary built beside this test (`cargo nextest run --workspace` builds every function).
+/// A function's binary, built beside this test (`cargo build -p functions --bins`).
 fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap(); // target/<profile>/deps/..
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run the tests with scripts/test (cargo nextest run --workspace)",
-        path.display()
-    );
+    let path = function_binary(name);
+    assert!(path.exists(), "{} is not built", path.display());
     path
 }
 
@@ -185,6 +179,9 @@ async fn call(
 
 #[tokio::test]
 async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
+    if !can_run(Needs::Moto) || !can_run(Needs::FunctionBinaries) {
+        return;
+    }
     let (vars, _) = cloud_vars().await;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let username = format!("fn{}", &id[..12]);
@@ -297,6 +294,9 @@ async fn cloud_vars() -> (Vec<(String, String)>, shared::config::Config) {
 
 #[tokio::test]
 async fn the_recovery_bootstraps_serve_their_routes_on_dynamodb_and_ses() {
+    if !can_run(Needs::Moto) || !can_run(Needs::FunctionBinaries) {
+        return;
+    }
     let (vars, config) = cloud_vars().await;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let username = format!("rc{}", &id[..12]);
@@ -432,6 +432,9 @@ async fn the_recovery_bootstraps_serve_their_routes_on_dynamodb_and_ses() {
 /// 500); a verifier given only the public keys starts (the walks above prove it serves).
 #[test]
 fn login_refuses_to_start_without_the_private_keys() {
+    if !can_run(Needs::FunctionBinaries) {
+        return;
+    }
     let stderr = refused_at_init(
         "login",
         &[
@@ -466,6 +469,9 @@ fn refused_at_init(function: &str, vars: &[(&str, &str)]) -> String {
 
 #[test]
 fn a_function_refuses_the_embedded_store_at_init() {
+    if !can_run(Needs::FunctionBinaries) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let stderr = refused_at_init(
         "me",

@@ -404,6 +404,55 @@ pub fn moto_endpoint() -> String {
         .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto")
 }
 
+/// Whether a test that needs `what` may run. Plain `cargo test` has no moto server and builds no
+/// function binary: such a test is skipped, with one line (once per kind, straight to the
+/// terminal, past the harness's capture) saying how to run it. scripts/test sets
+/// `TEST_REQUIRE_ALL=1`, and there a missing part fails the test instead.
+pub fn can_run(what: Needs) -> bool {
+    use std::io::Write;
+    use std::sync::Once;
+    static MOTO: Once = Once::new();
+    static BINARIES: Once = Once::new();
+    let (ready, once, why) = match what {
+        Needs::Moto => (
+            std::env::var_os("MOTO_ENDPOINT").is_some(),
+            &MOTO,
+            "tests on DynamoDB and SES skipped: MOTO_ENDPOINT is not set (scripts/test starts \
+             a moto server and runs them)",
+        ),
+        Needs::FunctionBinaries => (
+            function_binary("home").exists(),
+            &BINARIES,
+            "tests of the function binaries skipped: they are not built (cargo build -p \
+             functions --bins, as scripts/test does, then run them again)",
+        ),
+    };
+    if ready {
+        return true;
+    }
+    assert!(
+        std::env::var_os("TEST_REQUIRE_ALL").is_none(),
+        "TEST_REQUIRE_ALL is set: {why}"
+    );
+    once.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "note: {why}");
+    });
+    false
+}
+
+/// What a test needs beyond the repository.
+pub enum Needs {
+    Moto,
+    FunctionBinaries,
+}
+
+/// A function's binary as cargo builds it, beside this test (`target/<profile>/<name>`).
+pub fn function_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap(); // target/<profile>/deps/..
+    dir.join(name)
+}
+
 /// A table of its own for each test: tests run in parallel on one moto server.
 pub fn fresh_table() -> String {
     format!("accounts-test-{}", uuid::Uuid::new_v4())

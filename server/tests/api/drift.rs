@@ -17,22 +17,31 @@ fn repo() -> PathBuf {
 fn served() -> BTreeSet<(String, Route)> {
     accounts::FUNCTIONS
         .iter()
-        .flat_map(|(f, routes)| {
-            routes
-                .iter()
-                .map(|(m, p)| (f.to_string(), (m.to_string(), p.to_string())))
+        .flat_map(|f| {
+            f.routes.iter().map(|r| {
+                (
+                    f.name.to_string(),
+                    (r.method.to_string(), r.path.to_string()),
+                )
+            })
         })
         .collect()
 }
 
-/// (function, (method, path)) from template.yaml: each function's `CodeUri: functions/<name>`
-/// and the `Method:` / `Path:` of its HttpApi events.
+/// The function template.yaml builds on a line, if the line names one: each function's
+/// `Binary: <name>` (its build property, the binary of the `functions` package).
+fn binary_of(line: &str) -> Option<&str> {
+    line.trim().strip_prefix("Binary: ")
+}
+
+/// (function, (method, path)) from template.yaml: each function's `Binary: <name>` and the
+/// `Method:` / `Path:` of its HttpApi events.
 fn in_template() -> BTreeSet<(String, Route)> {
     let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
     let mut out = BTreeSet::new();
     let (mut function, mut method) = (String::new(), String::new());
     for line in text.lines().map(str::trim) {
-        if let Some(f) = line.strip_prefix("CodeUri: functions/") {
+        if let Some(f) = binary_of(line) {
             function = f.to_string();
         } else if let Some(m) = line.strip_prefix("Method: ") {
             method = m.to_string();
@@ -43,18 +52,15 @@ fn in_template() -> BTreeSet<(String, Route)> {
     out
 }
 
-/// The functions whose `main.rs` says `.signs_tokens()`, and those template.yaml gives the
+/// The functions whose row says `.signs_tokens()`, and those template.yaml gives the
 /// private keys (`JWT_SIGNING_KEYS`) to: the same, and nothing else (not the Globals) holds them.
 #[test]
 fn only_the_functions_that_sign_are_given_the_private_keys() {
-    let mut signers = BTreeSet::new();
-    for entry in std::fs::read_dir(repo().join("functions")).unwrap() {
-        let dir = entry.unwrap().path();
-        let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
-        if main.contains(".signs_tokens()") {
-            signers.insert(dir.file_name().unwrap().to_string_lossy().to_string());
-        }
-    }
+    let signers: BTreeSet<String> = accounts::FUNCTIONS
+        .iter()
+        .filter(|f| f.is_signing())
+        .map(|f| f.name.to_string())
+        .collect();
     assert_eq!(signers, BTreeSet::from(["login".to_string()]));
     let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
     let mut given = BTreeSet::new();
@@ -64,7 +70,7 @@ fn only_the_functions_that_sign_are_given_the_private_keys() {
         if line.starts_with("  ") && !line.starts_with("   ") && trimmed.ends_with(':') {
             function = None; // a new resource (or section) starts
         }
-        if let Some(f) = trimmed.strip_prefix("CodeUri: functions/") {
+        if let Some(f) = binary_of(line) {
             function = Some(f.to_string());
         }
         if trimmed.starts_with("JWT_SIGNING_KEYS:") {
@@ -76,6 +82,65 @@ fn only_the_functions_that_sign_are_given_the_private_keys() {
         text.contains("JWT_VERIFYING_KEYS:"),
         "the verifiers' public keys"
     );
+}
+
+/// Each function template.yaml builds (its `Binary:`) with the text of its resource.
+fn template_functions() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut block = String::new();
+    let mut name: Option<String> = None;
+    for line in text.lines().chain(["  End:"]) {
+        let trimmed = line.trim();
+        let starts_resource =
+            line.starts_with("  ") && !line.starts_with("   ") && trimmed.ends_with(':');
+        let top_level = !line.starts_with(' ') && !line.is_empty();
+        if starts_resource || top_level {
+            if let Some(n) = name.take() {
+                out.push((n, std::mem::take(&mut block)));
+            }
+            block.clear();
+        }
+        if let Some(b) = binary_of(line) {
+            name = Some(b.to_string());
+        }
+        block.push_str(line);
+        block.push('\n');
+    }
+    out
+}
+
+/// What a function's row says it uses, the template grants it: SES to those that send mail,
+/// the widgets upstream to the one that calls it, and to no other.
+#[test]
+fn the_template_grants_each_function_what_its_row_uses() {
+    let rows: Vec<_> = accounts::FUNCTIONS
+        .iter()
+        .map(|f| f.name.to_string())
+        .collect();
+    let built = template_functions();
+    let mut names: Vec<_> = built.iter().map(|(n, _)| n.clone()).collect();
+    names.sort();
+    let mut expected = rows.clone();
+    expected.sort();
+    assert_eq!(names, expected, "template.yaml builds one function per row");
+    for (name, block) in &built {
+        let f = accounts::FUNCTIONS.iter().find(|f| f.name == name).unwrap();
+        assert_eq!(
+            block.contains("ses:SendEmail"),
+            f.is_sending_mail(),
+            "{name}: ses:SendEmail in template.yaml against .sends_mail() in its row"
+        );
+        assert_eq!(
+            block.contains("WIDGETS_API_URL:"),
+            f.is_calling_widgets(),
+            "{name}: WIDGETS_API_URL in template.yaml against .calls_widgets() in its row"
+        );
+        assert!(
+            block.contains("CodeUri: functions\n"),
+            "{name}: CodeUri: functions"
+        );
+    }
 }
 
 /// (method, path) from the route table of the contract, the project's own docs/API.md.
@@ -110,14 +175,14 @@ fn template_functions_and_contract_list_the_same_routes() {
         "each route in exactly one function"
     );
     assert_eq!(in_contract(), routes, "API.md and the functions");
-    for (function, _) in accounts::FUNCTIONS {
+    for function in accounts::FUNCTIONS {
+        let bin = format!("functions/src/bin/{}.rs", function.name);
+        let main =
+            std::fs::read_to_string(repo().join(&bin)).unwrap_or_else(|e| panic!("{bin}: {e}"));
+        let module = function.name.replace('-', "_");
         assert!(
-            repo()
-                .join("functions")
-                .join(function)
-                .join("src/main.rs")
-                .exists(),
-            "{function}"
+            main.contains(&format!("run(&functions::{module}::FUNCTION)")),
+            "{bin} runs its own row of the route table"
         );
     }
 }

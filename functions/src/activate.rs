@@ -1,0 +1,67 @@
+//! `GET /activate?token=T`: the link in the activation mail. JSON by default, a small HTML page
+//! for a browser (a person clicking the link).
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::on;
+use serde_json::json;
+use shared::accounts::{self, Activation};
+use shared::http::{ok, prefers_html, token_query};
+use shared::lambda::{Function, Route};
+use shared::pages::{ServedAt, error_page, message_page, resend_page};
+use shared::{ApiError, AppState};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function =
+    Function::new("activate", &[Route::get("/activate", |m| on(m, activate))]);
+
+pub async fn activate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let token = token_query(query.as_deref());
+    let outcome = accounts::activate(&state, token.as_deref()).await;
+    let html = prefers_html(&headers);
+    match outcome {
+        Ok(Activation::Activated(_)) if html => message_page(
+            StatusCode::OK,
+            "Account activated",
+            "Your account is activated: you can log in now.",
+        ),
+        Ok(Activation::AlreadyActivated(_)) if html => message_page(
+            StatusCode::OK,
+            "Account already activated",
+            "This account was activated before: you can log in.",
+        ),
+        Ok(Activation::Activated(u)) => ok(json!({"activated": true, "username": u.username})),
+        Ok(Activation::AlreadyActivated(u)) => ok(json!({
+            "activated": true,
+            "already_activated": true,
+            "username": u.username,
+            "message": "This account is already activated.",
+        })),
+        Err(e @ ApiError::InvalidActivationToken) if html => resend_page(
+            e.status(),
+            "This activation link does not work",
+            Some("It may have been cut short by a mail program, or a newer link replaced it."),
+            ServedAt::ActivationLink,
+            "",
+            None,
+        ),
+        Err(e @ ApiError::ActivationTokenExpired) if html => resend_page(
+            e.status(),
+            "This activation link has expired",
+            Some(
+                "An activation link works for 24 hours, and an account not activated by then is \
+                 removed (sign up again). If you asked for a newer link since, its account waits.",
+            ),
+            ServedAt::ActivationLink,
+            "",
+            None,
+        ),
+        Err(e) if html => error_page(e),
+        Err(e) => e.into_response(),
+    }
+}

@@ -1,0 +1,36 @@
+//! `PUT /user/{username}/email`: the owner asks to change the address; a confirmation link goes
+//! to the new one, and nothing changes until it is followed.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::on;
+use serde_json::json;
+use shared::http::UsernamePath;
+use shared::lambda::{Function, Route};
+use shared::{ApiResult, AppState, Auth, JsonObject, accounts};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "change-email",
+    &[Route::put("/user/{username}/email", |m| {
+        on(m, change_email)
+    })],
+)
+.sends_mail();
+
+pub async fn change_email(
+    State(state): State<AppState>,
+    auth: Auth,
+    UsernamePath(username): UsernamePath,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    accounts::change_email(&state, &auth, &username, body).await?;
+    let message = "A confirmation link has been sent to the new address; the address changes \
+                   when it is followed.";
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "message": message })),
+    )
+        .into_response())
+}

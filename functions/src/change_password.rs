@@ -1,0 +1,27 @@
+//! `PUT /user/{username}/password`: the owner changes the password; every other session ends.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::on;
+use shared::http::UsernamePath;
+use shared::lambda::{Function, Route};
+use shared::{ApiResult, AppState, Auth, JsonObject, accounts};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "change-password",
+    &[Route::put("/user/{username}/password", |m| {
+        on(m, change_password)
+    })],
+)
+.sends_mail();
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    auth: Auth,
+    UsernamePath(username): UsernamePath,
+    JsonObject(body): JsonObject,
+) -> ApiResult<StatusCode> {
+    accounts::change_password(&state, &auth, &username, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

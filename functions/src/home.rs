@@ -1,0 +1,23 @@
+//! `GET /`: "Hello World" to anyone; a personal greeting with the user to a valid token; a bad
+//! token is 401.
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::on;
+use serde_json::json;
+use shared::http::ok;
+use shared::lambda::{Function, Route};
+use shared::{AppState, MaybeAuth};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new("home", &[Route::get("/", |m| on(m, home))]);
+
+pub async fn home(State(_): State<AppState>, MaybeAuth(auth): MaybeAuth) -> Response {
+    match auth {
+        None => ok(json!({"message": "Hello World"})),
+        Some(a) => ok(json!({
+            "message": format!("Hello, {}", a.user.username),
+            "user": a.user.view(),
+        })),
+    }
+}

@@ -1,0 +1,25 @@
+//! `POST /auth` and `POST /login`: log in, get a session token.
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::on;
+use shared::accounts::{self, LoginResponse};
+use shared::lambda::{Function, Route};
+use shared::{ApiResult, AppState, JsonObject};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "login",
+    &[
+        Route::post("/auth", |m| on(m, login)),
+        Route::post("/login", |m| on(m, login)),
+    ],
+)
+.signs_tokens();
+
+pub async fn login(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<LoginResponse>> {
+    accounts::log_in(&state, body).await.map(Json)
+}

@@ -1,0 +1,16 @@
+//! `DELETE /auth`: ends the token's session; the token is refused from then on.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::on;
+use shared::lambda::{Function, Route};
+use shared::{ApiResult, AppState, Auth, accounts};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function =
+    Function::new("logout", &[Route::delete("/auth", |m| on(m, logout))]);
+
+pub async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
+    accounts::log_out(&state, &auth).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

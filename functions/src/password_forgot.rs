@@ -1,0 +1,41 @@
+//! `POST /password/forgot`: always `202`; a reset link goes only to an existing, activated
+//! account. From JSON (answered with JSON) or from the form of a dead reset link's page
+//! (answered with a page).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::on;
+use shared::lambda::{Function, Route};
+use shared::pages::{MailRequest, answer_mail_request, forgot_page};
+use shared::{AppState, JsonOrForm, accounts};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "password-forgot",
+    &[Route::post("/password/forgot", |m| on(m, forgot_password))],
+)
+.sends_mail();
+
+pub async fn forgot_password(State(state): State<AppState>, form: JsonOrForm) -> Response {
+    let how = MailRequest {
+        json_message: "If an activated account has this address, a password reset link has been \
+                       sent.",
+        page_message: |email| {
+            format!(
+                "If an activated account has the address {email}, a link to choose a new \
+                 password is on its way to it. It works for 1 hour."
+            )
+        },
+        form_again: |email, why| {
+            forgot_page(
+                StatusCode::BAD_REQUEST,
+                "Get a password reset link",
+                None,
+                email,
+                Some(why),
+            )
+        },
+    };
+    answer_mail_request(form, |body| accounts::forgot_password(&state, body), how).await
+}

@@ -1,0 +1,88 @@
+//! `GET /password/reset?token=T`: the link in the reset mail (a form for a browser, whether the
+//! link works for a JSON client); `POST /password/reset`: sets the new password, from JSON or
+//! from the form.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::on;
+use serde_json::{Value, json};
+use shared::http::{ok, prefers_html, token_query};
+use shared::lambda::{Function, Route};
+use shared::pages::{error_page, forgot_page, message_page, reset_form};
+use shared::{ApiError, AppState, JsonOrForm, accounts};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "password-reset",
+    &[
+        Route::get("/password/reset", |m| on(m, reset_link)),
+        Route::post("/password/reset", |m| on(m, reset_password)),
+    ],
+)
+.sends_mail();
+
+/// The page for a link that cannot be used, with the way forward: the forgot-password form.
+fn dead_link_page(e: &ApiError) -> Response {
+    let (title, why) = match e {
+        ApiError::ResetTokenExpired => (
+            "This password reset link has expired",
+            "A reset link works for 1 hour.",
+        ),
+        _ => (
+            "This password reset link does not work",
+            "It was used already, a newer link replaced it, or a mail program cut it short.",
+        ),
+    };
+    forgot_page(e.status(), title, Some(why), "", None)
+}
+
+pub async fn reset_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let token = token_query(query.as_deref());
+    let checked = accounts::check_reset_token(&state, token.as_deref()).await;
+    match (checked, prefers_html(&headers)) {
+        (Ok(()), true) => reset_form(StatusCode::OK, token.as_deref().unwrap_or(""), None),
+        (Ok(()), false) => ok(json!({"valid": true})),
+        (Err(e @ (ApiError::InvalidResetToken | ApiError::ResetTokenExpired)), true) => {
+            dead_link_page(&e)
+        }
+        (Err(e), true) => error_page(e),
+        (Err(e), false) => e.into_response(),
+    }
+}
+
+pub async fn reset_password(State(state): State<AppState>, form: JsonOrForm) -> Response {
+    let token = match form.body.get("token") {
+        Some(Value::String(t)) => t.clone(),
+        _ => String::new(),
+    };
+    let result = accounts::reset_password(&state, form.body).await;
+    match (result, form.from_form) {
+        (Ok(()), true) => message_page(
+            StatusCode::OK,
+            "Password changed",
+            "Your new password is set, and every session was ended: log in with it now.",
+        ),
+        (Ok(()), false) => ok(json!({"reset": true})),
+        // A person at the form sees why, next to the field, and can try again.
+        (Err(e @ (ApiError::WeakPassword(_) | ApiError::Validation(_))), true) => {
+            let why = match &e {
+                ApiError::Validation(fields) => fields
+                    .get("password")
+                    .map(|m| format!("The password {m}."))
+                    .unwrap_or_else(|| e.message()),
+                _ => e.message(),
+            };
+            reset_form(e.status(), &token, Some(&why))
+        }
+        (Err(e @ (ApiError::InvalidResetToken | ApiError::ResetTokenExpired)), true) => {
+            dead_link_page(&e)
+        }
+        (Err(e), true) => error_page(e),
+        (Err(e), false) => e.into_response(),
+    }
+}

@@ -1,0 +1,45 @@
+//! `POST /activate/resend`: always `202`; a fresh link goes only to an account awaiting
+//! activation. From JSON (answered with JSON) or from the form of a dead activation link's
+//! page (answered with a page).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::on;
+use shared::lambda::{Function, Route};
+use shared::pages::{MailRequest, ServedAt, answer_mail_request, resend_page};
+use shared::{AppState, JsonOrForm, accounts};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "resend-activation",
+    &[Route::post("/activate/resend", |m| {
+        on(m, resend_activation)
+    })],
+)
+.sends_mail();
+
+pub async fn resend_activation(State(state): State<AppState>, form: JsonOrForm) -> Response {
+    let how = MailRequest {
+        json_message: "If an account with this address awaits activation, a new link has been \
+                       sent.",
+        page_message: |email| {
+            format!(
+                "If an account with the address {email} is waiting to be activated, a new \
+                 activation link is on its way to it; it works for 24 hours. If none comes, the \
+                 account may have been removed: sign up again."
+            )
+        },
+        form_again: |email, why| {
+            resend_page(
+                StatusCode::BAD_REQUEST,
+                "Get a new activation link",
+                None,
+                ServedAt::ResendRoute,
+                email,
+                Some(why),
+            )
+        },
+    };
+    answer_mail_request(form, |body| accounts::resend_activation(&state, body), how).await
+}

@@ -1,0 +1,25 @@
+//! `POST /user`: sign up. `201` with the new (not yet activated) user and its `Location`.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::on;
+use shared::lambda::{Function, Route};
+use shared::{ApiResult, AppState, JsonObject, accounts};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function =
+    Function::new("signup", &[Route::post("/user", |m| on(m, signup))]).sends_mail();
+
+pub async fn signup(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let user = accounts::sign_up(&state, body).await?;
+    let mut response = (StatusCode::CREATED, axum::Json(user.view())).into_response();
+    // Usernames are [A-Za-z0-9_.-]: always a valid header value.
+    if let Ok(location) = HeaderValue::from_str(&format!("/user/{}", user.username)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}

@@ -1,0 +1,26 @@
+//! `PUT /user/{username}`: the body replaces the profile data; `role` and `activated` are for
+//! admins.
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::on;
+use shared::http::UsernamePath;
+use shared::http::ok;
+use shared::lambda::{Function, Route};
+use shared::{ApiResult, AppState, Auth, JsonObject, accounts};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "update-user",
+    &[Route::put("/user/{username}", |m| on(m, update_user))],
+);
+
+pub async fn update_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    UsernamePath(username): UsernamePath,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let user = accounts::update_user(&state, &auth, &username, body).await?;
+    Ok(ok(user.view()))
+}
