@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use maud::{Markup, PreEscaped, html};
 use serde::Serialize;
 
 pub use crate::config::mailbox;
-use crate::style::{ACCENT, BACKGROUND, FONT_STACK, MUTED, TEXT, escape as html_escape};
+use crate::style::{ACCENT, BACKGROUND, FONT_STACK, MUTED, TEXT};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Mail {
@@ -29,16 +30,25 @@ pub trait Mailer: Send + Sync {
 }
 
 /// The HTML part of every mail: the pages' look with inline styles (mail programs drop style
-/// sheets), one column, no image and no script.
-fn html_mail(subject: &str, paragraphs_html: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title></head><body style=\"margin:0;padding:0;background:{BACKGROUND}\">\
-         <div style=\"max-width:32rem;margin:0 auto;padding:24px 20px;font-family:{FONT_STACK};\
-         font-size:16px;line-height:1.5;color:{TEXT}\">{paragraphs_html}</div></body></html>",
-        html_escape(subject)
-    )
+/// sheets), one column, no image and no script. A maud template: every text is escaped.
+fn html_mail(subject: &str, paragraphs: Markup) -> String {
+    let body_style = format!("margin:0;padding:0;background:{BACKGROUND}");
+    let column_style = format!(
+        "max-width:32rem;margin:0 auto;padding:24px 20px;font-family:{FONT_STACK};\
+         font-size:16px;line-height:1.5;color:{TEXT}"
+    );
+    html! {
+        (PreEscaped("<!doctype html>"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (subject) }
+            }
+            body style=(body_style) { div style=(column_style) { (paragraphs) } }
+        }
+    }
+    .into_string()
 }
 
 /// The words of a mail whose point is one link.
@@ -60,21 +70,23 @@ fn link_mail(to: &str, username: &str, link: &str, words: LinkMail) -> Mail {
         "Hello {username},\n\n{}\n\n{link}\n\n{}\n",
         words.before, words.after
     );
-    let (u, l) = (html_escape(username), html_escape(link));
+    let button_style = format!(
+        "display:inline-block;padding:12px 20px;background:{ACCENT};color:#ffffff;\
+         font-weight:600;text-decoration:none;border-radius:4px"
+    );
     let html = html_mail(
         words.subject,
-        &format!(
-            "<p>Hello {u},</p><p>{}</p>\
-             <p style=\"margin:24px 0\"><a href=\"{l}\" style=\"display:inline-block;\
-             padding:12px 20px;background:{ACCENT};color:#ffffff;font-weight:600;\
-             text-decoration:none;border-radius:4px\">{}</a></p>\
-             <p style=\"font-size:14px;color:{MUTED}\">Or open this address in your browser:<br>\
-             <a href=\"{l}\" style=\"color:{ACCENT};word-break:break-all\">{l}</a></p>\
-             <p>{}</p>",
-            html_escape(words.before),
-            html_escape(words.button),
-            html_escape(words.after)
-        ),
+        html! {
+            p { "Hello " (username) "," }
+            p { (words.before) }
+            p style="margin:24px 0" { a href=(link) style=(button_style) { (words.button) } }
+            p style=(format!("font-size:14px;color:{MUTED}")) {
+                "Or open this address in your browser:"
+                br;
+                a href=(link) style=(format!("color:{ACCENT};word-break:break-all")) { (link) }
+            }
+            p { (words.after) }
+        },
     );
     Mail {
         to: to.to_string(),
@@ -89,11 +101,10 @@ fn notice(to: &str, subject: &str, username: &str, body: &str) -> Mail {
     let text = format!("Hello {username},\n\n{body}\n");
     let html = html_mail(
         subject,
-        &format!(
-            "<p>Hello {},</p><p>{}</p>",
-            html_escape(username),
-            html_escape(body)
-        ),
+        html! {
+            p { "Hello " (username) "," }
+            p { (body) }
+        },
     );
     Mail {
         to: to.to_string(),

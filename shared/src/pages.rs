@@ -1,13 +1,14 @@
 //! The HTML pages a person meets from a link in a mail (activation, password reset, address
-//! confirmation): one shell, no script, no outside asset, and strict headers. Every text put in
-//! a page is escaped here.
+//! confirmation): one shell, no script, no outside asset, and strict headers. Every page is a
+//! maud template, which escapes whatever text it is given: no function here takes HTML.
 
 use axum::http::{HeaderValue, StatusCode, header};
+use maud::{Markup, PreEscaped, html};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::JsonOrForm;
-pub use crate::style::{ACCENT, BACKGROUND, ERROR, FONT_STACK, MUTED, TEXT, escape};
+pub use crate::style::{ACCENT, BACKGROUND, ERROR, FONT_STACK, MUTED, TEXT};
 use crate::user::{MAX_EMAIL_CHARS, valid_email};
 use std::sync::LazyLock;
 
@@ -39,17 +40,22 @@ static STYLE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A page: `title` (escaped) as its title and heading, then `body_html` as it is.
-pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
-    let title = escape(title);
-    let style = STYLE.as_str();
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>{style}</style></head>\
-         <body><main><h1>{title}</h1>{body_html}</main></body></html>"
-    );
-    let mut response = (status, Html(html)).into_response();
+/// A page: `title` as its title and heading, then `body`.
+fn page(status: StatusCode, title: &str, body: Markup) -> Response {
+    let html = html! {
+        // The style sheet is this module's own constant text, never a caller's.
+        (PreEscaped("<!doctype html>"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE.as_str())) }
+            }
+            body { main { h1 { (title) } (body) } }
+        }
+    };
+    let mut response = (status, Html(html.into_string())).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -64,86 +70,92 @@ pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
     response
 }
 
-/// A page that says one thing (`text`, escaped).
+/// A page that says one thing.
 pub fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
-    page(status, title, &format!("<p>{}</p>", escape(text)))
+    page(status, title, html! { p { (text) } })
 }
 
-/// A labelled input named and identified `name`. `hint` (escaped) is shown under the label;
-/// `error` (escaped) under the input, announced when the page opens (`role="alert"`). Both
-/// are tied to the input (`aria-describedby`), so a screen reader reads them with it.
-fn field(name: &str, label: &str, attrs: &str, hint: Option<&str>, error: Option<&str>) -> String {
-    let mut described = Vec::new();
-    let hint = match hint {
-        Some(h) => {
-            described.push(format!("{name}-hint"));
-            format!("<p id=\"{name}-hint\" class=\"hint\">{}</p>", escape(h))
+/// What a form's input is: its type and the browser's checks (the service checks again).
+struct Input<'a> {
+    kind: &'static str,
+    autocomplete: &'static str,
+    minlength: Option<usize>,
+    maxlength: usize,
+    /// The value typed before, shown again (an address; never a password).
+    value: Option<&'a str>,
+}
+
+/// A labelled, required input named and identified `name`. `hint` is shown under the label;
+/// `error` under the input, announced when the page opens (`role="alert"`). Both are tied to
+/// the input (`aria-describedby`), so a screen reader reads them with it.
+fn field(name: &str, label: &str, input: Input, hint: Option<&str>, error: Option<&str>) -> Markup {
+    let hint_id = format!("{name}-hint");
+    let error_id = format!("{name}-error");
+    let described: Vec<&str> = [
+        hint.map(|_| hint_id.as_str()),
+        error.map(|_| error_id.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let described = (!described.is_empty()).then(|| described.join(" "));
+    html! {
+        label for=(name) { (label) }
+        @if let Some(hint) = hint {
+            p id=(hint_id) class="hint" { (hint) }
         }
-        None => String::new(),
-    };
-    let (invalid, message) = match error {
-        Some(e) => {
-            described.push(format!("{name}-error"));
-            (
-                " aria-invalid=\"true\"",
-                format!(
-                    "<p id=\"{name}-error\" class=\"error\" role=\"alert\">{}</p>",
-                    escape(e)
-                ),
-            )
+        input id=(name) name=(name) type=(input.kind) autocomplete=(input.autocomplete)
+            minlength=[input.minlength] maxlength=(input.maxlength) required
+            value=[input.value] aria-describedby=[described]
+            aria-invalid=[error.map(|_| "true")];
+        @if let Some(error) = error {
+            p id=(error_id) class="error" role="alert" { (error) }
         }
-        None => ("", String::new()),
-    };
-    let described = if described.is_empty() {
-        String::new()
-    } else {
-        format!(" aria-describedby=\"{}\"", described.join(" "))
-    };
-    format!(
-        "<label for=\"{name}\">{}</label>{hint}\
-         <input id=\"{name}\" name=\"{name}\" {attrs}{described}{invalid}>{message}",
-        escape(label)
-    )
+    }
 }
 
 /// A form of one email field posting to `action` (relative to the page's own address, so it
 /// works under any base path).
-fn email_form(action: &str, button: &str, email: &str, error: Option<&str>) -> String {
-    let input = format!(
-        "type=\"email\" autocomplete=\"email\" maxlength=\"254\" required value=\"{}\"",
-        escape(email)
-    );
-    format!(
-        "<form method=\"post\" action=\"{action}\">{}\
-         <button type=\"submit\">{}</button></form>",
-        field("email", "Email address", &input, None, error),
-        escape(button)
-    )
+fn email_form(action: &str, button: &str, email: &str, error: Option<&str>) -> Markup {
+    let input = Input {
+        kind: "email",
+        autocomplete: "email",
+        minlength: None,
+        maxlength: MAX_EMAIL_CHARS,
+        value: Some(email),
+    };
+    html! {
+        form method="post" action=(action) {
+            (field("email", "Email address", input, None, error))
+            button type="submit" { (button) }
+        }
+    }
 }
 
 /// The form behind a reset link: a new password, posted with the token to `POST
 /// /password/reset`. `error` is shown next to the field when a first try was refused.
 pub fn reset_form(status: StatusCode, token: &str, error: Option<&str>) -> Response {
-    let input = "type=\"password\" autocomplete=\"new-password\" minlength=\"8\" \
-                 maxlength=\"256\" required";
-    let body = format!(
-        "<p>Choose the password you will log in with from now on. Every session of your \
-         account ends when it is set.</p>\
-         <form method=\"post\" action=\"reset\">\
-         <input type=\"hidden\" name=\"token\" value=\"{}\">{}\
-         <button type=\"submit\">Set the new password</button></form>",
-        escape(token),
-        field(
-            "password",
-            "New password",
-            input,
-            Some(
-                "At least 8 characters; not a common password, nor one built from your username or address."
-            ),
-            error
-        ),
-    );
-    page(status, "Choose a new password", &body)
+    let input = Input {
+        kind: "password",
+        autocomplete: "new-password",
+        minlength: Some(8),
+        maxlength: crate::password::MAX_PASSWORD_CHARS,
+        value: None,
+    };
+    let hint = "At least 8 characters; not a common password, nor one built from your username \
+                or address.";
+    let body = html! {
+        p {
+            "Choose the password you will log in with from now on. Every session of your \
+             account ends when it is set."
+        }
+        form method="post" action="reset" {
+            input type="hidden" name="token" value=(token);
+            (field("password", "New password", input, Some(hint), error))
+            button type="submit" { "Set the new password" }
+        }
+    };
+    page(status, "Choose a new password", body)
 }
 
 /// Where a page that offers the activation link again is served from: the form's action is
@@ -158,10 +170,12 @@ pub enum ServedAt {
 
 /// Why a link is a dead end, then the heading of the way forward; nothing when the page is the
 /// form itself, sent again.
-fn why_then(why: Option<&str>, next: &str) -> String {
-    match why {
-        Some(why) => format!("<p>{}</p><h2>{}</h2>", escape(why), escape(next)),
-        None => String::new(),
+fn why_then(why: Option<&str>, next: &str) -> Markup {
+    html! {
+        @if let Some(why) = why {
+            p { (why) }
+            h2 { (next) }
+        }
     }
 }
 
@@ -178,13 +192,15 @@ pub fn resend_page(
         ServedAt::ActivationLink => "activate/resend",
         ServedAt::ResendRoute => "resend",
     };
-    let body = format!(
-        "{}<p>Enter the address you signed up with. If its account is waiting to be activated, \
-         a new link is mailed to it.</p>{}",
-        why_then(why, "Get a new activation link"),
-        email_form(action, "Mail me a new link", email, error)
-    );
-    page(status, title, &body)
+    let body = html! {
+        (why_then(why, "Get a new activation link"))
+        p {
+            "Enter the address you signed up with. If its account is waiting to be activated, \
+             a new link is mailed to it."
+        }
+        (email_form(action, "Mail me a new link", email, error))
+    };
+    page(status, title, body)
 }
 
 /// A dead end of the reset link, with the way forward: the forgot-password form (served from
@@ -196,12 +212,12 @@ pub fn forgot_page(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    let body = format!(
-        "{}<p>Enter your account's address: a link to choose a new password is mailed to it.</p>{}",
-        why_then(why, "Get a new link"),
-        email_form("forgot", "Mail me a reset link", email, error)
-    );
-    page(status, title, &body)
+    let body = html! {
+        (why_then(why, "Get a new link"))
+        p { "Enter your account's address: a link to choose a new password is mailed to it." }
+        (email_form("forgot", "Mail me a reset link", email, error))
+    };
+    page(status, title, body)
 }
 
 /// The address of a form post to a route that mails, and, when a person should fix it first,
@@ -274,12 +290,14 @@ where
 
 /// The answer to a form that asked for a mail: the same whether or not an account matched.
 pub fn mail_sent_page(status: StatusCode, what: &str) -> Response {
-    let body = format!(
-        "<p>{}</p><p class=\"hint\">Nothing after a few minutes? Check your spam folder; \
-         a mail to the same address goes out at most once a minute.</p>",
-        escape(what)
-    );
-    page(status, "Check your mail", &body)
+    let body = html! {
+        p { (what) }
+        p class="hint" {
+            "Nothing after a few minutes? Check your spam folder; a mail to the same address \
+             goes out at most once a minute."
+        }
+    };
+    page(status, "Check your mail", body)
 }
 
 #[cfg(test)]
