@@ -29,6 +29,8 @@ pub mod signup;
 pub mod update_user;
 pub mod widgets;
 
+mod mail_request;
+
 /// The route table: every function, in the order template.yaml lists them.
 pub const FUNCTIONS: &[&Function] = &[
     &home::FUNCTION,

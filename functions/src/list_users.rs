@@ -9,7 +9,7 @@ use axum::routing::on;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use shared::accounts::MAX_EMAIL_CHARS;
+use shared::accounts::{self, MAX_EMAIL_CHARS, UserListing};
 use shared::http::ok;
 use shared::lambda::{Function, Route};
 use shared::{ApiError, ApiResult, AppState, Auth};
@@ -23,18 +23,11 @@ const MAX_CURSOR_CHARS: usize = 128;
 pub const FUNCTION: Function =
     Function::new("list-users", &[Route::get("/users", |m| on(m, list_users))]);
 
-/// What the query asks for: the position to start after, the address prefix, the page size.
-struct Query {
-    after: Option<String>,
-    email_prefix: Option<String>,
-    limit: usize,
-}
-
-fn parse(query: Option<&str>) -> ApiResult<Query> {
-    let mut q = Query {
-        after: None,
-        email_prefix: None,
+/// The query, read: the cursor decoded, the prefix lowercased, the limit bounded.
+fn parse(query: Option<&str>) -> ApiResult<UserListing> {
+    let mut q = UserListing {
         limit: DEFAULT_LIMIT,
+        ..UserListing::default()
     };
     let bad = |why: &str| ApiError::InvalidQuery(why.into());
     let mut seen: Vec<String> = Vec::new();
@@ -82,19 +75,7 @@ pub async fn list_users(
     auth: Auth,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    if !auth.is_admin() {
-        return Err(ApiError::Forbidden("only an admin may list the users"));
-    }
-    let q = parse(query.as_deref())?;
-    let page = state
-        .store
-        .list_users(
-            q.after.as_deref(),
-            q.email_prefix.as_deref(),
-            q.limit,
-            state.clock.now(),
-        )
-        .await?;
+    let page = accounts::list_users(&state, &auth, parse(query.as_deref())).await?;
     let users: Vec<_> = page.users.iter().map(|u| u.view()).collect();
     let next_cursor = page
         .next_after

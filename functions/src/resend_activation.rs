@@ -2,12 +2,13 @@
 //! activation. From JSON (answered with JSON) or from the form of a dead activation link's
 //! page (answered with a page).
 
+use crate::mail_request::{MailRequest, answer_mail_request};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::on;
 use shared::lambda::{Function, Route};
-use shared::pages::{MailRequest, ServedAt, answer_mail_request, resend_page};
+use shared::pages::{ServedAt, resend_page};
 use shared::{AppState, JsonOrForm, accounts};
 
 /// This function's row of the route table.

@@ -4,12 +4,10 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use maud::{Markup, PreEscaped, html};
-use serde_json::{Map, Value};
 
-use crate::error::{ApiError, ApiResult};
-use crate::http::JsonOrForm;
+use crate::error::ApiError;
 pub use crate::style::{ACCENT, BACKGROUND, ERROR, FONT_STACK, MUTED, TEXT};
-use crate::user::{MAX_EMAIL_CHARS, valid_email};
+use crate::user::MAX_EMAIL_CHARS;
 use std::sync::LazyLock;
 
 use axum::response::{Html, IntoResponse, Response};
@@ -220,24 +218,6 @@ pub fn forgot_page(
     page(status, title, body)
 }
 
-/// The address of a form post to a route that mails, and, when a person should fix it first,
-/// why. (JSON clients get `202` for any string, so that an answer tells nothing; a form is
-/// typed by the person who owns the address, and a typo deserves a word.)
-pub fn form_email(body: &Map<String, Value>) -> (String, Option<&'static str>) {
-    let email: String = match body.get("email") {
-        Some(Value::String(e)) => e.chars().take(MAX_EMAIL_CHARS + 1).collect(),
-        _ => String::new(),
-    };
-    let problem = if email.is_empty() {
-        Some("Enter your email address.")
-    } else if !valid_email(&email) {
-        Some("Enter a whole email address, like name@example.com.")
-    } else {
-        None
-    };
-    (email, problem)
-}
-
 /// A failure answered to a person, logged as the JSON answer would be (a 5xx's message is
 /// generic; its cause stays in the log).
 pub fn error_page(e: ApiError) -> Response {
@@ -248,44 +228,6 @@ pub fn error_page(e: ApiError) -> Response {
         "That did not work"
     };
     message_page(e.status(), title, &e.message())
-}
-
-/// How a route that mails a link to an address (resend, forgot) answers.
-pub struct MailRequest {
-    /// The `202` JSON message.
-    pub json_message: &'static str,
-    /// The "Check your mail" page's sentence, given the address typed.
-    pub page_message: fn(&str) -> String,
-    /// The route's form again (status `400`), given the address typed and why it was refused.
-    pub form_again: fn(&str, &'static str) -> Response,
-}
-
-/// Answers a route that mails a link: `202` whether or not an account matched, JSON to JSON,
-/// pages to a form (its own form again when the address typed needs fixing first).
-pub async fn answer_mail_request<F, Fut>(form: JsonOrForm, send: F, how: MailRequest) -> Response
-where
-    F: FnOnce(Map<String, Value>) -> Fut,
-    Fut: Future<Output = ApiResult<()>>,
-{
-    let typed = if form.from_form {
-        let (email, problem) = form_email(&form.body);
-        if let Some(why) = problem {
-            return (how.form_again)(&email, why);
-        }
-        Some(email)
-    } else {
-        None
-    };
-    match (send(form.body).await, typed) {
-        (Ok(()), Some(email)) => mail_sent_page(StatusCode::ACCEPTED, &(how.page_message)(&email)),
-        (Ok(()), None) => (
-            StatusCode::ACCEPTED,
-            axum::Json(serde_json::json!({ "message": how.json_message })),
-        )
-            .into_response(),
-        (Err(e), Some(_)) => error_page(e),
-        (Err(e), None) => e.into_response(),
-    }
 }
 
 /// The answer to a form that asked for a mail: the same whether or not an account matched.

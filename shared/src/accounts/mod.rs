@@ -2,17 +2,20 @@
 //! mailer and the token keys held in [`AppState`]. Handlers read their inputs, call one of
 //! these, and shape the response. By concern: [`signup`] (sign-up, activation, resend),
 //! [`session`] (log in and out, sessions), [`recovery`] (forgotten password, password and
-//! address changes), [`profile`] (reading, updating and deleting accounts, widgets).
+//! address changes), [`profile`] (reading, updating, deleting and listing accounts), [`widgets`] (the widgets
+//! passthrough).
 
 mod profile;
 mod recovery;
 mod session;
 mod signup;
+mod widgets;
 
 pub use profile::*;
 pub use recovery::*;
 pub use session::*;
 pub use signup::*;
+pub use widgets::*;
 
 use serde_json::{Map, Value};
 

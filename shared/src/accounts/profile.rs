@@ -1,4 +1,4 @@
-//! Accounts as their owners (and admins) read, update and delete them; the widgets passthrough.
+//! Accounts as their owners (and admins) read, update and delete them, and as admins list them.
 
 use serde_json::{Map, Value};
 
@@ -6,7 +6,7 @@ use super::{check_data_size, fail_if_any};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::state::AppState;
-use crate::store::UserUpdate;
+use crate::store::{UserPage, UserUpdate};
 use crate::user::{Role, UserRecord};
 
 /// Members of an update body that can never be changed through it.
@@ -99,15 +99,34 @@ pub async fn delete_user(state: &AppState, auth: &Auth, username: &str) -> ApiRe
     Ok(())
 }
 
-/// `GET /widgets`: the caller's widgets from the upstream, filtered and reshaped.
-pub async fn widgets(
+/// What `GET /users` asks for: the position to start after (a lowercased username), the
+/// address prefix (lowercased), the page size.
+#[derive(Debug, Default)]
+pub struct UserListing {
+    pub after: Option<String>,
+    pub email_prefix: Option<String>,
+    pub limit: usize,
+}
+
+/// `GET /users`: a page of the users, for admins only. Who asks is checked before the query
+/// (`listing`, as the route could read it): a non-admin learns nothing more.
+pub async fn list_users(
     state: &AppState,
     auth: &Auth,
-    query: crate::widgets::WidgetsQuery,
-) -> ApiResult<crate::widgets::WidgetsAnswer> {
-    auth.require_scope("widgets")?;
-    let filter = crate::widgets::Filter::from_query(query)?;
-    let upstream = state.widgets.as_ref().ok_or(ApiError::WidgetsUnavailable)?;
-    let items = upstream.widgets_of(&auth.user.user_id).await?;
-    filter.apply(items)
+    listing: ApiResult<UserListing>,
+) -> ApiResult<UserPage> {
+    if !auth.is_admin() {
+        return Err(ApiError::Forbidden("only an admin may list the users"));
+    }
+    let listing = listing?;
+    let page = state
+        .store
+        .list_users(
+            listing.after.as_deref(),
+            listing.email_prefix.as_deref(),
+            listing.limit,
+            state.clock.now(),
+        )
+        .await?;
+    Ok(page)
 }
