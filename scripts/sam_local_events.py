@@ -99,7 +99,13 @@ def main():
             capture_output=True,
             text=True,
             timeout=120,
-            env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+            # SAM CLI asks STS for the account id when it finds credentials: moto answers it
+            # (the real endpoint would be a request leaving the machine, and a wait).
+            env={
+                **os.environ,
+                "SAM_CLI_TELEMETRY": "0",
+                "AWS_ENDPOINT_URL_STS": env["Parameters"]["AWS_ENDPOINT_URL"],
+            },
         )
         # SAM writes the function's answer alone on stdout; its own lines and the function's
         # logs go to stderr.
