@@ -321,7 +321,7 @@ async fn the_recovery_bootstraps_serve_their_routes_on_dynamodb_and_ses() {
         pending_until: Some(now + 3600),
         auth_epoch: 0,
     };
-    use shared::store::UserStore;
+    use shared::store::{Activations, Users};
     let activation = shared::store::ActivationRecord {
         token_hash: "made-in-the-test".into(),
         expires_at: now + 3600,

@@ -173,8 +173,17 @@ pub struct UserPage {
     pub next_after: Option<String>,
 }
 
+/// What the service keeps, by concern: one trait each ([`Users`], [`Activations`],
+/// [`Sessions`], [`Credentials`], [`Throttles`]), each implemented by both stores in a file of
+/// that concern (`sqlite/<concern>.rs`, `dynamodb/<concern>.rs`) and held to one contract
+/// (`shared/tests/store_contract/<concern>.rs`). A store is all of them.
+pub trait UserStore: Users + Activations + Sessions + Credentials + Throttles {}
+
+impl<T: Users + Activations + Sessions + Credentials + Throttles> UserStore for T {}
+
+/// The accounts themselves: created, found, listed, updated, deleted.
 #[async_trait]
-pub trait UserStore: Send + Sync {
+pub trait Users: Send + Sync {
     /// Creates a user (not activated) with its first activation token, atomically. Fails with
     /// `UsernameTaken` or `EmailTaken` when a live account holds either name; an account whose
     /// activation window has passed holds nothing and is removed here.
@@ -184,11 +193,9 @@ pub trait UserStore: Send + Sync {
         activation: &ActivationRecord,
         now: i64,
     ) -> StoreResult<()>;
-
     /// Removes a user created moments ago whose activation mail could not be sent. Does nothing
     /// when the account has been activated since.
     async fn discard_unactivated_user(&self, user_id: &str) -> StoreResult<()>;
-
     async fn find_user_by_id(&self, user_id: &str, now: i64) -> StoreResult<Option<UserRecord>>;
     /// Case-insensitive.
     async fn find_user_by_username(
@@ -198,7 +205,6 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<Option<UserRecord>>;
     /// Case-insensitive.
     async fn find_user_by_email(&self, email: &str, now: i64) -> StoreResult<Option<UserRecord>>;
-
     /// Up to `limit` users (awaiting activation included, expired ones not), ordered by
     /// lowercased username, each after `after` (a lowercased username; `None`: from the first),
     /// whose lowercased address starts with `email_prefix` (lowercased) when given. With the
@@ -213,7 +219,6 @@ pub trait UserStore: Send + Sync {
         limit: usize,
         now: i64,
     ) -> StoreResult<UserPage>;
-
     /// Applies `update`; `None` when the user does not exist. Deactivating a user ends its
     /// sessions; activating one ends its activation window.
     async fn update_user(
@@ -222,7 +227,6 @@ pub trait UserStore: Send + Sync {
         update: &UserUpdate,
         now: i64,
     ) -> StoreResult<Option<UserRecord>>;
-
     /// Sets the role of a user found by username (the operator's make-admin command).
     async fn set_role(
         &self,
@@ -230,11 +234,14 @@ pub trait UserStore: Send + Sync {
         role: Role,
         now: i64,
     ) -> StoreResult<Option<UserRecord>>;
-
     /// Deletes the user with its sessions, activation tokens and name claims. `false` when it
     /// did not exist.
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool>;
+}
 
+/// The activation links of accounts waiting to be activated.
+#[async_trait]
+pub trait Activations: Send + Sync {
     /// Adds a fresh activation token to an account still waiting for activation, extending its
     /// window to the token's expiry. `false` (and nothing stored) for any other account.
     async fn add_activation_token(
@@ -243,10 +250,13 @@ pub trait UserStore: Send + Sync {
         activation: &ActivationRecord,
         now: i64,
     ) -> StoreResult<bool>;
-
     /// Uses an activation token, exactly once.
     async fn activate(&self, token_hash: &str, now: i64) -> StoreResult<ActivationOutcome>;
+}
 
+/// Sessions: made at login, checked on every authenticated request, ended.
+#[async_trait]
+pub trait Sessions: Send + Sync {
     /// Creates a session for an existing, activated user whose auth epoch is still the
     /// session's, atomically with that check: `false` (and nothing stored) when the user is
     /// gone or deactivated, or its sessions were all ended (say, by a password reset) since the
@@ -262,11 +272,9 @@ pub trait UserStore: Send + Sync {
         now: i64,
     ) -> StoreResult<Option<(Session, UserRecord)>>;
     async fn end_session(&self, user_id: &str, session_id: &str) -> StoreResult<()>;
-
     /// The live sessions of a user whose auth epoch is `epoch`, oldest first.
     async fn list_sessions(&self, user_id: &str, epoch: i64, now: i64)
     -> StoreResult<Vec<Session>>;
-
     /// Ends every session of the user (and every reset token) by moving its auth epoch on, in
     /// one atomic write; `keep` names a session carried over to the new epoch in the same write.
     /// `false` when the user is gone (or `keep` is).
@@ -276,9 +284,13 @@ pub trait UserStore: Send + Sync {
         keep: Option<&str>,
         now: i64,
     ) -> StoreResult<bool>;
+}
 
+/// Changes of password and address: by the owner, by a reset link, by a confirmation link.
+#[async_trait]
+pub trait Credentials: Send + Sync {
     /// Replaces the password hash, only while it is still `old_hash`, and ends every session
-    /// but `keep` (as [`UserStore::end_all_sessions`]), atomically. `false` when the password
+    /// but `keep` (as [`Sessions::end_all_sessions`]), atomically. `false` when the password
     /// changed meanwhile or the user is gone.
     async fn change_password(
         &self,
@@ -288,7 +300,6 @@ pub trait UserStore: Send + Sync {
         keep: &str,
         now: i64,
     ) -> StoreResult<bool>;
-
     async fn add_reset_token(&self, reset: &ResetRecord, now: i64) -> StoreResult<()>;
     /// What the token is worth, without using it.
     async fn reset_token(&self, token_hash: &str, now: i64) -> StoreResult<ResetTokenState>;
@@ -301,7 +312,6 @@ pub trait UserStore: Send + Sync {
         new_hash: &str,
         now: i64,
     ) -> StoreResult<ResetTokenState>;
-
     async fn add_email_change(&self, change: &EmailChangeRecord, now: i64) -> StoreResult<()>;
     /// Whether the user has an address change waiting for its link under auth epoch `epoch`
     /// (one that moving the epoch on would cancel).
@@ -322,14 +332,17 @@ pub trait UserStore: Send + Sync {
         token_hash: &str,
         now: i64,
     ) -> StoreResult<EmailChangeOutcome>;
+}
 
+/// The throttles: mails to an address, password attempts of a login name.
+#[async_trait]
+pub trait Throttles: Send + Sync {
     /// Counts a mail to `email` when the throttle allows it (see [`MAIL_INTERVAL_SECS`],
     /// [`MAILS_PER_DAY`]): `true` when it may be sent, `false` (and nothing counted) otherwise.
     async fn take_mail_allowance(&self, email: &str, now: i64) -> StoreResult<bool>;
     /// Gives back the allowance taken at `taken_at` for a mail that could not be sent, so a
     /// retry may mail at once. Does nothing when another mail was counted since.
     async fn give_back_mail_allowance(&self, email: &str, taken_at: i64) -> StoreResult<()>;
-
     /// Takes one password attempt for a login name, atomically with the lock-out check: while
     /// the name is locked ([`lockout_remaining`]) nothing is counted and the wait is answered;
     /// otherwise the attempt is counted as a failure before the password is verified, so

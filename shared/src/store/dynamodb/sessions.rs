@@ -1,0 +1,97 @@
+//! The DynamoDB store: sessions: made at login, checked on every authenticated request, ended.
+
+use super::*;
+
+#[async_trait]
+impl Sessions for DynamoStore {
+    async fn create_session(&self, session: &Session, _now: i64) -> StoreResult<bool> {
+        let mut item = session_key(&session.user_id, &session.session_id);
+        item.insert(TTL_ATTRIBUTE.into(), n(session.expires_at));
+        item.insert("created_at".into(), n(session.created_at));
+        item.insert("epoch".into(), n(session.epoch));
+        // Only for a user that exists, is activated and still has the session's epoch, checked
+        // in the same transaction.
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(user_key(&session.user_id)))
+            .condition_expression(format!(
+                "attribute_exists(pk) AND activated = :yes AND {}",
+                epoch_is("auth_epoch", session.epoch)
+            ))
+            .expression_attribute_values(":yes", Av::Bool(true))
+            .expression_attribute_values(":epoch", n(session.epoch))
+            .build()
+            .map_err(request_error)?;
+        let items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            put(&self.table, item, None, None)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if failed_conditions(&e).is_some() => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn authenticate(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<(Session, UserRecord)>> {
+        // Both reads at once: one round trip of latency.
+        let (session, user) = tokio::join!(
+            self.get(session_key(user_id, session_id)),
+            self.live_user(user_id, now)
+        );
+        let Some(session) = live(session?, now) else {
+            return Ok(None);
+        };
+        let Some(user) = user?.filter(|u| u.activated) else {
+            return Ok(None);
+        };
+        let session = session_from_item(user_id, &session)?;
+        if session.epoch != user.auth_epoch {
+            return Ok(None);
+        }
+        Ok(Some((session, user)))
+    }
+
+    async fn end_session(&self, user_id: &str, session_id: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(session_key(user_id, session_id)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        epoch: i64,
+        now: i64,
+    ) -> StoreResult<Vec<Session>> {
+        let mut sessions = self
+            .session_items(user_id)
+            .await?
+            .iter()
+            .map(|item| session_from_item(user_id, item))
+            .collect::<StoreResult<Vec<_>>>()?;
+        sessions.retain(|s| s.epoch == epoch && s.expires_at > now);
+        sessions.sort_by(|a, b| (a.created_at, &a.session_id).cmp(&(b.created_at, &b.session_id)));
+        Ok(sessions)
+    }
+
+    async fn end_all_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.end_sessions_and_set_password(user_id, None, keep, now)
+            .await
+    }
+}
