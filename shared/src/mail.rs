@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde::Serialize;
 
 pub use crate::config::mailbox;
-use crate::style::{ACCENT, BACKGROUND, FONT_STACK, MUTED, TEXT};
+use crate::style::{ACCENT, BACKGROUND, FONT_STACK, MUTED, TEXT, document};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Mail {
@@ -37,18 +37,8 @@ fn html_mail(subject: &str, paragraphs: Markup) -> String {
         "max-width:32rem;margin:0 auto;padding:24px 20px;font-family:{FONT_STACK};\
          font-size:16px;line-height:1.5;color:{TEXT}"
     );
-    html! {
-        (PreEscaped("<!doctype html>"))
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (subject) }
-            }
-            body style=(body_style) { div style=(column_style) { (paragraphs) } }
-        }
-    }
-    .into_string()
+    let body = html! { body style=(body_style) { div style=(column_style) { (paragraphs) } } };
+    document(subject, html! {}, body).into_string()
 }
 
 /// The words of a mail whose point is one link.

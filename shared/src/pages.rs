@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use maud::{Markup, PreEscaped, html};
 
 use crate::error::ApiError;
+use crate::style::document;
 pub use crate::style::{ACCENT, BACKGROUND, ERROR, FONT_STACK, MUTED, TEXT};
 use crate::user::MAX_EMAIL_CHARS;
 use std::sync::LazyLock;
@@ -40,19 +41,13 @@ static STYLE: LazyLock<String> = LazyLock::new(|| {
 
 /// A page: `title` as its title and heading, then `body`.
 fn page(status: StatusCode, title: &str, body: Markup) -> Response {
-    let html = html! {
-        // The style sheet is this module's own constant text, never a caller's.
-        (PreEscaped("<!doctype html>"))
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                style { (PreEscaped(STYLE.as_str())) }
-            }
-            body { main { h1 { (title) } (body) } }
-        }
-    };
+    // The style sheet is this module's own constant text, never a caller's.
+    let style = html! { style { (PreEscaped(STYLE.as_str())) } };
+    let html = document(
+        title,
+        style,
+        html! { body { main { h1 { (title) } (body) } } },
+    );
     let mut response = (status, Html(html.into_string())).into_response();
     let headers = response.headers_mut();
     headers.insert(

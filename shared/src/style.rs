@@ -10,3 +10,20 @@ pub const ERROR: &str = "#b00020";
 pub const BACKGROUND: &str = "#fafafa";
 pub const FONT_STACK: &str =
     "system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif";
+
+/// The start every page and HTML mail shares: the doctype, then the `<head>` with its encoding,
+/// its viewport and `title`, and `extra` (a page's style sheet; nothing for a mail).
+pub fn document(title: &str, extra: maud::Markup, body: maud::Markup) -> maud::Markup {
+    maud::html! {
+        (maud::PreEscaped("<!doctype html>"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                (extra)
+            }
+            (body)
+        }
+    }
+}
