@@ -6,9 +6,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use serde_json::json;
+use shared::accounts::ChangeEmailBody;
 use shared::http::UsernamePath;
+use shared::input::Body;
 use shared::lambda::{Function, Route};
-use shared::{ApiResult, AppState, Auth, JsonObject, accounts};
+use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
@@ -23,7 +25,7 @@ pub async fn change_email(
     State(state): State<AppState>,
     auth: Auth,
     UsernamePath(username): UsernamePath,
-    JsonObject(body): JsonObject,
+    Body { body, .. }: Body<ChangeEmailBody>,
 ) -> ApiResult<Response> {
     accounts::change_email(&state, &auth, &username, body).await?;
     let message = "A confirmation link has been sent to the new address; the address changes \

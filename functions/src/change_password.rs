@@ -3,9 +3,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::on;
+use shared::accounts::ChangePasswordBody;
 use shared::http::UsernamePath;
+use shared::input::Body;
 use shared::lambda::{Function, Route};
-use shared::{ApiResult, AppState, Auth, JsonObject, accounts};
+use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
@@ -20,7 +22,7 @@ pub async fn change_password(
     State(state): State<AppState>,
     auth: Auth,
     UsernamePath(username): UsernamePath,
-    JsonObject(body): JsonObject,
+    Body { body, .. }: Body<ChangePasswordBody>,
 ) -> ApiResult<StatusCode> {
     accounts::change_password(&state, &auth, &username, body).await?;
     Ok(StatusCode::NO_CONTENT)

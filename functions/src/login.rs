@@ -3,9 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::routing::on;
-use shared::accounts::{self, LoginResponse};
+use shared::accounts::{self, LoginBody, LoginResponse};
+use shared::input::Body;
 use shared::lambda::{Function, Route};
-use shared::{ApiResult, AppState, JsonObject};
+use shared::{ApiResult, AppState};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
@@ -19,7 +20,7 @@ pub const FUNCTION: Function = Function::new(
 
 pub async fn login(
     State(state): State<AppState>,
-    JsonObject(body): JsonObject,
+    Body { body, .. }: Body<LoginBody>,
 ) -> ApiResult<Json<LoginResponse>> {
     accounts::log_in(&state, body).await.map(Json)
 }

@@ -3,18 +3,19 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
+use shared::ApiResult;
+use shared::accounts::EmailBody;
+use shared::input::FormBody;
 use shared::pages::{error_page, mail_sent_page};
 use shared::user::{MAX_EMAIL_CHARS, valid_email};
-use shared::{ApiResult, JsonOrForm};
 
 /// The address of a form post to a route that mails, and, when a person should fix it first,
 /// why. (JSON clients get `202` for any string, so that an answer tells nothing; a form is
 /// typed by the person who owns the address, and a typo deserves a word.)
-fn form_email(body: &Map<String, Value>) -> (String, Option<&'static str>) {
-    let email: String = match body.get("email") {
-        Some(Value::String(e)) => e.chars().take(MAX_EMAIL_CHARS + 1).collect(),
-        _ => String::new(),
+fn form_email(body: &EmailBody) -> (String, Option<&'static str>) {
+    let email: String = match body.email.given() {
+        Some(e) => e.chars().take(MAX_EMAIL_CHARS + 1).collect(),
+        None => String::new(),
     };
     let problem = if email.is_empty() {
         Some("Enter your email address.")
@@ -39,12 +40,12 @@ pub(crate) struct MailRequest {
 /// Answers a route that mails a link: `202` whether or not an account matched, JSON to JSON,
 /// pages to a form (its own form again when the address typed needs fixing first).
 pub(crate) async fn answer_mail_request<F, Fut>(
-    form: JsonOrForm,
+    FormBody(form): FormBody<EmailBody>,
     send: F,
     how: MailRequest,
 ) -> Response
 where
-    F: FnOnce(Map<String, Value>) -> Fut,
+    F: FnOnce(EmailBody) -> Fut,
     Fut: Future<Output = ApiResult<()>>,
 {
     let typed = if form.from_form {

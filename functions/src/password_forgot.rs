@@ -7,9 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::on;
+use shared::accounts::EmailBody;
+use shared::input::FormBody;
 use shared::lambda::{Function, Route};
 use shared::pages::forgot_page;
-use shared::{AppState, JsonOrForm, accounts};
+use shared::{AppState, accounts};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
@@ -18,7 +20,7 @@ pub const FUNCTION: Function = Function::new(
 )
 .sends_mail();
 
-pub async fn forgot_password(State(state): State<AppState>, form: JsonOrForm) -> Response {
+pub async fn forgot_password(State(state): State<AppState>, form: FormBody<EmailBody>) -> Response {
     let how = MailRequest {
         json_message: "If an activated account has this address, a password reset link has been \
                        sent.",

@@ -6,11 +6,13 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
-use serde_json::{Value, json};
+use serde_json::json;
+use shared::accounts::ResetBody;
 use shared::http::{ok, prefers_html, token_query};
+use shared::input::FormBody;
 use shared::lambda::{Function, Route};
 use shared::pages::{error_page, forgot_page, message_page, reset_form};
-use shared::{ApiError, AppState, JsonOrForm, accounts};
+use shared::{ApiError, AppState, accounts};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
@@ -55,11 +57,11 @@ pub async fn reset_link(
     }
 }
 
-pub async fn reset_password(State(state): State<AppState>, form: JsonOrForm) -> Response {
-    let token = match form.body.get("token") {
-        Some(Value::String(t)) => t.clone(),
-        _ => String::new(),
-    };
+pub async fn reset_password(
+    State(state): State<AppState>,
+    FormBody(form): FormBody<ResetBody>,
+) -> Response {
+    let token = form.body.token.given().cloned().unwrap_or_default();
     let result = accounts::reset_password(&state, form.body).await;
     match (result, form.from_form) {
         (Ok(()), true) => message_page(

@@ -4,8 +4,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
+use shared::accounts::SignUpBody;
+use shared::input::Body;
 use shared::lambda::{Function, Route};
-use shared::{ApiResult, AppState, JsonObject, accounts};
+use shared::{ApiResult, AppState, accounts};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function =
@@ -13,7 +15,7 @@ pub const FUNCTION: Function =
 
 pub async fn signup(
     State(state): State<AppState>,
-    JsonObject(body): JsonObject,
+    Body { body, .. }: Body<SignUpBody>,
 ) -> ApiResult<Response> {
     let user = accounts::sign_up(&state, body).await?;
     let mut response = (StatusCode::CREATED, axum::Json(user.view())).into_response();

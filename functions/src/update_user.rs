@@ -4,10 +4,12 @@
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::on;
+use shared::accounts::UpdateBody;
 use shared::http::UsernamePath;
 use shared::http::ok;
+use shared::input::Body;
 use shared::lambda::{Function, Route};
-use shared::{ApiResult, AppState, Auth, JsonObject, accounts};
+use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
@@ -19,7 +21,7 @@ pub async fn update_user(
     State(state): State<AppState>,
     auth: Auth,
     UsernamePath(username): UsernamePath,
-    JsonObject(body): JsonObject,
+    Body { body, .. }: Body<UpdateBody>,
 ) -> ApiResult<Response> {
     let user = accounts::update_user(&state, &auth, &username, body).await?;
     Ok(ok(user.view()))

@@ -17,9 +17,8 @@ pub use session::*;
 pub use signup::*;
 pub use widgets::*;
 
-use serde_json::{Map, Value};
-
-use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::error::{ApiError, ApiResult};
+use crate::input::{Field, Validate, required_string, when_given};
 use crate::mail::Mail;
 use crate::state::AppState;
 pub use crate::user::{MAX_EMAIL_CHARS, valid_email, valid_username};
@@ -28,45 +27,6 @@ pub use crate::user::{MAX_EMAIL_CHARS, valid_email, valid_username};
 pub const MAX_DATA_BYTES: usize = 16 * 1024;
 /// The longest token accepted in a link or a body (ours are 43 characters).
 const MAX_TOKEN_CHARS: usize = 128;
-
-/// Takes a string member out of `body`, noting in `errors` when it is missing or not a string.
-pub(crate) fn take_string(
-    body: &mut Map<String, Value>,
-    name: &str,
-    errors: &mut FieldErrors,
-) -> String {
-    match body.shift_remove(name) {
-        Some(Value::String(s)) => s,
-        Some(_) => {
-            errors.insert(name.into(), "must be a string".into());
-            String::new()
-        }
-        None => {
-            errors.insert(name.into(), "is required".into());
-            String::new()
-        }
-    }
-}
-
-pub(crate) fn check_data_size(data: &Map<String, Value>, errors: &mut FieldErrors) {
-    let size = serde_json::to_vec(data)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if size > MAX_DATA_BYTES {
-        errors.insert(
-            "data".into(),
-            format!("profile data must be at most {MAX_DATA_BYTES} bytes"),
-        );
-    }
-}
-
-pub(crate) fn fail_if_any(errors: FieldErrors) -> ApiResult<()> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(errors))
-    }
-}
 
 pub(crate) fn activation_link(state: &AppState, token: &str) -> String {
     format!("{}/activate?token={token}", state.public_base_url)
@@ -147,20 +107,32 @@ pub(crate) async fn at_least_min_duration<T>(work: impl std::future::Future<Outp
     result
 }
 
-/// The body `{"email"}` of the anonymous routes that may mail an address: its one member, a
+/// The body `{"email"}` of the anonymous routes that may mail an address (resend, forgot): a
 /// string of bounded length (whether it is a valid address is not checked: a bad one is simply
 /// unknown).
-pub(crate) fn email_member(mut body: Map<String, Value>) -> ApiResult<String> {
-    let mut errors = FieldErrors::new();
-    let email = take_string(&mut body, "email", &mut errors);
-    if errors.is_empty() && email.chars().count() > MAX_EMAIL_CHARS {
-        errors.insert(
-            "email".into(),
-            format!("must be at most {MAX_EMAIL_CHARS} characters"),
-        );
+#[derive(Debug, Default, serde::Deserialize, garde::Validate)]
+pub struct EmailBody {
+    #[serde(default)]
+    #[garde(
+        custom(required_string),
+        custom(when_given(short_enough_address, address_length_rule))
+    )]
+    pub email: Field<String>,
+}
+
+fn short_enough_address(email: &str) -> bool {
+    email.chars().count() <= MAX_EMAIL_CHARS
+}
+
+fn address_length_rule() -> String {
+    format!("must be at most {MAX_EMAIL_CHARS} characters")
+}
+
+impl Validate for EmailBody {
+    type Command = String;
+    fn command(self) -> String {
+        self.email.into_string()
     }
-    fail_if_any(errors)?;
-    Ok(email)
 }
 
 /// A token from a link or a body: present, and not absurdly long.

@@ -1,23 +1,14 @@
 //! Accounts as their owners (and admins) read, update and delete them, and as admins list them.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{check_data_size, fail_if_any};
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::error::{ApiError, ApiResult};
+use crate::input::{Field, Validate, absent, data_size};
 use crate::state::AppState;
 use crate::store::{UserPage, UserUpdate};
 use crate::user::{Role, UserRecord};
-
-/// Members of an update body that can never be changed through it.
-const IMMUTABLE_ON_UPDATE: [&str; 6] = [
-    "username",
-    "email",
-    "password",
-    "user_id",
-    "created_at",
-    "updated_at",
-];
 
 /// The user a `/user/{username}` request is about: the caller, or (for an admin) anyone.
 /// Another user's account is 403 for a non-admin, whether it exists or not.
@@ -37,51 +28,86 @@ pub async fn target_user(state: &AppState, auth: &Auth, username: &str) -> ApiRe
         .ok_or(ApiError::UserNotFound)
 }
 
-/// `PUT /user/{username}`: `body` replaces the profile data; `role` and `activated` in it are
+/// `PUT /user/{username}`: every member but `role` and `activated` is the new profile data;
+/// the names, the password, the id and the times cannot be changed here.
+#[derive(Debug, Deserialize, garde::Validate)]
+pub struct UpdateBody {
+    #[serde(default)]
+    #[garde(custom(absent("cannot be changed")))]
+    pub username: Field<Value>,
+    #[serde(default)]
+    #[garde(custom(absent("cannot be changed")))]
+    pub email: Field<Value>,
+    #[serde(default)]
+    #[garde(custom(absent("cannot be changed")))]
+    pub password: Field<Value>,
+    #[serde(default)]
+    #[garde(custom(absent("cannot be changed")))]
+    pub user_id: Field<Value>,
+    #[serde(default)]
+    #[garde(custom(absent("cannot be changed")))]
+    pub created_at: Field<Value>,
+    #[serde(default)]
+    #[garde(custom(absent("cannot be changed")))]
+    pub updated_at: Field<Value>,
+    /// For admins only.
+    #[serde(default)]
+    #[garde(custom(role_rule))]
+    pub role: Field<Value>,
+    /// For admins only.
+    #[serde(default)]
+    #[garde(custom(activated_rule))]
+    pub activated: Field<Value>,
+    #[serde(flatten)]
+    #[garde(custom(data_size))]
+    pub data: Map<String, Value>,
+}
+
+fn role_of(value: &Value) -> Option<Role> {
+    value.as_str().and_then(Role::parse)
+}
+
+fn role_rule(role: &Field<Value>, _: &()) -> garde::Result {
+    match role.given() {
+        Some(v) if role_of(v).is_none() => Err(garde::Error::new("must be \"user\" or \"admin\"")),
+        _ => Ok(()),
+    }
+}
+
+fn activated_rule(activated: &Field<Value>, _: &()) -> garde::Result {
+    match activated.given() {
+        Some(v) if !v.is_boolean() => Err(garde::Error::new("must be true or false")),
+        _ => Ok(()),
+    }
+}
+
+impl Validate for UpdateBody {
+    type Command = UserUpdate;
+    fn command(self) -> UserUpdate {
+        UserUpdate {
+            data: self.data,
+            role: self.role.given().and_then(role_of),
+            activated: self.activated.given().and_then(Value::as_bool),
+        }
+    }
+}
+
+/// `PUT /user/{username}`: the body replaces the profile data; `role` and `activated` in it are
 /// for admins only.
 pub async fn update_user(
     state: &AppState,
     auth: &Auth,
     username: &str,
-    mut body: Map<String, Value>,
+    body: UpdateBody,
 ) -> ApiResult<UserRecord> {
     let target = target_user(state, auth, username).await?;
-    let mut errors = FieldErrors::new();
-    for name in IMMUTABLE_ON_UPDATE {
-        if body.contains_key(name) {
-            errors.insert(name.into(), "cannot be changed".into());
-        }
-    }
-    let role = body.shift_remove("role");
-    let activated = body.shift_remove("activated");
-    check_data_size(&body, &mut errors);
-    let role = match role {
-        None => None,
-        Some(Value::String(r)) if Role::parse(&r).is_some() => Role::parse(&r),
-        Some(_) => {
-            errors.insert("role".into(), "must be \"user\" or \"admin\"".into());
-            None
-        }
-    };
-    let activated = match activated {
-        None => None,
-        Some(Value::Bool(b)) => Some(b),
-        Some(_) => {
-            errors.insert("activated".into(), "must be true or false".into());
-            None
-        }
-    };
-    fail_if_any(errors)?;
+    let update = body.validate()?;
+    let (role, activated) = (update.role, update.activated);
     if (role.is_some() || activated.is_some()) && !auth.is_admin() {
         return Err(ApiError::Forbidden(
             "only an admin may set role or activated",
         ));
     }
-    let update = UserUpdate {
-        data: body,
-        role,
-        activated,
-    };
     state
         .store
         .update_user(&target.user_id, &update, state.clock.now())

@@ -5,19 +5,21 @@
 //! nothing changes (`503 mail_unavailable`), so no password or address ever changes without
 //! its owner being told.
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
 
 use super::session::{login_key, take_attempt};
 use super::{
-    at_least_min_duration, email_member, fail_if_any, send_notice, store_and_send_throttled,
-    take_string, token_param, valid_email,
+    EmailBody, at_least_min_duration, send_notice, store_and_send_throttled, token_param,
+    valid_email,
 };
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::error::{ApiError, ApiResult};
+use crate::input::{
+    Field, Validate, a_new_password, password_to_verify, required_string, when_given,
+};
 use crate::mail::{
     email_changed_notice, email_confirmation_mail, password_changed_notice, reset_mail,
 };
-use crate::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use crate::secret::{link_token, token_hash};
 use crate::state::AppState;
 use crate::store::{EmailChangeOutcome, EmailChangeRecord, ResetRecord, ResetTokenState};
@@ -28,25 +30,92 @@ pub const RESET_TTL_SECS: i64 = 3600;
 /// An address confirmation link works for 24 hours.
 pub const EMAIL_CHANGE_TTL_SECS: i64 = 24 * 3600;
 
-/// Notes in `errors` a new password outside the length bounds (the sign-up rule).
-fn check_new_password(field: &str, password: &str, errors: &mut FieldErrors) {
-    if !errors.contains_key(field)
-        && !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password.chars().count())
-    {
-        errors.insert(
-            field.into(),
-            format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
-        );
+/// `POST /password/reset`: the link's `token` and the new `password`.
+#[derive(Debug, Deserialize, garde::Validate)]
+pub struct ResetBody {
+    #[serde(default)]
+    #[garde(custom(required_string))]
+    pub token: Field<String>,
+    #[serde(default)]
+    #[garde(custom(required_string), custom(a_new_password))]
+    pub password: Field<String>,
+}
+
+pub struct ResetPassword {
+    pub token: String,
+    pub password: String,
+}
+
+impl Validate for ResetBody {
+    type Command = ResetPassword;
+    fn command(self) -> ResetPassword {
+        ResetPassword {
+            token: self.token.into_string(),
+            password: self.password.into_string(),
+        }
     }
 }
 
-/// Notes in `errors` a password to verify that is longer than any password can be.
-fn check_current_password(field: &str, password: &str, errors: &mut FieldErrors) {
-    if password.chars().count() > MAX_PASSWORD_CHARS {
-        errors.insert(
-            field.into(),
-            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
-        );
+/// `PUT /user/{username}/password`: `current_password` and `new_password`.
+#[derive(Debug, Deserialize, garde::Validate)]
+pub struct ChangePasswordBody {
+    #[serde(default)]
+    #[garde(custom(required_string), custom(password_to_verify))]
+    pub current_password: Field<String>,
+    #[serde(default)]
+    #[garde(custom(required_string), custom(a_new_password))]
+    pub new_password: Field<String>,
+}
+
+pub struct ChangePassword {
+    pub current: String,
+    pub new: String,
+}
+
+impl Validate for ChangePasswordBody {
+    type Command = ChangePassword;
+    fn command(self) -> ChangePassword {
+        ChangePassword {
+            current: self.current_password.into_string(),
+            new: self.new_password.into_string(),
+        }
+    }
+}
+
+/// `PUT /user/{username}/email`: the new `email` and the account's `password`. Validated
+/// knowing the account's address now (a change to it is refused).
+#[derive(Debug, Deserialize, garde::Validate)]
+#[garde(context(String as current))]
+pub struct ChangeEmailBody {
+    #[serde(default)]
+    #[garde(
+        custom(required_string),
+        custom(when_given(valid_email, || "must be a valid email address".into())),
+        custom(|email: &Field<String>, current: &String| match email.given() {
+            Some(e) if email_key(e) == email_key(current) => {
+                Err(garde::Error::new("is already the account's address"))
+            }
+            _ => Ok(()),
+        })
+    )]
+    pub email: Field<String>,
+    #[serde(default)]
+    #[garde(custom(required_string), custom(password_to_verify))]
+    pub password: Field<String>,
+}
+
+pub struct ChangeEmail {
+    pub email: String,
+    pub password: String,
+}
+
+impl Validate for ChangeEmailBody {
+    type Command = ChangeEmail;
+    fn command(self) -> ChangeEmail {
+        ChangeEmail {
+            email: self.email.into_string(),
+            password: self.password.into_string(),
+        }
     }
 }
 
@@ -102,12 +171,12 @@ async fn send_password_notice(state: &AppState, user: &UserRecord) -> ApiResult<
 
 /// `POST /password/forgot`: mails a reset link to an existing, activated account; says nothing
 /// of whether there is one, by its answer or by its timing (as resend).
-pub async fn forgot_password(state: &AppState, body: Map<String, Value>) -> ApiResult<()> {
+pub async fn forgot_password(state: &AppState, body: EmailBody) -> ApiResult<()> {
     at_least_min_duration(forgot_password_now(state, body)).await
 }
 
-async fn forgot_password_now(state: &AppState, body: Map<String, Value>) -> ApiResult<()> {
-    let email = email_member(body)?;
+async fn forgot_password_now(state: &AppState, body: EmailBody) -> ApiResult<()> {
+    let email = body.validate()?;
     let now = state.clock.now();
     let Some(user) = state.store.find_user_by_email(&email, now).await? else {
         return Ok(());
@@ -161,12 +230,8 @@ pub async fn check_reset_token(state: &AppState, token: Option<&str>) -> ApiResu
 /// `POST /password/reset` `{"token", "password"}`: sets the password. Every session and every
 /// reset link of the user ends, the login throttle of the account is cleared, and a notice is
 /// mailed (before the change is stored: if it cannot be sent, nothing changes).
-pub async fn reset_password(state: &AppState, mut body: Map<String, Value>) -> ApiResult<()> {
-    let mut errors = FieldErrors::new();
-    let token = take_string(&mut body, "token", &mut errors);
-    let password = take_string(&mut body, "password", &mut errors);
-    check_new_password("password", &password, &mut errors);
-    fail_if_any(errors)?;
+pub async fn reset_password(state: &AppState, body: ResetBody) -> ApiResult<()> {
+    let ResetPassword { token, password } = body.validate()?;
     let token = token_param(Some(&token)).ok_or(ApiError::InvalidResetToken)?;
     let hash = token_hash(token);
     // A dead link is refused before any hashing.
@@ -201,15 +266,10 @@ pub async fn change_password(
     state: &AppState,
     auth: &Auth,
     username: &str,
-    mut body: Map<String, Value>,
+    body: ChangePasswordBody,
 ) -> ApiResult<()> {
     require_self(auth, username)?;
-    let mut errors = FieldErrors::new();
-    let current = take_string(&mut body, "current_password", &mut errors);
-    let new = take_string(&mut body, "new_password", &mut errors);
-    check_current_password("current_password", &current, &mut errors);
-    check_new_password("new_password", &new, &mut errors);
-    fail_if_any(errors)?;
+    let ChangePassword { current, new } = body.validate()?;
     let user = &auth.user;
     verify_own_password(state, user, &current).await?;
     let new_hash = state
@@ -241,21 +301,10 @@ pub async fn change_email(
     state: &AppState,
     auth: &Auth,
     username: &str,
-    mut body: Map<String, Value>,
+    body: ChangeEmailBody,
 ) -> ApiResult<()> {
     require_self(auth, username)?;
-    let mut errors = FieldErrors::new();
-    let email = take_string(&mut body, "email", &mut errors);
-    let password = take_string(&mut body, "password", &mut errors);
-    if !errors.contains_key("email") {
-        if !valid_email(&email) {
-            errors.insert("email".into(), "must be a valid email address".into());
-        } else if email_key(&email) == email_key(&auth.user.email) {
-            errors.insert("email".into(), "is already the account's address".into());
-        }
-    }
-    check_current_password("password", &password, &mut errors);
-    fail_if_any(errors)?;
+    let ChangeEmail { email, password } = body.validate_with(&auth.user.email)?;
     let user = &auth.user;
     verify_own_password(state, user, &password).await?;
     let now = state.clock.now();

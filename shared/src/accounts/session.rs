@@ -1,12 +1,13 @@
 //! Log in, log out, and the caller's sessions.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::{fail_if_any, send_notice, take_string};
+use super::send_notice;
 use crate::auth::Auth;
 use crate::clock::rfc3339;
-use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::error::{ApiError, ApiResult};
+use crate::input::{Field, Validate};
 use crate::mail::email_change_cancelled_notice;
 use crate::password::MAX_PASSWORD_CHARS;
 use crate::secret::{session_id, token_hash};
@@ -71,41 +72,104 @@ pub struct LoginResponse {
     pub scope: Vec<String>,
 }
 
-/// `POST /auth` and `POST /login`.
-pub async fn log_in(state: &AppState, mut body: Map<String, Value>) -> ApiResult<LoginResponse> {
-    let mut errors = FieldErrors::new();
-    let (login_key, by_email, name) =
-        match (body.shift_remove("username"), body.shift_remove("email")) {
-            (Some(Value::String(u)), _) => (login_key(false, &u), false, u),
-            (None, Some(Value::String(e))) => (login_key(true, &e), true, e),
-            (Some(_), _) => {
-                errors.insert("username".into(), "must be a string".into());
-                (String::new(), false, String::new())
+/// `POST /auth` and `POST /login`: `username` (or `email`), `password`, and `scope`.
+#[derive(Debug, Deserialize)]
+pub struct LoginBody {
+    #[serde(default)]
+    pub username: Field<String>,
+    #[serde(default)]
+    pub email: Field<String>,
+    #[serde(default)]
+    pub password: Field<String>,
+    #[serde(default)]
+    pub scope: Field<Value>,
+}
+
+/// A login whose members hold: the name (an address when `by_email`), the password, and the
+/// scope member as given (checked after the fields, as its own error).
+pub struct LogIn {
+    pub name: String,
+    pub by_email: bool,
+    pub password: String,
+    pub scope: Option<Value>,
+}
+
+/// The rules of a login body, which depend on one another (a username, else an address).
+impl garde::Validate for LoginBody {
+    type Context = ();
+
+    fn validate_into(
+        &self,
+        _: &(),
+        _: &mut dyn FnMut() -> garde::Path,
+        report: &mut garde::Report,
+    ) {
+        let mut fail = |field: &str, message: String| {
+            report.append(garde::Path::new(field), garde::Error::new(message));
+        };
+        let name = match (&self.username, &self.email) {
+            (Field::Given(u), _) => Some(("username", u)),
+            (Field::Missing, Field::Given(e)) => Some(("email", e)),
+            (Field::Wrong, _) => {
+                fail("username", "must be a string".into());
+                None
             }
-            (None, Some(_)) => {
-                errors.insert("email".into(), "must be a string".into());
-                (String::new(), false, String::new())
+            (Field::Missing, Field::Wrong) => {
+                fail("email", "must be a string".into());
+                None
             }
-            (None, None) => {
-                errors.insert("username".into(), "username or email is required".into());
-                (String::new(), false, String::new())
+            (Field::Missing, Field::Missing) => {
+                fail("username", "username or email is required".into());
+                None
             }
         };
-    let password = take_string(&mut body, "password", &mut errors);
-    if name.len() > 512 {
-        errors.insert(
-            if by_email { "email" } else { "username" }.into(),
-            "is too long".into(),
-        );
+        if let Some((field, name)) = name
+            && name.len() > 512
+        {
+            fail(field, "is too long".into());
+        }
+        match &self.password {
+            Field::Missing => fail("password", "is required".into()),
+            Field::Wrong => fail("password", "must be a string".into()),
+            Field::Given(p) if p.chars().count() > MAX_PASSWORD_CHARS => fail(
+                "password",
+                format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+            ),
+            Field::Given(_) => {}
+        }
     }
-    if password.chars().count() > MAX_PASSWORD_CHARS {
-        errors.insert(
-            "password".into(),
-            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
-        );
+}
+
+impl Validate for LoginBody {
+    type Command = LogIn;
+    fn command(self) -> LogIn {
+        let (name, by_email) = match (self.username, self.email) {
+            (Field::Given(u), _) => (u, false),
+            (_, e) => (e.into_string(), true),
+        };
+        LogIn {
+            name,
+            by_email,
+            password: self.password.into_string(),
+            scope: match self.scope {
+                Field::Missing => None,
+                Field::Wrong => None,
+                Field::Given(v) => Some(v),
+            },
+        }
     }
-    fail_if_any(errors)?;
-    let requested = requested_scopes(body.shift_remove("scope"))?;
+}
+
+/// `POST /auth` and `POST /login`.
+pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginResponse> {
+    let LogIn {
+        name,
+        by_email,
+        password,
+        scope,
+    } = body.validate()?;
+    let login_key = login_key(by_email, &name);
+    let requested = requested_scopes(scope)?;
 
     let now = state.clock.now();
     take_attempt(state, &login_key).await?;

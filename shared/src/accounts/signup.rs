@@ -1,15 +1,17 @@
 //! Sign-up, activation and the resend of activation links.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    activation_link, at_least_min_duration, check_data_size, email_member, fail_if_any,
-    send_throttled, store_and_send_throttled, take_string, token_param, valid_email,
-    valid_username,
+    EmailBody, activation_link, at_least_min_duration, send_throttled, store_and_send_throttled,
+    token_param, valid_email, valid_username,
 };
-use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::error::{ApiError, ApiResult};
+use crate::input::{
+    Field, Validate, a_new_password, absent, data_size, required_string, when_given,
+};
 use crate::mail::activation_mail;
-use crate::password::MAX_PASSWORD_CHARS;
 use crate::secret::{link_token, token_hash};
 use crate::state::AppState;
 use crate::store::{ActivationOutcome, ActivationRecord};
@@ -17,41 +19,78 @@ use crate::user::{Role, UserRecord};
 
 /// Activation links, and the accounts waiting on them, live 24 h.
 pub const ACTIVATION_TTL_SECS: i64 = 24 * 3600;
-/// Members of a sign-up body that are not profile data, nor settable by the client.
-const RESERVED_AT_SIGN_UP: [&str; 5] = ["role", "activated", "user_id", "created_at", "updated_at"];
+/// `POST /user`: `username`, `email`, `password`; every other member is profile data, but for
+/// those the service sets.
+#[derive(Debug, Deserialize, garde::Validate)]
+pub struct SignUpBody {
+    #[serde(default)]
+    #[garde(
+        custom(required_string),
+        custom(when_given(valid_username, username_rule))
+    )]
+    pub username: Field<String>,
+    #[serde(default)]
+    #[garde(custom(required_string), custom(when_given(valid_email, email_rule)))]
+    pub email: Field<String>,
+    #[serde(default)]
+    #[garde(custom(required_string), custom(a_new_password))]
+    pub password: Field<String>,
+    #[serde(default)]
+    #[garde(custom(absent("cannot be set at sign-up")))]
+    pub role: Field<Value>,
+    #[serde(default)]
+    #[garde(custom(absent("cannot be set at sign-up")))]
+    pub activated: Field<Value>,
+    #[serde(default)]
+    #[garde(custom(absent("cannot be set at sign-up")))]
+    pub user_id: Field<Value>,
+    #[serde(default)]
+    #[garde(custom(absent("cannot be set at sign-up")))]
+    pub created_at: Field<Value>,
+    #[serde(default)]
+    #[garde(custom(absent("cannot be set at sign-up")))]
+    pub updated_at: Field<Value>,
+    #[serde(flatten)]
+    #[garde(custom(data_size))]
+    pub data: Map<String, Value>,
+}
+
+/// A sign-up whose every member holds.
+pub struct SignUp {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub data: Map<String, Value>,
+}
+
+impl Validate for SignUpBody {
+    type Command = SignUp;
+    fn command(self) -> SignUp {
+        SignUp {
+            username: self.username.into_string(),
+            email: self.email.into_string(),
+            password: self.password.into_string(),
+            data: self.data,
+        }
+    }
+}
+
+pub(crate) fn username_rule() -> String {
+    "must be 3 to 32 characters of A-Z a-z 0-9 _ . -".into()
+}
+pub(crate) fn email_rule() -> String {
+    "must be a valid email address".into()
+}
 
 /// `POST /user`: validates, creates the user (not activated) with an activation token, and mails
 /// the link. If the mail cannot be sent, the user is removed again and the answer is 503.
-pub async fn sign_up(state: &AppState, mut body: Map<String, Value>) -> ApiResult<UserRecord> {
-    let mut errors = FieldErrors::new();
-    let username = take_string(&mut body, "username", &mut errors);
-    let email = take_string(&mut body, "email", &mut errors);
-    let password = take_string(&mut body, "password", &mut errors);
-    if !errors.contains_key("username") && !valid_username(&username) {
-        errors.insert(
-            "username".into(),
-            "must be 3 to 32 characters of A-Z a-z 0-9 _ . -".into(),
-        );
-    }
-    if !errors.contains_key("email") && !valid_email(&email) {
-        errors.insert("email".into(), "must be a valid email address".into());
-    }
-    if !errors.contains_key("password") {
-        let n = password.chars().count();
-        if !(8..=MAX_PASSWORD_CHARS).contains(&n) {
-            errors.insert(
-                "password".into(),
-                format!("must be 8 to {MAX_PASSWORD_CHARS} characters"),
-            );
-        }
-    }
-    for reserved in RESERVED_AT_SIGN_UP {
-        if body.contains_key(reserved) {
-            errors.insert(reserved.into(), "cannot be set at sign-up".into());
-        }
-    }
-    check_data_size(&body, &mut errors);
-    fail_if_any(errors)?;
+pub async fn sign_up(state: &AppState, body: SignUpBody) -> ApiResult<UserRecord> {
+    let SignUp {
+        username,
+        email,
+        password,
+        data,
+    } = body.validate()?;
 
     let now = state.clock.now();
     // The password's strength check and hash (CPU, on a hashing thread) and the name lookups
@@ -83,7 +122,7 @@ pub async fn sign_up(state: &AppState, mut body: Map<String, Value>) -> ApiResul
         password_hash,
         role: Role::User,
         activated: false,
-        data: body,
+        data,
         created_at: now,
         updated_at: now,
         pending_until: Some(now + ACTIVATION_TTL_SECS),
@@ -139,12 +178,12 @@ pub async fn activate(state: &AppState, token: Option<&str>) -> ApiResult<Activa
 
 /// `POST /activate/resend`: mails a fresh link to an account that awaits activation; says
 /// nothing of whether there is one, by its answer or by its timing.
-pub async fn resend_activation(state: &AppState, body: Map<String, Value>) -> ApiResult<()> {
+pub async fn resend_activation(state: &AppState, body: EmailBody) -> ApiResult<()> {
     at_least_min_duration(resend_activation_now(state, body)).await
 }
 
-async fn resend_activation_now(state: &AppState, body: Map<String, Value>) -> ApiResult<()> {
-    let email = email_member(body)?;
+async fn resend_activation_now(state: &AppState, body: EmailBody) -> ApiResult<()> {
+    let email = body.validate()?;
     let now = state.clock.now();
     let Some(user) = state.store.find_user_by_email(&email, now).await? else {
         return Ok(());
