@@ -9,10 +9,11 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::auth::{authenticate_token, bearer_credential};
+use shared::input::{Field, FormBody, Validate, required_string};
 use shared::lambda::{Function, Route};
-use shared::{ApiError, AppState, JsonOrForm};
+use shared::{ApiError, AppState};
 use subtle::ConstantTimeEq;
 
 /// This function's row of the route table.
@@ -39,14 +40,12 @@ pub async fn introspect(
         return ApiError::Unauthorized.into_response();
     }
     // Only a caller with the key gets its body read.
-    let form = match JsonOrForm::from_request(req, &state).await {
-        Ok(form) => form,
+    let token = match FormBody::<TokenBody>::from_request(req, &state).await {
+        Ok(FormBody(form)) => match form.body.validate() {
+            Ok(token) => token,
+            Err(e) => return e.into_response(),
+        },
         Err(e) => return e.into_response(),
-    };
-    let token = match form.body.get("token") {
-        Some(Value::String(t)) => t.clone(),
-        Some(_) => return invalid("must be a string"),
-        None => return invalid("is required"),
     };
     match authenticate_token(&token, &state).await {
         Ok(auth) => {
@@ -72,6 +71,17 @@ pub async fn introspect(
     }
 }
 
-fn invalid(why: &str) -> Response {
-    ApiError::field("token", why).into_response()
+/// `POST /auth/introspect`: the `token` to look at (RFC 7662, JSON or a form).
+#[derive(serde::Deserialize, garde::Validate)]
+pub struct TokenBody {
+    #[serde(default)]
+    #[garde(custom(required_string))]
+    pub token: Field<String>,
+}
+
+impl Validate for TokenBody {
+    type Command = String;
+    fn command(self) -> String {
+        self.token.into_string()
+    }
 }
