@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::{JsonObject, JsonOrForm};
 use crate::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use crate::user::MAX_DATA_BYTES;
 
 /// A member of a request body as it arrived.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -183,10 +184,10 @@ pub fn a_new_password<C>(field: &Field<String>, context: &C) -> garde::Result {
     )(field, context)
 }
 
-/// The serialized profile data is at most [`crate::accounts::MAX_DATA_BYTES`].
+/// The serialized profile data is at most [`MAX_DATA_BYTES`].
 pub fn data_size<C>(data: &Map<String, Value>, _: &C) -> garde::Result {
     let size = serde_json::to_vec(data).map_or(usize::MAX, |v| v.len());
-    let max = crate::accounts::MAX_DATA_BYTES;
+    let max = MAX_DATA_BYTES;
     if size > max {
         fail(format!("profile data must be at most {max} bytes"))
     } else {

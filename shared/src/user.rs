@@ -57,6 +57,9 @@ impl UserRecord {
     }
 }
 
+/// The profile `data` of a user, serialized, is at most 16 KiB.
+pub const MAX_DATA_BYTES: usize = 16 * 1024;
+
 pub const MAX_EMAIL_CHARS: usize = 254;
 
 pub fn valid_username(u: &str) -> bool {

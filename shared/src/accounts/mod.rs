@@ -21,10 +21,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::input::{Field, Validate, required_string, when_given};
 use crate::mail::Mail;
 use crate::state::AppState;
-pub use crate::user::{MAX_EMAIL_CHARS, valid_email, valid_username};
+pub use crate::user::{MAX_DATA_BYTES, MAX_EMAIL_CHARS, valid_email, valid_username};
 
-/// The profile `data` of a user, serialized, is at most 16 KiB.
-pub const MAX_DATA_BYTES: usize = 16 * 1024;
 /// The longest token accepted in a link or a body (ours are 43 characters).
 const MAX_TOKEN_CHARS: usize = 128;
 
