@@ -42,37 +42,30 @@ pub struct Route {
 }
 
 impl Route {
-    pub const fn get(path: &'static str, handler: Handler) -> Route {
+    const fn new(
+        method: &'static str,
+        filter: MethodFilter,
+        path: &'static str,
+        handler: Handler,
+    ) -> Route {
         Route {
-            method: "GET",
+            method,
             path,
-            filter: MethodFilter::GET,
+            filter,
             handler,
         }
+    }
+    pub const fn get(path: &'static str, handler: Handler) -> Route {
+        Route::new("GET", MethodFilter::GET, path, handler)
     }
     pub const fn post(path: &'static str, handler: Handler) -> Route {
-        Route {
-            method: "POST",
-            path,
-            filter: MethodFilter::POST,
-            handler,
-        }
+        Route::new("POST", MethodFilter::POST, path, handler)
     }
     pub const fn put(path: &'static str, handler: Handler) -> Route {
-        Route {
-            method: "PUT",
-            path,
-            filter: MethodFilter::PUT,
-            handler,
-        }
+        Route::new("PUT", MethodFilter::PUT, path, handler)
     }
     pub const fn delete(path: &'static str, handler: Handler) -> Route {
-        Route {
-            method: "DELETE",
-            path,
-            filter: MethodFilter::DELETE,
-            handler,
-        }
+        Route::new("DELETE", MethodFilter::DELETE, path, handler)
     }
 }
 

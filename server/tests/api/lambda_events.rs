@@ -15,9 +15,7 @@ use crate::common::{PASSWORD, Server, email};
 
 /// The routes of one function, as its binary hands them to lambda_http.
 fn routes_of(function: &str) -> axum::Router<AppState> {
-    accounts::FUNCTIONS
-        .iter()
-        .find(|f| f.name == function)
+    functions::function(function)
         .unwrap_or_else(|| panic!("events/ names an unknown function: {function}"))
         .router()
 }

@@ -151,10 +151,10 @@ impl Validate for LoginBody {
             name,
             by_email,
             password: self.password.into_string(),
+            // Any JSON value is a Value: given (`null` included) or absent.
             scope: match self.scope {
-                Field::Missing => None,
-                Field::Wrong => None,
                 Field::Given(v) => Some(v),
+                _ => None,
             },
         }
     }
