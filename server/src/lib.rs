@@ -24,12 +24,88 @@ async fn openapi() -> impl axum::response::IntoResponse {
 }
 
 /// The whole service, ready to serve, with its OpenAPI description at `GET /openapi.json`
-/// (locally only: no function serves it on Lambda).
-pub fn app(state: AppState) -> Router {
-    shared::http::app(
+/// (locally only: no function serves it on Lambda), and CORS for `allowed_origins`
+/// (`ALLOWED_ORIGINS`; none: no CORS header at all, and `OPTIONS` is a `405` as before).
+pub fn app(state: AppState, allowed_origins: &[String]) -> Router {
+    let app = shared::http::app(
         routes().route("/openapi.json", axum::routing::get(openapi)),
         state,
-    )
+    );
+    if allowed_origins.is_empty() {
+        return app;
+    }
+    app.layer(cors::layer(allowed_origins))
+        .layer(axum::middleware::map_response(cors::not_on_pages))
+}
+
+/// Cross-origin calls from browsers (CORS), as the HTTP API's `CorsConfiguration` in
+/// template.yaml answers them in the cloud: the same methods, headers and cache time (the drift
+/// test holds the two together).
+pub mod cors {
+    use std::time::Duration;
+
+    use axum::http::header::{self, HeaderName, HeaderValue};
+    use axum::http::{Method, Response};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+
+    /// The request headers a script may send: the token, and the JSON body's type.
+    pub const ALLOWED_HEADERS: [HeaderName; 2] = [header::AUTHORIZATION, header::CONTENT_TYPE];
+    /// The response headers a script may read beyond the safelisted ones: how long to wait
+    /// after a `429` or `503`, and why a token was refused.
+    pub const EXPOSED_HEADERS: [HeaderName; 2] = [header::RETRY_AFTER, header::WWW_AUTHENTICATE];
+    /// How long a browser may keep a preflight's answer.
+    pub const MAX_AGE: Duration = Duration::from_secs(600);
+
+    /// The methods the API's routes use (the route table's), in a fixed order.
+    pub fn allowed_methods() -> Vec<Method> {
+        let used: Vec<&str> = super::FUNCTIONS
+            .iter()
+            .flat_map(|f| f.routes)
+            .map(|r| r.method)
+            .collect();
+        [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ]
+        .into_iter()
+        .filter(|m| used.contains(&m.as_str()))
+        .collect()
+    }
+
+    /// The layer: the origins exactly as listed (already normalized by the configuration), no
+    /// credentials (tokens travel in `Authorization`, never in cookies). A preflight (`OPTIONS`)
+    /// is answered here, before any route, so a refused one changes nothing.
+    pub fn layer(origins: &[String]) -> CorsLayer {
+        let origins: Vec<HeaderValue> = origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o).expect("origins are checked at start-up"))
+            .collect();
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods(allowed_methods())
+            .allow_headers(ALLOWED_HEADERS)
+            .expose_headers(EXPOSED_HEADERS)
+            .max_age(MAX_AGE)
+    }
+
+    /// HTML pages are for a person's browser window, not for another site's scripts: they lose
+    /// the CORS layer's grant (and keep their own CSP and framing headers).
+    pub async fn not_on_pages<B>(mut response: Response<B>) -> Response<B> {
+        let is_page = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+        if is_page {
+            let headers = response.headers_mut();
+            headers.remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+            headers.remove(header::ACCESS_CONTROL_EXPOSE_HEADERS);
+        }
+        response
+    }
 }
 
 /// The file that keeps the generated JWT secret (HS512) in the data directory.

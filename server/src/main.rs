@@ -36,11 +36,11 @@ async fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         [] | ["serve"] => match state().await {
-            Ok((state, port)) => serve(state, port).await,
+            Ok((state, config, port)) => serve(state, &config, port).await,
             Err(code) => code,
         },
         ["make-admin", username] => match state().await {
-            Ok((state, _)) => make_admin(state, username).await,
+            Ok((state, _, _)) => make_admin(state, username).await,
             Err(code) => code,
         },
         ["create-table"] => create_table().await,
@@ -89,7 +89,7 @@ fn config() -> Result<(Config, u16), ExitCode> {
     })
 }
 
-async fn state() -> Result<(AppState, u16), ExitCode> {
+async fn state() -> Result<(AppState, Config, u16), ExitCode> {
     let (config, port) = config()?;
     let state = AppState::from_config(&config, Clock::system())
         .await
@@ -97,7 +97,7 @@ async fn state() -> Result<(AppState, u16), ExitCode> {
             eprintln!("start-up: {e}");
             ExitCode::FAILURE
         })?;
-    Ok((state, port))
+    Ok((state, config, port))
 }
 
 /// The DynamoDB store `STORE=dynamodb TABLE_NAME=...` names, for an operator's `command`.
@@ -191,15 +191,18 @@ async fn run(listener: tokio::net::TcpListener, app: axum::Router) -> ExitCode {
     }
 }
 
-async fn serve(state: AppState, port: u16) -> ExitCode {
+async fn serve(state: AppState, config: &Config, port: u16) -> ExitCode {
     let Some(listener) = listen(port).await else {
         return ExitCode::FAILURE;
     };
     if state.widgets.is_none() {
         tracing::info!("WIDGETS_API_URL is not set: GET /widgets answers 503");
     }
+    if !config.allowed_origins.is_empty() {
+        tracing::info!(origins = ?config.allowed_origins, "CORS: browsers on these origins may call the JSON API");
+    }
     tracing::info!("accounts listening on http://127.0.0.1:{port}");
-    run(listener, accounts::app(state)).await
+    run(listener, accounts::app(state, &config.allowed_origins)).await
 }
 
 async fn sample_upstream() -> ExitCode {

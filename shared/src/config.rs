@@ -49,6 +49,10 @@ pub struct Config {
     /// standard AWS variables, credentials among them, itself).
     pub aws_endpoint_url: Option<String>,
     pub aws_region: Option<String>,
+    /// `ALLOWED_ORIGINS`: the web origins (`https://app.example.com`) whose scripts may call the
+    /// JSON API from a browser (CORS), exact and normalized as browsers send them; empty: none.
+    /// The local server applies it; in the cloud, template.yaml's `AllowedOrigins` does.
+    pub allowed_origins: Vec<String>,
 }
 
 /// How tokens are signed.
@@ -254,6 +258,7 @@ impl Config {
             introspection_key,
             jwt_issuer: non_empty("JWT_ISSUER").unwrap_or_else(|| "accounts".into()),
             jwt_audience: non_empty("JWT_AUDIENCE").unwrap_or_else(|| "accounts".into()),
+            allowed_origins: parse_allowed_origins(&get("ALLOWED_ORIGINS").unwrap_or_default())?,
         })
     }
 
@@ -322,6 +327,107 @@ pub fn mailbox(name: &str, address: &str) -> String {
     } else {
         let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
         format!("=?UTF-8?B?{encoded}?= <{address}>")
+    }
+}
+
+/// The most origins `ALLOWED_ORIGINS` may list.
+pub const MAX_ALLOWED_ORIGINS: usize = 100;
+
+/// `ALLOWED_ORIGINS`: a comma-separated list of exact web origins, `scheme://host[:port]` with
+/// an `http` or `https` scheme and nothing after the host and port, each as a browser's `Origin`
+/// header spells it (lowercase, the scheme's default port left out: these are normalized). Empty
+/// entries are ignored. `*` and `null` are refused: either would let any web site (or any
+/// sandboxed page) drive the API with a signed-in person's token.
+pub fn parse_allowed_origins(list: &str) -> Result<Vec<String>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        var: "ALLOWED_ORIGINS",
+        reason,
+    };
+    let mut origins: Vec<String> = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        if entry == "*" || entry.eq_ignore_ascii_case("null") {
+            return Err(invalid(format!(
+                "{entry} is refused: it would let any web site call the API with a signed-in \
+                 person's token; list each origin exactly (https://app.example.com)"
+            )));
+        }
+        let origin = parse_origin(entry).ok_or_else(|| {
+            invalid(format!(
+                "{entry:?} is not an origin: scheme://host[:port] with http or https and no \
+                 path, not even a trailing slash (https://app.example.com, \
+                 http://127.0.0.1:5173)"
+            ))
+        })?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    if origins.len() > MAX_ALLOWED_ORIGINS {
+        return Err(invalid(format!("at most {MAX_ALLOWED_ORIGINS} origins")));
+    }
+    Ok(origins)
+}
+
+/// One origin, normalized as a browser serializes it, or `None` when it is not one.
+fn parse_origin(entry: &str) -> Option<String> {
+    let lower = entry.to_ascii_lowercase();
+    let (scheme, rest) = lower.split_once("://")?;
+    let default_port = match scheme {
+        "http" => "80",
+        "https" => "443",
+        _ => return None,
+    };
+    // The host: a name or IPv4 address, or an IPv6 address in brackets; then an optional port.
+    let (host, port) = if rest.starts_with('[') {
+        let end = rest.find(']')? + 1;
+        let address = &rest[1..end - 1];
+        let valid = !address.is_empty()
+            && address
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+        if !valid {
+            return None;
+        }
+        let port = match &rest[end..] {
+            "" => None,
+            after => Some(after.strip_prefix(':')?),
+        };
+        (&rest[..end], port)
+    } else {
+        let (host, port) = match rest.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        };
+        let valid = !host.is_empty()
+            && host.len() <= 253
+            && !host.starts_with(['.', '-'])
+            && !host.ends_with(['.', '-'])
+            && !host.contains("..")
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !valid {
+            return None;
+        }
+        (host, port)
+    };
+    match port {
+        None => Some(format!("{scheme}://{host}")),
+        Some(port) => {
+            let valid = !port.is_empty()
+                && port.len() <= 5
+                && port.chars().all(|c| c.is_ascii_digit())
+                && port.parse::<u16>().is_ok_and(|p| p > 0);
+            if !valid {
+                return None;
+            }
+            let port = port.trim_start_matches('0');
+            if port == default_port {
+                Some(format!("{scheme}://{host}"))
+            } else {
+                Some(format!("{scheme}://{host}:{port}"))
+            }
+        }
     }
 }
 
@@ -581,5 +687,72 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn allowed_origins_are_exact_origins_normalized_as_browsers_send_them() {
+        let origins = |v: &str| {
+            Config::from_lookup(lookup(&[("ALLOWED_ORIGINS", v)])).map(|c| c.allowed_origins)
+        };
+        assert_eq!(origins("").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            Config::from_lookup(lookup(&[])).unwrap().allowed_origins,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            origins(" https://App.Example.com , http://127.0.0.1:5173,,https://app.example.com:443, http://[::1]:8080, http://x.test:80")
+                .unwrap(),
+            [
+                "https://app.example.com",
+                "http://127.0.0.1:5173",
+                "http://[::1]:8080",
+                "http://x.test"
+            ]
+        );
+        for bad in [
+            "*",
+            "null",
+            "https://a.example, *",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "app.example.com",
+            "ftp://app.example.com",
+            "https://",
+            "https://user@app.example.com",
+            "https://app.example.com:0",
+            "https://app.example.com:65536",
+            "https://app.example.com:",
+            "https://app.example.com?x",
+            "https://*.example.com",
+            "https://app..example.com",
+            "https://ex\u{e4}mple.com",
+            "http://[::1",
+            "http://[::1]x",
+            "http://[]",
+        ] {
+            let err = origins(bad).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        var: "ALLOWED_ORIGINS",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
+        }
+        let star = origins("*").unwrap_err().to_string();
+        assert!(star.contains("any web site"), "{star}");
+        let many: Vec<String> = (0..=MAX_ALLOWED_ORIGINS)
+            .map(|i| format!("https://a{i}.example"))
+            .collect();
+        assert!(origins(&many.join(",")).is_err());
+        assert_eq!(
+            origins(&many[..MAX_ALLOWED_ORIGINS].join(","))
+                .unwrap()
+                .len(),
+            MAX_ALLOWED_ORIGINS
+        );
     }
 }

@@ -152,7 +152,7 @@ impl Server {
         }
         let clock = Clock::system();
         let state = AppState::from_config(&config, clock.clone()).await.unwrap();
-        let app = accounts::app(state.clone());
+        let app = accounts::app(state.clone(), &config.allowed_origins);
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });

@@ -5,6 +5,7 @@ mod asvs;
 mod cloud;
 mod cloud_functions;
 mod common;
+mod cors;
 mod drift;
 mod fuzz;
 mod introspect;

@@ -270,3 +270,27 @@ async fn rotating_the_signing_key_logs_nobody_out_and_retiring_the_old_one_ends_
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `ALLOWED_ORIGINS=*` (or anything that is not a list of exact origins) stops the server at
+/// start-up with a clear reason, before it listens.
+#[tokio::test]
+async fn a_wildcard_or_malformed_allowed_origin_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (origins, says) in [
+        ("*", "any web site"),
+        ("https://app.example.com,*", "any web site"),
+        ("https://app.example.com/", "not an origin"),
+    ] {
+        let out = accounts(dir.path(), &None)
+            .env("PORT", free_port().to_string())
+            .env("ALLOWED_ORIGINS", origins)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{origins}: {stderr}");
+        assert!(
+            stderr.contains("ALLOWED_ORIGINS") && stderr.contains(says),
+            "{origins}: {stderr}"
+        );
+    }
+}
