@@ -275,3 +275,92 @@ fn the_readme_shows_every_committed_screenshot_and_each_it_shows_exists() {
         );
     }
 }
+
+/// The HTTP API's `CorsConfiguration` in template.yaml, key by key (`AllowMethods` ...), as
+/// written between `CorsConfiguration:` and the end of its block.
+fn template_cors() -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("CorsConfiguration:"));
+    let head = lines.next().expect("template.yaml has a CorsConfiguration");
+    assert_eq!(
+        head.trim(),
+        "CorsConfiguration: !If",
+        "CORS only when AllowedOrigins is set"
+    );
+    assert_eq!(lines.next().map(str::trim), Some("- HasAllowedOrigins"));
+    let mut out = std::collections::BTreeMap::new();
+    for line in lines {
+        let entry = line.trim().trim_start_matches("- ");
+        if entry == "!Ref AWS::NoValue" {
+            return out;
+        }
+        if let Some((key, value)) = entry.split_once(": ") {
+            out.insert(key.to_string(), value.to_string());
+        }
+    }
+    panic!("CorsConfiguration's !If has no AWS::NoValue branch");
+}
+
+/// The cloud answers browsers as the local server does: template.yaml's CORS is the local
+/// layer's methods (the route table's), headers, exposed headers and max-age, without
+/// credentials, for the origins of the `AllowedOrigins` parameter, whose default (none, and
+/// then no CORS at all) is `ALLOWED_ORIGINS`' default.
+#[test]
+fn the_templates_cors_is_the_local_servers() {
+    let list = |names: Vec<String>| format!("[{}]", names.join(", "));
+    let methods = accounts::cors::allowed_methods();
+    for (function, (method, path)) in served() {
+        assert!(
+            methods.iter().any(|m| m.as_str() == method),
+            "{function}'s {method} {path} is not among CORS' methods"
+        );
+    }
+    let cors = template_cors();
+    let expected = std::collections::BTreeMap::from(
+        [
+            (
+                "AllowOrigins",
+                r#"!Split [",", !Ref AllowedOrigins]"#.to_string(),
+            ),
+            (
+                "AllowMethods",
+                list(methods.iter().map(|m| m.to_string()).collect()),
+            ),
+            (
+                "AllowHeaders",
+                list(
+                    accounts::cors::ALLOWED_HEADERS
+                        .iter()
+                        .map(|h| h.to_string())
+                        .collect(),
+                ),
+            ),
+            (
+                "ExposeHeaders",
+                list(
+                    accounts::cors::EXPOSED_HEADERS
+                        .iter()
+                        .map(|h| h.to_string())
+                        .collect(),
+                ),
+            ),
+            ("MaxAge", accounts::cors::MAX_AGE.as_secs().to_string()),
+            ("AllowCredentials", "false".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    assert_eq!(cors, expected);
+
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    assert!(text.contains("  HasAllowedOrigins: !Not [!Equals [!Ref AllowedOrigins, \"\"]]"));
+    let parameter: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "  AllowedOrigins:")
+        .take_while(|l| !l.starts_with("  Description"))
+        .collect();
+    assert!(parameter.contains(&"    Default: \"\""), "{parameter:?}");
+    let defaults = shared::config::Config::from_lookup(|_| None).unwrap();
+    assert!(defaults.allowed_origins.is_empty());
+}
