@@ -59,11 +59,12 @@ def check(condition, what):
 class Service:
     """The local server on a free loopback port, in a data directory of its own."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, env=None):
         self.data = tempfile.mkdtemp()
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "DATA_DIR": self.data, "PORT": str(port), "RUST_LOG": "warn"}
+        env = {**os.environ, "DATA_DIR": self.data, "PORT": str(port), "RUST_LOG": "warn",
+               **(env or {})}
         self.process = subprocess.Popen(
             [binary], env=env, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(self.data, "server.log"), "w"))

@@ -14,8 +14,11 @@ port=$(free_port) upstream_port=$(free_port)
 base="http://127.0.0.1:$port"
 SAMPLE_UPSTREAM_PORT=$upstream_port WIDGETS_API_KEY=st-key RUST_LOG=warn "$bin" sample-upstream > "$dir/upstream.log" 2>&1 &
 upstream_pid=$!
+# With CORS on (a browser app's origin allowed); the first two runs send that Origin, so every
+# answer passes through the CORS layer as a browser app's calls do.
+app_origin="https://app.example.com"
 DATA_DIR="$dir" PORT=$port RUST_LOG=warn WIDGETS_API_URL="http://127.0.0.1:$upstream_port" WIDGETS_API_KEY=st-key \
-    "$bin" > "$dir/server.log" 2>&1 &
+    ALLOWED_ORIGINS="$app_origin" "$bin" > "$dir/server.log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid $upstream_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
@@ -40,10 +43,10 @@ run() {
     "$venv/bin/schemathesis" run "$base/openapi.json" --checks all --exclude-checks positive_data_acceptance \
         --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --seed 1 --no-color "$@"
 }
-echo "--- anonymous"
-run
-echo "--- with the fixture user's token (its logout and "end all sessions" left out, so the token lives)"
-run -H "Authorization: Bearer $token" --exclude-operation-id logout --exclude-operation-id endAllSessions
+echo "--- anonymous, from a browser app's origin"
+run -H "Origin: $app_origin"
+echo "--- with the fixture user's token, from the same origin (its logout and "end all sessions" left out, so the token lives)"
+run -H "Authorization: Bearer $token" -H "Origin: $app_origin" --exclude-operation-id logout --exclude-operation-id endAllSessions
 echo "--- introspection, with the introspection key the server generated"
 run -H "Authorization: Bearer $(cat "$dir/introspection-key")" --include-operation-id introspect
 echo "--- the admins' listing, with an admin's token"
