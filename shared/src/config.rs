@@ -53,6 +53,9 @@ pub struct Config {
     /// JSON API from a browser (CORS), exact and normalized as browsers send them; empty: none.
     /// The local server applies it; in the cloud, template.yaml's `AllowedOrigins` does.
     pub allowed_origins: Vec<String>,
+    /// `TOKEN_CACHE_ENTRIES`: how many verified tokens a process keeps, so that a token's
+    /// signature is checked once (0: every time). Its session and user are checked every time.
+    pub token_cache_entries: usize,
 }
 
 /// How tokens are signed.
@@ -259,6 +262,18 @@ impl Config {
             jwt_issuer: non_empty("JWT_ISSUER").unwrap_or_else(|| "accounts".into()),
             jwt_audience: non_empty("JWT_AUDIENCE").unwrap_or_else(|| "accounts".into()),
             allowed_origins: parse_allowed_origins(&get("ALLOWED_ORIGINS").unwrap_or_default())?,
+            token_cache_entries: match non_empty("TOKEN_CACHE_ENTRIES") {
+                None => crate::token::DEFAULT_TOKEN_CACHE_ENTRIES,
+                Some(n) => n
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= MAX_TOKEN_CACHE_ENTRIES)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        var: "TOKEN_CACHE_ENTRIES",
+                        reason: format!("must be a number from 0 to {MAX_TOKEN_CACHE_ENTRIES}"),
+                    })?,
+            },
         })
     }
 
@@ -286,10 +301,11 @@ impl Config {
     }
 
     /// The token keys `JWT_ALGORITHM` asks for: from `JWT_SIGNING_KEYS` (signs and verifies),
-    /// else `JWT_VERIFYING_KEYS` (verifies only), or from `JWT_SECRET` with HS512.
+    /// else `JWT_VERIFYING_KEYS` (verifies only), or from `JWT_SECRET` with HS512; keeping
+    /// `TOKEN_CACHE_ENTRIES` verified tokens.
     pub fn token_keys(&self) -> Result<crate::token::TokenKeys, ConfigError> {
         use crate::token::{KeySet, TokenKeys};
-        Ok(match self.jwt_algorithm {
+        let keys = match self.jwt_algorithm {
             JwtAlgorithm::Hs512 => TokenKeys::new(
                 self.require_jwt_secret()?,
                 &self.jwt_issuer,
@@ -313,7 +329,8 @@ impl Config {
                 };
                 TokenKeys::eddsa(keys, &self.jwt_issuer, &self.jwt_audience)
             }
-        })
+        };
+        Ok(keys.with_cache(self.token_cache_entries))
     }
 }
 
@@ -329,6 +346,9 @@ pub fn mailbox(name: &str, address: &str) -> String {
         format!("=?UTF-8?B?{encoded}?= <{address}>")
     }
 }
+
+/// The most verified tokens `TOKEN_CACHE_ENTRIES` may keep (about 0.5 KiB each).
+pub const MAX_TOKEN_CACHE_ENTRIES: usize = 1_000_000;
 
 /// The most origins `ALLOWED_ORIGINS` may list.
 pub const MAX_ALLOWED_ORIGINS: usize = 100;
@@ -754,5 +774,33 @@ mod tests {
                 .len(),
             MAX_ALLOWED_ORIGINS
         );
+    }
+
+    #[test]
+    fn the_token_cache_is_on_by_default_and_bounded() {
+        let entries = |v: &str| {
+            Config::from_lookup(lookup(&[("TOKEN_CACHE_ENTRIES", v)]))
+                .map(|c| c.token_cache_entries)
+        };
+        assert_eq!(
+            Config::from_lookup(lookup(&[]))
+                .unwrap()
+                .token_cache_entries,
+            crate::token::DEFAULT_TOKEN_CACHE_ENTRIES
+        );
+        assert_eq!(entries("0").unwrap(), 0);
+        assert_eq!(entries(" 500 ").unwrap(), 500);
+        for bad in ["-1", "many", "1000001", "1e3"] {
+            assert!(
+                matches!(
+                    entries(bad),
+                    Err(ConfigError::Invalid {
+                        var: "TOKEN_CACHE_ENTRIES",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 }

@@ -251,13 +251,26 @@ enum Signing {
     },
 }
 
-/// The signing and verification keys, built once per process.
+/// How many verified tokens a process keeps by default (`TOKEN_CACHE_ENTRIES`).
+pub const DEFAULT_TOKEN_CACHE_ENTRIES: usize = 10_000;
+
+/// The signing and verification keys, built once per process, and the tokens they have
+/// verified.
 pub struct TokenKeys {
     signing: Signing,
     validation: Validation,
     pub issuer: String,
     pub audience: String,
+    /// Tokens whose signature and claims were verified, by the SHA-256 of the whole token (a
+    /// token that differs in any byte, its signature included, is another key), with their
+    /// claims; `None`: every token is verified in full. It belongs to these keys: keys built from
+    /// another key set (a rotation or a retirement, at the next start) start with none.
+    verified: Option<VerifiedTokens>,
 }
+
+/// A bounded, concurrent map (quick_cache: S3-FIFO-like eviction, sharded locks) from a
+/// token's SHA-256 to its verified claims.
+type VerifiedTokens = quick_cache::sync::Cache<[u8; 32], Claims>;
 
 impl TokenKeys {
     /// HS512 with one shared secret (`JWT_ALGORITHM=HS512`).
@@ -288,7 +301,29 @@ impl TokenKeys {
             validation,
             issuer: issuer.to_string(),
             audience: audience.to_string(),
+            verified: None,
         }
+    }
+
+    /// Keeps up to `entries` verified tokens (0: none), so that a token seen again is not
+    /// verified again until its `exp`: its signature is checked once per process. What makes a
+    /// token live (its session, its user, their state) is not here and is checked on every
+    /// request by the caller.
+    pub fn with_cache(mut self, entries: usize) -> Self {
+        self.verified = (entries > 0).then(|| VerifiedTokens::new(entries));
+        self
+    }
+
+    /// How many verified tokens are kept now.
+    pub fn cached_tokens(&self) -> usize {
+        self.verified.as_ref().map_or(0, |c| c.len())
+    }
+
+    /// Whether `token` is among the verified tokens kept.
+    pub fn is_cached(&self, token: &str) -> bool {
+        self.verified
+            .as_ref()
+            .is_some_and(|c| c.get(&token_digest(token)).is_some())
     }
 
     /// The public keys as a JWK Set; `None` with HS512 (a shared secret is never published).
@@ -355,6 +390,27 @@ impl TokenKeys {
             tracing::debug!("token refused: too long");
             return Err(ApiError::InvalidToken);
         }
+        let Some(cache) = &self.verified else {
+            return self.verify_in_full(token, now);
+        };
+        let digest = token_digest(token);
+        if let Some(claims) = cache.get(&digest) {
+            // Verified before: only time has moved.
+            return match Self::in_time(&claims, now) {
+                Ok(()) => Ok(claims),
+                Err(e) => {
+                    cache.remove(&digest);
+                    Err(e)
+                }
+            };
+        }
+        let claims = self.verify_in_full(token, now)?;
+        cache.insert(digest, claims.clone());
+        Ok(claims)
+    }
+
+    /// Signature, algorithm, key id, header, issuer, audience, and time (see [`Self::verify`]).
+    fn verify_in_full(&self, token: &str, now: i64) -> Result<Claims, ApiError> {
         let refused = |reason: &dyn std::fmt::Display| {
             tracing::debug!(reason = %reason, "token refused");
             ApiError::InvalidToken
@@ -368,16 +424,28 @@ impl TokenKeys {
         if header.crit.is_some() || header.zip.is_some() || header.enc.is_some() {
             return Err(refused(&"a header extension this service does not do"));
         }
-        let claims = data.claims;
+        Self::in_time(&data.claims, now)?;
+        Ok(data.claims)
+    }
+
+    /// Not expired (`exp` after now, no leeway), and not valid only from a time to come.
+    fn in_time(claims: &Claims, now: i64) -> Result<(), ApiError> {
         if claims.exp <= now {
             tracing::debug!("token refused: expired");
             return Err(ApiError::InvalidToken);
         }
         if claims.nbf.is_some_and(|nbf| nbf > now) {
-            return Err(refused(&"not valid before a time to come"));
+            tracing::debug!("token refused: not valid before a time to come");
+            return Err(ApiError::InvalidToken);
         }
-        Ok(claims)
+        Ok(())
     }
+}
+
+/// The key of a token among the verified ones: the SHA-256 of all its bytes.
+fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).into()
 }
 
 #[cfg(test)]
@@ -754,5 +822,112 @@ mod tests {
             "Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE",
             "RFC 8410's public key"
         );
+    }
+
+    /// A token with one byte of its signature changed.
+    fn tampered(token: &str) -> String {
+        let mut bytes = token.to_string().into_bytes();
+        let last = bytes.len() - 2;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_cached_token_is_never_accepted_past_its_exp_nor_before_its_nbf() {
+        let k = eddsa(&KeySet::generate_pem().unwrap()).with_cache(8);
+        let c = claims(1000);
+        let t = k.sign(&c).unwrap();
+        assert!(!k.is_cached(&t));
+        assert_eq!(k.verify(&t, 1001).unwrap(), c);
+        assert!(k.is_cached(&t), "verified, so kept");
+        assert_eq!(k.verify(&t, c.exp - 1).unwrap(), c, "from the cache");
+        assert!(k.verify(&t, c.exp).is_err(), "at its exp");
+        assert!(!k.is_cached(&t), "an expired token is dropped");
+        assert!(k.verify(&t, c.exp + 1).is_err());
+        // A token valid only from a time to come is not kept, and is refused until then.
+        let later = Claims {
+            nbf: Some(2000),
+            ..claims(1000)
+        };
+        let t = k.sign(&later).unwrap();
+        assert!(k.verify(&t, 1500).is_err());
+        assert!(!k.is_cached(&t), "a refused token is not kept");
+        assert_eq!(k.verify(&t, 2000).unwrap(), later);
+        assert!(k.is_cached(&t));
+        assert!(
+            k.verify(&t, 1999).is_err(),
+            "nbf is checked on a cached token too"
+        );
+    }
+
+    #[test]
+    fn a_forgery_of_a_cached_tokens_claims_is_refused_and_not_kept() {
+        let pem = KeySet::generate_pem().unwrap();
+        let k = eddsa(&pem).with_cache(8);
+        let real = k.sign(&claims(1000)).unwrap();
+        k.verify(&real, 1001).unwrap();
+        assert!(k.is_cached(&real));
+        // The same header and claims, signed by another key under the real key's id, or with
+        // the real signature changed.
+        let other = KeySet::generate_pem().unwrap();
+        let signature = ed_key(&other);
+        let [h, c, _] = <[&str; 3]>::try_from(real.split('.').collect::<Vec<_>>()).unwrap();
+        let input = format!("{h}.{c}");
+        let forged_sig =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &signature, Algorithm::EdDSA).unwrap();
+        let forged = format!("{input}.{forged_sig}");
+        assert_ne!(forged, real);
+        for bad in [forged, tampered(&real)] {
+            assert!(k.verify(&bad, 1001).is_err(), "{bad}");
+            assert!(!k.is_cached(&bad));
+        }
+        assert_eq!(k.cached_tokens(), 1);
+        assert!(k.verify(&real, 1001).is_ok(), "the real one still is");
+    }
+
+    #[test]
+    fn keys_of_a_set_without_the_retired_key_refuse_its_tokens_whatever_was_cached() {
+        let (old, new) = (
+            KeySet::generate_pem().unwrap(),
+            KeySet::generate_pem().unwrap(),
+        );
+        let before = eddsa(&old).sign(&claims(1000)).unwrap();
+        let rotated = eddsa(&format!("{new}{old}")).with_cache(8);
+        rotated.verify(&before, 1001).unwrap();
+        assert!(rotated.is_cached(&before));
+        // Retiring the key builds new keys (at the next start): they start with nothing kept.
+        let retired = eddsa(&new).with_cache(8);
+        assert_eq!(retired.cached_tokens(), 0);
+        assert!(retired.verify(&before, 1001).is_err());
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_bound() {
+        let bound = 64;
+        let k = keys().with_cache(bound);
+        let mut seen = Vec::new();
+        for i in 0..(bound * 4) {
+            let c = Claims {
+                sid: format!("s{i}"),
+                ..claims(1000)
+            };
+            let t = k.sign(&c).unwrap();
+            assert_eq!(k.verify(&t, 1001).unwrap(), c);
+            assert!(
+                k.cached_tokens() <= bound,
+                "{} after {i}",
+                k.cached_tokens()
+            );
+            seen.push(t);
+        }
+        assert!(k.cached_tokens() > 0);
+        // Evicted or not, every token still verifies (in full when it was evicted).
+        for t in &seen {
+            assert!(k.verify(t, 1001).is_ok());
+        }
+        assert!(k.cached_tokens() <= bound);
+        let none = keys().with_cache(0);
+        none.verify(&seen[0], 1001).unwrap();
+        assert_eq!(none.cached_tokens(), 0, "0 keeps nothing");
     }
 }

@@ -17,6 +17,7 @@ mod process;
 mod races;
 mod recovery;
 mod signup;
+mod token_cache;
 mod tokens;
 mod users;
 mod widgets;
