@@ -50,13 +50,20 @@ fi
 if want tokens; then
 echo "==> token signatures, EdDSA against HS512 (criterion)"
 cargo bench --profile local --locked -p shared --bench tokens -- --noplot > "$out/tokens.txt" 2>&1
-echo "==> GET /user under load, a server signing with each (wrk, ${duration} s per run)"
-for alg in EdDSA HS512; do
+echo "==> GET /user under load: each algorithm with the cache of verified tokens and without, and GET / (wrk, ${duration} s per run)"
+# One run, one after the other: the ratios compare figures of the same minutes.
+for variant in "EdDSA|" "EdDSA-nocache|TOKEN_CACHE_ENTRIES=0" "HS512|JWT_ALGORITHM=HS512" \
+               "HS512-nocache|JWT_ALGORITHM=HS512 TOKEN_CACHE_ENTRIES=0"; do
+    label=${variant%%|*}
     tdir=$(mktemp -d)
-    start_server "$tdir" JWT_ALGORITHM=$alg
+    # shellcheck disable=SC2086 # the settings are words
+    start_server "$tdir" ${variant#*|}
     for c in 1 16; do
         t=$(( c < 2 ? c : 2 ))
-        wrk -t$t -c$c -d${duration}s -s bench/common.lua -H "Authorization: Bearer $token" "$base/user" | tail -1 > "$out/me-$alg-c$c.json"
+        wrk -t$t -c$c -d${duration}s -s bench/common.lua -H "Authorization: Bearer $token" "$base/user" | tail -1 > "$out/me-$label-c$c.json"
+        if [ "$label" = EdDSA ]; then
+            wrk -t$t -c$c -d${duration}s -s bench/common.lua "$base/" | tail -1 > "$out/home-tokens-c$c.json"
+        fi
     done
     kill $server; trap - EXIT; rm -rf "$tdir"
 done
