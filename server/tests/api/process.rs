@@ -294,3 +294,24 @@ async fn a_wildcard_or_malformed_allowed_origin_refuses_to_start() {
         );
     }
 }
+
+/// `accounts sample-upstream` listens on one address of this machine only: the wildcard
+/// addresses (every interface) and anything that is not an address stop it before it listens.
+#[tokio::test]
+async fn the_sample_upstream_refuses_a_wildcard_or_malformed_host() {
+    let dir = tempfile::tempdir().unwrap();
+    for host in ["0.0.0.0", "::", "localhost", "127.0.0.1:80", ""] {
+        let out = accounts(dir.path(), &None)
+            .env("SAMPLE_UPSTREAM_PORT", free_port().to_string())
+            .env("SAMPLE_UPSTREAM_HOST", host)
+            .arg("sample-upstream")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{host:?}: {stderr}");
+        assert!(
+            stderr.contains("SAMPLE_UPSTREAM_HOST"),
+            "{host:?}: {stderr}"
+        );
+    }
+}
