@@ -17,10 +17,26 @@ upstream_pid=$!
 # With CORS on (a browser app's origin allowed); the first two runs send that Origin, so every
 # answer passes through the CORS layer as a browser app's calls do.
 app_origin="https://app.example.com"
-DATA_DIR="$dir" PORT=$port RUST_LOG=warn WIDGETS_API_URL="http://127.0.0.1:$upstream_port" WIDGETS_API_KEY=st-key \
+# The server logs every request (method, path, status, microseconds; never a query, header or
+# body) as JSON lines: on a failure, the slowest requests and any warning or error are printed.
+DATA_DIR="$dir" PORT=$port RUST_LOG=info LOG_FORMAT=json WIDGETS_API_URL="http://127.0.0.1:$upstream_port" WIDGETS_API_KEY=st-key \
     ALLOWED_ORIGINS="$app_origin" "$bin" > "$dir/server.log" 2>&1 &
 server_pid=$!
-trap 'kill $server_pid $upstream_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+server_report() {
+    echo "--- the server's slowest requests, and its warnings and errors"
+    "$venv/bin/python" - "$dir/server.log" <<'EOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+requests = [l["fields"] for l in lines if l.get("fields", {}).get("message") == "request"]
+for r in sorted(requests, key=lambda r: -r.get("micros", 0))[:10]:
+    print(f'{r.get("micros", 0) / 1000:10.1f} ms  {r.get("status")} {r.get("method")} {r.get("path")}')
+for l in lines:
+    if l.get("level") in ("WARN", "ERROR"):
+        print(json.dumps(l))
+print(f"{len(requests)} requests logged")
+EOF
+}
+trap 'status=$?; [ "$status" = 0 ] || server_report; kill $server_pid $upstream_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
 
 # The fixture user: signed up, activated from the logged mail, logged in.
