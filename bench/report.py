@@ -16,6 +16,11 @@ def load(name):
     return json.loads(p.read_text()) if p.exists() and p.read_text().strip() else None
 
 
+def timing_row(label, c, r):
+    """A table row of one wrk run: requests/s, p50, p99, errors."""
+    return f"| {label} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']} |"
+
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
@@ -99,10 +104,9 @@ if tokens:
             for v, label in variants:
                 r = loads[(v, c)]
                 if r:
-                    w(f"| GET /user, {label} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']} |")
-            r = homes[c]
-            if r:
-                w(f"| GET / (anonymous) | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']} |")
+                    w(timing_row(f"GET /user, {label}", c, r))
+            if homes[c]:
+                w(timing_row("GET / (anonymous)", c, homes[c]))
         w("")
         w("| goal (same run) | c | figure | met |")
         w("|---|---|---|---|")

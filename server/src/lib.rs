@@ -94,11 +94,12 @@ pub mod cors {
     /// HTML pages are for a person's browser window, not for another site's scripts: they lose
     /// the CORS layer's grant (and keep their own CSP and framing headers).
     pub async fn not_on_pages<B>(mut response: Response<B>) -> Response<B> {
+        const HTML: &[u8] = b"text/html";
         let is_page = response
             .headers()
             .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+            .and_then(|v| v.as_bytes().get(..HTML.len()))
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(HTML));
         if is_page {
             let headers = response.headers_mut();
             headers.remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);

@@ -178,20 +178,13 @@ impl Config {
                 url: parse_url("WIDGETS_API_URL", &url)?,
                 api_key: non_empty("WIDGETS_API_KEY")
                     .ok_or(ConfigError::Missing("WIDGETS_API_KEY"))?,
-                timeout: std::time::Duration::from_millis(match non_empty("WIDGETS_TIMEOUT_MS") {
-                    None => DEFAULT_WIDGETS_TIMEOUT_MS,
-                    Some(ms) => ms
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|ms| (1..=MAX_WIDGETS_TIMEOUT_MS).contains(ms))
-                        .ok_or_else(|| ConfigError::Invalid {
-                            var: "WIDGETS_TIMEOUT_MS",
-                            reason: format!(
-                                "must be milliseconds from 1 to {MAX_WIDGETS_TIMEOUT_MS}"
-                            ),
-                        })?,
-                }),
+                timeout: std::time::Duration::from_millis(number_in(
+                    "WIDGETS_TIMEOUT_MS",
+                    non_empty("WIDGETS_TIMEOUT_MS"),
+                    DEFAULT_WIDGETS_TIMEOUT_MS,
+                    1..=MAX_WIDGETS_TIMEOUT_MS,
+                    "milliseconds",
+                )?),
             }),
         };
         let store = match non_empty("STORE").as_deref().map(str::trim) {
@@ -262,18 +255,13 @@ impl Config {
             jwt_issuer: non_empty("JWT_ISSUER").unwrap_or_else(|| "accounts".into()),
             jwt_audience: non_empty("JWT_AUDIENCE").unwrap_or_else(|| "accounts".into()),
             allowed_origins: parse_allowed_origins(&get("ALLOWED_ORIGINS").unwrap_or_default())?,
-            token_cache_entries: match non_empty("TOKEN_CACHE_ENTRIES") {
-                None => crate::token::DEFAULT_TOKEN_CACHE_ENTRIES,
-                Some(n) => n
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n <= MAX_TOKEN_CACHE_ENTRIES)
-                    .ok_or_else(|| ConfigError::Invalid {
-                        var: "TOKEN_CACHE_ENTRIES",
-                        reason: format!("must be a number from 0 to {MAX_TOKEN_CACHE_ENTRIES}"),
-                    })?,
-            },
+            token_cache_entries: number_in(
+                "TOKEN_CACHE_ENTRIES",
+                non_empty("TOKEN_CACHE_ENTRIES"),
+                crate::token::DEFAULT_TOKEN_CACHE_ENTRIES,
+                0..=MAX_TOKEN_CACHE_ENTRIES,
+                "a number",
+            )?,
         })
     }
 
@@ -345,6 +333,32 @@ pub fn mailbox(name: &str, address: &str) -> String {
         let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
         format!("=?UTF-8?B?{encoded}?= <{address}>")
     }
+}
+
+/// The number `var` holds (`value`, trimmed), within `range`, or `default` when it is unset;
+/// otherwise the variable is invalid: "must be `what` from <start> to <end>".
+fn number_in<T>(
+    var: &'static str,
+    value: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    what: &str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    value
+        .trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError::Invalid {
+            var,
+            reason: format!("must be {what} from {} to {}", range.start(), range.end()),
+        })
 }
 
 /// The most verified tokens `TOKEN_CACHE_ENTRIES` may keep (about 0.5 KiB each).

@@ -276,10 +276,9 @@ fn the_readme_shows_every_committed_screenshot_and_each_it_shows_exists() {
     }
 }
 
-/// The HTTP API's `CorsConfiguration` in template.yaml, key by key (`AllowMethods` ...), as
-/// written between `CorsConfiguration:` and the end of its block.
-fn template_cors() -> std::collections::BTreeMap<String, String> {
-    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+/// The HTTP API's `CorsConfiguration` in template.yaml's `text`, key by key (`AllowMethods`
+/// ...), as written between `CorsConfiguration:` and the end of its block.
+fn template_cors(text: &str) -> std::collections::BTreeMap<String, String> {
     let mut lines = text
         .lines()
         .skip_while(|l| !l.trim_start().starts_with("CorsConfiguration:"));
@@ -303,57 +302,43 @@ fn template_cors() -> std::collections::BTreeMap<String, String> {
     panic!("CorsConfiguration's !If has no AWS::NoValue branch");
 }
 
+/// A YAML flow list as template.yaml writes one: `[a, b]`.
+fn flow_list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    format!("[{}]", items.join(", "))
+}
+
 /// The cloud answers browsers as the local server does: template.yaml's CORS is the local
 /// layer's methods (the route table's), headers, exposed headers and max-age, without
 /// credentials, for the origins of the `AllowedOrigins` parameter, whose default (none, and
 /// then no CORS at all) is `ALLOWED_ORIGINS`' default.
 #[test]
 fn the_templates_cors_is_the_local_servers() {
-    let list = |names: Vec<String>| format!("[{}]", names.join(", "));
-    let methods = accounts::cors::allowed_methods();
+    use accounts::cors;
+    let methods = cors::allowed_methods();
     for (function, (method, path)) in served() {
         assert!(
             methods.iter().any(|m| m.as_str() == method),
             "{function}'s {method} {path} is not among CORS' methods"
         );
     }
-    let cors = template_cors();
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
     let expected = std::collections::BTreeMap::from(
         [
             (
                 "AllowOrigins",
                 r#"!Split [",", !Ref AllowedOrigins]"#.to_string(),
             ),
-            (
-                "AllowMethods",
-                list(methods.iter().map(|m| m.to_string()).collect()),
-            ),
-            (
-                "AllowHeaders",
-                list(
-                    accounts::cors::ALLOWED_HEADERS
-                        .iter()
-                        .map(|h| h.to_string())
-                        .collect(),
-                ),
-            ),
-            (
-                "ExposeHeaders",
-                list(
-                    accounts::cors::EXPOSED_HEADERS
-                        .iter()
-                        .map(|h| h.to_string())
-                        .collect(),
-                ),
-            ),
-            ("MaxAge", accounts::cors::MAX_AGE.as_secs().to_string()),
+            ("AllowMethods", flow_list(&methods)),
+            ("AllowHeaders", flow_list(&cors::ALLOWED_HEADERS)),
+            ("ExposeHeaders", flow_list(&cors::EXPOSED_HEADERS)),
+            ("MaxAge", cors::MAX_AGE.as_secs().to_string()),
             ("AllowCredentials", "false".to_string()),
         ]
         .map(|(k, v)| (k.to_string(), v)),
     );
-    assert_eq!(cors, expected);
+    assert_eq!(template_cors(&text), expected);
 
-    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
     assert!(text.contains("  HasAllowedOrigins: !Not [!Equals [!Ref AllowedOrigins, \"\"]]"));
     let parameter: Vec<&str> = text
         .lines()
