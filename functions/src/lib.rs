@@ -3,7 +3,6 @@
 //! local server's router, the list of functions, the events test and the drift test are
 //! derived from [`FUNCTIONS`]. Each function's binary (`src/bin/<name>.rs`) runs its own row
 //! only, so its bootstrap links only what its routes use.
-#![deny(unsafe_code)]
 
 use axum::Router;
 use shared::AppState;

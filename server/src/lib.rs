@@ -1,6 +1,5 @@
 //! The local server: every route of every function in one process, on the embedded store, with
 //! mail logged. The same routers run on Lambda, one per function.
-#![deny(unsafe_code)]
 
 pub mod sample_upstream;
 

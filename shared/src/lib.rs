@@ -1,6 +1,5 @@
 //! The common crate of the accounts service. A request travels one way: a function's handler
 //! (or the local server) -> [`accounts`] -> the store, the mailer, the hasher, the token keys.
-#![deny(unsafe_code)] // one exception, argon2's memory: shared/src/password.rs
 
 pub mod accounts;
 pub mod auth;

@@ -92,38 +92,6 @@ fn verify_with(password: &str, phc: &str, blocks: &mut [Block]) -> bool {
 
 type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
 
-// A block is 128 u64 words and nothing else (argon2 documents it so and gives it as `&[u64]`):
-// every bit pattern of its 1024 bytes is a valid Block, zeros included (`Block::new()`).
-const _: () = assert!(std::mem::size_of::<Block>() == Block::SIZE && Block::SIZE == 128 * 8);
-
-/// A worker's argon2 memory: an anonymous mapping, which the kernel fills with zeros page by
-/// page as argon2 first writes each block, so nothing touches it beforehand. (A
-/// `vec![Block::new(); n]` wrote all 19 MiB first, and so does `alloc_zeroed` at a Block's
-/// 64-byte alignment, which the system allocator serves with `posix_memalign` and a memset:
-/// the first hash of a process paid for its memory twice. Measured in bench/notes.md.)
-struct Memory(memmap2::MmapMut);
-
-impl Memory {
-    fn new(blocks: usize) -> std::io::Result<Self> {
-        memmap2::MmapMut::map_anon(blocks * Block::SIZE).map(Memory)
-    }
-
-    fn blocks(&mut self) -> &mut [Block] {
-        let bytes: &mut [u8] = &mut self.0;
-        let (len, ptr) = (
-            bytes.len() / Block::SIZE,
-            bytes.as_mut_ptr().cast::<Block>(),
-        );
-        // SAFETY: the mapping is page-aligned (a Block needs 64), `len` Blocks long, zeroed by
-        // the kernel and valid as Blocks whatever it holds (the assertion above); the slice
-        // borrows the mapping mutably, so it is the only view of that memory while it lives.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::slice::from_raw_parts_mut(ptr, len)
-        }
-    }
-}
-
 /// Runs argon2 off the async executor on a fixed pool of threads, one per core, each owning its
 /// 19 MiB of argon2 memory for good: no allocation (and no page faults) per hash, memory bounded
 /// at one block set per core however many logins queue up, and the queue itself bounds how
@@ -145,7 +113,7 @@ fn start_workers() -> Mutex<mpsc::Sender<Job>> {
         let spawned = std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
-                let mut memory: Option<Memory> = None;
+                let mut blocks: Vec<Block> = Vec::new();
                 loop {
                     // The lock is held only while waiting for a job, not while hashing.
                     let job = match rx.lock() {
@@ -153,19 +121,10 @@ fn start_workers() -> Mutex<mpsc::Sender<Job>> {
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return }; // every Hasher dropped
-                    if memory.is_none() {
-                        match Memory::new(argon2().params().block_count()) {
-                            Ok(m) => memory = Some(m),
-                            // The job is dropped unanswered: its caller gets a 500.
-                            Err(e) => {
-                                tracing::error!(error = %e, "could not map argon2's memory");
-                                continue;
-                            }
-                        }
+                    if blocks.is_empty() {
+                        blocks = vec![Block::new(); argon2().params().block_count()];
                     }
-                    if let Some(memory) = memory.as_mut() {
-                        job(memory.blocks());
-                    }
+                    job(&mut blocks);
                 }
             });
         if let Err(e) = spawned {
@@ -293,19 +252,6 @@ mod tests {
         assert!(verify_blocking("correct horse battery staple", &h));
         assert!(!verify_blocking("correct horse battery stapler", &h));
         assert!(!verify_blocking("x", "not a phc string"));
-    }
-
-    #[test]
-    fn a_workers_memory_starts_as_zeroed_blocks_and_hashes_as_argon2_does() {
-        let mut memory = Memory::new(argon2().params().block_count()).unwrap();
-        let blocks = memory.blocks();
-        assert_eq!(blocks.len(), 19_456);
-        assert!(blocks.iter().all(|b| b.as_ref().iter().all(|&w| w == 0)));
-        let h = hash_with("correct horse battery staple", blocks).unwrap();
-        assert!(verify_blocking("correct horse battery staple", &h));
-        // Reused, as a worker reuses it: what the last hash left there changes nothing.
-        assert!(verify_with("correct horse battery staple", &h, blocks));
-        assert!(!verify_with("correct horse battery stapler", &h, blocks));
     }
 
     #[test]
