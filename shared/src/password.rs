@@ -183,8 +183,8 @@ impl Hasher {
                 None => hash_with(&password, blocks),
             };
             tracing::debug!(
-                check_ms = checked.as_secs_f64() * 1000.0,
-                hash_ms = (started.elapsed() - checked).as_secs_f64() * 1000.0,
+                check_ms = crate::telemetry::ms(checked),
+                hash_ms = crate::telemetry::ms(started.elapsed() - checked),
                 "password checked and hashed"
             );
             hashed

@@ -37,3 +37,8 @@ pub fn init_lambda() {
         .with(filter)
         .try_init();
 }
+
+/// A duration as fractional milliseconds, the unit of the timing fields in debug events.
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -7,7 +7,7 @@ use super::{
     EmailBody, activation_link, at_least_min_duration, send_throttled, store_and_send_throttled,
     token_param, valid_email, valid_username,
 };
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::error::{ApiError, ApiResult};
 use crate::input::{
@@ -17,6 +17,7 @@ use crate::mail::activation_mail;
 use crate::secret::{link_token, token_hash};
 use crate::state::AppState;
 use crate::store::{ActivationOutcome, ActivationRecord};
+use crate::telemetry::ms;
 use crate::user::{Role, UserRecord};
 
 /// Activation links, and the accounts waiting on them, live 24 h.
@@ -166,10 +167,6 @@ pub async fn sign_up(state: &AppState, body: SignUpBody) -> ApiResult<UserRecord
         "sign-up timing"
     );
     Ok(user)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// What `GET /activate` found.
