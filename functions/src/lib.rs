@@ -23,6 +23,7 @@ pub mod logout;
 pub mod me;
 pub mod password_forgot;
 pub mod password_reset;
+pub mod refresh;
 pub mod resend_activation;
 pub mod sessions;
 pub mod signup;
@@ -41,6 +42,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &activate::FUNCTION,
     &resend_activation::FUNCTION,
     &login::FUNCTION,
+    &refresh::FUNCTION,
     &logout::FUNCTION,
     &me::FUNCTION,
     &get_user::FUNCTION,

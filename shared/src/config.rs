@@ -56,7 +56,40 @@ pub struct Config {
     /// `TOKEN_CACHE_ENTRIES`: how many verified tokens a process keeps, so that a token's
     /// signature is checked once (0: every time). Its session and user are checked every time.
     pub token_cache_entries: usize,
+    /// How long access tokens and sign-ins last (`ACCESS_TOKEN_TTL`, `SESSION_IDLE_TTL`,
+    /// `SESSION_MAX_TTL`, `REFRESH_REUSE_GRACE`).
+    pub lifetimes: Lifetimes,
 }
+
+/// How long tokens and sign-ins last, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// An access token's lifetime (`ACCESS_TOKEN_TTL`, 300 to 86400; default 86400).
+    pub access_token: i64,
+    /// A sign-in ends when it has not been refreshed for this long (`SESSION_IDLE_TTL`,
+    /// default 7 days), at least `access_token`.
+    pub idle: i64,
+    /// ... and in any case this long after the login (`SESSION_MAX_TTL`, default 30 days), at
+    /// least `idle`.
+    pub absolute: i64,
+    /// The refresh token just replaced, presented again within this many seconds of its
+    /// rotation, answers with the current pair (`REFRESH_REUSE_GRACE`, 0 to 60; default 10).
+    pub reuse_grace: i64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Lifetimes {
+            access_token: 86_400,
+            idle: 7 * 86_400,
+            absolute: 30 * 86_400,
+            reuse_grace: 10,
+        }
+    }
+}
+
+/// The longest sign-in `SESSION_MAX_TTL` (and so `SESSION_IDLE_TTL`) may ask for: a year.
+pub const MAX_SESSION_TTL: i64 = 365 * 86_400;
 
 /// How tokens are signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,7 +271,9 @@ impl Config {
                 non_empty("SENDER_EMAIL").unwrap_or_else(|| "no-reply@localhost".into())
             }
         };
+        let lifetimes = lifetimes(&non_empty)?;
         Ok(Config {
+            lifetimes,
             store,
             mail_from: mailbox(&sender_name, sender_address.trim()),
             mail,
@@ -337,6 +372,34 @@ pub fn mailbox(name: &str, address: &str) -> String {
 
 /// The number `var` holds (`value`, trimmed), within `range`, or `default` when it is unset;
 /// otherwise the variable is invalid: "must be `what` from <start> to <end>".
+/// The lifetimes, each in its bounds, and in order: an access token no longer than the idle
+/// limit, the idle limit no longer than the absolute one.
+fn lifetimes(get: &dyn Fn(&str) -> Option<String>) -> Result<Lifetimes, ConfigError> {
+    let d = Lifetimes::default();
+    let seconds = |var: &'static str, default: i64, range: std::ops::RangeInclusive<i64>| {
+        number_in(var, get(var), default, range, "seconds")
+    };
+    let l = Lifetimes {
+        access_token: seconds("ACCESS_TOKEN_TTL", d.access_token, 300..=86_400)?,
+        idle: seconds("SESSION_IDLE_TTL", d.idle, 300..=MAX_SESSION_TTL)?,
+        absolute: seconds("SESSION_MAX_TTL", d.absolute, 300..=MAX_SESSION_TTL)?,
+        reuse_grace: seconds("REFRESH_REUSE_GRACE", d.reuse_grace, 0..=60)?,
+    };
+    if l.access_token > l.idle {
+        return Err(ConfigError::Invalid {
+            var: "SESSION_IDLE_TTL",
+            reason: "must be at least ACCESS_TOKEN_TTL".into(),
+        });
+    }
+    if l.idle > l.absolute {
+        return Err(ConfigError::Invalid {
+            var: "SESSION_MAX_TTL",
+            reason: "must be at least SESSION_IDLE_TTL".into(),
+        });
+    }
+    Ok(l)
+}
+
 fn number_in<T>(
     var: &'static str,
     value: Option<String>,
@@ -816,5 +879,47 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn lifetimes_default_to_a_day_a_week_and_a_month_and_stay_in_order() {
+        let lifetimes =
+            |pairs: &[(&str, &str)]| Config::from_lookup(lookup(pairs)).map(|c| c.lifetimes);
+        assert_eq!(
+            lifetimes(&[]).unwrap(),
+            Lifetimes {
+                access_token: 86_400,
+                idle: 604_800,
+                absolute: 2_592_000,
+                reuse_grace: 10,
+            }
+        );
+        let short = lifetimes(&[
+            ("ACCESS_TOKEN_TTL", "900"),
+            ("SESSION_IDLE_TTL", "3600"),
+            ("SESSION_MAX_TTL", "3600"),
+            ("REFRESH_REUSE_GRACE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (short.access_token, short.idle, short.absolute),
+            (900, 3600, 3600)
+        );
+        assert_eq!(short.reuse_grace, 0);
+        let refused = |pairs: &[(&str, &str)], var: &str| {
+            assert!(
+                matches!(lifetimes(pairs), Err(ConfigError::Invalid { var: v, .. }) if v == var),
+                "{pairs:?}"
+            );
+        };
+        refused(&[("ACCESS_TOKEN_TTL", "299")], "ACCESS_TOKEN_TTL");
+        refused(&[("ACCESS_TOKEN_TTL", "86401")], "ACCESS_TOKEN_TTL");
+        refused(&[("ACCESS_TOKEN_TTL", "15m")], "ACCESS_TOKEN_TTL");
+        refused(&[("SESSION_IDLE_TTL", "31536001")], "SESSION_IDLE_TTL");
+        refused(&[("SESSION_MAX_TTL", "-1")], "SESSION_MAX_TTL");
+        refused(&[("REFRESH_REUSE_GRACE", "61")], "REFRESH_REUSE_GRACE");
+        // Out of order: an access token outliving the idle end, an idle end past the absolute.
+        refused(&[("SESSION_IDLE_TTL", "3600")], "SESSION_IDLE_TTL");
+        refused(&[("SESSION_MAX_TTL", "86400")], "SESSION_MAX_TTL");
     }
 }

@@ -37,6 +37,15 @@ pub enum ApiError {
     InvalidConfirmationToken,
     #[error("expired confirmation token")]
     ConfirmationTokenExpired,
+    /// A token request (`POST /auth/token`) whose members are missing or mistyped: OAuth's
+    /// `invalid_request`, with the fields as `validation_failed` gives them.
+    #[error("invalid token request")]
+    InvalidRequest(FieldErrors),
+    /// A refresh token that is unknown, spent, revoked or expired: one answer for all.
+    #[error("invalid grant")]
+    InvalidGrant,
+    #[error("unsupported grant type")]
+    UnsupportedGrantType,
     #[error("no token")]
     Unauthorized,
     #[error("invalid token")]
@@ -99,7 +108,10 @@ impl ApiError {
             | InvalidQuery(_)
             | InvalidActivationToken
             | InvalidResetToken
-            | InvalidConfirmationToken => StatusCode::BAD_REQUEST,
+            | InvalidConfirmationToken
+            | InvalidRequest(_)
+            | InvalidGrant
+            | UnsupportedGrantType => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | InvalidToken | InvalidCredentials => StatusCode::UNAUTHORIZED,
             Forbidden(_) | AccountNotActivated | InsufficientScope(_) => StatusCode::FORBIDDEN,
@@ -134,6 +146,9 @@ impl ApiError {
             ResetTokenExpired => "reset_token_expired",
             InvalidConfirmationToken => "invalid_confirmation_token",
             ConfirmationTokenExpired => "confirmation_token_expired",
+            InvalidRequest(_) => "invalid_request",
+            InvalidGrant => "invalid_grant",
+            UnsupportedGrantType => "unsupported_grant_type",
             Unauthorized => "unauthorized",
             InvalidToken => "invalid_token",
             InvalidCredentials => "invalid_credentials",
@@ -177,6 +192,11 @@ impl ApiError {
             ConfirmationTokenExpired => {
                 "This confirmation link has expired; ask for the change again.".into()
             }
+            InvalidRequest(_) => "Some fields are missing or invalid.".into(),
+            InvalidGrant => {
+                "The refresh token is not valid: it is unknown, used, revoked or expired.".into()
+            }
+            UnsupportedGrantType => "Only grant_type refresh_token is supported here.".into(),
             Unauthorized => "This route needs a bearer token.".into(),
             InvalidToken => "The bearer token is malformed, expired or revoked.".into(),
             InvalidCredentials => "Unknown user or wrong password.".into(),
@@ -223,7 +243,7 @@ impl IntoResponse for ApiError {
         self.log();
         let message = self.message();
         let fields = match &self {
-            ApiError::Validation(f) => Some(f),
+            ApiError::Validation(f) | ApiError::InvalidRequest(f) => Some(f),
             _ => None,
         };
         let body = ErrorBody {

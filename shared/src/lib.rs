@@ -13,6 +13,7 @@ pub mod lambda;
 pub mod mail;
 pub mod pages;
 pub mod password;
+pub mod refresh_token;
 pub mod secret;
 pub mod state;
 pub mod store;

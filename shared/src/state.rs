@@ -28,6 +28,8 @@ pub struct AppState {
     pub widgets: Option<Arc<WidgetsUpstream>>,
     /// The key a service presents to `POST /auth/introspect`; `None`: nobody may.
     pub introspection_key: Option<Arc<str>>,
+    /// How long access tokens and sign-ins last.
+    pub lifetimes: crate::config::Lifetimes,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,7 @@ impl AppState {
             public_base_url: config.public_base_url.as_str().into(),
             widgets,
             introspection_key: config.introspection_key.as_deref().map(Arc::from),
+            lifetimes: config.lifetimes,
         })
     }
 }

@@ -7,8 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-/// Sessions and their tokens live 24 h.
-pub const SESSION_TTL_SECS: i64 = 24 * 3600;
 /// Longer Authorization values are refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 4096;
 
@@ -73,6 +71,8 @@ struct Ed25519Key {
     /// The private key; `None` in a set read from public keys (a function that only verifies).
     encoding: Option<EncodingKey>,
     decoding: DecodingKey,
+    /// The key refresh tokens are MAC'd with, derived from the private key; `None` without it.
+    refresh_key: Option<[u8; 32]>,
 }
 
 /// The Ed25519 keys tokens are signed with: the current one (the first) signs, every one of
@@ -219,6 +219,7 @@ impl Ed25519Key {
         .map_err(|e| format!("pkcs8: {e}"))?;
         Ok(Ed25519Key {
             encoding: Some(EncodingKey::from_ed_der(der.as_bytes())),
+            refresh_key: Some(crate::refresh_token::derive_key(signing.as_bytes())),
             ..Ed25519Key::public(&signing.verifying_key())
         })
     }
@@ -238,6 +239,7 @@ impl Ed25519Key {
             x,
             encoding: None,
             decoding: DecodingKey::from_ed_der(&public),
+            refresh_key: None,
         }
     }
 }
@@ -248,6 +250,7 @@ enum Signing {
     Hs512 {
         encoding: EncodingKey,
         decoding: DecodingKey,
+        refresh_key: [u8; 32],
     },
 }
 
@@ -278,6 +281,7 @@ impl TokenKeys {
         let signing = Signing::Hs512 {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            refresh_key: crate::refresh_token::derive_key(secret),
         };
         Self::with(signing, Algorithm::HS512, issuer, audience)
     }
@@ -325,6 +329,20 @@ impl TokenKeys {
         self.verified
             .as_ref()
             .is_some_and(|c| c.contains_key(&token_digest(token)))
+    }
+
+    /// The keys refresh tokens are MAC'd with, the current one (which makes new tokens) first:
+    /// one per private key of the set (derived from it), or the one derived from the HS512
+    /// secret; none in a set of public keys.
+    pub(crate) fn refresh_keys(&self) -> Vec<&[u8; 32]> {
+        match &self.signing {
+            Signing::EdDsa(keys) => keys
+                .keys
+                .iter()
+                .filter_map(|k| k.refresh_key.as_ref())
+                .collect(),
+            Signing::Hs512 { refresh_key, .. } => vec![refresh_key],
+        }
     }
 
     /// The public keys as a JWK Set; `None` with HS512 (a shared secret is never published).
@@ -466,7 +484,7 @@ mod tests {
             role: "user".into(),
             sid: "s1".into(),
             iat: now,
-            exp: now + SESSION_TTL_SECS,
+            exp: now + crate::config::Lifetimes::default().access_token,
             iss: "accounts".into(),
             aud: "accounts".into(),
             nbf: None,
@@ -494,7 +512,11 @@ mod tests {
     fn expiry_issuer_audience_key_and_algorithm_are_checked() {
         let k = keys();
         let t = k.sign(&claims(1000)).unwrap();
-        assert!(k.verify(&t, 1000 + SESSION_TTL_SECS).is_err(), "expired");
+        assert!(
+            k.verify(&t, 1000 + crate::config::Lifetimes::default().access_token)
+                .is_err(),
+            "expired"
+        );
         let other_iss = TokenKeys::new(SECRET, "someone-else", "accounts");
         assert!(other_iss.verify(&t, 1001).is_err(), "issuer");
         let other_aud = TokenKeys::new(SECRET, "accounts", "another-api");

@@ -213,6 +213,7 @@ async fn with_dynamodb_down_every_route_answers_503_quickly_and_nothing_is_half_
         crate::common::create_table(&config, &table).await;
     }
     let token = s.user("faye").await;
+    let (_, refresh_token) = s.log_in_pair("faye").await;
     s.sign_up("pending").await;
     let pending_link = s.activation_token(&email("pending"));
     s.clock.advance(60); // past the mail throttle's minute
@@ -259,6 +260,12 @@ async fn with_dynamodb_down_every_route_answers_503_quickly_and_nothing_is_half_
             "/login".into(),
             None,
             Some(json!({"email": email("faye"), "password": PASSWORD})),
+        ),
+        (
+            Method::POST,
+            "/auth/token".into(),
+            None,
+            Some(json!({"grant_type": "refresh_token", "refresh_token": refresh_token})),
         ),
         (Method::GET, "/".into(), Some(&token), None),
         (Method::GET, "/user".into(), Some(&token), None),
@@ -346,6 +353,14 @@ async fn with_dynamodb_down_every_route_answers_503_quickly_and_nothing_is_half_
         .await
         .expect(200, None);
     s.log_in("faye").await; // the password stays, and no session was ended
+    // The refresh token the failed refreshes presented is still the current one.
+    s.post(
+        "/auth/token",
+        None,
+        json!({"grant_type": "refresh_token", "refresh_token": refresh_token}),
+    )
+    .await
+    .expect(200, None);
     // The reset and confirmation links were not spent (the reset link is checked without
     // spending it: once the address changes, a link mailed to the old one is dead).
     s.get(&format!("/password/reset?token={reset_link}"), None)

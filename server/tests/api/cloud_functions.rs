@@ -127,7 +127,7 @@ async fn invoke(function: &str, vars: &[(String, String)], event: Value) -> (Str
 }
 
 /// The functions that sign tokens, and so are given the private keys (`.signs_tokens()`).
-const SIGNERS: [&str; 1] = ["login"];
+const SIGNERS: [&str; 2] = ["login", "refresh"];
 
 /// The test key set's public keys (`JWT_VERIFYING_KEYS`).
 fn test_verifying_keys() -> String {
@@ -205,7 +205,14 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     assert_eq!((status, &body["activated"]), (200, &json!(true)), "{body}");
 
     let login = json!({"username": username, "password": PASSWORD});
-    let (status, body) = call("login", &vars, ("POST", "/auth", ""), None, Some(login)).await;
+    let (status, body) = call(
+        "login",
+        &vars,
+        ("POST", "/auth", ""),
+        None,
+        Some(login.clone()),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().unwrap().to_string();
     // The jwks function publishes the key the login function signed with.
@@ -261,10 +268,38 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
         "{body}"
     );
 
+    // The refresh function spends the login's refresh token for a new pair, once.
+    let (status, body) = call("login", &vars, ("POST", "/auth", ""), None, Some(login)).await;
+    assert_eq!(status, 200, "{body}");
+    let spent = body["refresh_token"].as_str().unwrap().to_string();
+    let grant = json!({"grant_type": "refresh_token", "refresh_token": spent});
+    let token_route = ("POST", "/auth/token", "");
+    let (status, body) = call("refresh", &vars, token_route, None, Some(grant.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    let refreshed = body["token"].as_str().unwrap().to_string();
+    let (status, body) = call("me", &vars, me, Some(&refreshed), None).await;
+    assert_eq!(status, 200, "{body}");
+
     let (status, _) = call("logout", &vars, ("DELETE", "/auth", ""), Some(&token), None).await;
     assert_eq!(status, 204);
     let (status, body) = call("me", &vars, me, Some(&token), None).await;
     assert_eq!(status, 401, "{body}");
+    // The other sign-in's logout ends its refresh tokens too.
+    let (status, _) = call(
+        "logout",
+        &vars,
+        ("DELETE", "/auth", ""),
+        Some(&refreshed),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = call("refresh", &vars, token_route, None, Some(grant)).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_grant")),
+        "{body}"
+    );
 }
 
 /// The variables every function gets (as template.yaml gives them), on a fresh table.
@@ -431,21 +466,23 @@ async fn the_recovery_bootstraps_serve_their_routes_on_dynamodb_and_ses() {
 /// The function that signs refuses to start with the public keys alone (every login would be a
 /// 500); a verifier given only the public keys starts (the walks above prove it serves).
 #[test]
-fn login_refuses_to_start_without_the_private_keys() {
+fn the_signers_refuse_to_start_without_the_private_keys() {
     if !can_run(Needs::FunctionBinaries) {
         return;
     }
-    let stderr = refused_at_init(
-        "login",
-        &[
-            ("STORE", "dynamodb"),
-            ("TABLE_NAME", "accounts"),
-            ("AWS_REGION", "us-east-1"),
-            ("SENDER_EMAIL", "no-reply@example.com"),
-            ("JWT_VERIFYING_KEYS", &test_verifying_keys()),
-        ],
-    );
-    assert!(stderr.contains("JWT_SIGNING_KEYS"), "{stderr}");
+    for function in SIGNERS {
+        let stderr = refused_at_init(
+            function,
+            &[
+                ("STORE", "dynamodb"),
+                ("TABLE_NAME", "accounts"),
+                ("AWS_REGION", "us-east-1"),
+                ("SENDER_EMAIL", "no-reply@example.com"),
+                ("JWT_VERIFYING_KEYS", &test_verifying_keys()),
+            ],
+        );
+        assert!(stderr.contains("JWT_SIGNING_KEYS"), "{function}: {stderr}");
+    }
 }
 
 /// Starts `function` as Lambda would with `vars` (and `PUBLIC_BASE_URL`), expecting it to stop

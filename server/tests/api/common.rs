@@ -357,6 +357,20 @@ impl Server {
         body["token"].as_str().unwrap().to_string()
     }
 
+    /// The access token and the refresh token of a login.
+    pub async fn log_in_pair(&self, username: &str) -> (String, String) {
+        let body = self
+            .post(
+                "/auth",
+                None,
+                json!({"username": username, "password": PASSWORD}),
+            )
+            .await
+            .expect(200, None);
+        let text = |k: &str| body[k].as_str().unwrap().to_string();
+        (text("token"), text("refresh_token"))
+    }
+
     /// The token of a login with `password`, or `None` when it is refused (`401`).
     pub async fn log_in_with_password(&self, username: &str, password: &str) -> Option<String> {
         let r = self

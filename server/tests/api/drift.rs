@@ -61,7 +61,10 @@ fn only_the_functions_that_sign_are_given_the_private_keys() {
         .filter(|f| f.is_signing())
         .map(|f| f.name.to_string())
         .collect();
-    assert_eq!(signers, BTreeSet::from(["login".to_string()]));
+    assert_eq!(
+        signers,
+        BTreeSet::from(["login".to_string(), "refresh".to_string()])
+    );
     let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
     let mut given = BTreeSet::new();
     let mut function: Option<String> = None;

@@ -41,6 +41,8 @@ fn body() -> impl Strategy<Value = Value> {
         Just("token".to_string()),
         Just("current_password".to_string()),
         Just("new_password".to_string()),
+        Just("grant_type".to_string()),
+        Just("refresh_token".to_string()),
         "[a-z_]{1,10}",
     ];
     let plausible = prop_oneof![
@@ -49,6 +51,8 @@ fn body() -> impl Strategy<Value = Value> {
         "[a-z]{1,10}@[a-z]{1,10}\\.com".prop_map(Value::String),
         Just(json!("correct horse battery staple")),
         Just(json!(["widgets", "admin"])),
+        Just(json!("refresh_token")),
+        "rt1\\.[A-Za-z0-9_-]{0,60}\\.[A-Za-z0-9_-]{0,43}".prop_map(Value::String),
     ];
     prop_oneof![
         prop::collection::vec((key, plausible), 0..6)
@@ -96,6 +100,7 @@ fn json_bodies_never_cause_a_server_error() {
         (Method::PUT, "/user/fuzzed/password", user),
         (Method::PUT, "/user/fuzzed/email", user),
         (Method::POST, "/auth/introspect", Some(INTROSPECTION_KEY)),
+        (Method::POST, "/auth/token", None),
     ];
     for (method, path, credential) in routes {
         runner(48)
@@ -122,6 +127,7 @@ fn raw_bytes_queries_and_authorization_headers_never_cause_a_server_error() {
                 "/activate/resend",
                 "/password/reset",
                 "/auth/introspect",
+                "/auth/token",
             ] {
                 let r = rt.block_on(s.raw(Method::POST, path, bytes.clone()));
                 well_formed(&r, &format!("POST {path} with {} raw bytes", bytes.len()));

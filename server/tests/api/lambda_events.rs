@@ -119,8 +119,10 @@ async fn every_event_file_runs_through_its_function() {
             .await
             .expect(202, None);
         let confirmation = s.link_token("alice.elsewhere@example.com", "/email/confirm");
+        let (_, refresh) = s.log_in_pair("alice").await;
         let filled = raw
             .replace("REPLACE_WITH_TOKEN", &token)
+            .replace("REPLACE_WITH_REFRESH_TOKEN", &refresh)
             .replace("REPLACE_WITH_ACTIVATION_TOKEN", &activation)
             .replace("REPLACE_WITH_RESET_TOKEN", &reset)
             .replace("REPLACE_WITH_CONFIRMATION_TOKEN", &confirmation)

@@ -16,6 +16,7 @@ mod pages;
 mod process;
 mod races;
 mod recovery;
+mod refresh;
 mod signup;
 mod token_cache;
 mod tokens;

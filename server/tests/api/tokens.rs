@@ -142,7 +142,8 @@ async fn forged_and_foreign_tokens_are_refused_with_hs512() {
         ("aud", json!("another-api")),
         ("iss", json!("someone-else")),
         ("exp", json!(1)),
-        ("exp", json!(exp + 3600)),
+        // Past the sign-in's end (an idle week after the login; the token's own exp is a day).
+        ("exp", json!(exp - 86400 + 7 * 86400 + 1)),
         ("nbf", json!(exp - 60)),
     ] {
         let mut c = claims.clone();

@@ -10,10 +10,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::input::{Field, Validate};
 use crate::mail::email_change_cancelled_notice;
 use crate::password::MAX_PASSWORD_CHARS;
+use crate::refresh_token::{self, RefreshClaims};
 use crate::secret::{session_id, token_hash};
 use crate::state::AppState;
 use crate::store::{LoginAttempt, Session};
-use crate::token::{Claims, SESSION_TTL_SECS};
+use crate::token::Claims;
 use crate::user::{Role, UserRecord, email_key, username_key};
 
 /// Scopes a token may carry.
@@ -64,12 +65,16 @@ fn allowed_scopes(user: &UserRecord) -> Vec<String> {
     s
 }
 
+/// What a login and a refresh answer: the access token (`token`), how long it lasts, its
+/// scopes, and the refresh token that gets the next pair, with how long the sign-in can last.
 #[derive(Debug, Serialize)]
 pub struct LoginResponse {
     pub token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
     pub scope: Vec<String>,
+    pub refresh_token: String,
+    pub refresh_expires_in: i64,
 }
 
 /// `POST /auth` and `POST /login`: `username` (or `email`), `password`, and `scope`.
@@ -218,38 +223,175 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginRespons
         }
     };
     let now = state.clock.now();
+    let lifetimes = state.lifetimes;
     let session = Session {
         session_id: session_id()?,
         user_id: user.user_id.clone(),
         created_at: now,
-        expires_at: now + SESSION_TTL_SECS,
+        expires_at: now + lifetimes.idle.min(lifetimes.absolute),
         epoch: user.auth_epoch,
+        refresh_gen: 0,
+        refreshed_at: now,
     };
     if !state.store.create_session(&session, now).await? {
         // Deleted, deactivated, or its password reset while this login was under way.
         return Err(ApiError::InvalidCredentials);
     }
+    let pair = token_pair(state, &user, &session, scope, now)?;
+    tracing::info!(user_id = %user.user_id, "user logged in");
+    Ok(pair)
+}
+
+/// The pair of tokens of `session` at its current generation: the access token (issued when
+/// the generation began, `session.refreshed_at`, for `ACCESS_TOKEN_TTL` and never past the
+/// sign-in's absolute end) and the refresh token of that generation. Both are the same however
+/// often they are made for the same session, generation and user (Ed25519 and HMAC signatures
+/// are deterministic): a tab answered from the reuse grace gets exactly the pair the winning
+/// tab got.
+fn token_pair(
+    state: &AppState,
+    user: &UserRecord,
+    session: &Session,
+    scope: Vec<String>,
+    now: i64,
+) -> ApiResult<LoginResponse> {
+    let lifetimes = state.lifetimes;
+    let iat = session.refreshed_at;
+    let exp = (iat + lifetimes.access_token).min(session.created_at + lifetimes.absolute);
     let claims = Claims {
         sub: user.user_id.clone(),
-        name: name_in_token(crate::user::UserView::from(&user).name),
+        name: name_in_token(crate::user::UserView::from(user).name),
         email: user.email.clone(),
         scope: scope.join(" "),
         role: user.role.as_str().into(),
-        sid: session.session_id,
-        iat: now,
-        exp: session.expires_at,
+        sid: session.session_id.clone(),
+        iat,
+        exp,
         iss: state.keys.issuer.clone(),
         aud: state.keys.audience.clone(),
         nbf: None,
     };
     let token = state.keys.sign(&claims)?;
-    tracing::info!(user_id = %user.user_id, "user logged in");
+    let refresh = RefreshClaims {
+        sub: user.user_id.clone(),
+        sid: session.session_id.clone(),
+        generation: session.refresh_gen,
+        scope: claims.scope,
+    };
+    let refresh_token = refresh_token::make(&state.keys, &refresh)
+        .ok_or_else(|| ApiError::Internal("these keys cannot make refresh tokens".into()))?;
     Ok(LoginResponse {
         token,
         token_type: "Bearer",
-        expires_in: SESSION_TTL_SECS,
+        expires_in: exp - now,
         scope,
+        refresh_token,
+        refresh_expires_in: session.expires_at - now,
     })
+}
+
+/// `POST /auth/token`: `grant_type` and `refresh_token` (RFC 6749 section 6; JSON or a form).
+#[derive(Debug, Deserialize, garde::Validate)]
+pub struct RefreshBody {
+    #[serde(default)]
+    #[garde(custom(crate::input::required_string))]
+    pub grant_type: Field<String>,
+    #[serde(default)]
+    #[garde(custom(crate::input::required_string))]
+    pub refresh_token: Field<String>,
+}
+
+impl Validate for RefreshBody {
+    type Command = (String, String);
+    fn command(self) -> (String, String) {
+        (
+            self.grant_type.into_string(),
+            self.refresh_token.into_string(),
+        )
+    }
+}
+
+/// How many times a refresh reads the session again after losing a race for its rotation.
+const ROTATION_TRIES: usize = 3;
+
+/// `POST /auth/token` with `grant_type=refresh_token`: spends the refresh token for a new pair.
+///
+/// The token's generation against its session's: the current one is rotated (one conditional
+/// write; the sign-in's idle end moves on, never past its absolute end); the one just replaced,
+/// within `REFRESH_REUSE_GRACE` seconds of its rotation, gets the current pair again (two tabs
+/// refreshing at once both stay signed in); any other spent one ends the sign-in, every token
+/// of it, and is logged as a possible theft. Unknown, forged, revoked, expired and spent tokens
+/// all answer `invalid_grant`.
+pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResponse> {
+    let (grant_type, token) = body.validate().map_err(|e| match e {
+        ApiError::Validation(fields) => ApiError::InvalidRequest(fields),
+        other => other,
+    })?;
+    if grant_type != "refresh_token" {
+        return Err(ApiError::UnsupportedGrantType);
+    }
+    let Some(presented) = refresh_token::read(&state.keys, &token) else {
+        tracing::debug!("refresh refused: not a refresh token of this service");
+        return Err(ApiError::InvalidGrant);
+    };
+    let lifetimes = state.lifetimes;
+    for _ in 0..ROTATION_TRIES {
+        let now = state.clock.now();
+        let Some((session, user)) = state
+            .store
+            .authenticate(&presented.sub, &presented.sid, now)
+            .await?
+        else {
+            tracing::debug!(user_id = %presented.sub, "refresh refused: the sign-in has ended");
+            return Err(ApiError::InvalidGrant);
+        };
+        // The scope granted at login, less what the user may no longer have.
+        let allowed = allowed_scopes(&user);
+        let scope: Vec<String> = presented
+            .scope
+            .split_whitespace()
+            .filter(|s| allowed.iter().any(|a| a == s))
+            .map(str::to_string)
+            .collect();
+        let current = session.refresh_gen;
+        if presented.generation == current {
+            let ends = (now + lifetimes.idle).min(session.created_at + lifetimes.absolute);
+            if state.store.rotate_session(&session, now, ends).await? {
+                let rotated = Session {
+                    refresh_gen: current + 1,
+                    refreshed_at: now,
+                    expires_at: ends,
+                    ..session
+                };
+                tracing::info!(user_id = %user.user_id, "tokens refreshed");
+                return token_pair(state, &user, &rotated, scope, now);
+            }
+            // Another refresh (or an end) came first: read the session again.
+            continue;
+        }
+        if presented.generation == current - 1
+            && now - session.refreshed_at <= lifetimes.reuse_grace
+        {
+            tracing::debug!(user_id = %user.user_id, "refresh within the reuse grace");
+            return token_pair(state, &user, &session, scope, now);
+        }
+        if presented.generation < current {
+            state
+                .store
+                .end_session(&user.user_id, &session.session_id)
+                .await?;
+            tracing::warn!(
+                user_id = %user.user_id,
+                presented = presented.generation,
+                current,
+                "a spent refresh token was used again: the sign-in is ended (a possible theft)"
+            );
+        }
+        return Err(ApiError::InvalidGrant);
+    }
+    Err(ApiError::StoreUnavailable(
+        "the session kept changing under its refresh".into(),
+    ))
 }
 
 /// `DELETE /auth`: ends the session of the token.
@@ -310,6 +452,9 @@ pub(crate) fn login_key(by_email: bool, name: &str) -> String {
 pub struct SessionView {
     pub session_id: String,
     pub created_at: String,
+    /// When its refresh token was last used (`null`: never since the login).
+    pub refreshed_at: Option<String>,
+    /// When the sign-in ends unless refreshed before (never past its absolute end).
     pub expires_at: String,
     pub current: bool,
 }
@@ -331,6 +476,7 @@ pub async fn list_sessions(state: &AppState, auth: &Auth) -> ApiResult<Vec<Sessi
             current: s.session_id == auth.session.session_id,
             session_id: shown_session_id(&s.session_id),
             created_at: rfc3339(s.created_at),
+            refreshed_at: (s.refresh_gen > 0).then(|| rfc3339(s.refreshed_at)),
             expires_at: rfc3339(s.expires_at),
         })
         .collect())

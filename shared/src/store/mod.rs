@@ -57,9 +57,17 @@ pub enum ActivationOutcome {
 pub struct Session {
     pub session_id: String,
     pub user_id: String,
+    /// When the person signed in.
     pub created_at: i64,
+    /// When the sign-in ends: idle since its last refresh for too long, or too old, whichever
+    /// comes first (moved on by each refresh, never past the absolute end).
     pub expires_at: i64,
     pub epoch: i64,
+    /// How many times its refresh token was rotated: the generation of the one refresh token
+    /// that works now (0 at login). One number per sign-in, however many refreshes.
+    pub refresh_gen: i64,
+    /// When it was last rotated (its login's time until the first refresh).
+    pub refreshed_at: i64,
 }
 
 /// A password-reset token as stored: its hash, the user, and the user's auth epoch when it was
@@ -272,6 +280,17 @@ pub trait Sessions: Send + Sync {
         now: i64,
     ) -> StoreResult<Option<(Session, UserRecord)>>;
     async fn end_session(&self, user_id: &str, session_id: &str) -> StoreResult<()>;
+    /// Rotates the refresh token of `session` (as [`Sessions::authenticate`] read it) if its
+    /// generation is still `session.refresh_gen`: the generation goes one on, `refreshed_at`
+    /// becomes `now` and the sign-in ends at `expires_at`, in one conditional write with the
+    /// checks of `authenticate` (live, of an activated user still of its epoch). `false`
+    /// (nothing written) when another rotation came first or the session is no longer live.
+    async fn rotate_session(
+        &self,
+        session: &Session,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<bool>;
     /// The live sessions of a user whose auth epoch is `epoch`, oldest first.
     async fn list_sessions(&self, user_id: &str, epoch: i64, now: i64)
     -> StoreResult<Vec<Session>>;

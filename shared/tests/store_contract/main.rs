@@ -144,6 +144,8 @@ fn session(sid: &str, user_id: &str, epoch: i64, created_at: i64) -> Session {
         created_at,
         expires_at: created_at + DAY,
         epoch,
+        refresh_gen: 0,
+        refreshed_at: created_at,
     }
 }
 

@@ -5,6 +5,7 @@ use super::*;
 contract!(
     sessions_live_with_their_user,
     sessions_are_listed_and_end_together,
+    a_session_rotates_once_per_generation,
 );
 
 async fn sessions_live_with_their_user(store: Arc<dyn UserStore>) {
@@ -16,6 +17,8 @@ async fn sessions_live_with_their_user(store: Arc<dyn UserStore>) {
         created_at: NOW,
         expires_at: NOW + DAY,
         epoch: 0,
+        refresh_gen: 0,
+        refreshed_at: NOW,
     };
     assert!(store.create_session(&s, NOW).await.unwrap());
     let (session, found) = store.authenticate("u1", "s1", NOW).await.unwrap().unwrap();
@@ -49,6 +52,8 @@ async fn sessions_live_with_their_user(store: Arc<dyn UserStore>) {
         created_at: NOW,
         expires_at: NOW + DAY,
         epoch: 0,
+        refresh_gen: 0,
+        refreshed_at: NOW,
     };
     assert!(
         !store.create_session(&orphan, NOW).await.unwrap(),
@@ -73,6 +78,8 @@ async fn sessions_live_with_their_user(store: Arc<dyn UserStore>) {
             created_at: NOW,
             expires_at: NOW + DAY,
             epoch: 0,
+            refresh_gen: 0,
+            refreshed_at: NOW,
         };
         assert!(store.create_session(&s, NOW).await.unwrap());
     }
@@ -170,4 +177,88 @@ async fn sessions_are_listed_and_end_together(store: Arc<dyn UserStore>) {
         "another user's stays"
     );
     assert!(!store.end_all_sessions("nobody", None, NOW).await.unwrap());
+}
+
+async fn a_session_rotates_once_per_generation(store: Arc<dyn UserStore>) {
+    activated(&store, "u1", "olga").await;
+    let s = session("s1", "u1", 0, NOW);
+    assert!(store.create_session(&s, NOW).await.unwrap());
+    let (read, _) = store.authenticate("u1", "s1", NOW).await.unwrap().unwrap();
+    assert_eq!((read.refresh_gen, read.refreshed_at), (0, NOW));
+
+    // The generation moves on once, from the one read; the end moves with it.
+    assert!(
+        store
+            .rotate_session(&read, NOW + 10, NOW + 3 * DAY)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .rotate_session(&read, NOW + 11, NOW + 3 * DAY)
+            .await
+            .unwrap(),
+        "generation 0 is spent"
+    );
+    let (now, _) = store
+        .authenticate("u1", "s1", NOW + 20)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (now.refresh_gen, now.refreshed_at, now.expires_at),
+        (1, NOW + 10, NOW + 3 * DAY)
+    );
+    assert!(
+        live(&store, "u1", "s1", NOW + 2 * DAY).await,
+        "the end moved past the first one"
+    );
+    let listed = store.list_sessions("u1", 0, NOW + 20).await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&now));
+
+    // Eight at once from one read: exactly one wins.
+    let won = join_all((0..8).map(|_| store.rotate_session(&now, NOW + 30, NOW + 4 * DAY))).await;
+    let won: Vec<bool> = won.into_iter().map(Result::unwrap).collect();
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let (after, _) = store
+        .authenticate("u1", "s1", NOW + 31)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.refresh_gen, 2);
+
+    // Not once the session has ended: expired, its epoch moved on, or deleted.
+    assert!(
+        !store
+            .rotate_session(&after, NOW + 4 * DAY, NOW + 5 * DAY)
+            .await
+            .unwrap(),
+        "expired"
+    );
+    assert!(store.end_all_sessions("u1", None, NOW + 40).await.unwrap());
+    assert!(
+        !store
+            .rotate_session(&after, NOW + 41, NOW + 5 * DAY)
+            .await
+            .unwrap(),
+        "every session ended"
+    );
+    let s2 = session("s2", "u1", 1, NOW + 50);
+    assert!(store.create_session(&s2, NOW + 50).await.unwrap());
+    store.end_session("u1", "s2").await.unwrap();
+    assert!(
+        !store
+            .rotate_session(&s2, NOW + 51, NOW + 5 * DAY)
+            .await
+            .unwrap(),
+        "logged out"
+    );
+    assert!(
+        store
+            .authenticate("u1", "s2", NOW + 52)
+            .await
+            .unwrap()
+            .is_none(),
+        "a failed rotation makes nothing"
+    );
 }

@@ -134,18 +134,32 @@ async fn an_older_store_file_rekeys_its_addresses_when_opened() {
     {
         let store: Arc<dyn UserStore> = Arc::new(SqliteStore::open(&path).unwrap());
         create(&store, "k1", "kate", "ＫＡＴＥ@example.com").await;
+        let activation = store.activate("t-k1", NOW).await.unwrap();
+        assert!(matches!(activation, ActivationOutcome::Activated(_)));
+        assert!(
+            store
+                .create_session(&session("s1", "k1", 0, NOW), NOW)
+                .await
+                .unwrap()
+        );
     }
     {
-        // Back to schema 2, as an older release left it.
+        // Back to schema 2, as an older release left it (sessions without refresh columns).
         let db = rusqlite::Connection::open(&path).unwrap();
         db.execute_batch(
             "UPDATE users SET email_key = 'ｋａｔｅ@example.com'; \
              ALTER TABLE email_changes DROP COLUMN epoch; \
-             ALTER TABLE reset_tokens DROP COLUMN email; PRAGMA user_version = 2;",
+             ALTER TABLE reset_tokens DROP COLUMN email; \
+             ALTER TABLE sessions DROP COLUMN refresh_gen; \
+             ALTER TABLE sessions DROP COLUMN refreshed_at; PRAGMA user_version = 2;",
         )
         .unwrap();
     }
     let store: Arc<dyn UserStore> = Arc::new(SqliteStore::open(&path).unwrap());
+    // A session of then: generation 0, refreshed when made, and it rotates.
+    let (s1, _) = store.authenticate("k1", "s1", NOW).await.unwrap().unwrap();
+    assert_eq!(s1, session("s1", "k1", 0, NOW));
+    assert!(store.rotate_session(&s1, NOW + 1, NOW + DAY).await.unwrap());
     let found = store
         .find_user_by_email("kate@example.com", NOW)
         .await

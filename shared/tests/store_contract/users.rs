@@ -184,6 +184,8 @@ async fn updates_replace_data_and_deactivation_ends_sessions(store: Arc<dyn User
         created_at: NOW,
         expires_at: NOW + DAY,
         epoch: 0,
+        refresh_gen: 0,
+        refreshed_at: NOW,
     };
     assert!(store.create_session(&s, NOW).await.unwrap());
     let data = json!({"z": 1, "a": {"deep": [true, null]}, "name": "Liam"})
@@ -244,6 +246,8 @@ async fn updates_replace_data_and_deactivation_ends_sessions(store: Arc<dyn User
         created_at: NOW,
         expires_at: NOW + DAY,
         epoch: 0,
+        refresh_gen: 0,
+        refreshed_at: NOW,
     };
     assert!(
         !store.create_session(&s2, NOW + 10).await.unwrap(),

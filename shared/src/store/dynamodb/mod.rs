@@ -237,12 +237,16 @@ fn user_from_item(item: &Item) -> StoreResult<UserRecord> {
 
 fn session_from_item(user_id: &str, item: &Item) -> StoreResult<Session> {
     let sk = get_s(item, "sk").ok_or_else(|| broken("session sk"))?;
+    let created_at = get_n(item, "created_at").unwrap_or(0);
     Ok(Session {
         session_id: sk.strip_prefix("SESSION#").unwrap_or(sk).to_string(),
         user_id: user_id.into(),
-        created_at: get_n(item, "created_at").unwrap_or(0),
+        created_at,
         expires_at: get_n(item, TTL_ATTRIBUTE).ok_or_else(|| broken("session expiry"))?,
         epoch: get_n(item, "epoch").unwrap_or(0),
+        // Sessions made before refresh tokens: generation 0, refreshed when made.
+        refresh_gen: get_n(item, "refresh_gen").unwrap_or(0),
+        refreshed_at: get_n(item, "refreshed_at").unwrap_or(created_at),
     })
 }
 

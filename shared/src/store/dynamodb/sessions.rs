@@ -9,6 +9,8 @@ impl Sessions for DynamoStore {
         item.insert(TTL_ATTRIBUTE.into(), n(session.expires_at));
         item.insert("created_at".into(), n(session.created_at));
         item.insert("epoch".into(), n(session.epoch));
+        item.insert("refresh_gen".into(), n(session.refresh_gen));
+        item.insert("refreshed_at".into(), n(session.refreshed_at));
         // Only for a user that exists, is activated and still has the session's epoch, checked
         // in the same transaction.
         let check = ConditionCheck::builder()
@@ -66,6 +68,58 @@ impl Sessions for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn rotate_session(
+        &self,
+        session: &Session,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
+        // One transaction: the user still activated and of the session's epoch, and the
+        // session present, unexpired, of that epoch and still at the generation read.
+        let user = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(user_key(&session.user_id)))
+            .condition_expression(format!(
+                "attribute_exists(pk) AND activated = :yes AND {}",
+                epoch_is("auth_epoch", session.epoch)
+            ))
+            .expression_attribute_values(":yes", Av::Bool(true))
+            .expression_attribute_values(":epoch", n(session.epoch))
+            .build()
+            .map_err(request_error)?;
+        let generation = if session.refresh_gen == 0 {
+            "(attribute_not_exists(refresh_gen) OR refresh_gen = :gen)"
+        } else {
+            "refresh_gen = :gen"
+        };
+        let condition = format!(
+            "attribute_exists(pk) AND {TTL_ATTRIBUTE} > :now AND {} AND {generation}",
+            epoch_is("epoch", session.epoch)
+        );
+        let values = Item::from([
+            (":gen".to_string(), n(session.refresh_gen)),
+            (":next".to_string(), n(session.refresh_gen + 1)),
+            (":now".to_string(), n(now)),
+            (":end".to_string(), n(expires_at)),
+            (":epoch".to_string(), n(session.epoch)),
+        ]);
+        let items = vec![
+            TransactWriteItem::builder().condition_check(user).build(),
+            update(
+                &self.table,
+                session_key(&session.user_id, &session.session_id),
+                &format!("SET refresh_gen = :next, refreshed_at = :now, {TTL_ATTRIBUTE} = :end"),
+                Some(&condition),
+                Some(values),
+            )?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if failed_conditions(&e).is_some() => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn list_sessions(

@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 /// The schema's version (`PRAGMA user_version`): each migration below takes a store file one
 /// version on, in one transaction, so a file made by an older release opens with its data.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Version 2: auth epochs (every session ended in one write), reset tokens, email changes,
 /// mail counters.
@@ -100,6 +100,13 @@ CREATE INDEX IF NOT EXISTS activation_tokens_expiry ON activation_tokens(expires
 CREATE INDEX IF NOT EXISTS reset_tokens_expiry ON reset_tokens(expires_at);
 CREATE INDEX IF NOT EXISTS email_changes_expiry ON email_changes(expires_at);
 CREATE INDEX IF NOT EXISTS users_pending ON users(pending_until) WHERE pending_until IS NOT NULL;
+"#;
+
+/// Version 4: refresh tokens: each session's generation and time of its last rotation (older
+/// sessions: generation 0, refreshed when they were made).
+const MIGRATION_4: &str = r#"
+ALTER TABLE sessions ADD COLUMN refresh_gen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN refreshed_at INTEGER;
 "#;
 
 /// Link tokens (activation, reset, address change), used or not, are kept a day past their
@@ -176,6 +183,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     if version < 3 {
         tx.execute_batch(MIGRATION_3)?;
         rekey_addresses(&tx)?;
+    }
+    if version < 4 {
+        tx.execute_batch(MIGRATION_4)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -18,10 +18,19 @@ impl Sessions for SqliteStore {
             // same transaction.
             let created = tx
                 .execute(
-                    "INSERT INTO sessions (session_id, user_id, created_at, expires_at, epoch) \
-                     SELECT ?1, user_id, ?3, ?4, ?5 FROM users \
+                    "INSERT INTO sessions \
+                     (session_id, user_id, created_at, expires_at, epoch, refresh_gen, refreshed_at) \
+                     SELECT ?1, user_id, ?3, ?4, ?5, ?6, ?7 FROM users \
                      WHERE user_id = ?2 AND activated = 1 AND auth_epoch = ?5",
-                    params![s.session_id, s.user_id, s.created_at, s.expires_at, s.epoch],
+                    params![
+                        s.session_id,
+                        s.user_id,
+                        s.created_at,
+                        s.expires_at,
+                        s.epoch,
+                        s.refresh_gen,
+                        s.refreshed_at
+                    ],
                 )
                 .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
@@ -42,7 +51,8 @@ impl Sessions for SqliteStore {
             // The hot path of every authenticated request: one cached statement, one row.
             const SQL: &str = "SELECT u.user_id, u.username, u.email, u.password_hash, u.role, \
                 u.activated, u.data, u.created_at, u.updated_at, u.pending_until, u.auth_epoch, \
-                s.created_at, s.expires_at \
+                s.created_at, s.expires_at, s.refresh_gen, \
+                coalesce(s.refreshed_at, s.created_at) \
                 FROM sessions s JOIN users u ON u.user_id = s.user_id \
                 WHERE s.session_id = ?1 AND s.user_id = ?3 AND s.expires_at > ?2 \
                 AND u.activated = 1 AND s.epoch = u.auth_epoch";
@@ -56,6 +66,8 @@ impl Sessions for SqliteStore {
                         created_at: row.get(11)?,
                         expires_at: row.get(12)?,
                         epoch: user.auth_epoch,
+                        refresh_gen: row.get(13)?,
+                        refreshed_at: row.get(14)?,
                     },
                     user,
                 ))
@@ -79,6 +91,34 @@ impl Sessions for SqliteStore {
         .await
     }
 
+    async fn rotate_session(
+        &self,
+        session: &Session,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
+        let sid = session.session_id.clone();
+        let uid = session.user_id.clone();
+        let from_gen = session.refresh_gen;
+        self.run(move |conn| {
+            // One statement: the generation moves on only from `from_gen`, for a live session
+            // of a live, activated user of the session's epoch (what `authenticate` checks).
+            let changed = conn
+                .execute(
+                    "UPDATE sessions SET refresh_gen = refresh_gen + 1, refreshed_at = ?4, \
+                     expires_at = ?5 \
+                     WHERE session_id = ?1 AND user_id = ?2 AND refresh_gen = ?3 \
+                     AND expires_at > ?4 AND EXISTS (SELECT 1 FROM users u \
+                     WHERE u.user_id = sessions.user_id AND u.activated = 1 \
+                     AND u.auth_epoch = sessions.epoch)",
+                    params![sid, uid, from_gen, now, expires_at],
+                )
+                .map_err(unavailable)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
     async fn list_sessions(
         &self,
         user_id: &str,
@@ -88,7 +128,8 @@ impl Sessions for SqliteStore {
         let uid = user_id.to_string();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT session_id, created_at, expires_at FROM sessions \
+                "SELECT session_id, created_at, expires_at, refresh_gen, \
+                 coalesce(refreshed_at, created_at) FROM sessions \
                  WHERE user_id = ?1 AND epoch = ?2 AND expires_at > ?3 \
                  ORDER BY created_at, session_id",
             )?;
@@ -99,6 +140,8 @@ impl Sessions for SqliteStore {
                     created_at: r.get(1)?,
                     expires_at: r.get(2)?,
                     epoch,
+                    refresh_gen: r.get(3)?,
+                    refreshed_at: r.get(4)?,
                 })
             })?;
             rows.collect()
