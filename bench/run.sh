@@ -73,14 +73,27 @@ dir=$(mktemp -d)
 if want load; then
 echo "==> the local server under load (wrk, ${duration} s per run)"
 start_server "$dir"
+# Fifteen more users for the login run (bench1 .. bench15; login.lua cycles through them).
+for i in $(seq 1 15); do
+    curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench$i\",\"email\":\"bench$i@example.com\",\"password\":\"$password\"}"
+    curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$dir/mail.log" | tail -1)"
+done
 cat bench/common.lua bench/login.lua > "$dir/login.lua"
 cat bench/common.lua bench/signup.lua > "$dir/signup.lua"
+cat bench/common.lua bench/refresh.lua > "$dir/refresh.lua"
 for c in 1 16; do
     t=$(( c < 2 ? c : 2 ))
     wrk -t$t -c$c -d${duration}s -s bench/common.lua "$base/" | tail -1 > "$out/home-c$c.json"
     wrk -t$t -c$c -d${duration}s -s bench/common.lua -H "Authorization: Bearer $token" "$base/user" | tail -1 > "$out/me-c$c.json"
     wrk -t$t -c$c -d${duration}s -s "$dir/login.lua" "$base/auth" | tail -1 > "$out/login-c$c.json"
     BENCH_PREFIX="c${c}r$RANDOM" wrk -t$t -c$c -d${duration}s -s "$dir/signup.lua" "$base/user" | tail -1 > "$out/signup-c$c.json"
+    # Refreshes: one sign-in per connection (a thread each, so each chain is sequential).
+    : > "$dir/refresh-tokens"
+    for _ in $(seq 1 "$c"); do
+        curl -sf -X POST "$base/auth" -d "{\"username\":\"bench\",\"password\":\"$password\"}" |
+            .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >> "$dir/refresh-tokens"
+    done
+    REFRESH_TOKENS="$dir/refresh-tokens" wrk -t$c -c$c -d${duration}s -s "$dir/refresh.lua" "$base/auth/token" | tail -1 > "$out/refresh-c$c.json"
 done
 echo "RSS of the server after the load: $(grep VmHWM /proc/$server/status)" > "$out/server-rss.txt"
 kill $server; trap - EXIT

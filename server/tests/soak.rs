@@ -128,7 +128,24 @@ async fn iteration(
     if !f.check("login", s, 200) {
         return;
     }
-    let t = login["token"].as_str().unwrap_or_default().to_string();
+    // The access token the rest uses is a refreshed one: the refresh route under load too.
+    let first = login["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (s, pair) = send(
+        c.post(format!("{base}/auth/token"))
+            .json(&json!({"grant_type": "refresh_token", "refresh_token": first})),
+    )
+    .await;
+    if !f.check("refresh", s, 200) {
+        return;
+    }
+    let t = pair["token"].as_str().unwrap_or_default().to_string();
+    let refresh = pair["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     for path in [
         "/",
         "/user",
@@ -157,6 +174,12 @@ async fn iteration(
     f.check("logout", s, 204);
     let (s, _) = send(c.get(format!("{base}/user")).bearer_auth(&t)).await;
     f.check("after logout", s, 401);
+    let (s, _) = send(
+        c.post(format!("{base}/auth/token"))
+            .json(&json!({"grant_type": "refresh_token", "refresh_token": refresh})),
+    )
+    .await;
+    f.check("refresh after logout", s, 400);
     let (s, login) = send(
         c.post(format!("{base}/auth"))
             .json(&json!({"username": name, "password": PASSWORD})),

@@ -346,15 +346,7 @@ impl Server {
     }
 
     pub async fn log_in(&self, username: &str) -> String {
-        let body = self
-            .post(
-                "/auth",
-                None,
-                json!({"username": username, "password": PASSWORD}),
-            )
-            .await
-            .expect(200, None);
-        body["token"].as_str().unwrap().to_string()
+        self.log_in_pair(username).await.0
     }
 
     /// The access token and the refresh token of a login.

@@ -13,19 +13,8 @@ impl Sessions for DynamoStore {
         item.insert("refreshed_at".into(), n(session.refreshed_at));
         // Only for a user that exists, is activated and still has the session's epoch, checked
         // in the same transaction.
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(user_key(&session.user_id)))
-            .condition_expression(format!(
-                "attribute_exists(pk) AND activated = :yes AND {}",
-                epoch_is("auth_epoch", session.epoch)
-            ))
-            .expression_attribute_values(":yes", Av::Bool(true))
-            .expression_attribute_values(":epoch", n(session.epoch))
-            .build()
-            .map_err(request_error)?;
         let items = vec![
-            TransactWriteItem::builder().condition_check(check).build(),
+            self.user_of_session(session)?,
             put(&self.table, item, None, None)?,
         ];
         match self.transact(items).await {
@@ -78,17 +67,6 @@ impl Sessions for DynamoStore {
     ) -> StoreResult<bool> {
         // One transaction: the user still activated and of the session's epoch, and the
         // session present, unexpired, of that epoch and still at the generation read.
-        let user = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(user_key(&session.user_id)))
-            .condition_expression(format!(
-                "attribute_exists(pk) AND activated = :yes AND {}",
-                epoch_is("auth_epoch", session.epoch)
-            ))
-            .expression_attribute_values(":yes", Av::Bool(true))
-            .expression_attribute_values(":epoch", n(session.epoch))
-            .build()
-            .map_err(request_error)?;
         let generation = if session.refresh_gen == 0 {
             "(attribute_not_exists(refresh_gen) OR refresh_gen = :gen)"
         } else {
@@ -106,7 +84,7 @@ impl Sessions for DynamoStore {
             (":epoch".to_string(), n(session.epoch)),
         ]);
         let items = vec![
-            TransactWriteItem::builder().condition_check(user).build(),
+            self.user_of_session(session)?,
             update(
                 &self.table,
                 session_key(&session.user_id, &session.session_id),
@@ -147,5 +125,24 @@ impl Sessions for DynamoStore {
     ) -> StoreResult<bool> {
         self.end_sessions_and_set_password(user_id, None, keep, now)
             .await
+    }
+}
+
+impl DynamoStore {
+    /// The transaction item that holds a session's write to its user: present, activated, and
+    /// still of the session's auth epoch.
+    fn user_of_session(&self, session: &Session) -> StoreResult<TransactWriteItem> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(user_key(&session.user_id)))
+            .condition_expression(format!(
+                "attribute_exists(pk) AND activated = :yes AND {}",
+                epoch_is("auth_epoch", session.epoch)
+            ))
+            .expression_attribute_values(":yes", Av::Bool(true))
+            .expression_attribute_values(":epoch", n(session.epoch))
+            .build()
+            .map_err(request_error)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 }
