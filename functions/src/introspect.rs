@@ -61,6 +61,8 @@ pub async fn introspect(
                 "iat": c.iat,
                 "iss": c.iss,
                 "aud": c.aud,
+                "amr": c.amr,
+                "acr": c.acr,
                 "token_type": "Bearer",
             }))
             .into_response()

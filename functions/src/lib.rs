@@ -21,6 +21,11 @@ pub mod list_users;
 pub mod login;
 pub mod logout;
 pub mod me;
+pub mod mfa_disable;
+pub mod mfa_enrol;
+pub mod mfa_login;
+pub mod mfa_recovery_codes;
+pub mod mfa_verify;
 pub mod password_forgot;
 pub mod password_reset;
 pub mod refresh;
@@ -55,6 +60,11 @@ pub const FUNCTIONS: &[&Function] = &[
     &change_email::FUNCTION,
     &confirm_email::FUNCTION,
     &sessions::FUNCTION,
+    &mfa_enrol::FUNCTION,
+    &mfa_verify::FUNCTION,
+    &mfa_login::FUNCTION,
+    &mfa_disable::FUNCTION,
+    &mfa_recovery_codes::FUNCTION,
 ];
 
 /// Every function's routes, merged: what the local server serves.

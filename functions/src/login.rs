@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::routing::on;
-use shared::accounts::{self, LoginBody, LoginResponse};
+use shared::accounts::{self, LoginBody, LoginOutcome};
 use shared::input::Body;
 use shared::lambda::{Function, Route};
 use shared::{ApiResult, AppState};
@@ -21,6 +21,6 @@ pub const FUNCTION: Function = Function::new(
 pub async fn login(
     State(state): State<AppState>,
     Body { body, .. }: Body<LoginBody>,
-) -> ApiResult<Json<LoginResponse>> {
+) -> ApiResult<Json<LoginOutcome>> {
     accounts::log_in(&state, body).await.map(Json)
 }

@@ -113,6 +113,8 @@ pub mod cors {
 pub const SECRET_FILE: &str = "jwt-secret";
 /// The file that keeps the generated introspection key in the data directory.
 pub const INTROSPECTION_KEY_FILE: &str = "introspection-key";
+/// The file that keeps the generated key of the second factor's secrets in the data directory.
+pub const MFA_KEY_FILE: &str = "mfa-key";
 /// The file that keeps the generated Ed25519 key set (EdDSA, the default) in the data directory.
 pub const SIGNING_KEYS_FILE: &str = "jwt-signing-keys.pem";
 
@@ -149,6 +151,9 @@ pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<(Config, u16
     if config.introspection_key.is_none() {
         config.introspection_key =
             Some(local_secret(&config.data_dir, INTROSPECTION_KEY_FILE).map_err(in_data_dir)?);
+    }
+    if config.mfa_key.is_none() {
+        config.mfa_key = Some(local_secret(&config.data_dir, MFA_KEY_FILE).map_err(in_data_dir)?);
     }
     Ok((config, port))
 }

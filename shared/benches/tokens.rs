@@ -18,6 +18,8 @@ fn claims() -> Claims {
         iss: "accounts".into(),
         aud: "accounts".into(),
         nbf: None,
+        amr: vec!["pwd".into()],
+        acr: "aal1".into(),
     }
 }
 

@@ -56,6 +56,13 @@ pub struct Config {
     /// `TOKEN_CACHE_ENTRIES`: how many verified tokens a process keeps, so that a token's
     /// signature is checked once (0: every time). Its session and user are checked every time.
     pub token_cache_entries: usize,
+    /// `MFA_ENCRYPTION_KEY`: the key material (at least 32 bytes) that seals the second
+    /// factor's secrets and MACs its recovery codes; `None`: no second factor here (its routes
+    /// answer `503 mfa_unavailable`). Never logged.
+    pub mfa_key: Option<String>,
+    /// `MFA_ISSUER`: the issuer an authenticator app shows for the account (default: the
+    /// sender's name, `Accounts`).
+    pub mfa_issuer: String,
     /// How long access tokens and sign-ins last (`ACCESS_TOKEN_TTL`, `SESSION_IDLE_TTL`,
     /// `SESSION_MAX_TTL`, `REFRESH_REUSE_GRACE`).
     pub lifetimes: Lifetimes,
@@ -154,6 +161,7 @@ impl std::fmt::Debug for Config {
                 "introspection_key",
                 &self.introspection_key.as_ref().map(|_| "<redacted>"),
             )
+            .field("mfa_key", &self.mfa_key.as_ref().map(|_| "<redacted>"))
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .field(
@@ -272,8 +280,32 @@ impl Config {
             }
         };
         let lifetimes = lifetimes(&non_empty)?;
+        let mfa_key = match non_empty("MFA_ENCRYPTION_KEY") {
+            Some(k) if k.trim().len() < MIN_JWT_SECRET_BYTES => {
+                return Err(ConfigError::Invalid {
+                    var: "MFA_ENCRYPTION_KEY",
+                    reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                });
+            }
+            k => k.map(|k| k.trim().to_string()),
+        };
+        let mfa_issuer = non_empty("MFA_ISSUER")
+            .map(|n| n.trim().to_string())
+            .unwrap_or_else(|| sender_name.clone());
+        if mfa_issuer.chars().count() > MAX_SENDER_NAME_CHARS
+            || mfa_issuer.chars().any(|c| c.is_control() || c == ':')
+        {
+            return Err(ConfigError::Invalid {
+                var: "MFA_ISSUER",
+                reason: format!(
+                    "must be at most {MAX_SENDER_NAME_CHARS} characters, none a control character or ':'"
+                ),
+            });
+        }
         Ok(Config {
             lifetimes,
+            mfa_key,
+            mfa_issuer,
             store,
             mail_from: mailbox(&sender_name, sender_address.trim()),
             mail,

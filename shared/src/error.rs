@@ -46,6 +46,20 @@ pub enum ApiError {
     InvalidGrant,
     #[error("unsupported grant type")]
     UnsupportedGrantType,
+    /// A code of the second factor (or a recovery code) that is wrong, used, or too old.
+    #[error("invalid MFA code")]
+    InvalidMfaCode,
+    /// An `mfa_token` that is unknown, spent, expired or out of attempts: one answer for all.
+    #[error("invalid MFA token")]
+    InvalidMfaToken,
+    #[error("step-up required")]
+    StepUpRequired,
+    #[error("MFA already enabled")]
+    MfaAlreadyEnabled,
+    #[error("MFA not enabled")]
+    MfaNotEnabled,
+    #[error("no MFA key is configured")]
+    MfaUnavailable,
     #[error("no token")]
     Unauthorized,
     #[error("invalid token")]
@@ -111,18 +125,23 @@ impl ApiError {
             | InvalidConfirmationToken
             | InvalidRequest(_)
             | InvalidGrant
-            | UnsupportedGrantType => StatusCode::BAD_REQUEST,
+            | UnsupportedGrantType
+            | InvalidMfaCode => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Unauthorized | InvalidToken | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Forbidden(_) | AccountNotActivated | InsufficientScope(_) => StatusCode::FORBIDDEN,
-            UserNotFound | NotFound => StatusCode::NOT_FOUND,
+            Unauthorized | InvalidToken | InvalidCredentials | InvalidMfaToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            Forbidden(_) | AccountNotActivated | InsufficientScope(_) | StepUpRequired => {
+                StatusCode::FORBIDDEN
+            }
+            UserNotFound | NotFound | MfaNotEnabled => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            UsernameTaken | EmailTaken => StatusCode::CONFLICT,
+            UsernameTaken | EmailTaken | MfaAlreadyEnabled => StatusCode::CONFLICT,
             ActivationTokenExpired | ResetTokenExpired | ConfirmationTokenExpired => {
                 StatusCode::GONE
             }
             TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            MailUnavailable(_) | StoreUnavailable(_) | WidgetsUnavailable => {
+            MailUnavailable(_) | StoreUnavailable(_) | WidgetsUnavailable | MfaUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             UpstreamError(_) => StatusCode::BAD_GATEWAY,
@@ -149,6 +168,12 @@ impl ApiError {
             InvalidRequest(_) => "invalid_request",
             InvalidGrant => "invalid_grant",
             UnsupportedGrantType => "unsupported_grant_type",
+            InvalidMfaCode => "invalid_mfa_code",
+            InvalidMfaToken => "invalid_mfa_token",
+            StepUpRequired => "step_up_required",
+            MfaAlreadyEnabled => "mfa_already_enabled",
+            MfaNotEnabled => "mfa_not_enabled",
+            MfaUnavailable => "mfa_unavailable",
             Unauthorized => "unauthorized",
             InvalidToken => "invalid_token",
             InvalidCredentials => "invalid_credentials",
@@ -197,6 +222,18 @@ impl ApiError {
                 "The refresh token is not valid: it is unknown, used, revoked or expired.".into()
             }
             UnsupportedGrantType => "Only grant_type refresh_token is supported here.".into(),
+            InvalidMfaCode => "The code is wrong, used already, or too old.".into(),
+            InvalidMfaToken => {
+                "The sign-in's second step is unknown, finished, expired or out of tries; log in again."
+                    .into()
+            }
+            StepUpRequired => {
+                "Prove it is you again: a code (or your password, to turn two-factor sign-in on) in the request, or a sign-in in the last 10 minutes."
+                    .into()
+            }
+            MfaAlreadyEnabled => "Two-factor sign-in is on already.".into(),
+            MfaNotEnabled => "Two-factor sign-in is not on for this account.".into(),
+            MfaUnavailable => "Two-factor sign-in is not configured here.".into(),
             Unauthorized => "This route needs a bearer token.".into(),
             InvalidToken => "The bearer token is malformed, expired or revoked.".into(),
             InvalidCredentials => "Unknown user or wrong password.".into(),

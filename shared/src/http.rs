@@ -22,7 +22,7 @@ pub struct JsonObject(pub Map<String, Value>);
 
 /// The body of `req`, at most [`MAX_BODY_BYTES`] (`413` past that, by the declared length or
 /// while reading).
-async fn bounded_body(req: Request) -> Result<axum::body::Bytes, ApiError> {
+pub(crate) async fn bounded_body(req: Request) -> Result<axum::body::Bytes, ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -45,7 +45,7 @@ async fn bounded_body(req: Request) -> Result<axum::body::Bytes, ApiError> {
         })
 }
 
-fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::InvalidJson("not an object".into())),

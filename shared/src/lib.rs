@@ -11,6 +11,7 @@ pub mod http;
 pub mod input;
 pub mod lambda;
 pub mod mail;
+pub mod mfa;
 pub mod pages;
 pub mod password;
 pub mod refresh_token;

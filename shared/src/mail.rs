@@ -180,6 +180,36 @@ pub fn email_change_cancelled_notice(to: &str, username: &str) -> Mail {
     )
 }
 
+/// The notice that two-factor sign-in was turned on.
+pub fn mfa_enabled_notice(to: &str, username: &str) -> Mail {
+    notice(
+        to,
+        "Two-factor sign-in is on",
+        username,
+        "Two-factor sign-in was just turned on for your account: from now on, signing in asks \
+         for a code from your authenticator app after the password. Keep your recovery codes \
+         somewhere safe. If this was not you, reset your password at once and tell us.",
+    )
+}
+
+/// The notice that two-factor sign-in was turned off, by its owner or by an admin.
+pub fn mfa_disabled_notice(to: &str, username: &str, by_admin: bool) -> Mail {
+    let who = if by_admin {
+        "by an administrator"
+    } else {
+        "from your account"
+    };
+    notice(
+        to,
+        "Two-factor sign-in is off",
+        username,
+        &format!(
+            "Two-factor sign-in was just turned off {who}: signing in asks for the password \
+             alone now. If you did not ask for this, reset your password at once and tell us."
+        ),
+    )
+}
+
 /// The notice to the old address that the account's address was changed.
 pub fn email_changed_notice(to: &str, username: &str, new_email: &str) -> Mail {
     notice(

@@ -30,6 +30,9 @@ pub struct RefreshClaims {
     pub generation: i64,
     /// The scope granted at login, space-separated.
     pub scope: String,
+    /// How the person signed in (the access tokens' `amr`).
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 /// The MAC key for refresh tokens, derived from a signing key's secret bytes (HMAC-SHA256 of a
@@ -85,6 +88,7 @@ mod tests {
             sid: "s1".into(),
             generation: 3,
             scope: "widgets admin".into(),
+            amr: vec!["pwd".into(), "otp".into()],
         }
     }
 

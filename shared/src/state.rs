@@ -30,6 +30,10 @@ pub struct AppState {
     pub introspection_key: Option<Arc<str>>,
     /// How long access tokens and sign-ins last.
     pub lifetimes: crate::config::Lifetimes,
+    /// The second factor's keys; `None` without `MFA_ENCRYPTION_KEY` (no second factor here).
+    pub mfa: Option<Arc<crate::mfa::MfaKeys>>,
+    /// The issuer authenticator apps show (`MFA_ISSUER`).
+    pub mfa_issuer: Arc<str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +99,11 @@ impl AppState {
             widgets,
             introspection_key: config.introspection_key.as_deref().map(Arc::from),
             lifetimes: config.lifetimes,
+            mfa: config
+                .mfa_key
+                .as_deref()
+                .map(|k| Arc::new(crate::mfa::MfaKeys::new(k.as_bytes()))),
+            mfa_issuer: config.mfa_issuer.as_str().into(),
         })
     }
 }

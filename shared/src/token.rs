@@ -26,6 +26,13 @@ pub struct Claims {
     /// Not before: never issued by this service; a token that has one in the future is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+    /// How the person signed in (RFC 8176): `["pwd"]`, or `["pwd", "otp"]` with the second
+    /// factor (a code, or a recovery code in its place).
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// The assurance level of that sign-in: `aal1` (a password), `aal2` (and a second factor).
+    #[serde(default)]
+    pub acr: String,
 }
 
 impl Claims {
@@ -488,6 +495,8 @@ mod tests {
             iss: "accounts".into(),
             aud: "accounts".into(),
             nbf: None,
+            amr: vec!["pwd".into()],
+            acr: "aal1".into(),
         }
     }
 

@@ -127,7 +127,7 @@ async fn invoke(function: &str, vars: &[(String, String)], event: Value) -> (Str
 }
 
 /// The functions that sign tokens, and so are given the private keys (`.signs_tokens()`).
-const SIGNERS: [&str; 2] = ["login", "refresh"];
+const SIGNERS: [&str; 3] = ["login", "refresh", "mfa-login"];
 
 /// The test key set's public keys (`JWT_VERIFYING_KEYS`).
 fn test_verifying_keys() -> String {
@@ -319,12 +319,111 @@ async fn cloud_vars() -> (Vec<(String, String)>, shared::config::Config) {
             ("JWT_SIGNING_KEYS", crate::common::test_signing_keys()),
             ("JWT_VERIFYING_KEYS", &test_verifying_keys()),
             ("INTROSPECTION_KEY", crate::common::INTROSPECTION_KEY),
+            ("MFA_ENCRYPTION_KEY", crate::common::MFA_KEY),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
     (vars, config)
+}
+
+/// The second factor through its bootstraps: enrol, verify (a notice through SES), a login
+/// that asks for the second step, and the second step, each by its own function.
+#[tokio::test]
+async fn the_second_factor_bootstraps_serve_their_routes_on_dynamodb_and_ses() {
+    if !can_run(Needs::Moto) || !can_run(Needs::FunctionBinaries) {
+        return;
+    }
+    let (vars, _) = cloud_vars().await;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let username = format!("mf{}", &id[..12]);
+    let address = email(&username);
+    let sign_up = json!({"username": username, "email": address, "password": PASSWORD});
+    let (status, _) = call("signup", &vars, ("POST", "/user", ""), None, Some(sign_up)).await;
+    assert_eq!(status, 201);
+    let link = link_in(&ses_sent_to(&address).await[0], BASE);
+    let query = link.split_once('?').unwrap().1;
+    call("activate", &vars, ("GET", "/activate", query), None, None).await;
+    let login = json!({"username": username, "password": PASSWORD});
+    let (_, body) = call(
+        "login",
+        &vars,
+        ("POST", "/auth", ""),
+        None,
+        Some(login.clone()),
+    )
+    .await;
+    let token = body["token"].as_str().unwrap().to_string();
+
+    let path = format!("/user/{username}/mfa/totp");
+    let (status, body) = call(
+        "mfa-enrol",
+        &vars,
+        ("POST", &path, ""),
+        Some(&token),
+        Some(json!({"password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let secret = crate::common::base32(body["secret"].as_str().unwrap());
+    let now = shared::clock::Clock::system().now();
+    let code = |t: i64| totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, &secret, t as u64);
+    let path = format!("/user/{username}/mfa/totp/verify");
+    let (status, body) = call(
+        "mfa-verify",
+        &vars,
+        ("POST", &path, ""),
+        Some(&token),
+        Some(json!({"code": code(now)})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["recovery_codes"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        ses_sent_to(&address).await.len(),
+        2,
+        "the activation mail and the notice"
+    );
+
+    let (status, body) = call("login", &vars, ("POST", "/auth", ""), None, Some(login)).await;
+    assert_eq!(
+        (status, &body["mfa_required"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+    let recovery = json!({
+        "mfa_token": body["mfa_token"],
+        "recovery_code": body["mfa_token"].as_str().map(|_| "not-a-code"),
+    });
+    let (status, body) = call(
+        "mfa-login",
+        &vars,
+        ("POST", "/auth/mfa", ""),
+        None,
+        Some(recovery.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_mfa_code")),
+        "{body}"
+    );
+    // The next step's code (the verification used this one), from the same mfa_token.
+    let second = json!({"mfa_token": recovery["mfa_token"], "code": code(now + 30)});
+    let (status, body) = call(
+        "mfa-login",
+        &vars,
+        ("POST", "/auth/mfa", ""),
+        None,
+        Some(second),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["token"].as_str().unwrap();
+    assert_eq!(crate::common::jwt_part(access, 1)["acr"], "aal2");
+    let (status, _) = call("me", &vars, ("GET", "/user", ""), Some(access), None).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]

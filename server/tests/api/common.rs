@@ -17,6 +17,8 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
 /// What a service presents to `POST /auth/introspect` on the test servers.
 pub const INTROSPECTION_KEY: &str = "test-introspection-key-0123456789abcdef";
+/// The second factor's key material of the test servers (`MFA_ENCRYPTION_KEY`).
+pub const MFA_KEY: &str = "test-mfa-key-0123456789abcdef0123456789";
 
 /// The Ed25519 key set of the test servers (EdDSA is the default): one key, made once per test
 /// run.
@@ -143,6 +145,7 @@ impl Server {
                 "JWT_SECRET" => Some(SECRET.into()),
                 "JWT_SIGNING_KEYS" => Some(test_signing_keys().into()),
                 "INTROSPECTION_KEY" => Some(INTROSPECTION_KEY.into()),
+                "MFA_ENCRYPTION_KEY" => Some(MFA_KEY.into()),
                 _ => None,
             }
         })
@@ -562,4 +565,20 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// RFC 4648 base32 (no padding), as the enrolment shows the secret.
+pub fn base32(text: &str) -> Vec<u8> {
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut value, mut out) = (0u32, 0u32, Vec::new());
+    for c in text.trim_end_matches('=').chars() {
+        value = (value << 5) | ALPHABET.find(c).expect("base32") as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((value >> bits) as u8);
+            value &= (1 << bits) - 1;
+        }
+    }
+    out
 }

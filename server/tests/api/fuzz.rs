@@ -43,6 +43,9 @@ fn body() -> impl Strategy<Value = Value> {
         Just("new_password".to_string()),
         Just("grant_type".to_string()),
         Just("refresh_token".to_string()),
+        Just("mfa_token".to_string()),
+        Just("code".to_string()),
+        Just("recovery_code".to_string()),
         "[a-z_]{1,10}",
     ];
     let plausible = prop_oneof![
@@ -101,6 +104,11 @@ fn json_bodies_never_cause_a_server_error() {
         (Method::PUT, "/user/fuzzed/email", user),
         (Method::POST, "/auth/introspect", Some(INTROSPECTION_KEY)),
         (Method::POST, "/auth/token", None),
+        (Method::POST, "/auth/mfa", None),
+        (Method::POST, "/user/fuzzed/mfa/totp", user),
+        (Method::POST, "/user/fuzzed/mfa/totp/verify", user),
+        (Method::POST, "/user/fuzzed/mfa/recovery-codes", user),
+        (Method::DELETE, "/user/fuzzed/mfa", user),
     ];
     for (method, path, credential) in routes {
         runner(48)
@@ -128,6 +136,7 @@ fn raw_bytes_queries_and_authorization_headers_never_cause_a_server_error() {
                 "/password/reset",
                 "/auth/introspect",
                 "/auth/token",
+                "/auth/mfa",
             ] {
                 let r = rt.block_on(s.raw(Method::POST, path, bytes.clone()));
                 well_formed(&r, &format!("POST {path} with {} raw bytes", bytes.len()));

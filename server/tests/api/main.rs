@@ -12,6 +12,7 @@ mod introspect;
 mod lambda_events;
 mod list_users;
 mod login;
+mod mfa;
 mod pages;
 mod process;
 mod races;

@@ -5,12 +5,14 @@
 //! address changes), [`profile`] (reading, updating, deleting and listing accounts), [`widgets`] (the widgets
 //! passthrough).
 
+mod mfa;
 mod profile;
 mod recovery;
 mod session;
 mod signup;
 mod widgets;
 
+pub use mfa::*;
 pub use profile::*;
 pub use recovery::*;
 pub use session::*;

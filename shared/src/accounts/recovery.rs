@@ -65,11 +65,17 @@ pub struct ChangePasswordBody {
     #[serde(default)]
     #[garde(custom(required_string), custom(a_new_password))]
     pub new_password: Field<String>,
+    /// A code of the second factor: the step-up of an account that has one (unless its
+    /// sign-in with it is recent).
+    #[serde(default)]
+    #[garde(custom(super::mfa::optional))]
+    pub code: Field<String>,
 }
 
 pub struct ChangePassword {
     pub current: String,
     pub new: String,
+    pub code: Option<String>,
 }
 
 impl Validate for ChangePasswordBody {
@@ -78,6 +84,7 @@ impl Validate for ChangePasswordBody {
         ChangePassword {
             current: self.current_password.into_string(),
             new: self.new_password.into_string(),
+            code: self.code.given().cloned(),
         }
     }
 }
@@ -102,11 +109,16 @@ pub struct ChangeEmailBody {
     #[serde(default)]
     #[garde(custom(required_string), custom(password_to_verify))]
     pub password: Field<String>,
+    /// A code of the second factor, as for a change of password.
+    #[serde(default)]
+    #[garde(custom(super::mfa::optional))]
+    pub code: Field<String>,
 }
 
 pub struct ChangeEmail {
     pub email: String,
     pub password: String,
+    pub code: Option<String>,
 }
 
 impl Validate for ChangeEmailBody {
@@ -115,6 +127,7 @@ impl Validate for ChangeEmailBody {
         ChangeEmail {
             email: self.email.into_string(),
             password: self.password.into_string(),
+            code: self.code.given().cloned(),
         }
     }
 }
@@ -133,7 +146,11 @@ fn require_self(auth: &Auth, username: &str) -> ApiResult<()> {
 
 /// Checks the caller's password as a login does: under the login throttle of its username
 /// (`429` while locked), a wrong one counted as a failed login (`401 invalid_credentials`).
-async fn verify_own_password(state: &AppState, user: &UserRecord, password: &str) -> ApiResult<()> {
+pub(crate) async fn verify_own_password(
+    state: &AppState,
+    user: &UserRecord,
+    password: &str,
+) -> ApiResult<()> {
     let key = login_key(false, &user.username);
     take_attempt(state, &key).await?;
     if !state
@@ -269,9 +286,10 @@ pub async fn change_password(
     body: ChangePasswordBody,
 ) -> ApiResult<()> {
     require_self(auth, username)?;
-    let ChangePassword { current, new } = body.validate()?;
+    let ChangePassword { current, new, code } = body.validate()?;
     let user = &auth.user;
     verify_own_password(state, user, &current).await?;
+    super::mfa::step_up(state, auth, code.as_deref()).await?;
     let new_hash = state
         .hasher
         .hash_if_strong(&new, &user.username, &user.email)
@@ -304,9 +322,14 @@ pub async fn change_email(
     body: ChangeEmailBody,
 ) -> ApiResult<()> {
     require_self(auth, username)?;
-    let ChangeEmail { email, password } = body.validate_with(&auth.user.email)?;
+    let ChangeEmail {
+        email,
+        password,
+        code,
+    } = body.validate_with(&auth.user.email)?;
     let user = &auth.user;
     verify_own_password(state, user, &password).await?;
+    super::mfa::step_up(state, auth, code.as_deref()).await?;
     let now = state.clock.now();
     if state.store.find_user_by_email(&email, now).await?.is_some() {
         return Err(ApiError::EmailTaken);

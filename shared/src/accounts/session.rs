@@ -13,7 +13,7 @@ use crate::password::MAX_PASSWORD_CHARS;
 use crate::refresh_token::{self, RefreshClaims};
 use crate::secret::{session_id, token_hash};
 use crate::state::AppState;
-use crate::store::{LoginAttempt, Session};
+use crate::store::{LoginAttempt, MfaChallenge, Session};
 use crate::token::Claims;
 use crate::user::{Role, UserRecord, email_key, username_key};
 
@@ -57,7 +57,7 @@ fn requested_scopes(value: Option<Value>) -> ApiResult<Option<Vec<String>>> {
     Ok(Some(scopes))
 }
 
-fn allowed_scopes(user: &UserRecord) -> Vec<String> {
+pub(crate) fn allowed_scopes(user: &UserRecord) -> Vec<String> {
     let mut s = vec!["widgets".to_string()];
     if user.role == Role::Admin {
         s.push("admin".into());
@@ -76,6 +76,31 @@ pub struct LoginResponse {
     pub refresh_token: String,
     pub refresh_expires_in: i64,
 }
+
+/// What a right password answers: the tokens, or, for an account with a second factor, the
+/// token of the login's second step.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum LoginOutcome {
+    SignedIn(LoginResponse),
+    MfaRequired(MfaRequired),
+}
+
+/// `200 {"mfa_required": true, "mfa_token", "methods", "expires_in"}`.
+#[derive(Debug, Serialize)]
+pub struct MfaRequired {
+    pub mfa_required: bool,
+    pub mfa_token: String,
+    pub methods: [&'static str; 2],
+    pub expires_in: i64,
+}
+
+/// How long a login's second step may take, and so its `mfa_token` lasts.
+pub const MFA_CHALLENGE_TTL_SECS: i64 = 300;
+
+/// The `amr` of a sign-in with the password alone, and with the second factor.
+pub const AMR_PASSWORD: &[&str] = &["pwd"];
+pub const AMR_SECOND_FACTOR: &[&str] = &["pwd", "otp"];
 
 /// `POST /auth` and `POST /login`: `username` (or `email`), `password`, and `scope`.
 #[derive(Debug, Deserialize)]
@@ -166,7 +191,7 @@ impl Validate for LoginBody {
 }
 
 /// `POST /auth` and `POST /login`.
-pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginResponse> {
+pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome> {
     let LogIn {
         name,
         by_email,
@@ -177,7 +202,7 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginRespons
     let requested = requested_scopes(scope)?;
 
     let now = state.clock.now();
-    take_attempt(state, &login_key).await?;
+    let attempts = take_attempt(state, &login_key).await?;
     let user = if by_email {
         state.store.find_user_by_email(&name, now).await?
     } else {
@@ -206,7 +231,17 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginRespons
             return Err(ApiError::InvalidCredentials);
         }
     };
-    state.store.clear_login_failures(&login_key).await?;
+    // With a second factor on, a right password proves nothing yet: after earlier failures
+    // (wrong codes among them) the count stays until a code proves right, else each right
+    // password would wipe what wrong codes built, and codes could be guessed without end.
+    let mfa_on = state
+        .store
+        .factor(&user.user_id)
+        .await?
+        .is_some_and(|f| f.enabled);
+    if !mfa_on || attempts <= 1 {
+        state.store.clear_login_failures(&login_key).await?;
+    }
     if !user.activated {
         return Err(ApiError::AccountNotActivated);
     }
@@ -222,6 +257,41 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginRespons
             asked
         }
     };
+    if mfa_on {
+        // The password was right; the second step decides.
+        let token = crate::secret::link_token()?;
+        let now = state.clock.now();
+        state
+            .store
+            .create_challenge(&MfaChallenge {
+                token_hash: token_hash(&token),
+                user_id: user.user_id.clone(),
+                scope: scope.join(" "),
+                epoch: user.auth_epoch,
+                expires_at: now + MFA_CHALLENGE_TTL_SECS,
+                attempts: 0,
+            })
+            .await?;
+        tracing::info!(user_id = %user.user_id, "password right: the second factor is asked for");
+        return Ok(LoginOutcome::MfaRequired(MfaRequired {
+            mfa_required: true,
+            mfa_token: token,
+            methods: ["totp", "recovery_code"],
+            expires_in: MFA_CHALLENGE_TTL_SECS,
+        }));
+    }
+    let pair = sign_in(state, &user, scope, AMR_PASSWORD).await?;
+    tracing::info!(user_id = %user.user_id, "user logged in");
+    Ok(LoginOutcome::SignedIn(pair))
+}
+
+/// Makes the session of a sign-in whose every factor was proven, and its pair of tokens.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    user: &UserRecord,
+    scope: Vec<String>,
+    amr: &[&str],
+) -> ApiResult<LoginResponse> {
     let now = state.clock.now();
     let lifetimes = state.lifetimes;
     let session = Session {
@@ -237,9 +307,17 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginRespons
         // Deleted, deactivated, or its password reset while this login was under way.
         return Err(ApiError::InvalidCredentials);
     }
-    let pair = token_pair(state, &user, &session, scope, now)?;
-    tracing::info!(user_id = %user.user_id, "user logged in");
-    Ok(pair)
+    let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
+    token_pair(state, user, &session, scope, amr, now)
+}
+
+/// `aal2` for a sign-in with a second factor, `aal1` otherwise.
+pub fn acr_of(amr: &[String]) -> &'static str {
+    if amr.iter().any(|m| m == "otp") {
+        "aal2"
+    } else {
+        "aal1"
+    }
 }
 
 /// The pair of tokens of `session` at its current generation: the access token (issued when
@@ -253,6 +331,7 @@ fn token_pair(
     user: &UserRecord,
     session: &Session,
     scope: Vec<String>,
+    amr: Vec<String>,
     now: i64,
 ) -> ApiResult<LoginResponse> {
     let lifetimes = state.lifetimes;
@@ -270,6 +349,8 @@ fn token_pair(
         iss: state.keys.issuer.clone(),
         aud: state.keys.audience.clone(),
         nbf: None,
+        acr: acr_of(&amr).into(),
+        amr,
     };
     let token = state.keys.sign(&claims)?;
     let refresh = RefreshClaims {
@@ -277,6 +358,7 @@ fn token_pair(
         sid: session.session_id.clone(),
         generation: session.refresh_gen,
         scope: claims.scope,
+        amr: claims.amr,
     };
     let refresh_token = refresh_token::make(&state.keys, &refresh)
         .ok_or_else(|| ApiError::Internal("these keys cannot make refresh tokens".into()))?;
@@ -364,7 +446,7 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
                     ..session
                 };
                 tracing::info!(user_id = %user.user_id, "tokens refreshed");
-                return token_pair(state, &user, &rotated, scope, now);
+                return token_pair(state, &user, &rotated, scope, presented.amr, now);
             }
             // Another refresh (or an end) came first: read the session again.
             continue;
@@ -373,7 +455,7 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
             && now - session.refreshed_at <= lifetimes.reuse_grace
         {
             tracing::debug!(user_id = %user.user_id, "refresh within the reuse grace");
-            return token_pair(state, &user, &session, scope, now);
+            return token_pair(state, &user, &session, scope, presented.amr, now);
         }
         if presented.generation < current {
             state
@@ -415,7 +497,8 @@ fn name_in_token(name: &str) -> String {
 
 /// Takes one password attempt under the login throttle of `login_key` (counted as a failure
 /// until the password proves right): `429` while the name is locked.
-pub(crate) async fn take_attempt(state: &AppState, login_key: &str) -> ApiResult<()> {
+/// The attempts counted, this one included.
+pub(crate) async fn take_attempt(state: &AppState, login_key: &str) -> ApiResult<u32> {
     match state
         .store
         .take_login_attempt(login_key, state.clock.now())
@@ -425,7 +508,7 @@ pub(crate) async fn take_attempt(state: &AppState, login_key: &str) -> ApiResult
             if failures.count > 1 {
                 tracing::debug!(consecutive_failures = failures.count - 1, "login attempt");
             }
-            Ok(())
+            Ok(failures.count)
         }
         LoginAttempt::Locked(wait) => {
             tracing::warn!(

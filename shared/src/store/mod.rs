@@ -185,9 +185,9 @@ pub struct UserPage {
 /// [`Sessions`], [`Credentials`], [`Throttles`]), each implemented by both stores in a file of
 /// that concern (`sqlite/<concern>.rs`, `dynamodb/<concern>.rs`) and held to one contract
 /// (`shared/tests/store_contract/<concern>.rs`). A store is all of them.
-pub trait UserStore: Users + Activations + Sessions + Credentials + Throttles {}
+pub trait UserStore: Users + Activations + Sessions + Credentials + Throttles + Factors {}
 
-impl<T: Users + Activations + Sessions + Credentials + Throttles> UserStore for T {}
+impl<T: Users + Activations + Sessions + Credentials + Throttles + Factors> UserStore for T {}
 
 /// The accounts themselves: created, found, listed, updated, deleted.
 #[async_trait]
@@ -450,4 +450,72 @@ pub(crate) fn judge_email_change(
         new_email: found.new_email.clone(),
         user,
     }
+}
+
+/// A user's second factor (TOTP): its secret sealed ([`crate::mfa::MfaKeys::seal`]), whether it
+/// is on or pending (made, not yet proven with a code), until when a pending one may be proven,
+/// the last time step accepted (a step is accepted once), and the MACs of the unused recovery
+/// codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpFactor {
+    pub user_id: String,
+    pub sealed_secret: String,
+    pub enabled: bool,
+    pub pending_until: i64,
+    pub last_step: i64,
+    pub recovery: Vec<String>,
+}
+
+/// A login whose password was right, waiting for its second factor: the hash of its
+/// `mfa_token`, the user, the scope granted, until when, and how many codes were tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaChallenge {
+    pub token_hash: String,
+    pub user_id: String,
+    pub scope: String,
+    /// The user's auth epoch at the password step: a reset or "end all sessions" meanwhile
+    /// ends the login too.
+    pub epoch: i64,
+    pub expires_at: i64,
+    pub attempts: i64,
+}
+
+/// The most codes one login's second step may try.
+pub const MAX_MFA_ATTEMPTS: i64 = 5;
+
+/// Second factors and the logins waiting for one. Every change is one conditional write, so
+/// two requests at once cannot both use one step, one recovery code or one challenge.
+#[async_trait]
+pub trait Factors: Send + Sync {
+    async fn factor(&self, user_id: &str) -> StoreResult<Option<TotpFactor>>;
+    /// Stores a pending factor, replacing a pending one; `false` when the user has one on (or
+    /// is gone).
+    async fn start_factor(&self, factor: &TotpFactor) -> StoreResult<bool>;
+    /// Turns the pending factor on with its first accepted `step` and the recovery codes'
+    /// MACs, if it is still pending at `now`; `false` otherwise (on already, expired, none).
+    async fn enable_factor(
+        &self,
+        user_id: &str,
+        step: i64,
+        recovery: &[String],
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Accepts `step` for an enabled factor if it is later than every step accepted before.
+    async fn use_step(&self, user_id: &str, step: i64) -> StoreResult<bool>;
+    /// Spends the recovery code of MAC `hash` of an enabled factor; `false` if it is not one.
+    async fn use_recovery_code(&self, user_id: &str, hash: &str) -> StoreResult<bool>;
+    /// Replaces the recovery codes of an enabled factor.
+    async fn set_recovery_codes(&self, user_id: &str, recovery: &[String]) -> StoreResult<bool>;
+    /// Removes the factor, on or pending; `false` when there was none.
+    async fn remove_factor(&self, user_id: &str) -> StoreResult<bool>;
+    async fn create_challenge(&self, challenge: &MfaChallenge) -> StoreResult<()>;
+    /// Counts one attempt at the challenge of `token_hash` if it is unexpired at `now` and has
+    /// attempts left: the challenge as it stands after the count, or `None`.
+    async fn attempt_challenge(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<MfaChallenge>>;
+    /// Ends the challenge; `true` for the one request that ended it.
+    async fn spend_challenge(&self, token_hash: &str) -> StoreResult<bool>;
 }

@@ -10,7 +10,8 @@ use shared::store::dynamodb::DynamoStore;
 use shared::store::sqlite::SqliteStore;
 use shared::store::{
     ActivationOutcome, ActivationRecord, EmailChangeOutcome, EmailChangeRecord, LoginAttempt,
-    LoginFailures, ResetRecord, ResetTokenState, Session, StoreError, UserStore, UserUpdate,
+    LoginFailures, MfaChallenge, ResetRecord, ResetTokenState, Session, StoreError, TotpFactor,
+    UserStore, UserUpdate,
 };
 use shared::user::{Role, UserRecord};
 
@@ -210,6 +211,7 @@ async fn all_pages(
 // The contract by concern, as the store's traits are split (after the macro they use).
 mod activations;
 mod credentials;
+mod factors;
 mod sessions;
 mod throttles;
 mod upkeep;

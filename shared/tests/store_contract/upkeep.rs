@@ -151,7 +151,8 @@ async fn an_older_store_file_rekeys_its_addresses_when_opened() {
              ALTER TABLE email_changes DROP COLUMN epoch; \
              ALTER TABLE reset_tokens DROP COLUMN email; \
              ALTER TABLE sessions DROP COLUMN refresh_gen; \
-             ALTER TABLE sessions DROP COLUMN refreshed_at; PRAGMA user_version = 2;",
+             ALTER TABLE sessions DROP COLUMN refreshed_at; \
+             DROP TABLE mfa_challenges; DROP TABLE mfa_factors; PRAGMA user_version = 2;",
         )
         .unwrap();
     }

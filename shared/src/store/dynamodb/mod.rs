@@ -23,6 +23,7 @@
 
 mod activations;
 mod credentials;
+mod factors;
 mod sessions;
 mod throttles;
 mod users;
@@ -41,10 +42,10 @@ use aws_sdk_dynamodb::types::{
 
 use super::{
     ActivationOutcome, ActivationRecord, Activations, Credentials, EmailChangeOutcome,
-    EmailChangeRecord, FoundEmailChange, FoundReset, LoginAttempt, LoginFailures, MAIL_DAY_SECS,
-    MAIL_INTERVAL_SECS, MAILS_PER_DAY, ResetRecord, ResetTokenState, Session, Sessions, StoreError,
-    StoreResult, Throttles, UserPage, UserUpdate, Users, judge_email_change, judge_reset,
-    lockout_remaining,
+    EmailChangeRecord, Factors, FoundEmailChange, FoundReset, LoginAttempt, LoginFailures,
+    MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY, MAX_MFA_ATTEMPTS, MfaChallenge, ResetRecord,
+    ResetTokenState, Session, Sessions, StoreError, StoreResult, Throttles, TotpFactor, UserPage,
+    UserUpdate, Users, judge_email_change, judge_reset, lockout_remaining,
 };
 use crate::user::{Role, UserRecord, email_key, legacy_email_key, username_key};
 
@@ -122,6 +123,10 @@ fn token_key(hash: &str) -> Item {
 
 fn session_key(user_id: &str, session_id: &str) -> Item {
     key(format!("USER#{user_id}"), &format!("SESSION#{session_id}"))
+}
+
+fn factor_key(user_id: &str) -> Item {
+    key(format!("USER#{user_id}"), "MFA")
 }
 
 fn failure_key(login: &str) -> Item {
@@ -838,6 +843,8 @@ impl DynamoStore {
                         mine.clone(),
                     )?);
                 }
+                // The second factor goes with its user (last: no condition, never the failure).
+                items.push(delete(&self.table, factor_key(user_id), None, None)?);
                 match self.transact(items).await {
                     Ok(()) => {
                         self.delete_sessions(user_id).await?;

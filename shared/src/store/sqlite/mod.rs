@@ -3,6 +3,7 @@
 
 mod activations;
 mod credentials;
+mod factors;
 mod sessions;
 mod throttles;
 mod users;
@@ -15,10 +16,10 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
     ActivationOutcome, ActivationRecord, Activations, Credentials, EmailChangeOutcome,
-    EmailChangeRecord, FoundEmailChange, FoundReset, LoginAttempt, LoginFailures, MAIL_DAY_SECS,
-    MAIL_INTERVAL_SECS, MAILS_PER_DAY, ResetRecord, ResetTokenState, Session, Sessions, StoreError,
-    StoreResult, Throttles, UserPage, UserUpdate, Users, judge_email_change, judge_reset,
-    lockout_remaining,
+    EmailChangeRecord, Factors, FoundEmailChange, FoundReset, LoginAttempt, LoginFailures,
+    MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY, MAX_MFA_ATTEMPTS, MfaChallenge, ResetRecord,
+    ResetTokenState, Session, Sessions, StoreError, StoreResult, Throttles, TotpFactor, UserPage,
+    UserUpdate, Users, judge_email_change, judge_reset, lockout_remaining,
 };
 use crate::user::{Role, UserRecord, email_key, username_key};
 
@@ -60,7 +61,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 /// The schema's version (`PRAGMA user_version`): each migration below takes a store file one
 /// version on, in one transaction, so a file made by an older release opens with its data.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Version 2: auth epochs (every session ended in one write), reset tokens, email changes,
 /// mail counters.
@@ -109,6 +110,27 @@ ALTER TABLE sessions ADD COLUMN refresh_gen INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN refreshed_at INTEGER;
 "#;
 
+/// Version 5: second factors (TOTP) and the logins waiting for one.
+const MIGRATION_5: &str = r#"
+CREATE TABLE mfa_factors (
+    user_id        TEXT PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+    sealed_secret  TEXT NOT NULL,
+    enabled        INTEGER NOT NULL,
+    pending_until  INTEGER NOT NULL,
+    last_step      INTEGER NOT NULL,
+    recovery       TEXT NOT NULL
+);
+CREATE TABLE mfa_challenges (
+    token_hash  TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    scope       TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL
+);
+CREATE INDEX mfa_challenges_expiry ON mfa_challenges(expires_at);
+"#;
+
 /// Link tokens (activation, reset, address change), used or not, are kept a day past their
 /// validity (so a late click says "expired", a re-click "already activated"), accounts never
 /// activated a day past their window; then the sweep drops them.
@@ -127,6 +149,7 @@ fn sweep(tx: &rusqlite::Transaction<'_>, now: i64) -> rusqlite::Result<()> {
     )?;
     tx.execute("DELETE FROM reset_tokens WHERE expires_at <= ?1", [old])?;
     tx.execute("DELETE FROM email_changes WHERE expires_at <= ?1", [old])?;
+    tx.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
     tx.execute(
         "DELETE FROM users WHERE activated = 0 AND pending_until IS NOT NULL \
          AND pending_until <= ?1",
@@ -186,6 +209,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 4 {
         tx.execute_batch(MIGRATION_4)?;
+    }
+    if version < 5 {
+        tx.execute_batch(MIGRATION_5)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

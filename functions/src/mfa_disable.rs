@@ -1,0 +1,28 @@
+//! `DELETE /user/{username}/mfa`: the owner turns the second factor off (with a code, or a
+//! sign-in with it at most 10 minutes old); an admin resets another user's. A notice is mailed.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::on;
+use shared::accounts::ProofBody;
+use shared::http::UsernamePath;
+use shared::input::OptionalBody;
+use shared::lambda::{Function, Route};
+use shared::{ApiResult, AppState, Auth, accounts};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "mfa-disable",
+    &[Route::delete("/user/{username}/mfa", |m| on(m, disable))],
+)
+.sends_mail();
+
+pub async fn disable(
+    State(state): State<AppState>,
+    auth: Auth,
+    UsernamePath(username): UsernamePath,
+    OptionalBody(body): OptionalBody<ProofBody>,
+) -> ApiResult<StatusCode> {
+    accounts::disable_mfa(&state, &auth, &username, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,30 @@
+//! `POST /user/{username}/mfa/recovery-codes`: the owner, with a step-up, gets ten new recovery
+//! codes; the old ones stop working.
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::on;
+use shared::accounts::{ProofBody, RecoveryCodes};
+use shared::http::UsernamePath;
+use shared::input::OptionalBody;
+use shared::lambda::{Function, Route};
+use shared::{ApiResult, AppState, Auth, accounts};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "mfa-recovery-codes",
+    &[Route::post("/user/{username}/mfa/recovery-codes", |m| {
+        on(m, recovery_codes)
+    })],
+);
+
+pub async fn recovery_codes(
+    State(state): State<AppState>,
+    auth: Auth,
+    UsernamePath(username): UsernamePath,
+    OptionalBody(body): OptionalBody<ProofBody>,
+) -> ApiResult<Json<RecoveryCodes>> {
+    accounts::replace_recovery_codes(&state, &auth, &username, body)
+        .await
+        .map(Json)
+}

@@ -1,0 +1,449 @@
+//! The second factor: TOTP enrolment and its proof, the login's second step, turning it off
+//! (the owner, with a step-up; an admin, for a person who lost everything), new recovery codes,
+//! and the step-up the changes that matter ask of an account that has it.
+
+use serde::{Deserialize, Serialize};
+
+use super::session::{
+    AMR_SECOND_FACTOR, LoginResponse, allowed_scopes, login_key, sign_in, take_attempt,
+};
+use super::{at_least_min_duration, send_notice, verify_own_password};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::input::{Field, Validate};
+use crate::mail::{mfa_disabled_notice, mfa_enabled_notice};
+use crate::mfa::{self as totp, MfaKeys};
+use crate::secret::token_hash;
+use crate::state::AppState;
+use crate::store::TotpFactor;
+use crate::user::UserRecord;
+
+/// How long an enrolment may wait for its first code.
+pub const ENROLMENT_TTL_SECS: i64 = 600;
+/// How recent a sign-in must be to count as a step-up (and, without the password, to enrol).
+pub const STEP_UP_SECS: i64 = 600;
+/// The longest code, recovery code, password or `mfa_token` read.
+const MAX_SECRET_CHARS: usize = 512;
+
+fn keys(state: &AppState) -> ApiResult<&MfaKeys> {
+    state.mfa.as_deref().ok_or(ApiError::MfaUnavailable)
+}
+
+fn require_owner(auth: &Auth, username: &str) -> ApiResult<()> {
+    if auth.is_self(username) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only the account's owner may change its second factor",
+        ))
+    }
+}
+
+/// A string member of bounded length, optional.
+pub(crate) fn optional<C>(field: &Field<String>, _: &C) -> garde::Result {
+    match field {
+        Field::Wrong => Err(garde::Error::new("must be a string")),
+        Field::Given(s) if s.chars().count() > MAX_SECRET_CHARS => {
+            Err(garde::Error::new("is too long"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The same, required.
+fn required<C>(field: &Field<String>, context: &C) -> garde::Result {
+    match field {
+        Field::Missing => Err(garde::Error::new("is required")),
+        other => optional(other, context),
+    }
+}
+
+fn given(field: Field<String>) -> Option<String> {
+    match field {
+        Field::Given(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// `{"password"}` (optional: a recent sign-in will do) to enrol; `{"code"}` (optional: a recent
+/// second-factor sign-in will do) to step up.
+#[derive(Debug, Default, Deserialize, garde::Validate)]
+pub struct ProofBody {
+    #[serde(default)]
+    #[garde(custom(optional))]
+    pub password: Field<String>,
+    #[serde(default)]
+    #[garde(custom(optional))]
+    pub code: Field<String>,
+}
+
+impl Validate for ProofBody {
+    type Command = (Option<String>, Option<String>);
+    fn command(self) -> Self::Command {
+        (given(self.password), given(self.code))
+    }
+}
+
+/// `{"code"}`: the first code of a pending factor.
+#[derive(Debug, Deserialize, garde::Validate)]
+pub struct CodeBody {
+    #[serde(default)]
+    #[garde(custom(required))]
+    pub code: Field<String>,
+}
+
+impl Validate for CodeBody {
+    type Command = String;
+    fn command(self) -> String {
+        self.code.into_string()
+    }
+}
+
+/// `{"mfa_token", "code"}` or `{"mfa_token", "recovery_code"}`.
+#[derive(Debug, Deserialize, garde::Validate)]
+pub struct MfaLoginBody {
+    #[serde(default)]
+    #[garde(custom(required))]
+    pub mfa_token: Field<String>,
+    #[serde(default)]
+    #[garde(custom(optional))]
+    pub code: Field<String>,
+    #[serde(default)]
+    #[garde(custom(optional))]
+    pub recovery_code: Field<String>,
+}
+
+/// The second step's proof.
+pub enum Proof {
+    Code(String),
+    RecoveryCode(String),
+}
+
+impl Validate for MfaLoginBody {
+    type Command = (String, Option<Proof>);
+    fn command(self) -> Self::Command {
+        let proof = match (given(self.code), given(self.recovery_code)) {
+            (Some(c), None) => Some(Proof::Code(c)),
+            (None, Some(r)) => Some(Proof::RecoveryCode(r)),
+            _ => None,
+        };
+        (self.mfa_token.into_string(), proof)
+    }
+}
+
+/// What an enrolment answers: the secret (to type), its URI and the URI's QR code (to scan).
+#[derive(Debug, Serialize)]
+pub struct Enrolment {
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+    pub expires_in: i64,
+}
+
+/// Recovery codes, shown once.
+#[derive(Debug, Serialize)]
+pub struct RecoveryCodes {
+    pub mfa_enabled: bool,
+    pub recovery_codes: Vec<String>,
+}
+
+fn open_secret(keys: &MfaKeys, user: &UserRecord, factor: &TotpFactor) -> ApiResult<Vec<u8>> {
+    keys.open(&user.user_id, &factor.sealed_secret)
+        .ok_or_else(|| {
+            ApiError::Internal("a second factor's secret does not open with this MFA key".into())
+        })
+}
+
+/// Checks a code of `user`'s factor under the login throttle of the username: the step it
+/// proves, accepted once (`use_step`), or `400 invalid_mfa_code` (counted as a failed login).
+async fn prove_code(
+    state: &AppState,
+    user: &UserRecord,
+    factor: &TotpFactor,
+    code: &str,
+    accept: impl AsyncFnOnce(i64) -> ApiResult<bool>,
+) -> ApiResult<()> {
+    let keys = keys(state)?;
+    let key = login_key(false, &user.username);
+    take_attempt(state, &key).await?;
+    let secret = open_secret(keys, user, factor)?;
+    let now = state.clock.now();
+    let proven = match totp::check(&secret, code, now) {
+        Some(step) => accept(step).await?,
+        None => false,
+    };
+    if !proven {
+        state.store.record_failed_attempt(&key, now).await?;
+        tracing::warn!(user_id = %user.user_id, "a second-factor code was refused");
+        return Err(ApiError::InvalidMfaCode);
+    }
+    state.store.clear_login_failures(&key).await?;
+    Ok(())
+}
+
+/// The caller's enabled factor, if any.
+async fn enabled_factor(state: &AppState, user: &UserRecord) -> ApiResult<Option<TotpFactor>> {
+    Ok(state
+        .store
+        .factor(&user.user_id)
+        .await?
+        .filter(|f| f.enabled))
+}
+
+/// What the changes that matter ask of an account with a second factor: a token of a sign-in
+/// with it at most [`STEP_UP_SECS`] old, or a code now. Nothing for an account without one.
+pub(crate) async fn step_up(state: &AppState, auth: &Auth, code: Option<&str>) -> ApiResult<()> {
+    let Some(factor) = enabled_factor(state, &auth.user).await? else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    if auth.claims.acr == "aal2" && now - auth.session.created_at <= STEP_UP_SECS {
+        return Ok(());
+    }
+    let Some(code) = code else {
+        return Err(ApiError::StepUpRequired);
+    };
+    let user_id = auth.user.user_id.clone();
+    prove_code(state, &auth.user, &factor, code, async |step| {
+        Ok(state.store.use_step(&user_id, step).await?)
+    })
+    .await
+}
+
+/// `POST /user/{username}/mfa/totp`: the owner, with the password (or a sign-in at most
+/// [`STEP_UP_SECS`] old), gets a new secret, pending for [`ENROLMENT_TTL_SECS`] until a code
+/// proves it. An enabled factor is `409 mfa_already_enabled`.
+pub async fn enrol_totp(
+    state: &AppState,
+    auth: &Auth,
+    username: &str,
+    body: ProofBody,
+) -> ApiResult<Enrolment> {
+    require_owner(auth, username)?;
+    let (password, _) = body.validate()?;
+    let keys = keys(state)?;
+    let user = &auth.user;
+    if enabled_factor(state, user).await?.is_some() {
+        return Err(ApiError::MfaAlreadyEnabled);
+    }
+    let now = state.clock.now();
+    match password {
+        Some(p) => verify_own_password(state, user, &p).await?,
+        None if now - auth.session.created_at <= STEP_UP_SECS => {}
+        None => return Err(ApiError::StepUpRequired),
+    }
+    let secret = totp::new_secret()?;
+    let factor = TotpFactor {
+        user_id: user.user_id.clone(),
+        sealed_secret: keys.seal(&user.user_id, &secret)?,
+        enabled: false,
+        pending_until: now + ENROLMENT_TTL_SECS,
+        last_step: 0,
+        recovery: vec![],
+    };
+    if !state.store.start_factor(&factor).await? {
+        // Turned on by another request since the check above.
+        return Err(ApiError::MfaAlreadyEnabled);
+    }
+    let (base32, uri) = totp::provisioning(&secret, &user.username, &state.mfa_issuer)?;
+    tracing::info!(user_id = %user.user_id, "second factor enrolment started");
+    Ok(Enrolment {
+        secret: base32,
+        qr_svg: totp::qr_svg(&uri)?,
+        otpauth_uri: uri,
+        expires_in: ENROLMENT_TTL_SECS,
+    })
+}
+
+/// Ten new recovery codes and their MACs.
+fn recovery_codes(keys: &MfaKeys, user_id: &str) -> ApiResult<(Vec<String>, Vec<String>)> {
+    let codes = totp::new_recovery_codes()?;
+    let macs = codes
+        .iter()
+        .map(|c| keys.recovery_hash(user_id, c))
+        .collect();
+    Ok((codes, macs))
+}
+
+/// `POST /user/{username}/mfa/totp/verify` `{"code"}`: the pending factor's first code turns it
+/// on; the answer holds the recovery codes, shown this once. A notice is mailed.
+pub async fn verify_totp(
+    state: &AppState,
+    auth: &Auth,
+    username: &str,
+    body: CodeBody,
+) -> ApiResult<RecoveryCodes> {
+    require_owner(auth, username)?;
+    let code = body.validate()?;
+    let keys = keys(state)?;
+    let user = &auth.user;
+    let factor = match state.store.factor(&user.user_id).await? {
+        Some(f) if f.enabled => return Err(ApiError::MfaAlreadyEnabled),
+        Some(f) => f,
+        None => return Err(ApiError::MfaNotEnabled),
+    };
+    let (codes, macs) = recovery_codes(keys, &user.user_id)?;
+    let now = state.clock.now();
+    prove_code(state, user, &factor, &code, async |step| {
+        Ok(state
+            .store
+            .enable_factor(&user.user_id, step, &macs, now)
+            .await?)
+    })
+    .await?;
+    tracing::info!(user_id = %user.user_id, "second factor turned on");
+    if let Err(e) = send_notice(state, &mfa_enabled_notice(&user.email, &user.username)).await {
+        tracing::error!(error = %e, "notice of a second factor turned on not sent");
+    }
+    Ok(RecoveryCodes {
+        mfa_enabled: true,
+        recovery_codes: codes,
+    })
+}
+
+/// `POST /auth/mfa`: the login's second step. The `mfa_token` allows five
+/// tries for 5 minutes; a right code (each time step once) or an unused recovery code signs in,
+/// as a login does, with `amr` `["pwd", "otp"]` and `acr` `aal2`. Every answer but a sign-in
+/// takes the same minimum time, so a wrong code and an unknown token look alike.
+pub async fn complete_login(state: &AppState, body: MfaLoginBody) -> ApiResult<LoginResponse> {
+    at_least_min_duration(complete_login_now(state, body)).await
+}
+
+async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<LoginResponse> {
+    let (token, proof) = body.validate()?;
+    let Some(proof) = proof else {
+        return Err(ApiError::field(
+            "code",
+            "give either code or recovery_code, not both",
+        ));
+    };
+    let keys = keys(state)?;
+    let hash = token_hash(&token);
+    let now = state.clock.now();
+    let Some(challenge) = state.store.attempt_challenge(&hash, now).await? else {
+        return Err(ApiError::InvalidMfaToken);
+    };
+    let user = state
+        .store
+        .find_user_by_id(&challenge.user_id, now)
+        .await?
+        // Still activated, and no reset or "end all sessions" since the password step.
+        .filter(|u| u.activated && u.auth_epoch == challenge.epoch)
+        .ok_or(ApiError::InvalidMfaToken)?;
+    let factor = enabled_factor(state, &user)
+        .await?
+        .ok_or(ApiError::InvalidMfaToken)?;
+    match proof {
+        Proof::Code(code) => {
+            let user_id = user.user_id.clone();
+            prove_code(state, &user, &factor, &code, async |step| {
+                Ok(state.store.use_step(&user_id, step).await?)
+            })
+            .await?
+        }
+        Proof::RecoveryCode(code) => {
+            let key = login_key(false, &user.username);
+            take_attempt(state, &key).await?;
+            let used = state
+                .store
+                .use_recovery_code(&user.user_id, &keys.recovery_hash(&user.user_id, &code))
+                .await?;
+            if !used {
+                state.store.record_failed_attempt(&key, now).await?;
+                tracing::warn!(user_id = %user.user_id, "a recovery code was refused");
+                return Err(ApiError::InvalidMfaCode);
+            }
+            state.store.clear_login_failures(&key).await?;
+            tracing::warn!(user_id = %user.user_id, "a recovery code was used");
+        }
+    }
+    if !state.store.spend_challenge(&hash).await? {
+        // Another request finished this login first.
+        return Err(ApiError::InvalidMfaToken);
+    }
+    let allowed = allowed_scopes(&user);
+    let scope: Vec<String> = challenge
+        .scope
+        .split_whitespace()
+        .filter(|s| allowed.iter().any(|a| a == s))
+        .map(str::to_string)
+        .collect();
+    let pair = sign_in(state, &user, scope, AMR_SECOND_FACTOR).await?;
+    tracing::info!(user_id = %user.user_id, "user logged in with a second factor");
+    Ok(pair)
+}
+
+/// `DELETE /user/{username}/mfa`: the owner turns the second factor off with a step-up; an
+/// admin resets another user's (logged with who did it). A notice is mailed either way.
+pub async fn disable_mfa(
+    state: &AppState,
+    auth: &Auth,
+    username: &str,
+    body: ProofBody,
+) -> ApiResult<()> {
+    let (_, code) = body.validate()?;
+    let now = state.clock.now();
+    let (user, by_admin) = if auth.is_self(username) {
+        if enabled_factor(state, &auth.user).await?.is_none()
+            && state.store.factor(&auth.user.user_id).await?.is_none()
+        {
+            return Err(ApiError::MfaNotEnabled);
+        }
+        step_up(state, auth, code.as_deref()).await?;
+        (auth.user.clone(), false)
+    } else if auth.is_admin() {
+        let user = state
+            .store
+            .find_user_by_username(username, now)
+            .await?
+            .ok_or(ApiError::UserNotFound)?;
+        (user, true)
+    } else {
+        return Err(ApiError::Forbidden(
+            "only the account's owner or an admin may turn its second factor off",
+        ));
+    };
+    if !state.store.remove_factor(&user.user_id).await? {
+        return Err(ApiError::MfaNotEnabled);
+    }
+    if by_admin {
+        tracing::warn!(user_id = %user.user_id, admin_id = %auth.user.user_id, "second factor reset by an admin");
+    } else {
+        tracing::info!(user_id = %user.user_id, "second factor turned off");
+    }
+    let notice = mfa_disabled_notice(&user.email, &user.username, by_admin);
+    if let Err(e) = send_notice(state, &notice).await {
+        tracing::error!(error = %e, "notice of a second factor turned off not sent");
+    }
+    Ok(())
+}
+
+/// `POST /user/{username}/mfa/recovery-codes`: the owner, with a step-up, replaces the recovery
+/// codes; the old ones stop working.
+pub async fn replace_recovery_codes(
+    state: &AppState,
+    auth: &Auth,
+    username: &str,
+    body: ProofBody,
+) -> ApiResult<RecoveryCodes> {
+    require_owner(auth, username)?;
+    let (_, code) = body.validate()?;
+    let keys = keys(state)?;
+    if enabled_factor(state, &auth.user).await?.is_none() {
+        return Err(ApiError::MfaNotEnabled);
+    }
+    step_up(state, auth, code.as_deref()).await?;
+    let (codes, macs) = recovery_codes(keys, &auth.user.user_id)?;
+    if !state
+        .store
+        .set_recovery_codes(&auth.user.user_id, &macs)
+        .await?
+    {
+        return Err(ApiError::MfaNotEnabled);
+    }
+    tracing::info!(user_id = %auth.user.user_id, "recovery codes replaced");
+    Ok(RecoveryCodes {
+        mfa_enabled: true,
+        recovery_codes: codes,
+    })
+}
