@@ -17,6 +17,7 @@ pub mod get_user;
 pub mod home;
 pub mod introspect;
 pub mod jwks;
+pub mod list_events;
 pub mod list_users;
 pub mod login;
 pub mod logout;
@@ -33,8 +34,10 @@ pub mod resend_activation;
 pub mod sessions;
 pub mod signup;
 pub mod update_user;
+pub mod user_events;
 pub mod widgets;
 
+mod events_query;
 mod mail_request;
 
 /// The route table: every function, in the order template.yaml lists them.
@@ -65,6 +68,8 @@ pub const FUNCTIONS: &[&Function] = &[
     &mfa_login::FUNCTION,
     &mfa_disable::FUNCTION,
     &mfa_recovery_codes::FUNCTION,
+    &user_events::FUNCTION,
+    &list_events::FUNCTION,
 ];
 
 /// Every function's routes, merged: what the local server serves.

@@ -21,6 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use shared::AppState;
 use shared::clock::Clock;
 use shared::config::{Config, StoreKind};
+use shared::events::{Actor, Event, EventType};
 use shared::store::dynamodb::DynamoStore;
 use shared::user::Role;
 
@@ -179,6 +180,8 @@ async fn shutdown_signal() {
 }
 
 async fn run(listener: tokio::net::TcpListener, app: axum::Router) -> ExitCode {
+    // With each connection's peer address: account events record where a request came from.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     match axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -284,6 +287,10 @@ async fn make_admin(state: AppState, username: &str) -> ExitCode {
         .await
     {
         Ok(Some(user)) => {
+            let event = Event::new(EventType::RoleChanged, &user)
+                .by(Actor::operator())
+                .detail("role", "admin");
+            shared::events::record(&state, event).await;
             println!(
                 "{} is now an admin; the role applies from their next login.",
                 user.username

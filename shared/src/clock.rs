@@ -17,6 +17,11 @@ impl Clock {
         chrono::Utc::now().timestamp() + self.offset.load(Ordering::Relaxed)
     }
 
+    /// Now in Unix milliseconds (moved as [`Clock::now`] is).
+    pub fn now_millis(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis() + self.offset.load(Ordering::Relaxed) * 1000
+    }
+
     /// Moves this clock (and every clone of it) forward. For tests.
     pub fn advance(&self, seconds: i64) {
         self.offset.fetch_add(seconds, Ordering::Relaxed);

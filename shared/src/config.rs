@@ -82,6 +82,9 @@ pub struct Lifetimes {
     /// The refresh token just replaced, presented again within this many seconds of its
     /// rotation, answers with the current pair (`REFRESH_REUSE_GRACE`, 0 to 60; default 10).
     pub reuse_grace: i64,
+    /// Account events are kept this long (`EVENT_RETENTION_DAYS`, 1 to 3650; default 90),
+    /// in seconds.
+    pub event_retention: i64,
 }
 
 impl Default for Lifetimes {
@@ -91,6 +94,7 @@ impl Default for Lifetimes {
             idle: 7 * 86_400,
             absolute: 30 * 86_400,
             reuse_grace: 10,
+            event_retention: 90 * 86_400,
         }
     }
 }
@@ -416,6 +420,13 @@ fn lifetimes(get: &dyn Fn(&str) -> Option<String>) -> Result<Lifetimes, ConfigEr
         idle: seconds("SESSION_IDLE_TTL", d.idle, 300..=MAX_SESSION_TTL)?,
         absolute: seconds("SESSION_MAX_TTL", d.absolute, 300..=MAX_SESSION_TTL)?,
         reuse_grace: seconds("REFRESH_REUSE_GRACE", d.reuse_grace, 0..=60)?,
+        event_retention: number_in(
+            "EVENT_RETENTION_DAYS",
+            get("EVENT_RETENTION_DAYS"),
+            d.event_retention / 86_400,
+            1..=3650,
+            "days",
+        )? * 86_400,
     };
     if l.access_token > l.idle {
         return Err(ConfigError::Invalid {
@@ -924,7 +935,14 @@ mod tests {
                 idle: 604_800,
                 absolute: 2_592_000,
                 reuse_grace: 10,
+                event_retention: 90 * 86_400,
             }
+        );
+        assert_eq!(
+            lifetimes(&[("EVENT_RETENTION_DAYS", "7")])
+                .unwrap()
+                .event_retention,
+            7 * 86_400
         );
         let short = lifetimes(&[
             ("ACCESS_TOKEN_TTL", "900"),
@@ -950,6 +968,8 @@ mod tests {
         refused(&[("SESSION_IDLE_TTL", "31536001")], "SESSION_IDLE_TTL");
         refused(&[("SESSION_MAX_TTL", "-1")], "SESSION_MAX_TTL");
         refused(&[("REFRESH_REUSE_GRACE", "61")], "REFRESH_REUSE_GRACE");
+        refused(&[("EVENT_RETENTION_DAYS", "0")], "EVENT_RETENTION_DAYS");
+        refused(&[("EVENT_RETENTION_DAYS", "3651")], "EVENT_RETENTION_DAYS");
         // Out of order: an access token outliving the idle end, an idle end past the absolute.
         refused(&[("SESSION_IDLE_TTL", "3600")], "SESSION_IDLE_TTL");
         refused(&[("SESSION_MAX_TTL", "86400")], "SESSION_MAX_TTL");

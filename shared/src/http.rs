@@ -140,6 +140,7 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(crate::events::caller_context))
         .layer(middleware::from_fn(access_log))
         .with_state(state)
 }

@@ -7,6 +7,7 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod input;
 pub mod lambda;

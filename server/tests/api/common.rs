@@ -19,6 +19,8 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 pub const INTROSPECTION_KEY: &str = "test-introspection-key-0123456789abcdef";
 /// The second factor's key material of the test servers (`MFA_ENCRYPTION_KEY`).
 pub const MFA_KEY: &str = "test-mfa-key-0123456789abcdef0123456789";
+/// The user agent of the test client (account events record it).
+pub const USER_AGENT: &str = "accounts-tests/1";
 
 /// The Ed25519 key set of the test servers (EdDSA is the default): one key, made once per test
 /// run.
@@ -157,11 +159,15 @@ impl Server {
         let state = AppState::from_config(&config, clock.clone()).await.unwrap();
         let app = accounts::app(state.clone(), &config.allowed_origins);
         let task = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(listener, app).await.unwrap();
         });
         Server {
             base,
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .user_agent(USER_AGENT)
+                .build()
+                .unwrap(),
             clock,
             state,
             data_dir: data_dir.to_path_buf(),

@@ -7,6 +7,7 @@ mod cloud_functions;
 mod common;
 mod cors;
 mod drift;
+mod events;
 mod fuzz;
 mod introspect;
 mod lambda_events;

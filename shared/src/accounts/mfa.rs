@@ -5,11 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::session::{
-    AMR_SECOND_FACTOR, LoginResponse, allowed_scopes, login_key, sign_in, take_attempt,
+    AMR_SECOND_FACTOR, LoginResponse, allowed_scopes, login_key, record_failed_login, sign_in,
+    take_attempt,
 };
 use super::{at_least_min_duration, send_notice, verify_own_password};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, Actor, Event, EventType};
 use crate::input::{Field, Validate};
 use crate::mail::{mfa_disabled_notice, mfa_enabled_notice};
 use crate::mfa::{self as totp, MfaKeys};
@@ -292,6 +294,8 @@ pub async fn verify_totp(
     })
     .await?;
     tracing::info!(user_id = %user.user_id, "second factor turned on");
+    let event = Event::new(EventType::MfaEnabled, user).session(&auth.session.session_id);
+    events::record(state, event).await;
     if let Err(e) = send_notice(state, &mfa_enabled_notice(&user.email, &user.username)).await {
         tracing::error!(error = %e, "notice of a second factor turned on not sent");
     }
@@ -333,29 +337,28 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
     let factor = enabled_factor(state, &user)
         .await?
         .ok_or(ApiError::InvalidMfaToken)?;
-    match proof {
+    let proven = match proof {
         Proof::Code(code) => {
             let user_id = user.user_id.clone();
             prove_code(state, &user, &factor, &code, async |step| {
                 Ok(state.store.use_step(&user_id, step).await?)
             })
-            .await?
+            .await
         }
-        Proof::RecoveryCode(code) => {
-            let key = login_key(false, &user.username);
-            take_attempt(state, &key).await?;
-            let used = state
-                .store
-                .use_recovery_code(&user.user_id, &keys.recovery_hash(&user.user_id, &code))
-                .await?;
-            if !used {
-                state.store.record_failed_attempt(&key, now).await?;
-                tracing::warn!(user_id = %user.user_id, "a recovery code was refused");
-                return Err(ApiError::InvalidMfaCode);
-            }
-            state.store.clear_login_failures(&key).await?;
-            tracing::warn!(user_id = %user.user_id, "a recovery code was used");
+        Proof::RecoveryCode(code) => prove_recovery_code(state, keys, &user, &code, now).await,
+    };
+    match proven {
+        Err(e @ ApiError::InvalidMfaCode) => {
+            let event = EventType::LoginFailed;
+            record_failed_login(state, event, Some(&user), Some("wrong_code")).await;
+            return Err(e);
         }
+        Err(e @ ApiError::TooManyAttempts(_)) => {
+            let event = EventType::LoginThrottled;
+            record_failed_login(state, event, Some(&user), None).await;
+            return Err(e);
+        }
+        other => other?,
     }
     if !state.store.spend_challenge(&hash).await? {
         // Another request finished this login first.
@@ -371,6 +374,31 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
     let pair = sign_in(state, &user, scope, AMR_SECOND_FACTOR).await?;
     tracing::info!(user_id = %user.user_id, "user logged in with a second factor");
     Ok(pair)
+}
+
+/// Spends one of `user`'s recovery codes, under the login throttle.
+async fn prove_recovery_code(
+    state: &AppState,
+    keys: &MfaKeys,
+    user: &UserRecord,
+    code: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let key = login_key(false, &user.username);
+    take_attempt(state, &key).await?;
+    let used = state
+        .store
+        .use_recovery_code(&user.user_id, &keys.recovery_hash(&user.user_id, code))
+        .await?;
+    if !used {
+        state.store.record_failed_attempt(&key, now).await?;
+        tracing::warn!(user_id = %user.user_id, "a recovery code was refused");
+        return Err(ApiError::InvalidMfaCode);
+    }
+    state.store.clear_login_failures(&key).await?;
+    tracing::warn!(user_id = %user.user_id, "a recovery code was used");
+    events::record(state, Event::new(EventType::RecoveryCodeUsed, user)).await;
+    Ok(())
 }
 
 /// `DELETE /user/{username}/mfa`: the owner turns the second factor off with a step-up; an
@@ -411,6 +439,10 @@ pub async fn disable_mfa(
     } else {
         tracing::info!(user_id = %user.user_id, "second factor turned off");
     }
+    let event = Event::new(EventType::MfaDisabled, &user)
+        .by(Actor::of(auth, &user))
+        .session(&auth.session.session_id);
+    events::record(state, event).await;
     let notice = mfa_disabled_notice(&user.email, &user.username, by_admin);
     if let Err(e) = send_notice(state, &notice).await {
         tracing::error!(error = %e, "notice of a second factor turned off not sent");
@@ -442,6 +474,9 @@ pub async fn replace_recovery_codes(
         return Err(ApiError::MfaNotEnabled);
     }
     tracing::info!(user_id = %auth.user.user_id, "recovery codes replaced");
+    let event =
+        Event::new(EventType::RecoveryCodesReplaced, &auth.user).session(&auth.session.session_id);
+    events::record(state, event).await;
     Ok(RecoveryCodes {
         mfa_enabled: true,
         recovery_codes: codes,

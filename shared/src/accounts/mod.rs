@@ -2,9 +2,11 @@
 //! mailer and the token keys held in [`AppState`]. Handlers read their inputs, call one of
 //! these, and shape the response. By concern: [`signup`] (sign-up, activation, resend),
 //! [`session`] (log in and out, sessions), [`recovery`] (forgotten password, password and
-//! address changes), [`profile`] (reading, updating, deleting and listing accounts), [`widgets`] (the widgets
+//! address changes), [`profile`] (reading, updating, deleting and listing accounts), [`history`] (reading
+//! account events), [`widgets`] (the widgets
 //! passthrough).
 
+mod history;
 mod mfa;
 mod profile;
 mod recovery;
@@ -12,6 +14,7 @@ mod session;
 mod signup;
 mod widgets;
 
+pub use history::*;
 pub use mfa::*;
 pub use profile::*;
 pub use recovery::*;

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, Actor, Event, EventType};
 use crate::input::{Field, Validate, absent, data_size};
 use crate::state::AppState;
 use crate::store::{UserPage, UserUpdate};
@@ -108,11 +109,35 @@ pub async fn update_user(
             "only an admin may set role or activated",
         ));
     }
-    state
+    let updated = state
         .store
         .update_user(&target.user_id, &update, state.clock.now())
         .await?
-        .ok_or(ApiError::UserNotFound)
+        .ok_or(ApiError::UserNotFound)?;
+    let actor = Actor::of(auth, &target);
+    // The member names of the profile, never their values (a profile may hold anything).
+    let members: Vec<&String> = update.data.keys().take(32).collect();
+    let event = Event::new(EventType::ProfileUpdated, &updated)
+        .by(actor.clone())
+        .session(&auth.session.session_id)
+        .detail("members", serde_json::json!(members));
+    events::record(state, event).await;
+    if let Some(role) = role.filter(|r| *r != target.role) {
+        let event = Event::new(EventType::RoleChanged, &updated)
+            .by(actor.clone())
+            .session(&auth.session.session_id)
+            .detail("from", target.role.as_str())
+            .detail("to", role.as_str());
+        events::record(state, event).await;
+    }
+    if let Some(activated) = activated.filter(|a| *a != target.activated) {
+        let event = Event::new(EventType::ActivationChanged, &updated)
+            .by(actor)
+            .session(&auth.session.session_id)
+            .detail("activated", activated);
+        events::record(state, event).await;
+    }
+    Ok(updated)
 }
 
 /// `DELETE /user/{username}`: the user goes, with every session and both name claims.
@@ -122,6 +147,10 @@ pub async fn delete_user(state: &AppState, auth: &Auth, username: &str) -> ApiRe
         return Err(ApiError::UserNotFound);
     }
     tracing::info!(user_id = %target.user_id, by = %auth.user.user_id, "user deleted");
+    let event = Event::new(EventType::Deleted, &target)
+        .by(Actor::of(auth, &target))
+        .session(&auth.session.session_id);
+    events::record(state, event).await;
     Ok(())
 }
 
@@ -154,5 +183,10 @@ pub async fn list_users(
             state.clock.now(),
         )
         .await?;
+    let event = Event::unattached(EventType::UsersListed, Actor::of(auth, &auth.user))
+        .session(&auth.session.session_id)
+        .detail("count", page.users.len())
+        .detail("email_prefix", listing.email_prefix.is_some());
+    events::record(state, event).await;
     Ok(page)
 }

@@ -9,11 +9,12 @@ use serde::Deserialize;
 
 use super::session::{login_key, take_attempt};
 use super::{
-    EmailBody, at_least_min_duration, send_notice, store_and_send_throttled, token_param,
+    EmailBody, Sent, at_least_min_duration, send_notice, store_and_send_throttled, token_param,
     valid_email,
 };
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, Actor, Event, EventType};
 use crate::input::{
     Field, Validate, a_new_password, password_to_verify, required_string, when_given,
 };
@@ -216,10 +217,17 @@ async fn forgot_password_now(state: &AppState, body: EmailBody) -> ApiResult<()>
         state.store.add_reset_token(&reset, now).await?;
         Ok(true)
     };
-    if let Err(e) = store_and_send_throttled(state, &mail, store).await {
-        // The answer stays 202 (it must not tell whether the account exists).
-        tracing::error!(error = %e, "reset mail could not be sent");
-    }
+    let event = Event::new(EventType::PasswordResetRequested, &user).by(Actor::anonymous());
+    let event = match store_and_send_throttled(state, &mail, store).await {
+        Ok(Sent::Sent) => event,
+        Ok(Sent::Throttled) => event.failed().detail("reason", "throttled"),
+        Err(e) => {
+            // The answer stays 202 (it must not tell whether the account exists).
+            tracing::error!(error = %e, "reset mail could not be sent");
+            event.failed().detail("reason", "mail_unavailable")
+        }
+    };
+    events::record(state, event).await;
     Ok(())
 }
 
@@ -271,6 +279,7 @@ pub async fn reset_password(state: &AppState, body: ResetBody) -> ApiResult<()> 
         state.store.clear_login_failures(&key).await?;
     }
     tracing::info!(user_id = %user.user_id, "password reset");
+    events::record(state, Event::new(EventType::PasswordReset, &user)).await;
     Ok(())
 }
 
@@ -310,6 +319,8 @@ pub async fn change_password(
         return Err(ApiError::InvalidCredentials);
     }
     tracing::info!(user_id = %user.user_id, "password changed");
+    let event = Event::new(EventType::PasswordChanged, user).session(&auth.session.session_id);
+    events::record(state, event).await;
     Ok(())
 }
 
@@ -356,6 +367,8 @@ pub async fn change_email(
     )
     .await?;
     tracing::info!(user_id = %user.user_id, "email change requested");
+    let event = Event::new(EventType::EmailChangeRequested, user).session(&auth.session.session_id);
+    events::record(state, event).await;
     Ok(())
 }
 
@@ -400,8 +413,9 @@ pub async fn confirm_email(state: &AppState, token: Option<&str>) -> ApiResult<E
         .store
         .confirm_email_change(&hash, state.clock.now())
         .await?;
-    if matches!(outcome, EmailChangeOutcome::Changed { .. }) {
+    if let EmailChangeOutcome::Changed { user: changed, .. } = &outcome {
         tracing::info!(user_id = %user.user_id, "email changed");
+        events::record(state, Event::new(EventType::EmailChanged, changed)).await;
     }
     confirmed(outcome)
 }

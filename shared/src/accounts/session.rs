@@ -7,6 +7,7 @@ use super::send_notice;
 use crate::auth::Auth;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, Actor, Event, EventType};
 use crate::input::{Field, Validate};
 use crate::mail::email_change_cancelled_notice;
 use crate::password::MAX_PASSWORD_CHARS;
@@ -202,12 +203,22 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
     let requested = requested_scopes(scope)?;
 
     let now = state.clock.now();
-    let attempts = take_attempt(state, &login_key).await?;
-    let user = if by_email {
-        state.store.find_user_by_email(&name, now).await?
-    } else {
-        state.store.find_user_by_username(&name, now).await?
+    let find = || async {
+        if by_email {
+            state.store.find_user_by_email(&name, now).await
+        } else {
+            state.store.find_user_by_username(&name, now).await
+        }
     };
+    let attempts = match take_attempt(state, &login_key).await {
+        Err(refused @ ApiError::TooManyAttempts(_)) => {
+            let user = find().await.ok().flatten();
+            record_failed_login(state, EventType::LoginThrottled, user.as_ref(), None).await;
+            return Err(refused);
+        }
+        taken => taken?,
+    };
+    let user = find().await?;
     let matched = state
         .hasher
         .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
@@ -228,6 +239,8 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
                     .unwrap_or("unknown"),
                 "login failed"
             );
+            let reason = Some("wrong_password").filter(|_| other.is_some());
+            record_failed_login(state, EventType::LoginFailed, other.as_ref(), reason).await;
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -243,6 +256,8 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
         state.store.clear_login_failures(&login_key).await?;
     }
     if !user.activated {
+        let reason = Some("not_activated");
+        record_failed_login(state, EventType::LoginFailed, Some(&user), reason).await;
         return Err(ApiError::AccountNotActivated);
     }
     let allowed = allowed_scopes(&user);
@@ -308,7 +323,31 @@ pub(crate) async fn sign_in(
         return Err(ApiError::InvalidCredentials);
     }
     let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
-    token_pair(state, user, &session, scope, amr, now)
+    let pair = token_pair(state, user, &session, scope, amr.clone(), now)?;
+    let event = Event::new(EventType::LoggedIn, user)
+        .session(&session.session_id)
+        .detail("amr", amr);
+    events::record(state, event).await;
+    Ok(pair)
+}
+
+/// Records a login that failed or was refused: of `user`, or of no account (what was typed is
+/// not kept), by someone not proven to be anyone.
+pub(crate) async fn record_failed_login(
+    state: &AppState,
+    kind: EventType,
+    user: Option<&UserRecord>,
+    reason: Option<&str>,
+) {
+    let event = match user {
+        Some(u) => Event::new(kind, u),
+        None => Event::unattached(kind, Actor::anonymous()),
+    };
+    let mut event = event.by(Actor::anonymous()).failed();
+    if let Some(reason) = reason {
+        event = event.detail("reason", reason);
+    }
+    events::record(state, event).await;
 }
 
 /// `aal2` for a sign-in with a second factor, `aal1` otherwise.
@@ -462,6 +501,12 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
                 .store
                 .end_session(&user.user_id, &session.session_id)
                 .await?;
+            let event = Event::new(EventType::RefreshReuseDetected, &user)
+                .by(Actor::service())
+                .session(&session.session_id)
+                .detail("presented_generation", presented.generation)
+                .detail("current_generation", current);
+            events::record(state, event).await;
             tracing::warn!(
                 user_id = %user.user_id,
                 presented = presented.generation,
@@ -482,6 +527,8 @@ pub async fn log_out(state: &AppState, auth: &Auth) -> ApiResult<()> {
         .store
         .end_session(&auth.user.user_id, &auth.session.session_id)
         .await?;
+    let event = Event::new(EventType::LoggedOut, &auth.user).session(&auth.session.session_id);
+    events::record(state, event).await;
     Ok(())
 }
 
@@ -542,10 +589,7 @@ pub struct SessionView {
     pub current: bool,
 }
 
-/// The id a session is shown by: 128 bits of the SHA-256 of its real id.
-fn shown_session_id(session_id: &str) -> String {
-    token_hash(session_id)[..32].to_string()
-}
+use crate::events::shown_session_id;
 
 /// `GET /auth/sessions`: the caller's live sessions, oldest first.
 pub async fn list_sessions(state: &AppState, auth: &Auth) -> ApiResult<Vec<SessionView>> {
@@ -579,6 +623,8 @@ pub async fn end_all_sessions(state: &AppState, auth: &Auth) -> ApiResult<()> {
         .end_all_sessions(&user.user_id, None, now)
         .await?;
     tracing::info!(user_id = %user.user_id, "every session ended");
+    let event = Event::new(EventType::SessionsEnded, user).session(&auth.session.session_id);
+    events::record(state, event).await;
     if cancels {
         // The sessions have ended whatever becomes of the notice.
         let notice = email_change_cancelled_notice(&user.email, &user.username);

@@ -4,12 +4,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    EmailBody, activation_link, at_least_min_duration, send_throttled, store_and_send_throttled,
-    token_param, valid_email, valid_username,
+    EmailBody, Sent, activation_link, at_least_min_duration, send_throttled,
+    store_and_send_throttled, token_param, valid_email, valid_username,
 };
 use std::time::Instant;
 
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, Event, EventType};
 use crate::input::{
     Field, Validate, a_new_password, absent, data_size, required_string, when_given,
 };
@@ -158,6 +159,7 @@ pub async fn sign_up(state: &AppState, body: SignUpBody) -> ApiResult<UserRecord
         return Err(e);
     }
     tracing::info!(user_id = %user.user_id, "user signed up");
+    events::record(state, Event::new(EventType::SignedUp, &user)).await;
     // Where a sign-up's time goes (bench/run.sh reads these on cold starts); off by default.
     tracing::debug!(
         check_and_hash_ms = ms(hash_took),
@@ -186,6 +188,7 @@ pub async fn activate(state: &AppState, token: Option<&str>) -> ApiResult<Activa
     {
         ActivationOutcome::Activated(u) => {
             tracing::info!(user_id = %u.user_id, "user activated");
+            events::record(state, Event::new(EventType::Activated, &u)).await;
             Ok(Activation::Activated(u))
         }
         // Deactivated by an admin since: the link is spent and says nothing more.
@@ -226,9 +229,16 @@ async fn resend_activation_now(state: &AppState, body: EmailBody) -> ApiResult<(
             .add_activation_token(&user.user_id, &record, now)
             .await?)
     };
-    if let Err(e) = store_and_send_throttled(state, &mail, store).await {
-        // The answer stays 202 (it must not tell whether the account exists).
-        tracing::error!(error = %e, "activation mail could not be resent");
-    }
+    let event = Event::new(EventType::ActivationResent, &user);
+    let event = match store_and_send_throttled(state, &mail, store).await {
+        Ok(Sent::Sent) => event,
+        Ok(Sent::Throttled) => event.failed().detail("reason", "throttled"),
+        Err(e) => {
+            // The answer stays 202 (it must not tell whether the account exists).
+            tracing::error!(error = %e, "activation mail could not be resent");
+            event.failed().detail("reason", "mail_unavailable")
+        }
+    };
+    events::record(state, event).await;
     Ok(())
 }

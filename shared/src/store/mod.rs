@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::events::{AccountEvent, EventType};
 use crate::user::{Role, UserRecord, email_key};
 
 pub mod dynamodb;
@@ -185,9 +186,15 @@ pub struct UserPage {
 /// [`Sessions`], [`Credentials`], [`Throttles`]), each implemented by both stores in a file of
 /// that concern (`sqlite/<concern>.rs`, `dynamodb/<concern>.rs`) and held to one contract
 /// (`shared/tests/store_contract/<concern>.rs`). A store is all of them.
-pub trait UserStore: Users + Activations + Sessions + Credentials + Throttles + Factors {}
+pub trait UserStore:
+    Users + Activations + Sessions + Credentials + Throttles + Factors + Events
+{
+}
 
-impl<T: Users + Activations + Sessions + Credentials + Throttles + Factors> UserStore for T {}
+impl<T: Users + Activations + Sessions + Credentials + Throttles + Factors + Events> UserStore
+    for T
+{
+}
 
 /// The accounts themselves: created, found, listed, updated, deleted.
 #[async_trait]
@@ -518,4 +525,43 @@ pub trait Factors: Send + Sync {
     ) -> StoreResult<Option<MfaChallenge>>;
     /// Ends the challenge; `true` for the one request that ended it.
     async fn spend_challenge(&self, token_hash: &str) -> StoreResult<bool>;
+}
+
+/// A page of account events, newest first, and where the next one starts.
+#[derive(Debug, Clone, Default)]
+pub struct EventPage {
+    pub events: Vec<AccountEvent>,
+    /// The id the next page starts before; `None`: this was the last page.
+    pub next_before: Option<String>,
+}
+
+/// What the admins' listing of every account's events asks for.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events older than this id (a cursor); `None`: from the newest.
+    pub before: Option<String>,
+    /// Only events at or after this time (Unix milliseconds).
+    pub since_ms: Option<i64>,
+    pub kind: Option<EventType>,
+    pub limit: usize,
+}
+
+/// Account events: recorded once each, read newest first by account or across all accounts.
+/// They outlive the account they are about (a deletion is an event), until their retention
+/// ends (`expires_at`; past it an event is treated as gone).
+#[async_trait]
+pub trait Events: Send + Sync {
+    async fn record_event(&self, event: &AccountEvent, expires_at: i64) -> StoreResult<()>;
+    /// Up to `limit` events of `user_id`, newest first, each older than `before` when given.
+    async fn user_events(
+        &self,
+        user_id: &str,
+        before: Option<&str>,
+        limit: usize,
+        now: i64,
+    ) -> StoreResult<EventPage>;
+    /// Up to `query.limit` events of every account (and of none), newest first. A page may hold
+    /// fewer and still have a next one (the DynamoDB store reads a bounded number of days and
+    /// items a page).
+    async fn all_events(&self, query: &EventQuery, now: i64) -> StoreResult<EventPage>;
 }

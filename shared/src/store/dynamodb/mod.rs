@@ -12,6 +12,7 @@
 //! | reset token | `RESET#<sha256>` | `TOKEN` | `user_id`, `epoch`, `valid_until`, `used_at` |
 //! | email change | `EMAILCHANGE#<sha256>` | `TOKEN` | `user_id`, `new_email`, `valid_until`, `used_at` |
 //! | mail counter | `MAIL#<lowercase email>` | `COUNT` | `day_start`, `day_count`, `last_sent` |
+//! | account event | `EVENTS#<user_id>` (none: `EVENT#<id>`) | `EVENT#<id>` | `body`, `etype`; index `EVENTS#<day>#<shard>`, `ukey` the id; `expires_at` its retention |
 //!
 //! A session (and a reset token) is live only while its `epoch` is its user's `auth_epoch`
 //! (absent on items older than the attribute: 0): ending every session of a user is one
@@ -23,6 +24,7 @@
 
 mod activations;
 mod credentials;
+mod events;
 mod factors;
 mod sessions;
 mod throttles;
@@ -42,10 +44,11 @@ use aws_sdk_dynamodb::types::{
 
 use super::{
     ActivationOutcome, ActivationRecord, Activations, Credentials, EmailChangeOutcome,
-    EmailChangeRecord, Factors, FoundEmailChange, FoundReset, LoginAttempt, LoginFailures,
-    MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY, MAX_MFA_ATTEMPTS, MfaChallenge, ResetRecord,
-    ResetTokenState, Session, Sessions, StoreError, StoreResult, Throttles, TotpFactor, UserPage,
-    UserUpdate, Users, judge_email_change, judge_reset, lockout_remaining,
+    EmailChangeRecord, EventPage, EventQuery, Events, Factors, FoundEmailChange, FoundReset,
+    LoginAttempt, LoginFailures, MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY,
+    MAX_MFA_ATTEMPTS, MfaChallenge, ResetRecord, ResetTokenState, Session, Sessions, StoreError,
+    StoreResult, Throttles, TotpFactor, UserPage, UserUpdate, Users, judge_email_change,
+    judge_reset, lockout_remaining,
 };
 use crate::user::{Role, UserRecord, email_key, legacy_email_key, username_key};
 

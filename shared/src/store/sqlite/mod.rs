@@ -3,6 +3,7 @@
 
 mod activations;
 mod credentials;
+mod events;
 mod factors;
 mod sessions;
 mod throttles;
@@ -16,10 +17,11 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
     ActivationOutcome, ActivationRecord, Activations, Credentials, EmailChangeOutcome,
-    EmailChangeRecord, Factors, FoundEmailChange, FoundReset, LoginAttempt, LoginFailures,
-    MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY, MAX_MFA_ATTEMPTS, MfaChallenge, ResetRecord,
-    ResetTokenState, Session, Sessions, StoreError, StoreResult, Throttles, TotpFactor, UserPage,
-    UserUpdate, Users, judge_email_change, judge_reset, lockout_remaining,
+    EmailChangeRecord, EventPage, EventQuery, Events, Factors, FoundEmailChange, FoundReset,
+    LoginAttempt, LoginFailures, MAIL_DAY_SECS, MAIL_INTERVAL_SECS, MAILS_PER_DAY,
+    MAX_MFA_ATTEMPTS, MfaChallenge, ResetRecord, ResetTokenState, Session, Sessions, StoreError,
+    StoreResult, Throttles, TotpFactor, UserPage, UserUpdate, Users, judge_email_change,
+    judge_reset, lockout_remaining,
 };
 use crate::user::{Role, UserRecord, email_key, username_key};
 
@@ -61,7 +63,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 /// The schema's version (`PRAGMA user_version`): each migration below takes a store file one
 /// version on, in one transaction, so a file made by an older release opens with its data.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// Version 2: auth epochs (every session ended in one write), reset tokens, email changes,
 /// mail counters.
@@ -131,6 +133,21 @@ CREATE TABLE mfa_challenges (
 CREATE INDEX mfa_challenges_expiry ON mfa_challenges(expires_at);
 "#;
 
+/// Version 6: account events. No foreign key: an account's events outlive it (its deletion is
+/// one), until their retention ends.
+const MIGRATION_6: &str = r#"
+CREATE TABLE account_events (
+    event_id    TEXT PRIMARY KEY,
+    user_id     TEXT,
+    type        TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX account_events_user ON account_events(user_id, event_id);
+CREATE INDEX account_events_type ON account_events(type, event_id);
+CREATE INDEX account_events_expiry ON account_events(expires_at);
+"#;
+
 /// Link tokens (activation, reset, address change), used or not, are kept a day past their
 /// validity (so a late click says "expired", a re-click "already activated"), accounts never
 /// activated a day past their window; then the sweep drops them.
@@ -150,6 +167,7 @@ fn sweep(tx: &rusqlite::Transaction<'_>, now: i64) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM reset_tokens WHERE expires_at <= ?1", [old])?;
     tx.execute("DELETE FROM email_changes WHERE expires_at <= ?1", [old])?;
     tx.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
+    tx.execute("DELETE FROM account_events WHERE expires_at <= ?1", [now])?;
     tx.execute(
         "DELETE FROM users WHERE activated = 0 AND pending_until IS NOT NULL \
          AND pending_until <= ?1",
@@ -212,6 +230,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 5 {
         tx.execute_batch(MIGRATION_5)?;
+    }
+    if version < 6 {
+        tx.execute_batch(MIGRATION_6)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

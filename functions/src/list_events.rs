@@ -1,0 +1,27 @@
+//! `GET /events?limit=&cursor=&type=&since=`: every account's events, newest first, for
+//! admins.
+
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use axum::routing::on;
+use shared::http::ok;
+use shared::lambda::{Function, Route};
+use shared::{ApiResult, AppState, Auth, accounts};
+
+use crate::events_query;
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "list-events",
+    &[Route::get("/events", |m| on(m, list_events))],
+);
+
+pub async fn list_events(
+    State(state): State<AppState>,
+    auth: Auth,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let listing = events_query::parse(query.as_deref(), true);
+    let found = accounts::all_events(&state, &auth, listing).await?;
+    Ok(ok(events_query::page(found)))
+}

@@ -1,0 +1,30 @@
+//! `GET /user/{username}/events?limit=&cursor=`: what happened to one account, newest first,
+//! for its owner or an admin.
+
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use axum::routing::on;
+use shared::http::{UsernamePath, ok};
+use shared::lambda::{Function, Route};
+use shared::{ApiResult, AppState, Auth, accounts};
+
+use crate::events_query;
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "user-events",
+    &[Route::get("/user/{username}/events", |m| {
+        on(m, user_events)
+    })],
+);
+
+pub async fn user_events(
+    State(state): State<AppState>,
+    auth: Auth,
+    UsernamePath(username): UsernamePath,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let listing = events_query::parse(query.as_deref(), false);
+    let found = accounts::user_events(&state, &auth, &username, listing).await?;
+    Ok(ok(events_query::page(found)))
+}
