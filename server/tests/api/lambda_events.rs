@@ -208,3 +208,34 @@ async fn a_function_serves_its_own_routes_and_no_other() {
         }
     }
 }
+
+/// In Lambda, an account event's caller is API Gateway's: the source address and user agent
+/// of its request context (not a header a client could set), as the login event file says.
+#[tokio::test]
+async fn a_lambda_invocation_records_the_gateways_source_address_and_user_agent() {
+    let s = Server::start().await;
+    s.user("alice").await;
+    let raw = std::fs::read_to_string(events_dir().join("login.json")).unwrap();
+    let event: Value = serde_json::from_str(&raw).unwrap();
+    let context = &event["requestContext"]["http"];
+    let r = invoke(shared::http::app(routes_of("login"), s.state.clone()), &raw).await;
+    assert_eq!(r["statusCode"], 200, "{r}");
+    let user = s
+        .state
+        .store
+        .find_user_by_username("alice", s.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let page = s
+        .state
+        .store
+        .user_events(&user.user_id, None, 1, s.clock.now())
+        .await
+        .unwrap();
+    let login = &page.events[0];
+    assert_eq!(login.kind, shared::events::EventType::LoggedIn);
+    assert_eq!(login.source_ip.as_deref(), context["sourceIp"].as_str());
+    assert_eq!(login.user_agent.as_deref(), context["userAgent"].as_str());
+    assert_eq!(login.source_ip.as_deref(), Some("203.0.113.10"));
+}
