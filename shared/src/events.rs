@@ -343,13 +343,13 @@ pub fn shown_session_id(session_id: &str) -> String {
     crate::secret::token_hash(session_id)[..32].to_string()
 }
 
-/// A new ULID for `at_ms`, later than every id this process made before (in the same
-/// millisecond, the random part counts on).
+/// A new ULID for `at_ms`: its time is `at_ms`, and within one millisecond each id this
+/// process makes is later than the one before (the random part counts on).
 pub fn new_id(at_ms: i64) -> String {
     static LAST: Mutex<(u64, u128)> = Mutex::new((0, 0));
     let ms = at_ms.max(0) as u64;
     let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
-    let random = if ms <= last.0 && last.1 < (1u128 << 80) - 1 {
+    let random = if ms == last.0 && last.1 < (1u128 << 80) - 1 {
         last.1 + 1
     } else {
         let mut bytes = [0u8; 16];
@@ -357,7 +357,6 @@ pub fn new_id(at_ms: i64) -> String {
         // 79 bits, so counting on within a millisecond never overflows the 80.
         u128::from_be_bytes(bytes) >> 1
     };
-    let ms = ms.max(last.0);
     *last = (ms, random);
     ulid::Ulid::from_parts(ms, random).to_string()
 }

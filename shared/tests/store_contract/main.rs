@@ -211,6 +211,7 @@ async fn all_pages(
 // The contract by concern, as the store's traits are split (after the macro they use).
 mod activations;
 mod credentials;
+mod events;
 mod factors;
 mod sessions;
 mod throttles;
