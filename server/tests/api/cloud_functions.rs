@@ -300,6 +300,89 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
         (400, &json!("invalid_grant")),
         "{body}"
     );
+
+    // What each function recorded, read back by the user-events function (newest first), with
+    // API Gateway's source address; then, as an admin, by the list-events function.
+    let login = json!({"username": username, "password": PASSWORD});
+    let (_, body) = call(
+        "login",
+        &vars,
+        ("POST", "/auth", ""),
+        None,
+        Some(login.clone()),
+    )
+    .await;
+    let token = body["token"].as_str().unwrap().to_string();
+    let own = format!("/user/{username}/events");
+    let (status, body) = call("user-events", &vars, ("GET", &own, ""), Some(&token), None).await;
+    assert_eq!(status, 200, "{body}");
+    let types: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "logged_in",
+            "logged_out",
+            "logged_out",
+            "logged_in",
+            "logged_in",
+            "activated",
+            "signed_up"
+        ]
+    );
+    assert_eq!(body["events"][0]["source_ip"], "203.0.113.10");
+    let (status, _) = call(
+        "list-events",
+        &vars,
+        ("GET", "/events", ""),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let config = cloud_config(&vars);
+    let sdk = shared::aws::sdk_config(&config).await;
+    let table = config_table(&vars);
+    let store = shared::store::dynamodb::DynamoStore::new(&sdk, table);
+    use shared::store::Users;
+    store
+        .set_role(&username, shared::user::Role::Admin, 0)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, body) = call("login", &vars, ("POST", "/auth", ""), None, Some(login)).await;
+    let admin = body["token"].as_str().unwrap().to_string();
+    let query = "type=signed_up&limit=5";
+    let (status, body) = call(
+        "list-events",
+        &vars,
+        ("GET", "/events", query),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["events"][0]["username"], json!(username), "{body}");
+    assert_eq!(body["events"][0]["type"], "signed_up");
+}
+
+/// The configuration `vars` describe.
+fn cloud_config(vars: &[(String, String)]) -> shared::config::Config {
+    shared::config::Config::from_lookup(|k| {
+        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap()
+}
+
+fn config_table(vars: &[(String, String)]) -> String {
+    vars.iter()
+        .find(|(n, _)| n == "TABLE_NAME")
+        .map(|(_, v)| v.clone())
+        .unwrap()
 }
 
 /// The variables every function gets (as template.yaml gives them), on a fresh table.
