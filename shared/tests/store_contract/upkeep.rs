@@ -144,7 +144,7 @@ async fn an_older_store_file_rekeys_its_addresses_when_opened() {
         );
     }
     {
-        // Back to schema 2, as an older release left it (sessions without refresh columns).
+        // Back to schema 2, as an older release left it (sessions without refresh columns, no second factor, no events).
         let db = rusqlite::Connection::open(&path).unwrap();
         db.execute_batch(
             "UPDATE users SET email_key = 'ｋａｔｅ@example.com'; \
@@ -152,7 +152,8 @@ async fn an_older_store_file_rekeys_its_addresses_when_opened() {
              ALTER TABLE reset_tokens DROP COLUMN email; \
              ALTER TABLE sessions DROP COLUMN refresh_gen; \
              ALTER TABLE sessions DROP COLUMN refreshed_at; \
-             DROP TABLE mfa_challenges; DROP TABLE mfa_factors; PRAGMA user_version = 2;",
+             DROP TABLE mfa_challenges; DROP TABLE mfa_factors; DROP TABLE account_events; \
+             PRAGMA user_version = 2;",
         )
         .unwrap();
     }
