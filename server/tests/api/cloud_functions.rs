@@ -85,7 +85,11 @@ use axum::response::IntoResponse;
 
 /// Starts `function` with `vars` (and what the runtime itself sets), hands it `event`, and
 /// returns what it posted back: `("response", the API Gateway answer)` or `("error", ...)`.
-async fn invoke(function: &str, vars: &[(String, String)], event: Value) -> (String, Value) {
+pub(crate) async fn invoke(
+    function: &str,
+    vars: &[(String, String)],
+    event: Value,
+) -> (String, Value) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let rt = Runtime {
         event: Arc::new(Mutex::new(Some(event.to_string()))),
@@ -163,7 +167,7 @@ fn event(method: &str, path: &str, query: &str, token: Option<&str>, body: Optio
 
 /// One request to `function` through the Runtime API: its status and JSON body (`Null` when
 /// empty). A function that reports an error instead of answering fails the test.
-async fn call(
+pub(crate) async fn call(
     function: &str,
     vars: &[(String, String)],
     (method, path, query): (&str, &str, &str),
@@ -371,14 +375,14 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
 }
 
 /// The configuration `vars` describe.
-fn cloud_config(vars: &[(String, String)]) -> shared::config::Config {
+pub(crate) fn cloud_config(vars: &[(String, String)]) -> shared::config::Config {
     shared::config::Config::from_lookup(|k| {
         vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     })
     .unwrap()
 }
 
-fn config_table(vars: &[(String, String)]) -> String {
+pub(crate) fn config_table(vars: &[(String, String)]) -> String {
     vars.iter()
         .find(|(n, _)| n == "TABLE_NAME")
         .map(|(_, v)| v.clone())
@@ -386,7 +390,7 @@ fn config_table(vars: &[(String, String)]) -> String {
 }
 
 /// The variables every function gets (as template.yaml gives them), on a fresh table.
-async fn cloud_vars() -> (Vec<(String, String)>, shared::config::Config) {
+pub(crate) async fn cloud_vars() -> (Vec<(String, String)>, shared::config::Config) {
     let table = fresh_table();
     let mut vars = dynamodb_vars(&table);
     let config = shared::config::Config::from_lookup(|k| {
@@ -669,7 +673,7 @@ fn the_signers_refuse_to_start_without_the_private_keys() {
 
 /// Starts `function` as Lambda would with `vars` (and `PUBLIC_BASE_URL`), expecting it to stop
 /// at init within 10 s; what it wrote to stderr.
-fn refused_at_init(function: &str, vars: &[(&str, &str)]) -> String {
+pub(crate) fn refused_at_init(function: &str, vars: &[(&str, &str)]) -> String {
     let out = Command::new(binary(function))
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9") // never reached

@@ -4,6 +4,7 @@ mod activation;
 mod asvs;
 mod cloud;
 mod cloud_functions;
+mod cloud_publisher;
 mod common;
 mod cors;
 mod drift;

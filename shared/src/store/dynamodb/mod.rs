@@ -39,7 +39,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, BillingMode, ConditionCheck, Delete,
     GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    TransactWriteItem, Update,
 };
 
 use super::{
@@ -377,6 +378,14 @@ impl DynamoStore {
             .key_schema(schema("sk", KeyType::Range)?)
             .global_secondary_indexes(users_index)
             .billing_mode(BillingMode::PayPerRequest)
+            // New items on the stream: the account-event publisher reads it (template.yaml).
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .map_err(request_error)?,
+            )
             .send()
             .await
             .map_err(unavailable)?;
