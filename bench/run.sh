@@ -129,7 +129,7 @@ echo "==> sizes of the deployable bootstraps (cargo lambda, arm64, the release p
 # What `sam build` ships: the same command and profile (scripts/test builds with faster, larger
 # settings; this rebuilds with the committed ones). Needs .venv-sam (scripts/test makes it).
 functions=$(ls functions/src/bin | sed 's/\.rs$//')
-PATH="$PWD/.venv-sam/bin:$PATH" cargo lambda build --release --arm64 --locked -p functions
+PATH="$PWD/.venv-sam/bin:$PATH" cargo lambda build --release --arm64 --locked -p functions -p publisher
 : > "$out/sizes.txt"
 for f in $functions; do
     b=${CARGO_TARGET_DIR:-target}/lambda/$f/bootstrap

@@ -487,7 +487,25 @@ async fn cloud_publisher_puts_recorded_events_on_eventbridge() {
         .collect();
     assert_eq!(published, [ids[10].clone()]);
 
-    // 4. With no dead-letter queue to take it, an unreadable record is left for Lambda too.
+    // 4. The stream batch of events/stream/ (what the README invokes by hand): its one new
+    //    event is published; the claim item and the expired event's removal are not.
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events/stream/publish-events.json");
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(sample).unwrap()).unwrap();
+    let answer = publish(&publisher_vars, sample["Records"].as_array().unwrap()).await;
+    assert_eq!(failures(&answer), Vec::<String>::new(), "{answer}");
+    let published = drain(&subscriber).await;
+    assert_eq!(published.len(), 1, "{published:#?}");
+    assert_eq!(
+        (
+            &published[0]["detail-type"],
+            &published[0]["detail"]["username"]
+        ),
+        (&json!("signed_up"), &json!("alice"))
+    );
+    assert!(drain(&dead_letters).await.is_empty());
+
+    // 5. With no dead-letter queue to take it, an unreadable record is left for Lambda too.
     let mut no_queue = publisher_vars.clone();
     no_queue.retain(|(k, _)| k != "DEAD_LETTER_QUEUE_URL");
     no_queue.push((

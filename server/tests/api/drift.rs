@@ -113,6 +113,9 @@ fn template_functions() -> Vec<(String, String)> {
     out
 }
 
+/// The binary of the account-event publisher (the `publisher` package).
+const PUBLISHER: &str = "publish-events";
+
 /// What a function's row says it uses, the template grants it: SES to those that send mail,
 /// the widgets upstream to the one that calls it, and to no other.
 #[test]
@@ -121,7 +124,29 @@ fn the_template_grants_each_function_what_its_row_uses() {
         .iter()
         .map(|f| f.name.to_string())
         .collect();
-    let built = template_functions();
+    let mut built = template_functions();
+    // The function the table's stream invokes (no route, no row): its own package, only its
+    // stream and the bus and queue it sends to.
+    let (_, publisher) = built
+        .iter()
+        .find(|(n, _)| n == PUBLISHER)
+        .expect("template.yaml builds the event publisher");
+    for needed in [
+        "CodeUri: publisher\n",
+        "Type: DynamoDB\n",
+        "Stream: !GetAtt UsersTable.StreamArn",
+        "FunctionResponseTypes: [ReportBatchItemFailures]",
+        "BisectBatchOnFunctionError: true",
+        "Destination: !GetAtt EventsDeadLetterQueue.Arn",
+        "events:PutEvents",
+        "JWT_SECRET: !Ref AWS::NoValue",
+    ] {
+        assert!(publisher.contains(needed), "{PUBLISHER}: {needed}");
+    }
+    for refused in ["Type: HttpApi", "dynamodb:", "ses:", "JWT_SIGNING_KEYS"] {
+        assert!(!publisher.contains(refused), "{PUBLISHER}: {refused}");
+    }
+    built.retain(|(n, _)| n != PUBLISHER);
     let mut names: Vec<_> = built.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
     let mut expected = rows.clone();
