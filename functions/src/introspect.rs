@@ -51,7 +51,7 @@ pub async fn introspect(
         Ok(auth) => {
             let scope = auth.scopes_now().join(" ");
             let c = &auth.claims;
-            axum::Json(json!({
+            let mut answer = json!({
                 "active": true,
                 "sub": c.sub,
                 "username": auth.user.username,
@@ -64,8 +64,12 @@ pub async fn introspect(
                 "amr": c.amr,
                 "acr": c.acr,
                 "token_type": "Bearer",
-            }))
-            .into_response()
+            });
+            // What the token hook added, under the same claim as in the token.
+            if let Some(ext) = &c.ext {
+                answer[shared::hooks::CLAIMS_CLAIM] = json!(ext);
+            }
+            axum::Json(answer).into_response()
         }
         // Nothing tells why: a bad signature, an ended session and a deleted user look alike.
         Err(ApiError::InvalidToken) => axum::Json(json!({"active": false})).into_response(),

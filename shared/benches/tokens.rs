@@ -20,6 +20,7 @@ fn claims() -> Claims {
         nbf: None,
         amr: vec!["pwd".into()],
         acr: "aal1".into(),
+        ext: None,
     }
 }
 

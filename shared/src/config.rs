@@ -63,6 +63,8 @@ pub struct Config {
     /// `MFA_ISSUER`: the issuer an authenticator app shows for the account (default: the
     /// sender's name, `Accounts`).
     pub mfa_issuer: String,
+    /// `SIGNUP_HOOK_URL`, `TOKEN_HOOK_URL`, `HOOK_SECRET`: the hooks (`crate::hooks`).
+    pub hooks: HooksConfig,
     /// How long access tokens and sign-ins last (`ACCESS_TOKEN_TTL`, `SESSION_IDLE_TTL`,
     /// `SESSION_MAX_TTL`, `REFRESH_REUSE_GRACE`).
     pub lifetimes: Lifetimes,
@@ -126,6 +128,53 @@ pub enum MailKind {
     Log,
     /// Sent through Amazon SES from `SENDER_EMAIL` (`MAIL=ses`).
     Ses { sender: String },
+}
+
+/// The hooks asked before a sign-up and before a token is issued; off where the URL is unset.
+#[derive(Clone, Default)]
+pub struct HooksConfig {
+    pub signup_url: Option<String>,
+    pub token_url: Option<String>,
+    /// `HOOK_SECRET`: signs every hook request (required with a hook; a secret, never logged).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for HooksConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HooksConfig")
+            .field("signup_url", &self.signup_url)
+            .field("token_url", &self.token_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A hook's URL: `https://`, or `http://` to this machine only (a signed request carries what
+/// a hook needs to see, so it does not cross a network in the clear).
+fn hook_url(var: &'static str, url: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(url) = url else { return Ok(None) };
+    let url = parse_url(var, &url)?;
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let loopback = ["127.0.0.1", "localhost", "[::1]"].contains(&host);
+    if url.starts_with("http://") && !loopback {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: "must be https:// (http:// only to 127.0.0.1, localhost or [::1])".into(),
+        });
+    }
+    Ok(Some(url))
 }
 
 /// Where the widgets upstream is and how to call it.
@@ -306,7 +355,24 @@ impl Config {
                 ),
             });
         }
+        let hooks = HooksConfig {
+            signup_url: hook_url("SIGNUP_HOOK_URL", non_empty("SIGNUP_HOOK_URL"))?,
+            token_url: hook_url("TOKEN_HOOK_URL", non_empty("TOKEN_HOOK_URL"))?,
+            secret: non_empty("HOOK_SECRET")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+        };
+        let hooked = hooks.signup_url.is_some() || hooks.token_url.is_some();
+        if hooked && hooks.secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                var: "HOOK_SECRET",
+                reason: format!(
+                    "a hook is set: HOOK_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"
+                ),
+            });
+        }
         Ok(Config {
+            hooks,
             lifetimes,
             mfa_key,
             mfa_issuer,

@@ -94,6 +94,12 @@ pub enum ApiError {
     UpstreamTimeout,
     #[error("no widgets upstream is configured")]
     WidgetsUnavailable,
+    /// The sign-up hook said no, with its reason (already bounded and cleaned).
+    #[error("sign-up refused by the hook")]
+    SignUpRefused(Option<String>),
+    /// A hook failed, timed out or answered what it may not: refused (fail closed).
+    #[error("hook failed: {0}")]
+    HookUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -131,9 +137,8 @@ impl ApiError {
             Unauthorized | InvalidToken | InvalidCredentials | InvalidMfaToken => {
                 StatusCode::UNAUTHORIZED
             }
-            Forbidden(_) | AccountNotActivated | InsufficientScope(_) | StepUpRequired => {
-                StatusCode::FORBIDDEN
-            }
+            Forbidden(_) | AccountNotActivated | InsufficientScope(_) | StepUpRequired
+            | SignUpRefused(_) => StatusCode::FORBIDDEN,
             UserNotFound | NotFound | MfaNotEnabled => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UsernameTaken | EmailTaken | MfaAlreadyEnabled => StatusCode::CONFLICT,
@@ -141,9 +146,8 @@ impl ApiError {
                 StatusCode::GONE
             }
             TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            MailUnavailable(_) | StoreUnavailable(_) | WidgetsUnavailable | MfaUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            MailUnavailable(_) | StoreUnavailable(_) | WidgetsUnavailable | MfaUnavailable
+            | HookUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             UpstreamError(_) => StatusCode::BAD_GATEWAY,
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -191,6 +195,8 @@ impl ApiError {
             UpstreamError(_) => "upstream_error",
             UpstreamTimeout => "upstream_timeout",
             WidgetsUnavailable => "widgets_unavailable",
+            SignUpRefused(_) => "signup_refused",
+            HookUnavailable(_) => "hook_unavailable",
             Internal(_) => "internal_error",
         }
     }
@@ -257,6 +263,9 @@ impl ApiError {
             UpstreamError(_) => "The widgets service failed; please try again later.".into(),
             UpstreamTimeout => "The widgets service did not answer in time.".into(),
             WidgetsUnavailable => "The widgets service is not configured here.".into(),
+            SignUpRefused(Some(reason)) => format!("Sign-up was refused: {reason}"),
+            SignUpRefused(None) => "Sign-up was refused.".into(),
+            HookUnavailable(_) => "The service cannot complete this now; please try again later.".into(),
             Internal(_) => "Something went wrong on our side.".into(),
         }
     }

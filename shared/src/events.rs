@@ -394,6 +394,11 @@ tokio::task_local! {
 }
 
 impl Caller {
+    /// The caller of the request being served (none outside one).
+    pub fn current() -> Caller {
+        CALLER.try_with(Caller::clone).unwrap_or_default()
+    }
+
     /// The caller of `req`: in Lambda, what API Gateway's request context says (its source
     /// address is the client's, not a header anyone can set); on the local server, the TCP
     /// peer. The user agent from the header, bounded.

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod hooks;
 pub mod http;
 pub mod input;
 pub mod lambda;

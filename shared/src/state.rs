@@ -34,6 +34,8 @@ pub struct AppState {
     pub mfa: Option<Arc<crate::mfa::MfaKeys>>,
     /// The issuer authenticator apps show (`MFA_ISSUER`).
     pub mfa_issuer: Arc<str>,
+    /// The hooks before a sign-up and before a token; `None` when neither is configured.
+    pub hooks: Option<Arc<crate::hooks::Hooks>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,8 @@ pub enum StartupError {
     Store(String),
     #[error("the widgets client cannot be built: {0}")]
     Widgets(String),
+    #[error("the hooks' client cannot be built: {0}")]
+    Hooks(String),
 }
 
 /// The embedded store's file in the data directory.
@@ -104,6 +108,9 @@ impl AppState {
                 .as_deref()
                 .map(|k| Arc::new(crate::mfa::MfaKeys::new(k.as_bytes()))),
             mfa_issuer: config.mfa_issuer.as_str().into(),
+            hooks: crate::hooks::Hooks::new(&config.hooks)
+                .map_err(|e| StartupError::Hooks(e.to_string()))?
+                .map(Arc::new),
         })
     }
 }

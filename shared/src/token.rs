@@ -33,6 +33,10 @@ pub struct Claims {
     /// The assurance level of that sign-in: `aal1` (a password), `aal2` (and a second factor).
     #[serde(default)]
     pub acr: String,
+    /// What the operator's token hook added (`crate::hooks`): one object, never beside the
+    /// claims above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Claims {
@@ -497,6 +501,7 @@ mod tests {
             nbf: None,
             amr: vec!["pwd".into()],
             acr: "aal1".into(),
+            ext: None,
         }
     }
 

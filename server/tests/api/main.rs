@@ -10,6 +10,7 @@ mod cors;
 mod drift;
 mod events;
 mod fuzz;
+mod hooks;
 mod introspect;
 mod lambda_events;
 mod list_users;

@@ -1,7 +1,7 @@
 //! Log in, log out, and the caller's sessions.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::send_notice;
 use crate::auth::Auth;
@@ -309,6 +309,9 @@ pub(crate) async fn sign_in(
 ) -> ApiResult<LoginResponse> {
     let now = state.clock.now();
     let lifetimes = state.lifetimes;
+    let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
+    // The token hook before the session is made: a hook that refuses leaves no sign-in behind.
+    let ext = hook_claims(state, user, &scope, &amr, now).await?;
     let session = Session {
         session_id: session_id()?,
         user_id: user.user_id.clone(),
@@ -322,13 +325,26 @@ pub(crate) async fn sign_in(
         // Deleted, deactivated, or its password reset while this login was under way.
         return Err(ApiError::InvalidCredentials);
     }
-    let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
-    let pair = token_pair(state, user, &session, scope, amr.clone(), now)?;
+    let pair = token_pair(state, user, &session, scope, amr.clone(), ext, now)?;
     let event = Event::new(EventType::LoggedIn, user)
         .session(&session.session_id)
         .detail("amr", amr);
     events::record(state, event).await;
     Ok(pair)
+}
+
+/// What the token hook adds to `user`'s access token, when there is a token hook.
+async fn hook_claims(
+    state: &AppState,
+    user: &UserRecord,
+    scope: &[String],
+    amr: &[String],
+    now: i64,
+) -> ApiResult<Option<Map<String, Value>>> {
+    match &state.hooks {
+        Some(hooks) => hooks.before_token(user, scope, amr, now).await,
+        None => Ok(None),
+    }
 }
 
 /// Records a login that failed or was refused: of `user`, or of no account (what was typed is
@@ -364,13 +380,15 @@ pub fn acr_of(amr: &[String]) -> &'static str {
 /// sign-in's absolute end) and the refresh token of that generation. Both are the same however
 /// often they are made for the same session, generation and user (Ed25519 and HMAC signatures
 /// are deterministic): a tab answered from the reuse grace gets exactly the pair the winning
-/// tab got.
+/// tab got (with a token hook, as long as the hook answers both alike). `ext`: what the token
+/// hook added.
 fn token_pair(
     state: &AppState,
     user: &UserRecord,
     session: &Session,
     scope: Vec<String>,
     amr: Vec<String>,
+    ext: Option<Map<String, Value>>,
     now: i64,
 ) -> ApiResult<LoginResponse> {
     let lifetimes = state.lifetimes;
@@ -390,6 +408,7 @@ fn token_pair(
         nbf: None,
         acr: acr_of(&amr).into(),
         amr,
+        ext,
     };
     let token = state.keys.sign(&claims)?;
     let refresh = RefreshClaims {
@@ -475,6 +494,15 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
             .map(str::to_string)
             .collect();
         let current = session.refresh_gen;
+        let within_grace = presented.generation == current - 1
+            && now - session.refreshed_at <= lifetimes.reuse_grace;
+        // The token hook before the rotation: a hook that refuses leaves the presented token
+        // as it was (still usable), never neither token.
+        let ext = if presented.generation == current || within_grace {
+            hook_claims(state, &user, &scope, &presented.amr, now).await?
+        } else {
+            None
+        };
         if presented.generation == current {
             let ends = (now + lifetimes.idle).min(session.created_at + lifetimes.absolute);
             if state.store.rotate_session(&session, now, ends).await? {
@@ -485,16 +513,14 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
                     ..session
                 };
                 tracing::info!(user_id = %user.user_id, "tokens refreshed");
-                return token_pair(state, &user, &rotated, scope, presented.amr, now);
+                return token_pair(state, &user, &rotated, scope, presented.amr, ext, now);
             }
             // Another refresh (or an end) came first: read the session again.
             continue;
         }
-        if presented.generation == current - 1
-            && now - session.refreshed_at <= lifetimes.reuse_grace
-        {
+        if within_grace {
             tracing::debug!(user_id = %user.user_id, "refresh within the reuse grace");
-            return token_pair(state, &user, &session, scope, presented.amr, now);
+            return token_pair(state, &user, &session, scope, presented.amr, ext, now);
         }
         if presented.generation < current {
             state

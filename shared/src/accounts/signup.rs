@@ -10,7 +10,7 @@ use super::{
 use std::time::Instant;
 
 use crate::error::{ApiError, ApiResult};
-use crate::events::{self, Event, EventType};
+use crate::events::{self, Actor, Event, EventType};
 use crate::input::{
     Field, Validate, a_new_password, absent, data_size, required_string, when_given,
 };
@@ -97,6 +97,21 @@ pub async fn sign_up(state: &AppState, body: SignUpBody) -> ApiResult<UserRecord
     } = body.validate()?;
 
     let now = state.clock.now();
+    // The operator's hook first (before a hash is spent): it sees the name, the address and
+    // the profile, never the password. A refusal, or a hook that fails, keeps nothing.
+    if let Some(hooks) = &state.hooks
+        && let Err(refused) = hooks.before_signup(&username, &email, &data, now).await
+    {
+        let reason = match refused {
+            ApiError::SignUpRefused(_) => "refused_by_hook",
+            _ => "hook_unavailable",
+        };
+        let event = Event::unattached(EventType::SignedUp, Actor::anonymous())
+            .failed()
+            .detail("reason", reason);
+        events::record(state, event).await;
+        return Err(refused);
+    }
     // The password's strength check and hash (CPU, on a hashing thread) and the name lookups
     // (round trips to the store) run at once: on DynamoDB the hash hides the lookups, and on a
     // cold start the connection's set-up as well. The answers keep their order: a weak

@@ -1,0 +1,256 @@
+//! Hooks: the operator's own service, asked before a sign-up and before a token is issued.
+//!
+//! Each hook is an HTTP(S) endpoint (`SIGNUP_HOOK_URL`, `TOKEN_HOOK_URL`; off unless set) that
+//! receives one JSON `POST`, signed with `HOOK_SECRET` so the endpoint knows the request is
+//! this service's: `X-Accounts-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+//! "<t>.<body>">` (the endpoint recomputes it and refuses a stale `t`). Each request carries an
+//! `id` of its own. Neither ever holds a password, a token or a hash.
+//!
+//! - **Before a sign-up**: `{"type": "before_signup", "id", "at", "user": {"username", "email",
+//!   "data"}, "source_ip", "user_agent"}`. It answers `{"allow": true}`, or `{"allow": false,
+//!   "reason": "..."}` and the sign-up is refused (`403 signup_refused`, the reason shown).
+//! - **Before a token**: `{"type": "before_token", "id", "at", "user": {"id", "username",
+//!   "email", "role", "data"}, "scope", "amr"}`. It answers `{"claims": {...}}` (or `{}`), a
+//!   JSON object of at most [`MAX_CLAIMS_BYTES`] that goes into the access token under the one
+//!   claim [`CLAIMS_CLAIM`], never beside the token's own claims.
+//!
+//! A hook that fails, answers anything else, or takes longer than [`HOOK_TIMEOUT`] refuses
+//! (fail closed): `503 hook_unavailable`, and the cause in the log.
+
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Map, Value, json};
+use sha2::Sha256;
+
+use crate::error::{ApiError, ApiResult};
+use crate::events::Caller;
+use crate::user::UserRecord;
+
+/// The longest a hook may take, connection included.
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(2);
+/// The header of the signature.
+pub const SIGNATURE_HEADER: &str = "x-accounts-signature";
+/// The access token's claim that holds what the token hook adds.
+pub const CLAIMS_CLAIM: &str = "ext";
+/// The most the token hook may add, as compact JSON.
+pub const MAX_CLAIMS_BYTES: usize = 4096;
+/// The longest reason a sign-up hook's refusal may show, in characters.
+pub const MAX_REASON_CHARS: usize = 200;
+/// The most of a hook's answer that is read.
+const MAX_ANSWER_BYTES: usize = 16 * 1024;
+
+/// The hooks configured (`None` where a hook is off), and their signing secret.
+pub struct Hooks {
+    client: reqwest::Client,
+    signup: Option<String>,
+    token: Option<String>,
+    secret: Vec<u8>,
+}
+
+/// `X-Accounts-Signature` for `body` sent at `t`: `t=<t>,v1=<hex HMAC-SHA256("<t>.<body>")>`.
+pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={t},v1={hex}")
+}
+
+impl Hooks {
+    /// The hooks `config` names; `None` when it names none.
+    pub fn new(config: &crate::config::HooksConfig) -> Result<Option<Hooks>, reqwest::Error> {
+        if config.signup_url.is_none() && config.token_url.is_none() {
+            return Ok(None);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(HOOK_TIMEOUT)
+            .connect_timeout(HOOK_TIMEOUT)
+            // A signed request goes where it was configured to, and nowhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Some(Hooks {
+            client,
+            signup: config.signup_url.clone(),
+            token: config.token_url.clone(),
+            secret: config.secret.clone().into_bytes(),
+        }))
+    }
+
+    pub fn has_token_hook(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Posts `body` to `url`, signed; the JSON object it answers with.
+    async fn call(
+        &self,
+        hook: &'static str,
+        url: &str,
+        body: Value,
+        now: i64,
+    ) -> ApiResult<Map<String, Value>> {
+        let fail = |why: String| {
+            tracing::error!(hook, cause = %why, "a hook failed: refused (fail closed)");
+            ApiError::HookUnavailable(format!("{hook}: {why}"))
+        };
+        let body = body.to_string().into_bytes();
+        let signed = signature(&self.secret, now, &body);
+        let answer = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header(SIGNATURE_HEADER, signed)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                fail(if e.is_timeout() {
+                    format!("no answer within {} ms", HOOK_TIMEOUT.as_millis())
+                } else {
+                    "could not be reached".into()
+                })
+            })?;
+        let status = answer.status();
+        if !status.is_success() {
+            return Err(fail(format!("answered {status}")));
+        }
+        if answer
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(fail("answered too much".into()));
+        }
+        let bytes = answer
+            .bytes()
+            .await
+            .map_err(|_| fail("its answer broke off".into()))?;
+        if bytes.len() > MAX_ANSWER_BYTES {
+            return Err(fail("answered too much".into()));
+        }
+        match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(fail("did not answer a JSON object".into())),
+        }
+    }
+
+    /// Asks the sign-up hook, if there is one, whether this sign-up may go on.
+    pub async fn before_signup(
+        &self,
+        username: &str,
+        email: &str,
+        data: &Map<String, Value>,
+        now: i64,
+    ) -> ApiResult<()> {
+        let Some(url) = &self.signup else {
+            return Ok(());
+        };
+        let caller = Caller::current();
+        let body = json!({
+            "type": "before_signup",
+            "id": uuid::Uuid::new_v4().to_string(),
+            "at": now,
+            "user": {"username": username, "email": email, "data": data},
+            "source_ip": caller.ip,
+            "user_agent": caller.user_agent,
+        });
+        let answer = self.call("signup", url, body, now).await?;
+        match answer.get("allow") {
+            Some(Value::Bool(true)) => Ok(()),
+            Some(Value::Bool(false)) => {
+                let reason = answer
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .map(clean_reason)
+                    .filter(|r| !r.is_empty());
+                tracing::info!("a sign-up was refused by the sign-up hook");
+                Err(ApiError::SignUpRefused(reason))
+            }
+            _ => {
+                tracing::error!(hook = "signup", "a hook answered without allow: refused");
+                Err(ApiError::HookUnavailable("signup: no allow".into()))
+            }
+        }
+    }
+
+    /// Asks the token hook, if there is one, for the claims to add to `user`'s access token.
+    pub async fn before_token(
+        &self,
+        user: &UserRecord,
+        scope: &[String],
+        amr: &[String],
+        now: i64,
+    ) -> ApiResult<Option<Map<String, Value>>> {
+        let Some(url) = &self.token else {
+            return Ok(None);
+        };
+        let body = json!({
+            "type": "before_token",
+            "id": uuid::Uuid::new_v4().to_string(),
+            "at": now,
+            "user": {
+                "id": user.user_id, "username": user.username, "email": user.email,
+                "role": user.role.as_str(), "data": user.data,
+            },
+            "scope": scope,
+            "amr": amr,
+        });
+        let answer = self.call("token", url, body, now).await?;
+        let claims = match answer.get("claims") {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Object(claims)) => claims,
+            Some(_) => {
+                tracing::error!(hook = "token", "claims that are not an object: refused");
+                return Err(ApiError::HookUnavailable(
+                    "token: claims not an object".into(),
+                ));
+            }
+        };
+        let size = serde_json::to_vec(claims).map_or(usize::MAX, |v| v.len());
+        if size > MAX_CLAIMS_BYTES {
+            tracing::error!(hook = "token", size, "claims over the limit: refused");
+            return Err(ApiError::HookUnavailable("token: claims too large".into()));
+        }
+        Ok((!claims.is_empty()).then(|| claims.clone()))
+    }
+}
+
+/// A refusal's reason as people may be shown it: one line of printable text, bounded.
+fn clean_reason(reason: &str) -> String {
+    reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_REASON_CHARS)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_time_dot_body() {
+        // Computed apart from this code, by Python's hmac module:
+        // hmac.new(b"secret", b"1700000000.{}", "sha256").hexdigest()
+        assert_eq!(
+            signature(b"secret", 1_700_000_000, b"{}"),
+            "t=1700000000,v1=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
+        );
+    }
+
+    #[test]
+    fn reasons_are_one_bounded_line() {
+        assert_eq!(
+            clean_reason(" no\nsign-ups\tfrom here "),
+            "no sign-ups from here"
+        );
+        assert_eq!(clean_reason(&"x".repeat(500)).len(), MAX_REASON_CHARS);
+    }
+}
