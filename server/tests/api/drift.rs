@@ -168,6 +168,23 @@ fn the_template_grants_each_function_what_its_row_uses() {
             block.contains("CodeUri: functions\n"),
             "{name}: CodeUri: functions"
         );
+        // The hooks: the sign-up hook to signup, the token hook to the functions that sign, and
+        // the secret that signs hook requests to those alone.
+        assert_eq!(
+            block.contains("SIGNUP_HOOK_URL:"),
+            name == "signup",
+            "{name}: SIGNUP_HOOK_URL"
+        );
+        assert_eq!(
+            block.contains("TOKEN_HOOK_URL:"),
+            f.is_signing(),
+            "{name}: TOKEN_HOOK_URL against .signs_tokens()"
+        );
+        assert_eq!(
+            block.contains("HOOK_SECRET:"),
+            name == "signup" || f.is_signing(),
+            "{name}: HOOK_SECRET"
+        );
     }
 }
 
