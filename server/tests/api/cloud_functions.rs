@@ -307,16 +307,7 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
 
     // What each function recorded, read back by the user-events function (newest first), with
     // API Gateway's source address; then, as an admin, by the list-events function.
-    let login = json!({"username": username, "password": PASSWORD});
-    let (_, body) = call(
-        "login",
-        &vars,
-        ("POST", "/auth", ""),
-        None,
-        Some(login.clone()),
-    )
-    .await;
-    let token = body["token"].as_str().unwrap().to_string();
+    let token = log_in(&vars, &username).await;
     let own = format!("/user/{username}/events");
     let (status, body) = call("user-events", &vars, ("GET", &own, ""), Some(&token), None).await;
     assert_eq!(status, 200, "{body}");
@@ -358,8 +349,7 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
         .await
         .unwrap()
         .unwrap();
-    let (_, body) = call("login", &vars, ("POST", "/auth", ""), None, Some(login)).await;
-    let admin = body["token"].as_str().unwrap().to_string();
+    let admin = log_in(&vars, &username).await;
     let query = "type=signed_up&limit=5";
     let (status, body) = call(
         "list-events",
@@ -372,6 +362,14 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["events"][0]["username"], json!(username), "{body}");
     assert_eq!(body["events"][0]["type"], "signed_up");
+}
+
+/// The access token of a login of `username` (with [`PASSWORD`]) through the login function.
+async fn log_in(vars: &[(String, String)], username: &str) -> String {
+    let login = json!({"username": username, "password": PASSWORD});
+    let (status, body) = call("login", vars, ("POST", "/auth", ""), None, Some(login)).await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_string()
 }
 
 /// The configuration `vars` describe.
@@ -432,16 +430,7 @@ async fn the_second_factor_bootstraps_serve_their_routes_on_dynamodb_and_ses() {
     let link = link_in(&ses_sent_to(&address).await[0], BASE);
     let query = link.split_once('?').unwrap().1;
     call("activate", &vars, ("GET", "/activate", query), None, None).await;
-    let login = json!({"username": username, "password": PASSWORD});
-    let (_, body) = call(
-        "login",
-        &vars,
-        ("POST", "/auth", ""),
-        None,
-        Some(login.clone()),
-    )
-    .await;
-    let token = body["token"].as_str().unwrap().to_string();
+    let token = log_in(&vars, &username).await;
 
     let path = format!("/user/{username}/mfa/totp");
     let (status, body) = call(
@@ -473,6 +462,7 @@ async fn the_second_factor_bootstraps_serve_their_routes_on_dynamodb_and_ses() {
         "the activation mail and the notice"
     );
 
+    let login = json!({"username": username, "password": PASSWORD});
     let (status, body) = call("login", &vars, ("POST", "/auth", ""), None, Some(login)).await;
     assert_eq!(
         (status, &body["mfa_required"]),
