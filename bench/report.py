@@ -180,6 +180,38 @@ rss = (res / "server-rss.txt").read_text().strip() if (res / "server-rss.txt").e
 if rss:
     w("")
     w(rss.replace("VmHWM:", "peak (VmHWM)"))
+events_runs = res / "login-events.jsonl"
+if events_runs.exists() and events_runs.read_text().strip():
+    runs = [json.loads(l) for l in events_runs.read_text().splitlines() if l.strip()]
+    w("")
+    w("## Account events on the login path")
+    w("")
+    w("Each login records one event (one more write to the store the login uses). The same login run")
+    w("(16 users in turn, wrk, the local server on its embedded store) against the server of the")
+    w("release before events, built from git, in turns: before, with, before, with, ... Medians of")
+    w("the rounds.")
+    w("")
+    w("| server | c | rounds | requests/s (median) | p99 (median) | statuses |")
+    w("|---|---|---|---|---|---|")
+    med = {}
+    for variant in ("before", "with"):
+        for c in (1, 16):
+            rs = [r["run"] for r in runs if r["variant"] == variant and r["c"] == c]
+            if not rs:
+                continue
+            rps = sorted(r["rps"] for r in rs)[len(rs) // 2]
+            p99 = sorted(r["p99_ms"] for r in rs)[len(rs) // 2]
+            med[(variant, c)] = rps
+            statuses = sorted({s for r in rs for s in r["statuses"]})
+            label = "before events" if variant == "before" else "with events"
+            w(f"| {label} | {c} | {len(rs)} | {rps:.1f} | {p99:.2f} ms | {', '.join(statuses)} |")
+    w("")
+    w("| goal | figure | met |")
+    w("|---|---|---|")
+    for c in (1, 16):
+        if ("before", c) in med and ("with", c) in med:
+            r = med[("with", c)] / med[("before", c)]
+            w(f"| login with events >= 0.95 x before them (c={c}) | {r:.3f} | {'yes' if r >= 0.95 else 'no'} |")
 w("")
 w("## Cold starts (a function binary, the Lambda Runtime API stood in for on loopback)")
 w("")

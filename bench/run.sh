@@ -8,7 +8,7 @@ out=bench/results
 mkdir -p "$out"
 duration=${DURATION:-10}
 starts=${STARTS:-20}
-stages=" ${STAGES:-argon2 tokens load cold sizes profiles} "   # a subset re-runs only those stages
+stages=" ${STAGES:-argon2 tokens load events cold sizes profiles} "   # a subset re-runs only those stages
 want() { [[ "$stages" == *" $1 "* ]]; }
 
 if ! command -v wrk >/dev/null || ! command -v zip >/dev/null; then
@@ -29,13 +29,22 @@ start_server() {
     local data=$1; shift
     local port; port=$(free_port)
     base="http://127.0.0.1:$port"
-    env "$@" DATA_DIR="$data" PORT=$port RUST_LOG=warn target/local/accounts > "$data/server.log" 2>&1 &
+    env "$@" DATA_DIR="$data" PORT=$port RUST_LOG=warn "${accounts_bin:-target/local/accounts}" > "$data/server.log" 2>&1 &
     server=$!
     trap 'kill $server ${moto:-} 2>/dev/null || true' EXIT
     for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
     curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench\",\"email\":\"bench@example.com\",\"password\":\"$password\"}"
     curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$data/mail.log" | tail -1)"
     token=$(curl -sf -X POST "$base/auth" -d "{\"username\":\"bench\",\"password\":\"$password\"}" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+}
+
+# Fifteen more users on the server started in <data dir> for the login runs (bench1 .. bench15;
+# login.lua cycles through them).
+more_users() {
+    for i in $(seq 1 15); do
+        curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench$i\",\"email\":\"bench$i@example.com\",\"password\":\"$password\"}"
+        curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$1/mail.log" | tail -1)"
+    done
 }
 
 echo "==> native builds: the server (profile local, as the README runs it), two functions (release, as shipped)"
@@ -73,11 +82,7 @@ dir=$(mktemp -d)
 if want load; then
 echo "==> the local server under load (wrk, ${duration} s per run)"
 start_server "$dir"
-# Fifteen more users for the login run (bench1 .. bench15; login.lua cycles through them).
-for i in $(seq 1 15); do
-    curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench$i\",\"email\":\"bench$i@example.com\",\"password\":\"$password\"}"
-    curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$dir/mail.log" | tail -1)"
-done
+more_users "$dir"
 cat bench/common.lua bench/login.lua > "$dir/login.lua"
 cat bench/common.lua bench/signup.lua > "$dir/signup.lua"
 cat bench/common.lua bench/refresh.lua > "$dir/refresh.lua"
@@ -97,6 +102,34 @@ for c in 1 16; do
 done
 echo "RSS of the server after the load: $(grep VmHWM /proc/$server/status)" > "$out/server-rss.txt"
 kill $server; trap - EXIT
+fi
+
+if want events; then
+# Account events put one more write on every login (the event, on the store the login uses):
+# the same login run against the server of the release before them, built from git, in turns.
+before=${EVENTS_BASE_REV:-5b11dfd}
+echo "==> POST /auth with account events against $before, before them (wrk, ${duration} s per run, 3 rounds in turns)"
+tree=$(mktemp -d)
+git worktree add -q --detach "$tree" "$before"
+(cd "$tree" && CARGO_TARGET_DIR="$OLDPWD/target" cargo build -q --profile local --locked -p accounts)
+cp target/local/accounts "$dir/accounts-before"
+git worktree remove --force "$tree"
+cargo build -q --profile local --locked -p accounts
+cat bench/common.lua bench/login.lua > "$dir/login.lua"
+: > "$out/login-events.jsonl"
+for round in 1 2 3; do
+    for variant in "before|$dir/accounts-before" "with|target/local/accounts"; do
+        edir=$(mktemp -d)
+        accounts_bin=${variant#*|} start_server "$edir"
+        more_users "$edir"
+        for c in 1 16; do
+            t=$(( c < 2 ? c : 2 ))
+            r=$(wrk -t$t -c$c -d${duration}s -s "$dir/login.lua" "$base/auth" | tail -1)
+            echo "{\"variant\": \"${variant%%|*}\", \"round\": $round, \"c\": $c, \"run\": $r}" >> "$out/login-events.jsonl"
+        done
+        kill $server; trap - EXIT; rm -rf "$edir"
+    done
+done
 fi
 
 if want cold; then

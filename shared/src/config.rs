@@ -130,20 +130,83 @@ pub enum MailKind {
     Ses { sender: String },
 }
 
-/// The hooks asked before a sign-up and before a token is issued; off where the URL is unset.
+/// The hooks asked before a sign-up and before a token is issued: each an HTTPS endpoint
+/// (`*_HOOK_URL`) or a Lambda function (`*_HOOK_ARN`), or off.
 #[derive(Clone, Default)]
 pub struct HooksConfig {
-    pub signup_url: Option<String>,
-    pub token_url: Option<String>,
-    /// `HOOK_SECRET`: signs every hook request (required with a hook; a secret, never logged).
+    pub signup: Option<HookTarget>,
+    pub token: Option<HookTarget>,
+    /// `HOOK_SECRET`: signs every request to a hook URL (required with one; a secret, never
+    /// logged). A Lambda hook is invoked with the function's IAM role instead.
     pub secret: String,
+    /// Where the Lambda API is: `AWS_ENDPOINT_URL_LAMBDA`, else `AWS_ENDPOINT_URL` (stand-ins).
+    pub lambda_endpoint_url: Option<String>,
+    pub aws_region: Option<String>,
+}
+
+/// Where a hook is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HookTarget {
+    /// An endpoint, `POST`ed to with a signature.
+    Url(String),
+    /// A Lambda function (its ARN, with an alias or version if any), invoked synchronously.
+    Lambda(String),
+}
+
+/// A hook's Lambda function: `arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`.
+fn hook_arn(var: &'static str, arn: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(arn) = arn.map(|a| a.trim().to_string()) else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = arn.split(':').collect();
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let ok = (7..=8).contains(&parts.len())
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "lambda"
+        && word(parts[3])
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5] == "function"
+        && parts[6..].iter().all(|p| word(p));
+    if !ok {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: "must be a Lambda function's ARN (arn:aws:lambda:<region>:<account>:function:<name>)"
+                .into(),
+        });
+    }
+    Ok(Some(arn))
+}
+
+/// One hook from its two settings, at most one of them set.
+fn hook_target(
+    url_var: &'static str,
+    url: Option<String>,
+    arn_var: &'static str,
+    arn: Option<String>,
+) -> Result<Option<HookTarget>, ConfigError> {
+    match (hook_url(url_var, url)?, hook_arn(arn_var, arn)?) {
+        (Some(_), Some(_)) => Err(ConfigError::Invalid {
+            var: arn_var,
+            reason: format!("set {url_var} or {arn_var}, not both"),
+        }),
+        (Some(url), None) => Ok(Some(HookTarget::Url(url))),
+        (None, Some(arn)) => Ok(Some(HookTarget::Lambda(arn))),
+        (None, None) => Ok(None),
+    }
 }
 
 impl std::fmt::Debug for HooksConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HooksConfig")
-            .field("signup_url", &self.signup_url)
-            .field("token_url", &self.token_url)
+            .field("signup", &self.signup)
+            .field("token", &self.token)
             .finish_non_exhaustive()
     }
 }
@@ -356,13 +419,28 @@ impl Config {
             });
         }
         let hooks = HooksConfig {
-            signup_url: hook_url("SIGNUP_HOOK_URL", non_empty("SIGNUP_HOOK_URL"))?,
-            token_url: hook_url("TOKEN_HOOK_URL", non_empty("TOKEN_HOOK_URL"))?,
+            signup: hook_target(
+                "SIGNUP_HOOK_URL",
+                non_empty("SIGNUP_HOOK_URL"),
+                "SIGNUP_HOOK_ARN",
+                non_empty("SIGNUP_HOOK_ARN"),
+            )?,
+            token: hook_target(
+                "TOKEN_HOOK_URL",
+                non_empty("TOKEN_HOOK_URL"),
+                "TOKEN_HOOK_ARN",
+                non_empty("TOKEN_HOOK_ARN"),
+            )?,
             secret: non_empty("HOOK_SECRET")
                 .map(|s| s.trim().to_string())
                 .unwrap_or_default(),
+            lambda_endpoint_url: non_empty("AWS_ENDPOINT_URL_LAMBDA")
+                .or_else(|| non_empty("AWS_ENDPOINT_URL")),
+            aws_region: non_empty("AWS_REGION"),
         };
-        let hooked = hooks.signup_url.is_some() || hooks.token_url.is_some();
+        let hooked = [&hooks.signup, &hooks.token]
+            .iter()
+            .any(|h| matches!(h, Some(HookTarget::Url(_))));
         if hooked && hooks.secret.len() < MIN_JWT_SECRET_BYTES {
             return Err(ConfigError::Invalid {
                 var: "HOOK_SECRET",

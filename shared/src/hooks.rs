@@ -1,10 +1,13 @@
 //! Hooks: the operator's own service, asked before a sign-up and before a token is issued.
 //!
-//! Each hook is an HTTP(S) endpoint (`SIGNUP_HOOK_URL`, `TOKEN_HOOK_URL`; off unless set) that
-//! receives one JSON `POST`, signed with `HOOK_SECRET` so the endpoint knows the request is
-//! this service's: `X-Accounts-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
-//! "<t>.<body>">` (the endpoint recomputes it and refuses a stale `t`). Each request carries an
-//! `id` of its own. Neither ever holds a password, a token or a hash.
+//! Each hook is off unless set, and is either an HTTP(S) endpoint (`SIGNUP_HOOK_URL`,
+//! `TOKEN_HOOK_URL`) that receives one JSON `POST`, signed with `HOOK_SECRET` so the endpoint
+//! knows the request is this service's (`X-Accounts-Signature: t=<unix seconds>,v1=<hex
+//! HMAC-SHA256 of "<t>.<body>">`; the endpoint recomputes it and refuses a stale `t`), or a
+//! Lambda function (`SIGNUP_HOOK_ARN`, `TOKEN_HOOK_ARN`) invoked synchronously with the same
+//! JSON as its event, under the calling function's IAM role (which only it holds), its result
+//! the answer. Each request carries an `id` of its own. Neither ever holds a password, a token
+//! or a hash.
 //!
 //! - **Before a sign-up**: `{"type": "before_signup", "id", "at", "user": {"username", "email",
 //!   "data"}, "source_ip", "user_agent"}`. It answers `{"allow": true}`, or `{"allow": false,
@@ -23,6 +26,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
+use crate::config::HookTarget;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Caller;
 use crate::user::UserRecord;
@@ -43,9 +47,13 @@ const MAX_ANSWER_BYTES: usize = 16 * 1024;
 /// The hooks configured (`None` where a hook is off), and their signing secret.
 pub struct Hooks {
     client: reqwest::Client,
-    signup: Option<String>,
-    token: Option<String>,
+    signup: Option<HookTarget>,
+    token: Option<HookTarget>,
     secret: Vec<u8>,
+    /// The Lambda client, made on the first call of a Lambda hook.
+    lambda: tokio::sync::OnceCell<aws_sdk_lambda::Client>,
+    lambda_endpoint_url: Option<String>,
+    aws_region: Option<String>,
 }
 
 /// `X-Accounts-Signature` for `body` sent at `t`: `t=<t>,v1=<hex HMAC-SHA256("<t>.<body>")>`.
@@ -66,7 +74,7 @@ pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {
 impl Hooks {
     /// The hooks `config` names; `None` when it names none.
     pub fn new(config: &crate::config::HooksConfig) -> Result<Option<Hooks>, reqwest::Error> {
-        if config.signup_url.is_none() && config.token_url.is_none() {
+        if config.signup.is_none() && config.token.is_none() {
             return Ok(None);
         }
         let client = reqwest::Client::builder()
@@ -77,21 +85,20 @@ impl Hooks {
             .build()?;
         Ok(Some(Hooks {
             client,
-            signup: config.signup_url.clone(),
-            token: config.token_url.clone(),
+            signup: config.signup.clone(),
+            token: config.token.clone(),
             secret: config.secret.clone().into_bytes(),
+            lambda: tokio::sync::OnceCell::new(),
+            lambda_endpoint_url: config.lambda_endpoint_url.clone(),
+            aws_region: config.aws_region.clone(),
         }))
     }
 
-    pub fn has_token_hook(&self) -> bool {
-        self.token.is_some()
-    }
-
-    /// Posts `body` to `url`, signed; the JSON object it answers with.
+    /// Asks `target` with `body`, within [`HOOK_TIMEOUT`]; the JSON object it answers with.
     async fn call(
         &self,
         hook: &'static str,
-        url: &str,
+        target: &HookTarget,
         body: Value,
         now: i64,
     ) -> ApiResult<Map<String, Value>> {
@@ -99,6 +106,33 @@ impl Hooks {
             tracing::error!(hook, cause = %why, "a hook failed: refused (fail closed)");
             ApiError::HookUnavailable(format!("{hook}: {why}"))
         };
+        let asked = async {
+            match target {
+                HookTarget::Url(url) => self.post(url, body, now).await,
+                HookTarget::Lambda(arn) => self.invoke(arn, body).await,
+            }
+        };
+        let bytes = match tokio::time::timeout(HOOK_TIMEOUT, asked).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(why)) => return Err(fail(why)),
+            Err(_) => {
+                return Err(fail(format!(
+                    "no answer within {} ms",
+                    HOOK_TIMEOUT.as_millis()
+                )));
+            }
+        };
+        if bytes.len() > MAX_ANSWER_BYTES {
+            return Err(fail("answered too much".into()));
+        }
+        match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(fail("did not answer a JSON object".into())),
+        }
+    }
+
+    /// `POST`s `body` to `url`, signed: the answer's body, if it was a success.
+    async fn post(&self, url: &str, body: Value, now: i64) -> Result<Vec<u8>, String> {
         let body = body.to_string().into_bytes();
         let signed = signature(&self.secret, now, &body);
         let answer = self
@@ -110,33 +144,71 @@ impl Hooks {
             .send()
             .await
             .map_err(|e| {
-                fail(if e.is_timeout() {
+                if e.is_timeout() {
                     format!("no answer within {} ms", HOOK_TIMEOUT.as_millis())
                 } else {
                     "could not be reached".into()
-                })
+                }
             })?;
         let status = answer.status();
         if !status.is_success() {
-            return Err(fail(format!("answered {status}")));
+            return Err(format!("answered {status}"));
         }
         if answer
             .content_length()
             .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
         {
-            return Err(fail("answered too much".into()));
+            return Err("answered too much".into());
         }
         let bytes = answer
             .bytes()
             .await
-            .map_err(|_| fail("its answer broke off".into()))?;
-        if bytes.len() > MAX_ANSWER_BYTES {
-            return Err(fail("answered too much".into()));
+            .map_err(|_| "its answer broke off".to_string())?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Invokes the Lambda function `arn` with `body` as its event: its result, if it ran well.
+    async fn invoke(&self, arn: &str, body: Value) -> Result<Vec<u8>, String> {
+        let client = self
+            .lambda
+            .get_or_init(|| async {
+                let timeouts = aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(HOOK_TIMEOUT)
+                    .operation_timeout(HOOK_TIMEOUT)
+                    .build();
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .timeout_config(timeouts)
+                    // A retry could not finish within the hook's time anyway.
+                    .retry_config(aws_config::retry::RetryConfig::disabled());
+                if let Some(url) = &self.lambda_endpoint_url {
+                    loader = loader.endpoint_url(url);
+                }
+                if let Some(region) = &self.aws_region {
+                    loader = loader.region(aws_config::Region::new(region.clone()));
+                }
+                aws_sdk_lambda::Client::new(&loader.load().await)
+            })
+            .await;
+        let out = client
+            .invoke()
+            .function_name(arn)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::RequestResponse)
+            .payload(aws_sdk_lambda::primitives::Blob::new(body.to_string()))
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "could not be invoked: {}",
+                    aws_sdk_lambda::error::DisplayErrorContext(&e)
+                )
+            })?;
+        if let Some(error) = out.function_error() {
+            return Err(format!("the function failed ({error})"));
         }
-        match serde_json::from_slice(&bytes) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(fail("did not answer a JSON object".into())),
-        }
+        Ok(out
+            .payload()
+            .map(|p| p.as_ref().to_vec())
+            .unwrap_or_default())
     }
 
     /// Asks the sign-up hook, if there is one, whether this sign-up may go on.
@@ -147,7 +219,7 @@ impl Hooks {
         data: &Map<String, Value>,
         now: i64,
     ) -> ApiResult<()> {
-        let Some(url) = &self.signup else {
+        let Some(target) = &self.signup else {
             return Ok(());
         };
         let caller = Caller::current();
@@ -159,7 +231,7 @@ impl Hooks {
             "source_ip": caller.ip,
             "user_agent": caller.user_agent,
         });
-        let answer = self.call("signup", url, body, now).await?;
+        let answer = self.call("signup", target, body, now).await?;
         match answer.get("allow") {
             Some(Value::Bool(true)) => Ok(()),
             Some(Value::Bool(false)) => {
@@ -186,7 +258,7 @@ impl Hooks {
         amr: &[String],
         now: i64,
     ) -> ApiResult<Option<Map<String, Value>>> {
-        let Some(url) = &self.token else {
+        let Some(target) = &self.token else {
             return Ok(None);
         };
         let body = json!({
@@ -200,7 +272,7 @@ impl Hooks {
             "scope": scope,
             "amr": amr,
         });
-        let answer = self.call("token", url, body, now).await?;
+        let answer = self.call("token", target, body, now).await?;
         let claims = match answer.get("claims") {
             None | Some(Value::Null) => return Ok(None),
             Some(Value::Object(claims)) => claims,

@@ -185,6 +185,21 @@ fn the_template_grants_each_function_what_its_row_uses() {
             name == "signup" || f.is_signing(),
             "{name}: HOOK_SECRET"
         );
+        assert_eq!(
+            block.contains("SIGNUP_HOOK_ARN:"),
+            name == "signup",
+            "{name}: SIGNUP_HOOK_ARN"
+        );
+        assert_eq!(
+            block.contains("TOKEN_HOOK_ARN:"),
+            f.is_signing(),
+            "{name}: TOKEN_HOOK_ARN"
+        );
+        assert_eq!(
+            block.contains("lambda:InvokeFunction"),
+            name == "signup" || f.is_signing(),
+            "{name}: lambda:InvokeFunction (its hook's function, and only that)"
+        );
     }
 }
 

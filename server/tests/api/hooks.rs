@@ -453,3 +453,143 @@ fn a_hook_needs_a_secret_and_https_off_this_machine() {
     }
     config(&[]).unwrap();
 }
+
+const SIGNUP_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:accounts-signup-hook";
+const TOKEN_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:accounts-token-hook:live";
+
+/// A stand-in for the Lambda API's synchronous invocation (`POST
+/// /2015-03-31/functions/{name}/invocations`: the event in, the function's result out, or
+/// `X-Amz-Function-Error` when it failed), answering as the two hook functions would.
+#[derive(Clone, Default)]
+struct LambdaApi {
+    invoked: Arc<Mutex<Vec<(String, Value)>>>,
+    failing: Arc<Mutex<bool>>,
+}
+
+async fn invocation(
+    State(api): State<LambdaApi>,
+    axum::extract::Path(function): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    assert_eq!(
+        headers
+            .get("x-amz-invocation-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("RequestResponse")
+    );
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    api.invoked.lock().unwrap().push((function, event.clone()));
+    if *api.failing.lock().unwrap() {
+        return (
+            [("x-amz-function-error", "Unhandled")],
+            axum::Json(json!({"errorMessage": "boom", "errorType": "Error"})),
+        )
+            .into_response();
+    }
+    let answer = match event["type"].as_str() {
+        Some("before_signup") => return allow_unless_blocked(&event),
+        Some("before_token") => json!({"claims": {"from": "lambda"}}),
+        _ => json!({}),
+    };
+    axum::Json(answer).into_response()
+}
+
+/// Hooks that are Lambda functions get the same questions as events, under the service's AWS
+/// credentials (the test command's), and answer the same way; a function that fails refuses.
+#[tokio::test]
+async fn hooks_that_are_lambda_functions_are_invoked_with_the_same_questions() {
+    if !crate::common::can_run(crate::common::Needs::Moto) {
+        return; // the AWS variables the test command exports sign the invocations
+    }
+    let api = LambdaApi::default();
+    let app = axum::Router::new()
+        .route(
+            "/2015-03-31/functions/{function}/invocations",
+            axum::routing::post(invocation),
+        )
+        .with_state(api.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let s = Server::start_with(&[
+        ("SIGNUP_HOOK_ARN", SIGNUP_ARN),
+        ("TOKEN_HOOK_ARN", TOKEN_ARN),
+        ("AWS_ENDPOINT_URL_LAMBDA", &endpoint),
+        ("AWS_REGION", "us-east-1"),
+    ])
+    .await;
+
+    let body = sign_up(&s, "blockedeve")
+        .await
+        .expect(403, Some("signup_refused"));
+    assert_eq!(
+        body["message"],
+        "Sign-up was refused: Sign-ups of this kind are closed."
+    );
+    assert!(!user_exists(&s, "blockedeve").await);
+    sign_up(&s, "carol").await.expect(201, None);
+    s.activate("carol").await;
+    let token = s.log_in("carol").await;
+    assert_eq!(jwt_part(&token, 1)["ext"], json!({"from": "lambda"}));
+
+    let invoked = api.invoked.lock().unwrap().clone();
+    let names: Vec<&str> = invoked.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(names, [SIGNUP_ARN, SIGNUP_ARN, TOKEN_ARN]);
+    assert_eq!(invoked[1].1["user"]["username"], "carol");
+    assert_eq!(invoked[2].1["type"], "before_token");
+    for (_, event) in &invoked {
+        assert!(!event.to_string().contains(PASSWORD), "{event}");
+    }
+
+    *api.failing.lock().unwrap() = true;
+    sign_up(&s, "dave")
+        .await
+        .expect(503, Some("hook_unavailable"));
+    assert!(!user_exists(&s, "dave").await);
+    s.post(
+        "/auth",
+        None,
+        json!({"username": "carol", "password": PASSWORD}),
+    )
+    .await
+    .expect(503, Some("hook_unavailable"));
+}
+
+#[test]
+fn a_hook_is_a_url_or_a_lambda_functions_arn_not_both() {
+    let config = |pairs: &[(&str, &str)]| {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        shared::config::Config::from_lookup(move |k| {
+            pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    // An ARN needs no HOOK_SECRET: the function's role is what the hook trusts.
+    config(&[
+        ("SIGNUP_HOOK_ARN", SIGNUP_ARN),
+        ("TOKEN_HOOK_ARN", TOKEN_ARN),
+    ])
+    .unwrap();
+    let err = config(&[
+        ("SIGNUP_HOOK_ARN", SIGNUP_ARN),
+        ("SIGNUP_HOOK_URL", "https://hooks.example.com/signup"),
+        ("HOOK_SECRET", HOOK_SECRET),
+    ])
+    .unwrap_err();
+    assert!(err.contains("not both"), "{err}");
+    for bad in [
+        "accounts-signup-hook",
+        "arn:aws:lambda:us-east-1:1234:function:f",
+        "arn:aws:s3:::bucket",
+        "arn:aws:lambda:us-east-1:123456789012:function:",
+        "arn:aws:lambda:us-east-1:123456789012:function:f:v:x",
+    ] {
+        let err = config(&[("TOKEN_HOOK_ARN", bad)]).unwrap_err();
+        assert!(err.contains("TOKEN_HOOK_ARN"), "{bad}: {err}");
+    }
+}
