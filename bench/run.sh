@@ -114,7 +114,9 @@ git worktree add -q --detach "$tree" "$before"
 (cd "$tree" && CARGO_TARGET_DIR="$OLDPWD/target" cargo build -q --profile local --locked -p accounts)
 cp target/local/accounts "$dir/accounts-before"
 git worktree remove --force "$tree"
+rm -f target/local/accounts   # so that this build puts this release's binary back
 cargo build -q --profile local --locked -p accounts
+cmp -s target/local/accounts "$dir/accounts-before" && { echo "the two servers are one binary"; exit 1; }
 cat bench/common.lua bench/login.lua > "$dir/login.lua"
 : > "$out/login-events.jsonl"
 for round in 1 2 3; do
