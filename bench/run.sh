@@ -49,7 +49,7 @@ more_users() {
 
 echo "==> native builds: the server (profile local, as the README runs it), two functions (release, as shipped)"
 cargo build --profile local --locked -p accounts
-cargo build --release --locked -p functions --bin signup --bin me
+if want cold; then cargo build --release --locked -p functions --bin signup --bin me; fi
 
 if want argon2; then
 echo "==> argon2id at the service's parameters (criterion)"
