@@ -593,3 +593,31 @@ fn a_hook_is_a_url_or_a_lambda_functions_arn_not_both() {
         assert!(err.contains("TOKEN_HOOK_ARN"), "{bad}: {err}");
     }
 }
+
+/// The second step asks the token hook before it spends anything: with the hook failing, the
+/// recovery code and the `mfa_token` stay as they were, and the same step succeeds once the
+/// hook is well, its claims in the token and `amr` telling the hook of the second factor.
+#[tokio::test]
+async fn a_failing_token_hook_spends_no_recovery_code_and_no_second_step() {
+    let (hook, url) = start_hook(HOOK_SECRET).await;
+    hook.answer(|_| axum::Json(json!({})).into_response());
+    let s = Server::start_with(&[("TOKEN_HOOK_URL", &url), ("HOOK_SECRET", HOOK_SECRET)]).await;
+    let enrolled = crate::mfa::enrolled(&s, "erin").await;
+    let mfa_token = crate::mfa::first_step(&s, "erin").await;
+    let proof = json!({ "recovery_code": enrolled.recovery[0] });
+
+    hook.answer(|_| StatusCode::BAD_GATEWAY.into_response());
+    crate::mfa::second_step(&s, &mfa_token, proof.clone())
+        .await
+        .expect(503, Some("hook_unavailable"));
+
+    hook.answer(|_| axum::Json(json!({"claims": {"tier": "gold"}})).into_response());
+    let body = crate::mfa::second_step(&s, &mfa_token, proof)
+        .await
+        .expect(200, None);
+    let claims = jwt_part(body["token"].as_str().unwrap(), 1);
+    assert_eq!(claims["ext"], json!({"tier": "gold"}));
+    assert_eq!(claims["amr"], json!(["pwd", "otp"]));
+    let asked = hook.seen();
+    assert_eq!(asked.last().unwrap()["amr"], json!(["pwd", "otp"]));
+}

@@ -54,14 +54,14 @@ fn qr_text(svg: &str) -> String {
     grids[0].decode().unwrap().1
 }
 
-struct Enrolled {
-    token: String,
-    secret: Vec<u8>,
-    recovery: Vec<String>,
+pub(crate) struct Enrolled {
+    pub(crate) token: String,
+    pub(crate) secret: Vec<u8>,
+    pub(crate) recovery: Vec<String>,
 }
 
 /// Signs `name` up, enrols and turns the factor on; the login token (aal1) and what it got.
-async fn enrolled(s: &Server, name: &str) -> Enrolled {
+pub(crate) async fn enrolled(s: &Server, name: &str) -> Enrolled {
     let token = s.user(name).await;
     let enrolment = s
         .post(
@@ -98,7 +98,7 @@ async fn enrolled(s: &Server, name: &str) -> Enrolled {
 }
 
 /// A login's first step for a user with a second factor: its `mfa_token`.
-async fn first_step(s: &Server, name: &str) -> String {
+pub(crate) async fn first_step(s: &Server, name: &str) -> String {
     let r = s
         .post(
             "/auth",
@@ -117,7 +117,7 @@ async fn first_step(s: &Server, name: &str) -> String {
     r["mfa_token"].as_str().unwrap().to_string()
 }
 
-async fn second_step(s: &Server, mfa_token: &str, proof: Value) -> Reply {
+pub(crate) async fn second_step(s: &Server, mfa_token: &str, proof: Value) -> Reply {
     let mut body = proof;
     body["mfa_token"] = json!(mfa_token);
     s.post("/auth/mfa", None, body).await

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::session::{
     AMR_SECOND_FACTOR, LoginResponse, allowed_scopes, login_key, record_failed_login, sign_in,
-    take_attempt,
+    take_attempt, token_hook,
 };
 use super::{at_least_min_duration, send_notice, verify_own_password};
 use crate::auth::Auth;
@@ -337,6 +337,16 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
     let factor = enabled_factor(state, &user)
         .await?
         .ok_or(ApiError::InvalidMfaToken)?;
+    let allowed = allowed_scopes(&user);
+    let scope: Vec<String> = challenge
+        .scope
+        .split_whitespace()
+        .filter(|s| allowed.iter().any(|a| a == s))
+        .map(str::to_string)
+        .collect();
+    // The token hook before the code, the recovery code or the challenge is spent: a hook that
+    // refuses leaves them all as they were (the person may try again).
+    let ext = token_hook(state, &user, &scope, AMR_SECOND_FACTOR).await?;
     let proven = match proof {
         Proof::Code(code) => {
             let user_id = user.user_id.clone();
@@ -364,14 +374,7 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
         // Another request finished this login first.
         return Err(ApiError::InvalidMfaToken);
     }
-    let allowed = allowed_scopes(&user);
-    let scope: Vec<String> = challenge
-        .scope
-        .split_whitespace()
-        .filter(|s| allowed.iter().any(|a| a == s))
-        .map(str::to_string)
-        .collect();
-    let pair = sign_in(state, &user, scope, AMR_SECOND_FACTOR).await?;
+    let pair = sign_in(state, &user, scope, AMR_SECOND_FACTOR, ext).await?;
     tracing::info!(user_id = %user.user_id, "user logged in with a second factor");
     Ok(pair)
 }

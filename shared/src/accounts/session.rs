@@ -295,23 +295,24 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
             expires_in: MFA_CHALLENGE_TTL_SECS,
         }));
     }
-    let pair = sign_in(state, &user, scope, AMR_PASSWORD).await?;
+    let ext = token_hook(state, &user, &scope, AMR_PASSWORD).await?;
+    let pair = sign_in(state, &user, scope, AMR_PASSWORD, ext).await?;
     tracing::info!(user_id = %user.user_id, "user logged in");
     Ok(LoginOutcome::SignedIn(pair))
 }
 
-/// Makes the session of a sign-in whose every factor was proven, and its pair of tokens.
+/// Makes the session of a sign-in whose every factor was proven, and its pair of tokens; `ext`
+/// what the token hook added, asked by the caller ([`token_hook`]) before anything was spent.
 pub(crate) async fn sign_in(
     state: &AppState,
     user: &UserRecord,
     scope: Vec<String>,
     amr: &[&str],
+    ext: Option<Map<String, Value>>,
 ) -> ApiResult<LoginResponse> {
     let now = state.clock.now();
     let lifetimes = state.lifetimes;
     let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
-    // The token hook before the session is made: a hook that refuses leaves no sign-in behind.
-    let ext = hook_claims(state, user, &scope, &amr, now).await?;
     let session = Session {
         session_id: session_id()?,
         user_id: user.user_id.clone(),
@@ -333,7 +334,19 @@ pub(crate) async fn sign_in(
     Ok(pair)
 }
 
-/// What the token hook adds to `user`'s access token, when there is a token hook.
+/// What the token hook adds to `user`'s access token, when there is a token hook: asked before
+/// a sign-in spends anything (a session, a code, a recovery code), so that a hook that refuses
+/// leaves nothing behind.
+pub(crate) async fn token_hook(
+    state: &AppState,
+    user: &UserRecord,
+    scope: &[String],
+    amr: &[&str],
+) -> ApiResult<Option<Map<String, Value>>> {
+    let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
+    hook_claims(state, user, scope, &amr, state.clock.now()).await
+}
+
 async fn hook_claims(
     state: &AppState,
     user: &UserRecord,
