@@ -416,19 +416,21 @@ async fn a_token_hook_that_fails_refuses_and_leaves_no_sign_in() {
     s.post("/auth/token", None, grant).await.expect(200, None);
 }
 
+/// Whether the configuration of these variables alone starts (its error if not).
+fn config(pairs: &[(&str, &str)]) -> Result<(), String> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    shared::config::Config::from_lookup(move |k| {
+        pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
 #[test]
 fn a_hook_needs_a_secret_and_https_off_this_machine() {
-    let config = |pairs: &[(&str, &str)]| {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        shared::config::Config::from_lookup(move |k| {
-            pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-        })
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-    };
     let err = config(&[("SIGNUP_HOOK_URL", "https://hooks.example.com/signup")]).unwrap_err();
     assert!(err.contains("HOOK_SECRET"), "{err}");
     let err = config(&[
@@ -558,17 +560,6 @@ async fn hooks_that_are_lambda_functions_are_invoked_with_the_same_questions() {
 
 #[test]
 fn a_hook_is_a_url_or_a_lambda_functions_arn_not_both() {
-    let config = |pairs: &[(&str, &str)]| {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        shared::config::Config::from_lookup(move |k| {
-            pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-        })
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-    };
     // An ARN needs no HOOK_SECRET: the function's role is what the hook trusts.
     config(&[
         ("SIGNUP_HOOK_ARN", SIGNUP_ARN),

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::session::{
-    AMR_SECOND_FACTOR, LoginResponse, allowed_scopes, login_key, record_failed_login, sign_in,
+    AMR_SECOND_FACTOR, LoginResponse, login_key, record_failed_login, sign_in, still_allowed,
     take_attempt, token_hook,
 };
 use super::{at_least_min_duration, send_notice, verify_own_password};
@@ -337,13 +337,7 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
     let factor = enabled_factor(state, &user)
         .await?
         .ok_or(ApiError::InvalidMfaToken)?;
-    let allowed = allowed_scopes(&user);
-    let scope: Vec<String> = challenge
-        .scope
-        .split_whitespace()
-        .filter(|s| allowed.iter().any(|a| a == s))
-        .map(str::to_string)
-        .collect();
+    let scope = still_allowed(&user, &challenge.scope);
     // The token hook before the code, the recovery code or the challenge is spent: a hook that
     // refuses leaves them all as they were (the person may try again).
     let ext = token_hook(state, &user, &scope, AMR_SECOND_FACTOR).await?;

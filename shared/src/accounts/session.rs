@@ -334,6 +334,16 @@ pub(crate) async fn sign_in(
     Ok(pair)
 }
 
+/// The scope granted at login (space-separated), less what `user` may no longer have.
+pub(crate) fn still_allowed(user: &UserRecord, granted: &str) -> Vec<String> {
+    let allowed = allowed_scopes(user);
+    granted
+        .split_whitespace()
+        .filter(|s| allowed.iter().any(|a| a == s))
+        .map(str::to_string)
+        .collect()
+}
+
 /// What the token hook adds to `user`'s access token, when there is a token hook: asked before
 /// a sign-in spends anything (a session, a code, a recovery code), so that a hook that refuses
 /// leaves nothing behind.
@@ -498,14 +508,7 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
             tracing::debug!(user_id = %presented.sub, "refresh refused: the sign-in has ended");
             return Err(ApiError::InvalidGrant);
         };
-        // The scope granted at login, less what the user may no longer have.
-        let allowed = allowed_scopes(&user);
-        let scope: Vec<String> = presented
-            .scope
-            .split_whitespace()
-            .filter(|s| allowed.iter().any(|a| a == s))
-            .map(str::to_string)
-            .collect();
+        let scope = still_allowed(&user, &presented.scope);
         let current = session.refresh_gen;
         let within_grace = presented.generation == current - 1
             && now - session.refreshed_at <= lifetimes.reuse_grace;
