@@ -26,9 +26,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
+use crate::caller::Caller;
 use crate::config::HookTarget;
 use crate::error::{ApiError, ApiResult};
-use crate::events::Caller;
 use crate::user::UserRecord;
 
 /// The longest a hook may take, connection included.

@@ -1,9 +1,11 @@
 //! The common crate of the accounts service. A request travels one way: a function's handler
 //! (or the local server) -> [`accounts`] -> the store, the mailer, the hasher, the token keys.
 
+pub mod account_event;
 pub mod accounts;
 pub mod auth;
 pub mod aws;
+pub mod caller;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -35,14 +35,6 @@ pub struct RefreshClaims {
     pub amr: Vec<String>,
 }
 
-/// The MAC key for refresh tokens, derived from a signing key's secret bytes (HMAC-SHA256 of a
-/// fixed label): a refresh token's key is never the key tokens are signed with.
-pub(crate) fn derive_key(secret: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key");
-    mac.update(b"accounts: refresh token MAC key, v1");
-    mac.finalize().into_bytes().into()
-}
-
 fn mac_of(key: &[u8; 32], signed: &str) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
     mac.update(signed.as_bytes());

@@ -33,7 +33,7 @@ pub struct Claims {
     /// The assurance level of that sign-in: `aal1` (a password), `aal2` (and a second factor).
     #[serde(default)]
     pub acr: String,
-    /// What the operator's token hook added (`crate::hooks`): one object, never beside the
+    /// What the operator's token hook added: one object, never beside the
     /// claims above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ext: Option<serde_json::Map<String, serde_json::Value>>,
@@ -230,7 +230,7 @@ impl Ed25519Key {
         .map_err(|e| format!("pkcs8: {e}"))?;
         Ok(Ed25519Key {
             encoding: Some(EncodingKey::from_ed_der(der.as_bytes())),
-            refresh_key: Some(crate::refresh_token::derive_key(signing.as_bytes())),
+            refresh_key: Some(refresh_key_of(signing.as_bytes())),
             ..Ed25519Key::public(&signing.verifying_key())
         })
     }
@@ -292,7 +292,7 @@ impl TokenKeys {
         let signing = Signing::Hs512 {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
-            refresh_key: crate::refresh_token::derive_key(secret),
+            refresh_key: refresh_key_of(secret),
         };
         Self::with(signing, Algorithm::HS512, issuer, audience)
     }
@@ -476,6 +476,17 @@ impl TokenKeys {
 fn token_digest(token: &str) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// The MAC key for refresh tokens, derived from a signing key's secret
+/// bytes (HMAC-SHA256 of a fixed label): a refresh token's key is never the key tokens are
+/// signed with.
+fn refresh_key_of(secret: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(b"accounts: refresh token MAC key, v1");
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+use crate::account_event::{AccountEvent, EventType};
 use crate::error::ApiError;
-use crate::events::{AccountEvent, EventType};
 use crate::user::{Role, UserRecord, email_key};
 
 pub mod dynamodb;

@@ -9,7 +9,7 @@
 //! table's), and a page merges the day's shards, newest first, walking back a day at a time.
 
 use super::*;
-use crate::events::{AccountEvent, first_id_at, id_millis};
+use crate::account_event::{AccountEvent, first_id_at, id_millis};
 
 /// The index partitions of one day's events.
 pub const DAY_SHARDS: u32 = 4;

@@ -1,7 +1,7 @@
 //! The SQLite store: account events.
 
 use super::*;
-use crate::events::{AccountEvent, first_id_at};
+use crate::account_event::{AccountEvent, first_id_at};
 
 /// Above every event id (ULIDs are digits and capitals): "before" when none is given.
 const AFTER_EVERY_ID: &str = "~";
