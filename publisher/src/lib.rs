@@ -35,6 +35,8 @@ pub const MAX_ENTRIES: usize = 10;
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// Tries of one entry here before its record is left to Lambda's retries.
 pub const ATTEMPTS: u32 = 3;
+/// The first pause before an entry is tried again (doubled each time).
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// `PutEvents` calls in flight at once for one invocation.
 const CONCURRENT_CALLS: usize = 4;
 /// The `source` of every entry.
@@ -48,8 +50,6 @@ pub struct Publisher {
     pub sqs: aws_sdk_sqs::Client,
     pub bus: String,
     pub dead_letter_queue_url: String,
-    /// The first back-off between tries (doubled each time).
-    pub backoff: Duration,
 }
 
 /// One event to put, and the record (its position in the batch) it came from.
@@ -86,26 +86,24 @@ impl Publisher {
             .operation_attempt_timeout(Duration::from_secs(3))
             .operation_timeout(Duration::from_secs(8))
             .build();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-            .load()
-            .await;
+        let sdk = shared::aws::load(None, None, timeouts, 2).await;
         Ok(Publisher {
             events: aws_sdk_eventbridge::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             bus,
             dead_letter_queue_url,
-            backoff: Duration::from_millis(100),
         })
     }
 
     /// Publishes a batch of stream records (Lambda's event, read one record at a time, so one
     /// unreadable record does not fail the others); answers the records Lambda should retry.
     pub async fn publish(&self, batch: Value) -> Result<DynamoDbEventResponse, String> {
-        let records: Vec<Value> = match batch.get("Records") {
-            Some(Value::Array(records)) => records.clone(),
-            _ => return Err("not a DynamoDB stream batch: no Records".into()),
+        let records = match batch {
+            Value::Object(mut batch) => batch.remove("Records"),
+            _ => None,
+        };
+        let Some(Value::Array(records)) = records else {
+            return Err("not a DynamoDB stream batch: no Records".into());
         };
         let mut pending = Vec::new();
         let mut park: Vec<(usize, String)> = Vec::new();
@@ -186,7 +184,7 @@ impl Publisher {
     /// Puts one chunk, retrying the entries that failed for now.
     async fn put_chunk(&self, mut chunk: Vec<Pending>) -> ChunkOutcome {
         let mut outcome = ChunkOutcome::default();
-        let mut delay = self.backoff;
+        let mut delay = FIRST_BACKOFF;
         for attempt in 1..=ATTEMPTS {
             if attempt > 1 {
                 tokio::time::sleep(delay).await;

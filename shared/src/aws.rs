@@ -20,14 +20,32 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
         .operation_attempt_timeout(Duration::from_millis(2200))
         .operation_timeout(OPERATION_TIMEOUT)
         .build();
+    load(
+        config.aws_endpoint_url.as_deref(),
+        config.aws_region.as_deref(),
+        timeouts,
+        2,
+    )
+    .await
+}
+
+/// The SDK's configuration with these time-outs and at most `attempts` tries a call; the
+/// endpoint and region given, where given, else the standard variables' (the publisher and the
+/// Lambda hooks load theirs with this too).
+pub async fn load(
+    endpoint: Option<&str>,
+    region: Option<&str>,
+    timeouts: TimeoutConfig,
+    attempts: u32,
+) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_max_attempts(2));
-    if let Some(url) = &config.aws_endpoint_url {
+        .retry_config(RetryConfig::standard().with_max_attempts(attempts));
+    if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
     }
-    if let Some(region) = &config.aws_region {
-        loader = loader.region(Region::new(region.clone()));
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region.to_string()));
     }
     loader.load().await
 }

@@ -216,21 +216,11 @@ impl std::fmt::Debug for HooksConfig {
 fn hook_url(var: &'static str, url: Option<String>) -> Result<Option<String>, ConfigError> {
     let Some(url) = url else { return Ok(None) };
     let url = parse_url(var, &url)?;
-    let host = url
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    let loopback = ["127.0.0.1", "localhost", "[::1]"].contains(&host);
+    let host = reqwest::Url::parse(&url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let loopback = ["127.0.0.1", "localhost", "[::1]"].contains(&host.as_str());
     if url.starts_with("http://") && !loopback {
         return Err(ConfigError::Invalid {
             var,

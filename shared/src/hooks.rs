@@ -46,7 +46,8 @@ const MAX_ANSWER_BYTES: usize = 16 * 1024;
 
 /// The hooks configured (`None` where a hook is off), and their signing secret.
 pub struct Hooks {
-    client: reqwest::Client,
+    /// For hook URLs; `None` when both hooks are Lambda functions.
+    client: Option<reqwest::Client>,
     signup: Option<HookTarget>,
     token: Option<HookTarget>,
     secret: Vec<u8>,
@@ -77,12 +78,17 @@ impl Hooks {
         if config.signup.is_none() && config.token.is_none() {
             return Ok(None);
         }
-        let client = reqwest::Client::builder()
-            .timeout(HOOK_TIMEOUT)
-            .connect_timeout(HOOK_TIMEOUT)
-            // A signed request goes where it was configured to, and nowhere else.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let has_url = [&config.signup, &config.token]
+            .iter()
+            .any(|h| matches!(h, Some(HookTarget::Url(_))));
+        let client = has_url
+            .then(|| {
+                reqwest::Client::builder()
+                    // A signed request goes where it was configured to, and nowhere else.
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+            })
+            .transpose()?;
         Ok(Some(Hooks {
             client,
             signup: config.signup.clone(),
@@ -135,21 +141,15 @@ impl Hooks {
     async fn post(&self, url: &str, body: Value, now: i64) -> Result<Vec<u8>, String> {
         let body = body.to_string().into_bytes();
         let signed = signature(&self.secret, now, &body);
-        let answer = self
-            .client
+        let client = self.client.as_ref().ok_or("no client for hook URLs")?;
+        let answer = client
             .post(url)
             .header("content-type", "application/json")
             .header(SIGNATURE_HEADER, signed)
             .body(body)
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    format!("no answer within {} ms", HOOK_TIMEOUT.as_millis())
-                } else {
-                    "could not be reached".into()
-                }
-            })?;
+            .map_err(|_| "could not be reached".to_string())?;
         let status = answer.status();
         if !status.is_success() {
             return Err(format!("answered {status}"));
@@ -172,21 +172,16 @@ impl Hooks {
         let client = self
             .lambda
             .get_or_init(|| async {
-                let timeouts = aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(HOOK_TIMEOUT)
-                    .operation_timeout(HOOK_TIMEOUT)
-                    .build();
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .timeout_config(timeouts)
-                    // A retry could not finish within the hook's time anyway.
-                    .retry_config(aws_config::retry::RetryConfig::disabled());
-                if let Some(url) = &self.lambda_endpoint_url {
-                    loader = loader.endpoint_url(url);
-                }
-                if let Some(region) = &self.aws_region {
-                    loader = loader.region(aws_config::Region::new(region.clone()));
-                }
-                aws_sdk_lambda::Client::new(&loader.load().await)
+                // One try: a retry could not finish within the hook's time anyway (which
+                // [`Hooks::call`] bounds, this client's making included).
+                let sdk = crate::aws::load(
+                    self.lambda_endpoint_url.as_deref(),
+                    self.aws_region.as_deref(),
+                    aws_config::timeout::TimeoutConfig::disabled(),
+                    1,
+                )
+                .await;
+                aws_sdk_lambda::Client::new(&sdk)
             })
             .await;
         let out = client
@@ -255,9 +250,10 @@ impl Hooks {
         &self,
         user: &UserRecord,
         scope: &[String],
-        amr: &[String],
+        amr: &[impl AsRef<str>],
         now: i64,
     ) -> ApiResult<Option<Map<String, Value>>> {
+        let amr: Vec<&str> = amr.iter().map(AsRef::as_ref).collect();
         let Some(target) = &self.token else {
             return Ok(None);
         };

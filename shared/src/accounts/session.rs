@@ -351,21 +351,14 @@ pub(crate) async fn token_hook(
     state: &AppState,
     user: &UserRecord,
     scope: &[String],
-    amr: &[&str],
-) -> ApiResult<Option<Map<String, Value>>> {
-    let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
-    hook_claims(state, user, scope, &amr, state.clock.now()).await
-}
-
-async fn hook_claims(
-    state: &AppState,
-    user: &UserRecord,
-    scope: &[String],
-    amr: &[String],
-    now: i64,
+    amr: &[impl AsRef<str>],
 ) -> ApiResult<Option<Map<String, Value>>> {
     match &state.hooks {
-        Some(hooks) => hooks.before_token(user, scope, amr, now).await,
+        Some(hooks) => {
+            hooks
+                .before_token(user, scope, amr, state.clock.now())
+                .await
+        }
         None => Ok(None),
     }
 }
@@ -515,7 +508,7 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
         // The token hook before the rotation: a hook that refuses leaves the presented token
         // as it was (still usable), never neither token.
         let ext = if presented.generation == current || within_grace {
-            hook_claims(state, &user, &scope, &presented.amr, now).await?
+            token_hook(state, &user, &scope, &presented.amr).await?
         } else {
             None
         };
