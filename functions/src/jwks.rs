@@ -5,12 +5,11 @@
 //! README's rotation procedure).
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::on;
 use serde_json::json;
 use shared::AppState;
-use shared::http::ok;
+use shared::http::cacheable;
 use shared::lambda::{Function, Route};
 
 /// How long a client may keep the key set (seconds).
@@ -24,11 +23,8 @@ pub const FUNCTION: Function = Function::new(
 
 /// The key set; empty with HS512, whose secret is never published.
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = ok(state.keys.jwks().unwrap_or_else(|| json!({"keys": []})));
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_str(&format!("public, max-age={MAX_AGE_SECS}"))
-            .expect("a valid header value"),
-    );
-    response
+    cacheable(
+        state.keys.jwks().unwrap_or_else(|| json!({"keys": []})),
+        MAX_AGE_SECS,
+    )
 }

@@ -13,6 +13,7 @@ pub mod change_email;
 pub mod change_password;
 pub mod confirm_email;
 pub mod delete_user;
+pub mod discovery;
 pub mod get_user;
 pub mod home;
 pub mod introspect;
@@ -31,6 +32,7 @@ pub mod password_forgot;
 pub mod password_reset;
 pub mod refresh;
 pub mod resend_activation;
+pub mod revoke;
 pub mod sessions;
 pub mod signup;
 pub mod update_user;
@@ -44,6 +46,7 @@ mod mail_request;
 pub const FUNCTIONS: &[&Function] = &[
     &home::FUNCTION,
     &jwks::FUNCTION,
+    &discovery::FUNCTION,
     &introspect::FUNCTION,
     &list_users::FUNCTION,
     &signup::FUNCTION,
@@ -51,6 +54,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &resend_activation::FUNCTION,
     &login::FUNCTION,
     &refresh::FUNCTION,
+    &revoke::FUNCTION,
     &logout::FUNCTION,
     &me::FUNCTION,
     &get_user::FUNCTION,

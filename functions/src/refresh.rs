@@ -1,14 +1,16 @@
 //! `POST /auth/token` (RFC 6749 section 6): a refresh token for a new access token and a new
-//! refresh token. Errors in OAuth's shape: `invalid_request`, `unsupported_grant_type`, and one
-//! `invalid_grant` for every refresh token that does not work, whatever the reason.
+//! refresh token, answered as section 5.1 writes a token response. Errors in OAuth's shape
+//! (section 5.2): `invalid_request`, `unsupported_grant_type`, and one `invalid_grant` for every
+//! refresh token that does not work, whatever the reason.
 
-use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::on;
-use shared::accounts::{self, LoginResponse, RefreshBody};
+use shared::accounts::{self, RefreshBody};
+use shared::http::oauth_answer;
 use shared::input::FormBody;
 use shared::lambda::{Function, Route};
-use shared::{ApiResult, AppState};
+use shared::{ApiError, AppState};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function =
@@ -16,7 +18,11 @@ pub const FUNCTION: Function =
 
 pub async fn refresh(
     State(state): State<AppState>,
-    FormBody(form): FormBody<RefreshBody>,
-) -> ApiResult<Json<LoginResponse>> {
-    accounts::refresh(&state, form.body).await.map(Json)
+    form: Result<FormBody<RefreshBody>, ApiError>,
+) -> Response {
+    let pair = match form {
+        Ok(FormBody(form)) => accounts::refresh(&state, form.body).await,
+        Err(e) => Err(e),
+    };
+    oauth_answer(pair.map(Some))
 }

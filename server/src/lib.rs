@@ -9,7 +9,7 @@ use std::path::Path;
 use axum::Router;
 use shared::AppState;
 use shared::config::{Config, ConfigError, JwtAlgorithm, parse_base_url};
-use shared::token::KeySet;
+use shared::token::{KeyKind, KeySet};
 
 pub use functions::{FUNCTIONS, routes};
 
@@ -115,7 +115,8 @@ pub const SECRET_FILE: &str = "jwt-secret";
 pub const INTROSPECTION_KEY_FILE: &str = "introspection-key";
 /// The file that keeps the generated key of the second factor's secrets in the data directory.
 pub const MFA_KEY_FILE: &str = "mfa-key";
-/// The file that keeps the generated Ed25519 key set (EdDSA, the default) in the data directory.
+/// The file that keeps the generated key set (EdDSA, the default, or RS256) in the data
+/// directory.
 pub const SIGNING_KEYS_FILE: &str = "jwt-signing-keys.pem";
 
 /// Local configuration: the shared variables, plus `PORT` (default 3000), a default
@@ -143,8 +144,11 @@ pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<(Config, u16
             let secret = local_secret(&config.data_dir, SECRET_FILE).map_err(in_data_dir)?;
             config.jwt_secret = Some(secret.into_bytes());
         }
-        JwtAlgorithm::EdDsa if config.jwt_signing_keys.is_none() => {
-            config.jwt_signing_keys = Some(local_keys(&config.data_dir).map_err(in_data_dir)?);
+        algorithm if config.jwt_signing_keys.is_none() => {
+            if let Some(kind) = algorithm.key_kind() {
+                let keys = local_keys(&config.data_dir, kind).map_err(in_data_dir)?;
+                config.jwt_signing_keys = Some(keys);
+            }
         }
         _ => {}
     }
@@ -195,17 +199,39 @@ fn local_secret(dir: &Path, file: &str) -> Result<String, String> {
     Ok(secret)
 }
 
-/// Reads the key set kept in `dir`, or makes one (a single new key) and keeps it.
-fn local_keys(dir: &Path) -> Result<String, String> {
+/// Reads the key set kept in `dir`, or makes one (a single new key of `kind`) and keeps it.
+/// When `JWT_ALGORITHM` has changed since (its current key is of another kind), a new key of
+/// `kind` goes first and the others stay: the switch is a rotation, and nobody is signed out.
+fn local_keys(dir: &Path, kind: KeyKind) -> Result<String, String> {
     let path = dir.join(SIGNING_KEYS_FILE);
     if let Ok(pem) = std::fs::read_to_string(&path) {
-        KeySet::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
-        return Ok(pem);
+        let set = KeySet::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+        if set.current_kind() == kind {
+            return Ok(pem);
+        }
+        let switched = format!("{}{pem}", labelled(&KeySet::generate_pem_of(kind)?));
+        write_private(&path, &switched, true)?;
+        tracing::warn!(
+            from = set.current_kind().alg(),
+            to = kind.alg(),
+            "JWT_ALGORITHM changed: a new current key of its kind signs; the previous keys still verify"
+        );
+        return Ok(switched);
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let pem = labelled(&KeySet::generate_pem()?);
+    let pem = labelled(&KeySet::generate_pem_of(kind)?);
     write_private(&path, &pem, false)?;
     Ok(pem)
+}
+
+/// The key set kept in `dir` as it is (no key made, no switch), if there is one.
+fn kept_keys(dir: &Path) -> Result<Option<String>, String> {
+    let path = dir.join(SIGNING_KEYS_FILE);
+    let Ok(pem) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    KeySet::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(pem))
 }
 
 /// A key's PEM block with a line before it saying when it was made (text outside the blocks
@@ -220,9 +246,9 @@ pub type KeyIds = Vec<String>;
 
 /// `accounts rotate-key`: a new current key in `DATA_DIR`'s key set; the previous ones stay, so
 /// the tokens they signed keep working. Restart the server to use it.
-pub fn rotate_local_key(dir: &Path) -> Result<KeyIds, String> {
-    let old = local_keys(dir)?;
-    let new = format!("{}{old}", labelled(&KeySet::generate_pem()?));
+pub fn rotate_local_key(dir: &Path, kind: KeyKind) -> Result<KeyIds, String> {
+    let old = kept_keys(dir)?.map_or_else(|| local_keys(dir, kind), Ok)?;
+    let new = format!("{}{old}", labelled(&KeySet::generate_pem_of(kind)?));
     let set = KeySet::from_pem(&new)?;
     write_private(&dir.join(SIGNING_KEYS_FILE), &new, true)?;
     Ok(set.kids().map(String::from).collect())
@@ -230,8 +256,8 @@ pub fn rotate_local_key(dir: &Path) -> Result<KeyIds, String> {
 
 /// `accounts retire-keys`: keeps only the current key (run 24 h after a rotation, when every
 /// token a previous key signed has expired). Restart the server to use it.
-pub fn retire_local_keys(dir: &Path) -> Result<KeyIds, String> {
-    let old = local_keys(dir)?;
+pub fn retire_local_keys(dir: &Path, kind: KeyKind) -> Result<KeyIds, String> {
+    let old = kept_keys(dir)?.map_or_else(|| local_keys(dir, kind), Ok)?;
     let current = *shared::token::pem_blocks(&old)?.first().ok_or("no key")?;
     let kept = format!("{current}\n");
     let set = KeySet::from_pem(&kept)?;

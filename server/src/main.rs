@@ -6,7 +6,8 @@
 //! accounts create-table            create the DynamoDB table TABLE_NAME (local servers)
 //! accounts backfill-user-index     index user items written before GET /users (DynamoDB, once)
 //! accounts sample-upstream         a SAMPLE widgets upstream on $SAMPLE_UPSTREAM_HOST (127.0.0.1):$SAMPLE_UPSTREAM_PORT
-//! accounts rotate-key              a new current signing key in DATA_DIR (previous ones kept)
+//! accounts rotate-key              a new current signing key in DATA_DIR, of JWT_ALGORITHM's kind
+//!                                  (Ed25519 for EdDSA, RSA for RS256; previous ones kept)
 //! accounts retire-keys             keep only the current signing key (24 h after a rotation)
 //! accounts public-keys             the public keys of the key set on standard input, as PEM
 //! ```
@@ -23,6 +24,7 @@ use shared::clock::Clock;
 use shared::config::{Config, StoreKind};
 use shared::events::{Actor, Event, EventType};
 use shared::store::dynamodb::DynamoStore;
+use shared::token::KeyKind;
 use shared::user::Role;
 
 const USAGE: &str = "usage: accounts [serve] | accounts make-admin <username> | \
@@ -251,21 +253,25 @@ async fn sample_upstream() -> ExitCode {
 /// they are kept: the README's cloud procedure).
 fn key_command(
     name: &str,
-    change: fn(&std::path::Path) -> Result<accounts::KeyIds, String>,
+    change: fn(&std::path::Path, KeyKind) -> Result<accounts::KeyIds, String>,
 ) -> ExitCode {
-    let config = match config() {
-        Ok((c, _)) => c,
-        Err(code) => return code,
+    // Read only: the local server's start (which makes missing keys) is not run here.
+    let config = match Config::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration: {e}");
+            return ExitCode::from(2);
+        }
     };
     if std::env::var("JWT_SIGNING_KEYS").is_ok_and(|k| !k.trim().is_empty()) {
         eprintln!("{name}: the keys come from JWT_SIGNING_KEYS; change them where they are kept");
         return ExitCode::from(2);
     }
-    if config.jwt_algorithm != shared::config::JwtAlgorithm::EdDsa {
-        eprintln!("{name}: JWT_ALGORITHM is not EdDSA: there is no key set to change");
+    let Some(kind) = config.jwt_algorithm.key_kind() else {
+        eprintln!("{name}: JWT_ALGORITHM is HS512: there is no key set to change");
         return ExitCode::from(2);
-    }
-    match change(&config.data_dir) {
+    };
+    match change(&config.data_dir, kind) {
         Ok(kids) => {
             println!("signing keys (the first signs; restart the server to use them):");
             for kid in kids {

@@ -25,7 +25,7 @@ fn claims() -> Claims {
 }
 
 fn tokens(c: &mut Criterion) {
-    let eddsa = TokenKeys::eddsa(
+    let eddsa = TokenKeys::with_set(
         KeySet::from_pem(&KeySet::generate_pem().unwrap()).unwrap(),
         "accounts",
         "accounts",
@@ -47,7 +47,7 @@ fn tokens(c: &mut Criterion) {
             b.iter(|| keys.sign(&claims()).unwrap())
         });
     }
-    let rotated = TokenKeys::eddsa(
+    let rotated = TokenKeys::with_set(
         KeySet::from_pem(&rotated_pem).unwrap(),
         "accounts",
         "accounts",
@@ -58,7 +58,7 @@ fn tokens(c: &mut Criterion) {
     });
     // A token seen before, from the cache of verified tokens (as every request after a
     // token's first, in one process): a SHA-256 of the token, a lookup, a copy of the claims.
-    let cached = TokenKeys::eddsa(
+    let cached = TokenKeys::with_set(
         KeySet::from_pem(&KeySet::generate_pem().unwrap()).unwrap(),
         "accounts",
         "accounts",

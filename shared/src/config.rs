@@ -20,7 +20,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The base of links sent by mail, without a trailing slash.
     pub public_base_url: String,
-    /// `JWT_ALGORITHM`: how tokens are signed (`EdDSA` by default, or `HS512`).
+    /// `JWT_ALGORITHM`: how tokens are signed (`EdDSA` by default, `RS256`, or `HS512`).
     pub jwt_algorithm: JwtAlgorithm,
     /// The HS512 signing secret (`JWT_SECRET`). `None` unless HS512 is chosen, or before the
     /// local server has generated one.
@@ -28,13 +28,16 @@ pub struct Config {
     /// `INTROSPECTION_KEY`: what a service sends (`Authorization: Bearer <key>`) to ask
     /// `POST /auth/introspect` whether a token is live. `None`: nobody may ask.
     pub introspection_key: Option<String>,
-    /// `JWT_SIGNING_KEYS`: the Ed25519 key set, PKCS#8 PEM blocks, the current key first.
+    /// `JWT_SIGNING_KEYS`: the key set (Ed25519 or RSA), PKCS#8 PEM blocks, the current key
+    /// first.
     /// `None` before the local server has generated one.
     pub jwt_signing_keys: Option<String>,
     /// `JWT_VERIFYING_KEYS`: the same set's public keys, SPKI PEM blocks, the current first:
     /// what a function that only verifies tokens is given instead of the private keys.
     pub jwt_verifying_keys: Option<String>,
-    pub jwt_issuer: String,
+    /// `ISSUER`: the `iss` of every token and the `issuer` of the discovery document, a URL
+    /// (RFC 8414); `None`: `PUBLIC_BASE_URL` ([`Config::issuer`]).
+    pub jwt_issuer: Option<String>,
     pub jwt_audience: String,
     /// The widgets upstream; `None` when `WIDGETS_API_URL` is not set (`/widgets` is then 503).
     pub widgets: Option<WidgetsConfig>,
@@ -110,8 +113,22 @@ pub enum JwtAlgorithm {
     /// Ed25519 with a key set whose public keys `GET /.well-known/jwks.json` publishes: anyone
     /// can verify a token, only this service can make one.
     EdDsa,
+    /// RSA (2048 bits or more) with a key set, published the same way: what API Gateway's JWT
+    /// authorizer on HTTP APIs verifies.
+    Rs256,
     /// HS512 with one shared secret: whoever verifies can also mint tokens (the seed API's way).
     Hs512,
+}
+
+impl JwtAlgorithm {
+    /// The kind of key that signs, for the algorithms of a key set; `None` for HS512.
+    pub fn key_kind(self) -> Option<crate::token::KeyKind> {
+        match self {
+            JwtAlgorithm::EdDsa => Some(crate::token::KeyKind::Ed25519),
+            JwtAlgorithm::Rs256 => Some(crate::token::KeyKind::Rsa),
+            JwtAlgorithm::Hs512 => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -300,11 +317,12 @@ impl Config {
         };
         let jwt_algorithm = match non_empty("JWT_ALGORITHM").as_deref().map(str::trim) {
             None | Some("EdDSA") => JwtAlgorithm::EdDsa,
+            Some("RS256") => JwtAlgorithm::Rs256,
             Some("HS512") => JwtAlgorithm::Hs512,
             Some(_) => {
                 return Err(ConfigError::Invalid {
                     var: "JWT_ALGORITHM",
-                    reason: "must be EdDSA or HS512".into(),
+                    reason: "must be EdDSA, RS256 or HS512".into(),
                 });
             }
         };
@@ -457,7 +475,11 @@ impl Config {
             jwt_signing_keys,
             jwt_verifying_keys,
             introspection_key,
-            jwt_issuer: non_empty("JWT_ISSUER").unwrap_or_else(|| "accounts".into()),
+            // ISSUER, a URL; JWT_ISSUER, its name before, read as it is when ISSUER is not set.
+            jwt_issuer: match non_empty("ISSUER") {
+                Some(url) => Some(parse_url("ISSUER", &url)?),
+                None => non_empty("JWT_ISSUER"),
+            },
             jwt_audience: non_empty("JWT_AUDIENCE").unwrap_or_else(|| "accounts".into()),
             allowed_origins: parse_allowed_origins(&get("ALLOWED_ORIGINS").unwrap_or_default())?,
             token_cache_entries: number_in(
@@ -484,12 +506,22 @@ impl Config {
             .ok_or(ConfigError::Missing("JWT_SECRET"))
     }
 
-    /// For a function that signs tokens: with EdDSA, the private key set must be there (a
+    /// For a function that signs tokens: with a key set, the private keys must be there (a
     /// function given only the public keys would answer every login with a 500).
     pub fn require_signing_keys(&self) -> Result<(), ConfigError> {
-        match (self.jwt_algorithm, &self.jwt_signing_keys) {
-            (JwtAlgorithm::EdDsa, None) => Err(ConfigError::Missing("JWT_SIGNING_KEYS")),
+        match (self.jwt_algorithm.key_kind(), &self.jwt_signing_keys) {
+            (Some(_), None) => Err(ConfigError::Missing("JWT_SIGNING_KEYS")),
             _ => Ok(()),
+        }
+    }
+
+    /// The issuer tokens name (`iss`) and discovery publishes: `ISSUER`, else
+    /// `PUBLIC_BASE_URL`, else (only where neither is set: tests) the legacy `accounts`.
+    pub fn issuer(&self) -> &str {
+        match &self.jwt_issuer {
+            Some(issuer) => issuer,
+            None if !self.public_base_url.is_empty() => &self.public_base_url,
+            None => crate::token::LEGACY_ISSUER,
         }
     }
 
@@ -498,19 +530,34 @@ impl Config {
     /// `TOKEN_CACHE_ENTRIES` verified tokens.
     pub fn token_keys(&self) -> Result<crate::token::TokenKeys, ConfigError> {
         use crate::token::{KeySet, TokenKeys};
-        let keys = match self.jwt_algorithm {
-            JwtAlgorithm::Hs512 => TokenKeys::new(
+        let keys = match self.jwt_algorithm.key_kind() {
+            None => TokenKeys::new(
                 self.require_jwt_secret()?,
-                &self.jwt_issuer,
+                self.issuer(),
                 &self.jwt_audience,
             ),
-            JwtAlgorithm::EdDsa => {
+            Some(kind) => {
                 let keys = match (&self.jwt_signing_keys, &self.jwt_verifying_keys) {
                     (Some(pem), _) => {
-                        KeySet::from_pem(pem).map_err(|reason| ConfigError::Invalid {
+                        let set = KeySet::from_pem(pem).map_err(|reason| ConfigError::Invalid {
                             var: "JWT_SIGNING_KEYS",
                             reason,
-                        })?
+                        })?;
+                        // The key that signs is of the algorithm asked for; the others verify
+                        // whatever their kind (a switch keeps the keys of the other).
+                        if set.current_kind() != kind {
+                            return Err(ConfigError::Invalid {
+                                var: "JWT_SIGNING_KEYS",
+                                reason: format!(
+                                    "JWT_ALGORITHM is {} but the current (first) key is for {}: \
+                                     put a key of {} first (accounts rotate-key makes one)",
+                                    kind.alg(),
+                                    set.current_kind().alg(),
+                                    kind.alg()
+                                ),
+                            });
+                        }
+                        set
                     }
                     (None, Some(pem)) => {
                         KeySet::from_public_pem(pem).map_err(|reason| ConfigError::Invalid {
@@ -520,7 +567,7 @@ impl Config {
                     }
                     (None, None) => return Err(ConfigError::Missing("JWT_SIGNING_KEYS")),
                 };
-                TokenKeys::eddsa(keys, &self.jwt_issuer, &self.jwt_audience)
+                TokenKeys::with_set(keys, self.issuer(), &self.jwt_audience)
             }
         };
         Ok(keys.with_cache(self.token_cache_entries))
@@ -742,7 +789,7 @@ mod tests {
     fn defaults_apply_when_nothing_is_set() {
         let c = Config::from_lookup(lookup(&[])).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("./.data"));
-        assert_eq!(c.jwt_issuer, "accounts");
+        assert_eq!(c.issuer(), "accounts");
         assert!(c.jwt_secret.is_none());
         assert_eq!(
             c.require_base_url(),
@@ -757,6 +804,79 @@ mod tests {
             c.token_keys().err(),
             Some(ConfigError::Missing("JWT_SIGNING_KEYS"))
         );
+    }
+
+    #[test]
+    fn the_issuer_is_a_url_defaulting_to_the_public_base_url() {
+        let c = Config::from_lookup(lookup(&[("PUBLIC_BASE_URL", "https://api.example.com/")]))
+            .unwrap();
+        assert_eq!(c.issuer(), "https://api.example.com");
+        let c = Config::from_lookup(lookup(&[
+            ("PUBLIC_BASE_URL", "https://api.example.com"),
+            ("ISSUER", "https://id.example.com/"),
+        ]))
+        .unwrap();
+        assert_eq!(c.issuer(), "https://id.example.com");
+        let ed = crate::token::KeySet::generate_pem().unwrap();
+        let c = Config {
+            jwt_signing_keys: Some(ed),
+            ..c
+        };
+        assert_eq!(c.token_keys().unwrap().issuer, "https://id.example.com");
+        for bad in [
+            "accounts",
+            "https://id.example.com/?x=1",
+            "ftp://id.example.com",
+        ] {
+            assert!(
+                matches!(
+                    Config::from_lookup(lookup(&[("ISSUER", bad)])),
+                    Err(ConfigError::Invalid { var: "ISSUER", .. })
+                ),
+                "{bad}"
+            );
+        }
+        // The name before, read as it is.
+        let c = Config::from_lookup(lookup(&[
+            ("PUBLIC_BASE_URL", "https://api.example.com"),
+            ("JWT_ISSUER", "accounts"),
+        ]))
+        .unwrap();
+        assert_eq!(c.issuer(), "accounts");
+    }
+
+    #[test]
+    fn rs256_signs_with_an_rsa_key_first_and_says_so_when_it_is_not() {
+        use crate::token::{KeyKind, KeySet};
+        let ed = KeySet::generate_pem().unwrap();
+        let rsa = KeySet::generate_pem_of(KeyKind::Rsa).unwrap();
+        let rs256 = |keys: &str| {
+            Config::from_lookup(lookup(&[
+                ("JWT_ALGORITHM", "RS256"),
+                ("JWT_SIGNING_KEYS", keys),
+            ]))
+            .unwrap()
+        };
+        assert_eq!(rs256(&ed).jwt_algorithm, JwtAlgorithm::Rs256);
+        match rs256(&format!("{ed}{rsa}")).token_keys().err() {
+            Some(ConfigError::Invalid { var, reason }) => {
+                assert_eq!(var, "JWT_SIGNING_KEYS");
+                assert!(
+                    reason.contains("RS256") && reason.contains("EdDSA"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let keys = rs256(&format!("{rsa}{ed}")).token_keys().unwrap();
+        assert_eq!(keys.algorithms(), vec!["RS256", "EdDSA"]);
+        assert_eq!(rs256(&rsa).require_signing_keys(), Ok(()));
+        let none = Config::from_lookup(lookup(&[("JWT_ALGORITHM", "RS256")])).unwrap();
+        assert_eq!(
+            none.require_signing_keys(),
+            Err(ConfigError::Missing("JWT_SIGNING_KEYS"))
+        );
+        assert!(Config::from_lookup(lookup(&[("JWT_ALGORITHM", "RS512")])).is_err());
     }
 
     #[test]
@@ -809,7 +929,7 @@ mod tests {
             })
         ));
         assert!(matches!(
-            Config::from_lookup(lookup(&[("JWT_ALGORITHM", "RS256")])).unwrap_err(),
+            Config::from_lookup(lookup(&[("JWT_ALGORITHM", "ES512")])).unwrap_err(),
             ConfigError::Invalid {
                 var: "JWT_ALGORITHM",
                 ..

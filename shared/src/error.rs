@@ -107,6 +107,9 @@ pub enum ApiError {
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
+    /// RFC 6749 section 5.2's name for the message, on the OAuth endpoints' errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<&'a str>,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<&'a FieldErrors>,
@@ -285,6 +288,47 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.respond(false)
+    }
+}
+
+/// A failure of an OAuth endpoint (the token endpoint, `POST /auth/token`, and revocation,
+/// `POST /auth/revoke`), answered as RFC 6749 section 5.2 and RFC 7009 section 2.2.1 write it:
+/// `error` from their list where one applies (a body that is not a form or a JSON object, too
+/// large, or with a parameter missing, wrong or repeated is `invalid_request`), the sentence as
+/// `error_description` (and as `message`, as every other error of the service), and
+/// `Cache-Control: no-store` with `Pragma: no-cache`.
+pub struct OAuthError(pub ApiError);
+
+impl From<ApiError> for OAuthError {
+    fn from(e: ApiError) -> Self {
+        OAuthError(e)
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut response = self.0.respond(true);
+        response
+            .headers_mut()
+            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        response
+    }
+}
+
+impl ApiError {
+    /// The `error` code of RFC 6749 section 5.2 for this failure at an OAuth endpoint.
+    fn oauth_code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidJson(_)
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::Validation(_)
+            | ApiError::InvalidRequest(_) => "invalid_request",
+            other => other.code(),
+        }
+    }
+
+    fn respond(self, oauth: bool) -> Response {
         let status = self.status();
         self.log();
         let message = self.message();
@@ -293,7 +337,12 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let body = ErrorBody {
-            error: self.code(),
+            error: if oauth {
+                self.oauth_code()
+            } else {
+                self.code()
+            },
+            error_description: oauth.then_some(message.as_str()),
             message: &message,
             fields,
         };

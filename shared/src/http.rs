@@ -150,6 +150,36 @@ pub fn ok(value: Value) -> Response {
     Json(value).into_response()
 }
 
+/// A `200` JSON response that anyone may keep for `max_age` seconds (public, no secret in it:
+/// the key set and the discovery document).
+pub fn cacheable(value: Value, max_age: u32) -> Response {
+    let mut response = ok(value);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&format!("public, max-age={max_age}")).expect("a valid header value"),
+    );
+    response
+}
+
+/// The answer of an OAuth endpoint (the token endpoint, revocation): `200` with `body` (none
+/// when it is `None`), or the error as RFC 6749 section 5.2 writes it; never kept by a cache
+/// (`Cache-Control: no-store`, `Pragma: no-cache`, section 5.1).
+pub fn oauth_answer<T: serde::Serialize>(result: Result<Option<T>, ApiError>) -> Response {
+    match result {
+        Ok(body) => {
+            let mut response = match body {
+                Some(body) => Json(body).into_response(),
+                None => axum::http::StatusCode::OK.into_response(),
+            };
+            response
+                .headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(e) => crate::error::OAuthError(e).into_response(),
+    }
+}
+
 /// The `{username}` of a `/user/{username}` path, or a JSON 400 when it is not valid UTF-8.
 pub struct UsernamePath(pub String);
 

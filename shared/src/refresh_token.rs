@@ -85,7 +85,7 @@ mod tests {
     }
 
     fn eddsa(pem: &str) -> TokenKeys {
-        TokenKeys::eddsa(KeySet::from_pem(pem).unwrap(), "accounts", "accounts")
+        TokenKeys::with_set(KeySet::from_pem(pem).unwrap(), "accounts", "accounts")
     }
 
     #[test]
@@ -140,7 +140,7 @@ mod tests {
         let fresh = make(&rotated, &claims()).unwrap();
         assert_ne!(fresh, token, "made with the new current key");
         assert_eq!(read(&eddsa(&new), &token), None, "old key retired");
-        let public = TokenKeys::eddsa(
+        let public = TokenKeys::with_set(
             KeySet::from_public_pem(&KeySet::from_pem(&old).unwrap().public_pem().unwrap())
                 .unwrap(),
             "accounts",

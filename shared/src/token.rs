@@ -2,6 +2,8 @@
 //! as a JWKS) or HS512 (one shared secret), whose algorithm, key id, issuer, audience and expiry
 //! are pinned and checked, each naming a server-side session (`sid`) that must still exist.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -74,11 +76,51 @@ fn pem_blocks_labelled<'a>(text: &'a str, label: &str) -> Result<Vec<&'a str>, S
     Ok(blocks)
 }
 
-/// One Ed25519 key of a [`KeySet`]: its id, and the key in the forms signing and verifying use.
-struct Ed25519Key {
+/// The kinds of key a [`KeySet`] holds, each signing with one algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Ed25519, `EdDSA` (RFC 8037): small, fast, the default.
+    Ed25519,
+    /// RSA of 2048 bits or more, `RS256` (RFC 7518): what API Gateway's JWT authorizer on HTTP
+    /// APIs verifies, and what OpenID Connect requires every provider to offer.
+    Rsa,
+}
+
+impl KeyKind {
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            KeyKind::Ed25519 => Algorithm::EdDSA,
+            KeyKind::Rsa => Algorithm::RS256,
+        }
+    }
+
+    /// The algorithm's name as JOSE writes it (`alg`).
+    pub fn alg(self) -> &'static str {
+        match self {
+            KeyKind::Ed25519 => "EdDSA",
+            KeyKind::Rsa => "RS256",
+        }
+    }
+}
+
+/// The smallest RSA key accepted (NIST SP 800-57; RFC 7518 section 3.3 asks for 2048 or more).
+pub const MIN_RSA_BITS: usize = 2048;
+/// The size of the RSA keys `accounts rotate-key` makes.
+pub const GENERATED_RSA_BITS: usize = 2048;
+
+const OID_ED25519: &str = "1.3.101.112";
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+
+/// One key of a [`KeySet`]: its id, its kind, and the key in the forms signing, verifying and
+/// publishing use.
+struct SetKey {
     kid: String,
-    /// The public key, base64url (`x` of its JWK).
-    x: String,
+    kind: KeyKind,
+    /// The public members of its JWK (RFC 7517), in RFC 7638's order: `crv`, `kty`, `x`
+    /// (Ed25519) or `e`, `kty`, `n` (RSA), base64url.
+    public_jwk: Vec<(&'static str, String)>,
+    /// The public key as SubjectPublicKeyInfo DER (what `-----BEGIN PUBLIC KEY-----` holds).
+    spki: Vec<u8>,
     /// The private key; `None` in a set read from public keys (a function that only verifies).
     encoding: Option<EncodingKey>,
     decoding: DecodingKey,
@@ -86,12 +128,13 @@ struct Ed25519Key {
     refresh_key: Option<[u8; 32]>,
 }
 
-/// The Ed25519 keys tokens are signed with: the current one (the first) signs, every one of
-/// them verifies (the previous ones, until the tokens they signed have expired). Built from
-/// PKCS#8 PEM blocks (`-----BEGIN PRIVATE KEY-----`, as `openssl genpkey -algorithm ed25519`
-/// writes them), the current one first.
+/// The keys tokens are signed with: the current one (the first) signs, every one of them
+/// verifies (the previous ones, until the tokens they signed have expired). Ed25519 and RSA
+/// keys may be mixed: switching from one algorithm to the other is a rotation. Built from
+/// PKCS#8 PEM blocks (`-----BEGIN PRIVATE KEY-----`, as `openssl genpkey` writes them), the
+/// current one first.
 pub struct KeySet {
-    keys: Vec<Ed25519Key>,
+    keys: Vec<SetKey>,
 }
 
 impl std::fmt::Debug for KeySet {
@@ -100,52 +143,51 @@ impl std::fmt::Debug for KeySet {
     }
 }
 
+/// The DER inside one PEM block.
+fn pem_der(block: &str) -> Result<Vec<u8>, String> {
+    pkcs8::der::pem::decode_vec(block.as_bytes())
+        .map(|(_, der)| der)
+        .map_err(|e| format!("PEM: {e}"))
+}
+
 impl KeySet {
     /// Reads one or more PEM blocks, the current key first. Text outside the blocks is ignored
     /// (a comment saying when a key was made, for example). A key twice is an error.
     pub fn from_pem(text: &str) -> Result<KeySet, String> {
-        use ed25519_dalek::pkcs8::DecodePrivateKey;
-        let mut keys: Vec<Ed25519Key> = Vec::new();
-        for block in pem_blocks(text)? {
-            let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(block).map_err(|_| {
-                format!(
-                    "key {} is not an Ed25519 private key in PKCS#8",
-                    keys.len() + 1
-                )
-            })?;
-            let key = Ed25519Key::new(&signing)?;
-            if keys.iter().any(|k| k.kid == key.kid) {
-                return Err(format!("key {} is in the set twice", key.kid));
-            }
-            keys.push(key);
-        }
-        if keys.is_empty() {
-            return Err("no key (-----BEGIN PRIVATE KEY----- blocks) found".into());
-        }
-        Ok(KeySet { keys })
+        Self::read(
+            text,
+            "PRIVATE KEY",
+            "a private key in PKCS#8",
+            SetKey::private,
+        )
     }
 
     /// Reads the public keys only (`-----BEGIN PUBLIC KEY-----` blocks, SPKI, as
     /// [`KeySet::public_pem`] or `openssl pkey -pubout` write them), the current key first: a
     /// set that verifies tokens and publishes the JWKS, and cannot sign.
     pub fn from_public_pem(text: &str) -> Result<KeySet, String> {
-        use ed25519_dalek::pkcs8::DecodePublicKey;
-        let mut keys: Vec<Ed25519Key> = Vec::new();
-        for block in pem_blocks_labelled(text, "PUBLIC KEY")? {
-            let public = ed25519_dalek::VerifyingKey::from_public_key_pem(block).map_err(|_| {
-                format!(
-                    "key {} is not an Ed25519 public key in SPKI",
-                    keys.len() + 1
-                )
-            })?;
-            let key = Ed25519Key::public(&public);
+        Self::read(text, "PUBLIC KEY", "a public key in SPKI", SetKey::public)
+    }
+
+    fn read(
+        text: &str,
+        label: &str,
+        what: &str,
+        key: fn(&[u8]) -> Result<SetKey, String>,
+    ) -> Result<KeySet, String> {
+        let mut keys: Vec<SetKey> = Vec::new();
+        for block in pem_blocks_labelled(text, label)? {
+            let n = keys.len() + 1;
+            let key = pem_der(block)
+                .and_then(|der| key(&der))
+                .map_err(|e| format!("key {n} is not {what} of Ed25519 or RSA: {e}"))?;
             if keys.iter().any(|k| k.kid == key.kid) {
                 return Err(format!("key {} is in the set twice", key.kid));
             }
             keys.push(key);
         }
         if keys.is_empty() {
-            return Err("no key (-----BEGIN PUBLIC KEY----- blocks) found".into());
+            return Err(format!("no key (-----BEGIN {label}----- blocks) found"));
         }
         Ok(KeySet { keys })
     }
@@ -153,25 +195,13 @@ impl KeySet {
     /// The public keys of the set as PEM blocks, the current one first: the value a function
     /// that only verifies is given (`JWT_VERIFYING_KEYS`).
     pub fn public_pem(&self) -> Result<String, String> {
-        use base64::Engine;
-        use ed25519_dalek::pkcs8::EncodePublicKey;
-        use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-        let mut out = String::new();
-        for k in &self.keys {
-            let bytes: [u8; 32] = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(&k.x)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or("a public key is not 32 bytes")?;
-            let public = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-                .map_err(|e| format!("public key: {e}"))?;
-            out.push_str(
-                &public
-                    .to_public_key_pem(LineEnding::LF)
-                    .map_err(|e| format!("spki: {e}"))?,
-            );
-        }
-        Ok(out)
+        use pkcs8::der::pem::{LineEnding, encode_string};
+        self.keys
+            .iter()
+            .map(|k| {
+                encode_string("PUBLIC KEY", LineEnding::LF, &k.spki).map_err(|e| e.to_string())
+            })
+            .collect()
     }
 
     /// Whether the set holds the private keys (it can sign), or only the public ones.
@@ -179,19 +209,63 @@ impl KeySet {
         self.keys.iter().all(|k| k.encoding.is_some())
     }
 
+    /// The kind of the current key: what tokens are signed with.
+    pub fn current_kind(&self) -> KeyKind {
+        self.keys[0].kind
+    }
+
+    /// The algorithms the set verifies, the current key's first, each once.
+    pub fn algorithms(&self) -> Vec<&'static str> {
+        let mut algs: Vec<&'static str> = Vec::new();
+        for k in &self.keys {
+            if !algs.contains(&k.kind.alg()) {
+                algs.push(k.kind.alg());
+            }
+        }
+        algs
+    }
+
     /// A new Ed25519 private key (256 random bits from the OS), as a PKCS#8 PEM block.
     pub fn generate_pem() -> Result<String, String> {
-        use ed25519_dalek::pkcs8::{EncodePrivateKey, KeypairBytes, spki::der::pem::LineEnding};
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| format!("getrandom: {e}"))?;
-        let pem = KeypairBytes {
-            secret_key: secret,
-            public_key: None,
-        }
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| format!("pkcs8: {e}"))?;
-        secret.fill(0);
-        Ok(pem.to_string())
+        Self::generate_pem_of(KeyKind::Ed25519)
+    }
+
+    /// A new private key of `kind` (Ed25519, or RSA of [`GENERATED_RSA_BITS`] bits, from the
+    /// OS's randomness), as a PKCS#8 PEM block.
+    pub fn generate_pem_of(kind: KeyKind) -> Result<String, String> {
+        use pkcs8::der::pem::{LineEnding, encode_string};
+        let der = match kind {
+            KeyKind::Ed25519 => {
+                use ed25519_dalek::pkcs8::{EncodePrivateKey, KeypairBytes};
+                let mut secret = [0u8; 32];
+                getrandom::fill(&mut secret).map_err(|e| format!("getrandom: {e}"))?;
+                let der = KeypairBytes {
+                    secret_key: secret,
+                    public_key: None,
+                }
+                .to_pkcs8_der()
+                .map_err(|e| format!("pkcs8: {e}"))?;
+                secret.fill(0);
+                der.as_bytes().to_vec()
+            }
+            KeyKind::Rsa => {
+                use aws_lc_rs::encoding::AsDer;
+                let size = match GENERATED_RSA_BITS {
+                    2048 => aws_lc_rs::rsa::KeySize::Rsa2048,
+                    _ => aws_lc_rs::rsa::KeySize::Rsa3072,
+                };
+                let pair = aws_lc_rs::rsa::KeyPair::generate(size)
+                    .map_err(|_| "RSA key generation failed".to_string())?;
+                pair.as_der()
+                    .map_err(|_| "RSA key encoding failed".to_string())?
+                    .as_ref()
+                    .to_vec()
+            }
+        };
+        let pem = encode_string("PRIVATE KEY", LineEnding::LF, &der).map_err(|e| e.to_string());
+        let mut der = der;
+        der.fill(0);
+        pem
     }
 
     /// The key ids, the current one first.
@@ -199,65 +273,161 @@ impl KeySet {
         self.keys.iter().map(|k| k.kid.as_str())
     }
 
-    /// The public keys as a JWK Set (RFC 7517; RFC 8037 for Ed25519), the current one first.
+    /// The public keys as a JWK Set (RFC 7517; RFC 8037 for Ed25519, RFC 7518 for RSA), the
+    /// current one first, each with `kid`, `use` and `alg`.
     pub fn jwks(&self) -> serde_json::Value {
         let keys: Vec<serde_json::Value> = self
             .keys
             .iter()
             .map(|k| {
-                serde_json::json!({
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "x": k.x,
-                    "kid": k.kid,
-                    "use": "sig",
-                    "alg": "EdDSA",
-                })
+                let mut jwk = serde_json::Map::new();
+                for (name, value) in &k.public_jwk {
+                    jwk.insert((*name).into(), value.clone().into());
+                }
+                jwk.insert("kid".into(), k.kid.clone().into());
+                jwk.insert("use".into(), "sig".into());
+                jwk.insert("alg".into(), k.kind.alg().into());
+                serde_json::Value::Object(jwk)
             })
             .collect();
         serde_json::json!({ "keys": keys })
     }
 }
 
-impl Ed25519Key {
-    fn new(signing: &ed25519_dalek::SigningKey) -> Result<Self, String> {
-        use ed25519_dalek::pkcs8::{EncodePrivateKey, KeypairBytes};
-        let der = KeypairBytes {
-            secret_key: signing.to_bytes(),
-            public_key: None,
+impl SetKey {
+    /// A key from its private key, PKCS#8 DER.
+    fn private(der: &[u8]) -> Result<Self, String> {
+        let info = pkcs8::PrivateKeyInfo::try_from(der).map_err(|e| e.to_string())?;
+        match info.algorithm.oid.to_string().as_str() {
+            OID_ED25519 => {
+                use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
+                let signing =
+                    ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(|e| e.to_string())?;
+                // Re-encoded without its optional public half: the form the signer reads.
+                let der = KeypairBytes {
+                    secret_key: signing.to_bytes(),
+                    public_key: None,
+                }
+                .to_pkcs8_der()
+                .map_err(|e| format!("pkcs8: {e}"))?;
+                Ok(SetKey {
+                    encoding: Some(EncodingKey::from_ed_der(der.as_bytes())),
+                    refresh_key: Some(refresh_key_of(signing.as_bytes())),
+                    ..SetKey::ed25519(&signing.verifying_key())
+                })
+            }
+            OID_RSA => {
+                use aws_lc_rs::encoding::AsDer;
+                use aws_lc_rs::signature::KeyPair;
+                let pair =
+                    aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(|e| format!("RSA: {e}"))?;
+                let spki = pair
+                    .public_key()
+                    .as_der()
+                    .map_err(|_| "RSA public key encoding failed".to_string())?;
+                let key = SetKey::rsa(spki.as_ref())?;
+                // The PKCS#1 RSAPrivateKey inside, which the signer reads; its MAC key is
+                // derived from the PKCS#8 form AWS-LC writes, the same for every encoding of
+                // the key that was read.
+                let canonical = pair
+                    .as_der()
+                    .map_err(|_| "RSA key encoding failed".to_string())?;
+                Ok(SetKey {
+                    encoding: Some(EncodingKey::from_rsa_der(info.private_key)),
+                    refresh_key: Some(refresh_key_of(canonical.as_ref())),
+                    ..key
+                })
+            }
+            other => Err(format!("algorithm {other}")),
         }
-        .to_pkcs8_der()
-        .map_err(|e| format!("pkcs8: {e}"))?;
-        Ok(Ed25519Key {
-            encoding: Some(EncodingKey::from_ed_der(der.as_bytes())),
-            refresh_key: Some(refresh_key_of(signing.as_bytes())),
-            ..Ed25519Key::public(&signing.verifying_key())
-        })
     }
 
-    /// A key that verifies only.
-    fn public(public: &ed25519_dalek::VerifyingKey) -> Self {
-        use base64::Engine;
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        use sha2::{Digest, Sha256};
-        let public = public.to_bytes();
-        let x = URL_SAFE_NO_PAD.encode(public);
-        // RFC 7638: the SHA-256 of the required members, in this order, without spaces.
-        let thumbprint = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint.as_bytes()));
-        Ed25519Key {
-            kid,
-            x,
+    /// A key that verifies only, from its public key, SPKI DER.
+    fn public(der: &[u8]) -> Result<Self, String> {
+        use pkcs8::spki::SubjectPublicKeyInfoRef;
+        let info = SubjectPublicKeyInfoRef::try_from(der).map_err(|e| e.to_string())?;
+        match info.algorithm.oid.to_string().as_str() {
+            OID_ED25519 => {
+                use ed25519_dalek::pkcs8::DecodePublicKey;
+                let public = ed25519_dalek::VerifyingKey::from_public_key_der(der)
+                    .map_err(|e| e.to_string())?;
+                Ok(SetKey::ed25519(&public))
+            }
+            OID_RSA => SetKey::rsa(der),
+            other => Err(format!("algorithm {other}")),
+        }
+    }
+
+    fn ed25519(public: &ed25519_dalek::VerifyingKey) -> Self {
+        use ed25519_dalek::pkcs8::EncodePublicKey;
+        let bytes = public.to_bytes();
+        let jwk = vec![
+            ("crv", "Ed25519".to_string()),
+            ("kty", "OKP".to_string()),
+            ("x", URL_SAFE_NO_PAD.encode(bytes)),
+        ];
+        SetKey {
+            kid: thumbprint(&jwk),
+            kind: KeyKind::Ed25519,
+            public_jwk: jwk,
+            spki: public
+                .to_public_key_der()
+                .map(|d| d.as_bytes().to_vec())
+                .unwrap_or_default(),
             encoding: None,
-            decoding: DecodingKey::from_ed_der(&public),
+            decoding: DecodingKey::from_ed_der(&bytes),
             refresh_key: None,
         }
     }
+
+    /// An RSA public key from its SPKI DER: at least [`MIN_RSA_BITS`].
+    fn rsa(spki: &[u8]) -> Result<Self, String> {
+        let public = aws_lc_rs::rsa::PublicKey::from_der(spki).map_err(|e| format!("RSA: {e}"))?;
+        let bits = public.modulus_len() * 8;
+        if bits < MIN_RSA_BITS {
+            return Err(format!(
+                "an RSA key of {bits} bits (at least {MIN_RSA_BITS})"
+            ));
+        }
+        let n = public.modulus().big_endian_without_leading_zero().to_vec();
+        let e = public.exponent().big_endian_without_leading_zero().to_vec();
+        let jwk = vec![
+            ("e", URL_SAFE_NO_PAD.encode(&e)),
+            ("kty", "RSA".to_string()),
+            ("n", URL_SAFE_NO_PAD.encode(&n)),
+        ];
+        Ok(SetKey {
+            kid: thumbprint(&jwk),
+            kind: KeyKind::Rsa,
+            public_jwk: jwk,
+            spki: spki.to_vec(),
+            encoding: None,
+            decoding: DecodingKey::from_rsa_raw_components(&n, &e),
+            refresh_key: None,
+        })
+    }
 }
 
-/// How tokens are signed: Ed25519 from a key set (the default), or HS512 with one secret.
+/// RFC 7638: the base64url SHA-256 of the key's required members, in lexicographic order,
+/// without spaces (`members` are in that order already).
+fn thumbprint(members: &[(&str, String)]) -> String {
+    use sha2::{Digest, Sha256};
+    let inner: Vec<String> = members
+        .iter()
+        .map(|(name, value)| format!("\"{name}\":\"{value}\""))
+        .collect();
+    let json = format!("{{{}}}", inner.join(","));
+    URL_SAFE_NO_PAD.encode(Sha256::digest(json.as_bytes()))
+}
+
+/// The issuer every token named before issuers were URLs: still accepted, so that no one is
+/// signed out by the upgrade (such a token lives at most a day, `ACCESS_TOKEN_TTL`).
+pub const LEGACY_ISSUER: &str = "accounts";
+
+/// How tokens are signed: from a key set (Ed25519 or RSA; the default), or HS512 with one
+/// secret.
 enum Signing {
-    EdDsa(KeySet),
+    KeySet(KeySet),
     Hs512 {
         encoding: EncodingKey,
         decoding: DecodingKey,
@@ -272,7 +442,9 @@ pub const DEFAULT_TOKEN_CACHE_ENTRIES: usize = 10_000;
 /// verified.
 pub struct TokenKeys {
     signing: Signing,
-    validation: Validation,
+    /// One validation per algorithm the keys verify (jsonwebtoken checks one family at a
+    /// time), each pinning its algorithm, the issuer, the audience and the claims required.
+    validations: Vec<Validation>,
     pub issuer: String,
     pub audience: String,
     /// Tokens whose signature and claims were verified, by the SHA-256 of the whole token (a
@@ -294,26 +466,45 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret),
             refresh_key: refresh_key_of(secret),
         };
-        Self::with(signing, Algorithm::HS512, issuer, audience)
+        Self::with(signing, vec![Algorithm::HS512], issuer, audience)
     }
 
-    /// EdDSA (Ed25519) with a key set: the current key signs, every key of the set verifies.
-    pub fn eddsa(keys: KeySet, issuer: &str, audience: &str) -> Self {
-        Self::with(Signing::EdDsa(keys), Algorithm::EdDSA, issuer, audience)
+    /// A key set (EdDSA, RS256, or both during a switch): the current key signs, every key of
+    /// the set verifies, each with its own algorithm only.
+    pub fn with_set(keys: KeySet, issuer: &str, audience: &str) -> Self {
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        for k in &keys.keys {
+            if !algorithms.contains(&k.kind.algorithm()) {
+                algorithms.push(k.kind.algorithm());
+            }
+        }
+        Self::with(Signing::KeySet(keys), algorithms, issuer, audience)
     }
 
-    fn with(signing: Signing, algorithm: Algorithm, issuer: &str, audience: &str) -> Self {
-        let mut validation = Validation::new(algorithm);
-        validation.algorithms = vec![algorithm];
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        // Expiry is checked in `verify` against the service clock (leeway 0), with the session.
-        validation.validate_exp = false;
-        validation.leeway = 0;
+    fn with(signing: Signing, algorithms: Vec<Algorithm>, issuer: &str, audience: &str) -> Self {
+        // The issuer, and the one tokens named before it was a URL (LEGACY_ISSUER).
+        let mut issuers = vec![issuer];
+        if issuer != LEGACY_ISSUER {
+            issuers.push(LEGACY_ISSUER);
+        }
+        let validations = algorithms
+            .into_iter()
+            .map(|algorithm| {
+                let mut validation = Validation::new(algorithm);
+                validation.algorithms = vec![algorithm];
+                validation.set_issuer(&issuers);
+                validation.set_audience(&[audience]);
+                validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+                // Expiry is checked in `verify` against the service clock (leeway 0), with the
+                // session.
+                validation.validate_exp = false;
+                validation.leeway = 0;
+                validation
+            })
+            .collect();
         TokenKeys {
             signing,
-            validation,
+            validations,
             issuer: issuer.to_string(),
             audience: audience.to_string(),
             verified: None,
@@ -347,7 +538,7 @@ impl TokenKeys {
     /// secret; none in a set of public keys.
     pub(crate) fn refresh_keys(&self) -> Vec<&[u8; 32]> {
         match &self.signing {
-            Signing::EdDsa(keys) => keys
+            Signing::KeySet(keys) => keys
                 .keys
                 .iter()
                 .filter_map(|k| k.refresh_key.as_ref())
@@ -359,16 +550,24 @@ impl TokenKeys {
     /// The public keys as a JWK Set; `None` with HS512 (a shared secret is never published).
     pub fn jwks(&self) -> Option<serde_json::Value> {
         match &self.signing {
-            Signing::EdDsa(keys) => Some(keys.jwks()),
+            Signing::KeySet(keys) => Some(keys.jwks()),
             Signing::Hs512 { .. } => None,
+        }
+    }
+
+    /// The algorithms tokens are verified with (`alg`), the one that signs first.
+    pub fn algorithms(&self) -> Vec<&'static str> {
+        match &self.signing {
+            Signing::KeySet(keys) => keys.algorithms(),
+            Signing::Hs512 { .. } => vec!["HS512"],
         }
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
         let (header, key) = match &self.signing {
-            Signing::EdDsa(keys) => {
+            Signing::KeySet(keys) => {
                 let current = &keys.keys[0];
-                let mut header = Header::new(Algorithm::EdDSA);
+                let mut header = Header::new(current.kind.algorithm());
                 header.kid = Some(current.kid.clone());
                 let Some(encoding) = &current.encoding else {
                     return Err(ApiError::Internal(
@@ -383,16 +582,13 @@ impl TokenKeys {
             .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))
     }
 
-    /// The key that may have signed `token`: with EdDSA, the key its header names (`kid`),
-    /// only if the header's algorithm is EdDSA and the id is one of the set's.
-    fn verifying_key(&self, token: &str) -> Result<&DecodingKey, String> {
+    /// The key that may have signed `token`: from a key set, the key its header names (`kid`),
+    /// only if the id is one of the set's and the header's algorithm is that key's.
+    fn verifying_key(&self, token: &str) -> Result<(&DecodingKey, Algorithm), String> {
         match &self.signing {
-            Signing::Hs512 { decoding, .. } => Ok(decoding),
-            Signing::EdDsa(keys) => {
+            Signing::Hs512 { decoding, .. } => Ok((decoding, Algorithm::HS512)),
+            Signing::KeySet(keys) => {
                 let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
-                if header.alg != Algorithm::EdDSA {
-                    return Err(format!("algorithm {:?}", header.alg));
-                }
                 let kid = header.kid.ok_or("no kid")?;
                 let well_formed = !kid.is_empty()
                     && kid.len() <= MAX_KID_CHARS
@@ -402,11 +598,18 @@ impl TokenKeys {
                 if !well_formed {
                     return Err("a malformed kid".into());
                 }
-                keys.keys
+                let key = keys
+                    .keys
                     .iter()
                     .find(|k| k.kid == kid)
-                    .map(|k| &k.decoding)
-                    .ok_or_else(|| format!("an unknown kid {kid}"))
+                    .ok_or_else(|| format!("an unknown kid {kid}"))?;
+                if header.alg != key.kind.algorithm() {
+                    return Err(format!(
+                        "algorithm {:?} for a key of {:?}",
+                        header.alg, key.kind
+                    ));
+                }
+                Ok((&key.decoding, header.alg))
             }
         }
     }
@@ -446,8 +649,14 @@ impl TokenKeys {
             ApiError::InvalidToken
         };
         let key = self.verifying_key(token).map_err(|e| refused(&e))?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
-            .map_err(|e| refused(&e))?;
+        // The validation of the key's algorithm (the header's, checked against the key).
+        let validation = self
+            .validations
+            .iter()
+            .find(|v| v.algorithms[0] == key.1)
+            .ok_or_else(|| refused(&"no validation for the algorithm"))?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key.0, validation).map_err(|e| refused(&e))?;
         // RFC 7515 4.1.11: a `crit` extension the recipient does not understand (none is
         // understood here) makes the token invalid; `zip` and `enc` belong to other formats.
         let header = &data.header;
@@ -496,6 +705,7 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef0123456789abcdef";
+    const ISS: &str = "https://id.example.com";
 
     fn claims(now: i64) -> Claims {
         Claims {
@@ -507,7 +717,7 @@ mod tests {
             sid: "s1".into(),
             iat: now,
             exp: now + crate::config::Lifetimes::default().access_token,
-            iss: "accounts".into(),
+            iss: ISS.into(),
             aud: "accounts".into(),
             nbf: None,
             amr: vec!["pwd".into()],
@@ -517,7 +727,7 @@ mod tests {
     }
 
     fn keys() -> TokenKeys {
-        TokenKeys::new(SECRET, "accounts", "accounts")
+        TokenKeys::new(SECRET, ISS, "accounts")
     }
 
     #[test]
@@ -544,9 +754,21 @@ mod tests {
         );
         let other_iss = TokenKeys::new(SECRET, "someone-else", "accounts");
         assert!(other_iss.verify(&t, 1001).is_err(), "issuer");
-        let other_aud = TokenKeys::new(SECRET, "accounts", "another-api");
+        // A token of the issuer before issuers were URLs is still accepted; another is not.
+        for (iss, accepted) in [(LEGACY_ISSUER, true), ("someone-else", false)] {
+            let c = Claims {
+                iss: iss.into(),
+                ..claims(1000)
+            };
+            assert_eq!(
+                k.verify(&k.sign(&c).unwrap(), 1001).is_ok(),
+                accepted,
+                "{iss}"
+            );
+        }
+        let other_aud = TokenKeys::new(SECRET, ISS, "another-api");
         assert!(other_aud.verify(&t, 1001).is_err(), "audience");
-        let other_key = TokenKeys::new(&[7u8; 64], "accounts", "accounts");
+        let other_key = TokenKeys::new(&[7u8; 64], ISS, "accounts");
         assert!(other_key.verify(&t, 1001).is_err(), "key");
         let hs256 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -568,7 +790,7 @@ mod tests {
     }
 
     fn eddsa(pem: &str) -> TokenKeys {
-        TokenKeys::eddsa(KeySet::from_pem(pem).unwrap(), "accounts", "accounts")
+        TokenKeys::with_set(KeySet::from_pem(pem).unwrap(), ISS, "accounts")
     }
 
     fn header_of(token: &str) -> serde_json::Value {
@@ -824,8 +1046,8 @@ mod tests {
         let verifier = KeySet::from_public_pem(&public).unwrap();
         assert!(!verifier.can_sign());
         assert_eq!(verifier.jwks(), full.jwks(), "the same JWKS, in order");
-        let signer = TokenKeys::eddsa(full, "accounts", "accounts");
-        let verifier = TokenKeys::eddsa(verifier, "accounts", "accounts");
+        let signer = TokenKeys::with_set(full, ISS, "accounts");
+        let verifier = TokenKeys::with_set(verifier, ISS, "accounts");
         let t = signer.sign(&claims(1000)).unwrap();
         assert_eq!(verifier.verify(&t, 1001).unwrap(), claims(1000));
         let old_token = eddsa(&old).sign(&claims(1000)).unwrap();
@@ -973,5 +1195,144 @@ mod tests {
         let none = keys().with_cache(0);
         none.verify(&seen[0], 1001).unwrap();
         assert_eq!(none.cached_tokens(), 0, "0 keeps nothing");
+    }
+
+    /// One RSA key per test binary: making one takes a moment.
+    fn rsa_pem() -> &'static str {
+        static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        PEM.get_or_init(|| KeySet::generate_pem_of(KeyKind::Rsa).unwrap())
+    }
+
+    #[test]
+    fn an_rsa_keys_id_is_its_rfc_7638_thumbprint() {
+        use aws_lc_rs::encoding::AsDer;
+        // RFC 7638 section 3.1's example key and thumbprint.
+        let n = URL_SAFE_NO_PAD
+            .decode(concat!(
+                "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6t",
+                "Soc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-6",
+                "5YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLy",
+                "rdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzK",
+                "nqDKgw"
+            ))
+            .unwrap();
+        let spki = aws_lc_rs::rsa::PublicKeyComponents {
+            n: n.as_slice(),
+            e: &[1u8, 0, 1][..],
+        }
+        .as_der()
+        .unwrap();
+        let pem = pkcs8::der::pem::encode_string(
+            "PUBLIC KEY",
+            pkcs8::der::pem::LineEnding::LF,
+            spki.as_ref(),
+        )
+        .unwrap();
+        let set = KeySet::from_public_pem(&pem).unwrap();
+        assert_eq!(
+            set.kids().next().unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        let jwk = &set.jwks()["keys"][0];
+        assert_eq!(jwk["kty"], "RSA");
+        assert_eq!(jwk["e"], "AQAB");
+        assert_eq!(jwk["alg"], "RS256");
+        assert_eq!(jwk["use"], "sig");
+        // A key under 2048 bits is refused.
+        let short = aws_lc_rs::rsa::PublicKeyComponents {
+            n: &n[..128],
+            e: &[1u8, 0, 1][..],
+        }
+        .as_der();
+        if let Ok(short) = short {
+            let pem = pkcs8::der::pem::encode_string(
+                "PUBLIC KEY",
+                pkcs8::der::pem::LineEnding::LF,
+                short.as_ref(),
+            )
+            .unwrap();
+            assert!(KeySet::from_public_pem(&pem).is_err(), "1024 bits");
+        }
+    }
+
+    #[test]
+    fn rsa_keys_sign_rs256_and_a_switch_either_way_keeps_every_token() {
+        let ed = KeySet::generate_pem().unwrap();
+        let rsa = rsa_pem();
+        let before = eddsa(&ed).sign(&claims(1000)).unwrap();
+        // The switch: an RSA key first, the Ed25519 key kept.
+        let switched = eddsa(&format!("{rsa}{ed}"));
+        let after = switched.sign(&claims(1000)).unwrap();
+        assert_eq!(header_of(&after)["alg"], "RS256");
+        assert_eq!(switched.algorithms(), vec!["RS256", "EdDSA"]);
+        for t in [&before, &after] {
+            assert_eq!(switched.verify(t, 1001).unwrap(), claims(1000));
+        }
+        let jwks = switched.jwks().unwrap();
+        assert_eq!(jwks["keys"][0]["kty"], "RSA");
+        assert!(
+            jwks["keys"][0]["n"].as_str().unwrap().len() >= 342,
+            "2048 bits"
+        );
+        assert_eq!(jwks["keys"][1]["kty"], "OKP");
+        // And back: the RSA key kept until its tokens have expired.
+        let back = eddsa(&format!("{ed}{rsa}"));
+        assert_eq!(
+            header_of(&back.sign(&claims(1000)).unwrap())["alg"],
+            "EdDSA"
+        );
+        assert!(back.verify(&after, 1001).is_ok());
+        // The public keys alone verify both kinds, and cannot sign.
+        let public = KeySet::from_pem(&format!("{rsa}{ed}"))
+            .unwrap()
+            .public_pem()
+            .unwrap();
+        let verifier =
+            TokenKeys::with_set(KeySet::from_public_pem(&public).unwrap(), ISS, "accounts");
+        assert!(verifier.verify(&before, 1001).is_ok());
+        assert!(verifier.verify(&after, 1001).is_ok());
+        assert!(verifier.sign(&claims(1000)).is_err());
+        assert_eq!(verifier.jwks(), switched.jwks());
+        // An RSA key read again has the same id and refresh key.
+        let again = eddsa(&format!("{rsa}{ed}"));
+        assert_eq!(again.refresh_keys(), switched.refresh_keys());
+    }
+
+    #[test]
+    fn a_key_is_used_only_with_its_own_algorithm() {
+        let ed = KeySet::generate_pem().unwrap();
+        let rsa = rsa_pem();
+        let set = KeySet::from_pem(&format!("{rsa}{ed}")).unwrap();
+        let kids: Vec<String> = set.kids().map(String::from).collect();
+        let k = eddsa(&format!("{rsa}{ed}"));
+        let rsa_key = EncodingKey::from_rsa_der(
+            pkcs8::PrivateKeyInfo::try_from(pem_der(rsa).unwrap().as_slice())
+                .unwrap()
+                .private_key,
+        );
+        // RS256 under the Ed25519 key's id, EdDSA under the RSA key's, PS256 and RS512 under
+        // the RSA key's: each refused; the right pairing verifies.
+        let c = claims(1000);
+        let cases = [
+            (Algorithm::RS256, &kids[1], &rsa_key, false),
+            (Algorithm::EdDSA, &kids[0], &ed_key(&ed), false),
+            (Algorithm::PS256, &kids[0], &rsa_key, false),
+            (Algorithm::RS512, &kids[0], &rsa_key, false),
+            (Algorithm::RS256, &kids[0], &rsa_key, true),
+            (Algorithm::EdDSA, &kids[1], &ed_key(&ed), true),
+        ];
+        for (alg, kid, key, accepted) in cases {
+            let mut header = Header::new(alg);
+            header.kid = Some(kid.clone());
+            let t = jsonwebtoken::encode(&header, &c, key).unwrap();
+            assert_eq!(k.verify(&t, 1001).is_ok(), accepted, "{alg:?} {kid}");
+        }
+        // HS256 keyed with the RSA public key's PEM (the algorithm confusion attack).
+        let public = set.public_pem().unwrap();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kids[0].clone());
+        let t = jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(public.as_bytes()))
+            .unwrap();
+        assert!(k.verify(&t, 1001).is_err());
     }
 }

@@ -113,7 +113,7 @@ async fn signed_up_and_logged_in(
         .to_string();
     assert_eq!(c.get(&link).send().await.unwrap().status(), 200);
     let login = log_in(c, base, name).await;
-    assert_eq!(login["scope"], json!(["widgets"]));
+    assert_eq!(login["scope"], json!("widgets"));
     login["token"].as_str().unwrap().to_string()
 }
 
@@ -173,7 +173,7 @@ async fn a_restart_keeps_users_sessions_and_the_secret_and_make_admin_works_live
     let login = log_in(&c, &server.base, "olga").await;
     assert_eq!(
         login["scope"],
-        json!(["widgets", "admin"]),
+        json!("widgets admin"),
         "the role applies from the next login"
     );
     assert_eq!(

@@ -92,7 +92,7 @@ async fn a_refresh_rotates_and_a_late_reuse_ends_the_sign_in() {
     s.clock.advance(60);
     let body = refresh(&s, &refresh0).await.expect(200, None);
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["scope"], json!(["widgets"]));
+    assert_eq!(body["scope"], json!("widgets"));
     assert_eq!(body["expires_in"], 86400);
     assert_eq!(body["refresh_expires_in"], 7 * 86400);
     let (access1, refresh1) = pair(&body);
@@ -297,7 +297,7 @@ async fn a_demoted_admins_refresh_loses_the_admin_scope() {
         .await
         .expect(200, None);
     let body = refresh(&s, &r).await.expect(200, None);
-    assert_eq!(body["scope"], json!(["widgets"]));
+    assert_eq!(body["scope"], json!("widgets"));
     let access = body["token"].as_str().unwrap();
     s.get("/users", Some(access)).await.expect(403, None);
 }

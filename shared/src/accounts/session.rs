@@ -66,16 +66,20 @@ pub(crate) fn allowed_scopes(user: &UserRecord) -> Vec<String> {
     s
 }
 
-/// What a login and a refresh answer: the access token (`token`), how long it lasts, its
-/// scopes, and the refresh token that gets the next pair, with how long the sign-in can last.
+/// What a login and a refresh answer, as RFC 6749 section 5.1 spells a token response: the
+/// access token (`access_token`, and `token` as the first clients read it), how long it lasts,
+/// its scope, and the refresh token that gets the next pair, with how long the sign-in can last.
 #[derive(Debug, Serialize)]
 pub struct LoginResponse {
-    pub token: String,
+    pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
-    pub scope: Vec<String>,
     pub refresh_token: String,
     pub refresh_expires_in: i64,
+    /// Space-delimited (RFC 6749 section 3.3); `""` for none.
+    pub scope: String,
+    /// The access token again, under the name clients written before the standard names read.
+    pub token: String,
 }
 
 /// What a right password answers: the tokens, or, for an account with a second factor, the
@@ -394,8 +398,8 @@ pub fn acr_of(amr: &[String]) -> &'static str {
 /// The pair of tokens of `session` at its current generation: the access token (issued when
 /// the generation began, `session.refreshed_at`, for `ACCESS_TOKEN_TTL` and never past the
 /// sign-in's absolute end) and the refresh token of that generation. Both are the same however
-/// often they are made for the same session, generation and user (Ed25519 and HMAC signatures
-/// are deterministic): a tab answered from the reuse grace gets exactly the pair the winning
+/// often they are made for the same session, generation and user (Ed25519, RSA PKCS#1 v1.5 and
+/// HMAC signatures are deterministic): a tab answered from the reuse grace gets exactly the pair the winning
 /// tab got (with a token hook, as long as the hook answers both alike). `ext`: what the token
 /// hook added.
 fn token_pair(
@@ -431,16 +435,17 @@ fn token_pair(
         sub: user.user_id.clone(),
         sid: session.session_id.clone(),
         generation: session.refresh_gen,
-        scope: claims.scope,
+        scope: claims.scope.clone(),
         amr: claims.amr,
     };
     let refresh_token = refresh_token::make(&state.keys, &refresh)
         .ok_or_else(|| ApiError::Internal("these keys cannot make refresh tokens".into()))?;
     Ok(LoginResponse {
+        access_token: token.clone(),
         token,
         token_type: "Bearer",
         expires_in: exp - now,
-        scope,
+        scope: claims.scope,
         refresh_token,
         refresh_expires_in: session.expires_at - now,
     })
@@ -554,6 +559,66 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
     Err(ApiError::StoreUnavailable(
         "the session kept changing under its refresh".into(),
     ))
+}
+
+/// `POST /auth/revoke` (RFC 7009): `token`, and `token_type_hint` (`refresh_token` or
+/// `access_token`), which is only a hint: both kinds are looked for whatever it says.
+#[derive(Debug, Deserialize, garde::Validate)]
+pub struct RevokeBody {
+    #[serde(default)]
+    #[garde(custom(crate::input::required_string))]
+    pub token: Field<String>,
+    #[serde(default)]
+    #[garde(custom(optional_hint))]
+    pub token_type_hint: Field<String>,
+}
+
+fn optional_hint<C>(hint: &Field<String>, _: &C) -> garde::Result {
+    match hint {
+        Field::Wrong => Err(garde::Error::new("must be a string")),
+        _ => Ok(()),
+    }
+}
+
+impl Validate for RevokeBody {
+    type Command = String;
+    fn command(self) -> String {
+        self.token.into_string()
+    }
+}
+
+/// `POST /auth/revoke`: a refresh token or an access token of this service ends its sign-in
+/// (RFC 7009 section 2.1: revoking either ends the other tokens of the same sign-in). Anything
+/// else (unknown, forged, expired, already revoked, another service's) is left as it is, and
+/// the answer is the same: nothing tells the caller what the token was.
+pub async fn revoke(state: &AppState, body: RevokeBody) -> ApiResult<()> {
+    let token = body.validate().map_err(|e| match e {
+        ApiError::Validation(fields) => ApiError::InvalidRequest(fields),
+        other => other,
+    })?;
+    let now = state.clock.now();
+    let named = match refresh_token::read(&state.keys, &token) {
+        Some(refresh) => Some((refresh.sub, refresh.sid)),
+        None => state.keys.verify(&token, now).ok().map(|c| (c.sub, c.sid)),
+    };
+    let Some((user_id, session_id)) = named else {
+        tracing::debug!("revocation of a token that is not one of this service's: nothing to do");
+        return Ok(());
+    };
+    let Some((session, user)) = state.store.authenticate(&user_id, &session_id, now).await? else {
+        tracing::debug!(user_id = %user_id, "revocation of a sign-in that has ended already");
+        return Ok(());
+    };
+    state
+        .store
+        .end_session(&user.user_id, &session.session_id)
+        .await?;
+    tracing::info!(user_id = %user.user_id, "sign-in revoked");
+    let event = Event::new(EventType::LoggedOut, &user)
+        .session(&session.session_id)
+        .detail("via", "revocation");
+    events::record(state, event).await;
+    Ok(())
 }
 
 /// `DELETE /auth`: ends the session of the token.
