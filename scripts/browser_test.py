@@ -59,9 +59,10 @@ def check(condition, what):
 class Service:
     """The local server on a free loopback port, in a data directory of its own."""
 
-    def __init__(self, binary, env=None):
-        self.data = tempfile.mkdtemp()
-        port = free_port()
+    def __init__(self, binary, env=None, data=None, port=None):
+        """`data` and `port` of a service stopped before: the same service, restarted."""
+        self.data = data or tempfile.mkdtemp()
+        self.port = port = port or free_port()
         self.base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATA_DIR": self.data, "PORT": str(port), "RUST_LOG": "warn",
                **(env or {})}

@@ -38,13 +38,13 @@ def main():
         key = jwks.get_signing_key_from_jwt(token)
         check(key.algorithm_name == "EdDSA", f"the JWKS key is an EdDSA key ({key.key_id})")
         claims = jwt.decode(token, key.key, algorithms=["EdDSA"], audience="accounts",
-                            issuer="accounts", options={"require": ["exp", "iat", "sub"]})
+                            issuer=service.base, options={"require": ["exp", "iat", "sub"]})
         check(claims["name"] == "verifier" and claims["email"] == address,
               f"PyJWT verified the token with the JWKS alone: {json.dumps(claims)[:120]}")
         for part, what in [(2, "signature"), (1, "claims")]:
             try:
                 jwt.decode(flipped(token, part), key.key, algorithms=["EdDSA"],
-                           audience="accounts", issuer="accounts")
+                           audience="accounts", issuer=service.base)
                 check(False, f"a byte of the {what} changed, and PyJWT accepted it")
             except jwt.InvalidTokenError as e:
                 check(True, f"a byte of the {what} changed: refused ({type(e).__name__})")

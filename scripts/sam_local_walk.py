@@ -114,6 +114,17 @@ def main():
     assert (intro["active"], intro["username"], intro["role"]) == (True, name, "user"), intro
     expect(call("POST", "/auth/introspect", {"token": token}), 401, "introspection, no key")
 
+    # Discovery names the issuer (the tokens' iss) and the endpoints; revocation ends a sign-in.
+    disc = expect(call("GET", "/.well-known/openid-configuration"), 200, "discovery")
+    assert disc["issuer"] == BASE and disc["revocation_endpoint"] == BASE + "/auth/revoke", disc
+    pair = expect(call("POST", "/auth", login), 200, "a second login")
+    revoked = call("POST", "/auth/revoke", {"token": pair["refresh_token"]}, form=True)
+    assert expect(revoked, 200, "revocation") == {}, revoked
+    refreshed = call("POST", "/auth/token", {"grant_type": "refresh_token",
+                                              "refresh_token": pair["refresh_token"]}, form=True)
+    expect(refreshed, 400, "a revoked refresh token")
+    expect(call("GET", "/user", token=pair["access_token"]), 401, "its access token")
+
     # The admins' listing: refused to the user, open to an admin (made by the operator).
     expect(call("GET", "/users", token=token), 403, "listing as a user")
     made = subprocess.run(

@@ -24,5 +24,5 @@ pub async fn refresh(
         Ok(FormBody(form)) => accounts::refresh(&state, form.body).await,
         Err(e) => Err(e),
     };
-    oauth_answer(pair.map(Some))
+    oauth_answer(pair)
 }

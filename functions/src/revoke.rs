@@ -1,6 +1,6 @@
-//! `POST /auth/revoke` (RFC 7009): a refresh token or an access token ends its sign-in. `200`
-//! with an empty body whatever the token was (unknown, expired, revoked, someone else's):
-//! nothing about it is revealed. A form, as OAuth clients send it, or JSON.
+//! `POST /auth/revoke` (RFC 7009): a refresh token or an access token ends its sign-in. `200 {}`
+//! whatever the token was (unknown, expired, revoked, someone else's): nothing about it is
+//! revealed. A form, as OAuth clients send it, or JSON.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -23,5 +23,5 @@ pub async fn revoke(
         Ok(FormBody(form)) => accounts::revoke(&state, form.body).await,
         Err(e) => Err(e),
     };
-    oauth_answer(revoked.map(|()| None::<()>))
+    oauth_answer(revoked.map(|()| serde_json::json!({})))
 }

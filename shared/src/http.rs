@@ -161,16 +161,13 @@ pub fn cacheable(value: Value, max_age: u32) -> Response {
     response
 }
 
-/// The answer of an OAuth endpoint (the token endpoint, revocation): `200` with `body` (none
-/// when it is `None`), or the error as RFC 6749 section 5.2 writes it; never kept by a cache
-/// (`Cache-Control: no-store`, `Pragma: no-cache`, section 5.1).
-pub fn oauth_answer<T: serde::Serialize>(result: Result<Option<T>, ApiError>) -> Response {
+/// The answer of an OAuth endpoint (the token endpoint, revocation): `200` with `body`, or the
+/// error as RFC 6749 section 5.2 writes it; never kept by a cache (`Cache-Control: no-store`,
+/// `Pragma: no-cache`, section 5.1).
+pub fn oauth_answer<T: serde::Serialize>(result: Result<T, ApiError>) -> Response {
     match result {
         Ok(body) => {
-            let mut response = match body {
-                Some(body) => Json(body).into_response(),
-                None => axum::http::StatusCode::OK.into_response(),
-            };
+            let mut response = Json(body).into_response();
             response
                 .headers_mut()
                 .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

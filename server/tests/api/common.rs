@@ -124,11 +124,34 @@ impl Server {
     }
 
     pub async fn start_in(data_dir: &Path, vars: &[(&str, &str)]) -> Server {
+        Server::start_on(data_dir, vars, dynamodb_mode().then(fresh_table), true).await
+    }
+
+    /// Another server on this one's store (its data directory, its table), configured with
+    /// `vars` besides the harness's: this service after a restart with other settings.
+    /// Its issuer stays this one's (the service's URL does not change with a restart).
+    pub async fn restarted_with(&self, vars: &[(&str, &str)]) -> Server {
+        let issuer = self.state.keys.issuer.clone();
+        let mut vars = vars.to_vec();
+        if !vars
+            .iter()
+            .any(|(k, _)| *k == "ISSUER" || *k == "JWT_ISSUER")
+        {
+            vars.push(("ISSUER", &issuer));
+        }
+        Server::start_on(&self.data_dir, &vars, self.table.clone(), false).await
+    }
+
+    async fn start_on(
+        data_dir: &Path,
+        vars: &[(&str, &str)],
+        table: Option<String>,
+        create: bool,
+    ) -> Server {
         let mut vars: Vec<(String, String)> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let table = dynamodb_mode().then(fresh_table);
         if let Some(table) = &table {
             vars.extend(dynamodb_vars(table));
         }
@@ -152,7 +175,7 @@ impl Server {
             }
         })
         .unwrap();
-        if let Some(table) = &table {
+        if let Some(table) = table.as_ref().filter(|_| create) {
             create_table(&config, table).await;
         }
         let clock = Clock::system();

@@ -104,6 +104,7 @@ fn json_bodies_never_cause_a_server_error() {
         (Method::PUT, "/user/fuzzed/email", user),
         (Method::POST, "/auth/introspect", Some(INTROSPECTION_KEY)),
         (Method::POST, "/auth/token", None),
+        (Method::POST, "/auth/revoke", None),
         (Method::POST, "/auth/mfa", None),
         (Method::POST, "/user/fuzzed/mfa/totp", user),
         (Method::POST, "/user/fuzzed/mfa/totp/verify", user),
@@ -136,6 +137,7 @@ fn raw_bytes_queries_and_authorization_headers_never_cause_a_server_error() {
                 "/password/reset",
                 "/auth/introspect",
                 "/auth/token",
+                "/auth/revoke",
                 "/auth/mfa",
             ] {
                 let r = rt.block_on(s.raw(Method::POST, path, bytes.clone()));

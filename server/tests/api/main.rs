@@ -16,6 +16,7 @@ mod lambda_events;
 mod list_users;
 mod login;
 mod mfa;
+mod oauth;
 mod pages;
 mod process;
 mod races;

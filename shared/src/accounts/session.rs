@@ -566,11 +566,18 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
 #[derive(Debug, Deserialize, garde::Validate)]
 pub struct RevokeBody {
     #[serde(default)]
-    #[garde(custom(crate::input::required_string))]
+    #[garde(custom(crate::input::required_string), custom(not_empty))]
     pub token: Field<String>,
     #[serde(default)]
     #[garde(custom(optional_hint))]
     pub token_type_hint: Field<String>,
+}
+
+fn not_empty<C>(token: &Field<String>, _: &C) -> garde::Result {
+    match token {
+        Field::Given(t) if t.is_empty() => Err(garde::Error::new("is required")),
+        _ => Ok(()),
+    }
 }
 
 fn optional_hint<C>(hint: &Field<String>, _: &C) -> garde::Result {
