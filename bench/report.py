@@ -82,13 +82,14 @@ for m in re.finditer(r"token/(.+?)\n?\s+time:\s+\[([\d.]+) (\S+) ([\d.]+) (\S+) 
     tokens[name] = mid * {"ns": 0.001, "µs": 1.0, "us": 1.0, "ms": 1000.0}.get(unit, 1.0)
 if tokens:
     w("")
-    w("## Token signatures: EdDSA (the default) against HS512")
+    w("## Token signatures: EdDSA (the default) against RS256 and HS512")
     w("")
     w("| operation | time (criterion median) |")
     w("|---|---|")
     for k, v in tokens.items():
         w(f"| {k} | {v:.1f} µs |")
     variants = [("EdDSA", "EdDSA, cache on (the default)"), ("EdDSA-nocache", "EdDSA, cache off"),
+                ("RS256", "RS256, cache on"), ("RS256-nocache", "RS256, cache off"),
                 ("HS512", "HS512, cache on"), ("HS512-nocache", "HS512, cache off (the seeds' way)")]
     loads = {(v, c): load(f"me-{v}-c{c}.json") for v, _ in variants for c in (1, 16)}
     homes = {c: load(f"home-tokens-c{c}.json") for c in (1, 16)}
@@ -180,6 +181,43 @@ rss = (res / "server-rss.txt").read_text().strip() if (res / "server-rss.txt").e
 if rss:
     w("")
     w(rss.replace("VmHWM:", "peak (VmHWM)"))
+rs_runs = res / "rs256.jsonl"
+if rs_runs.exists() and rs_runs.read_text().strip():
+    runs = [json.loads(l) for l in rs_runs.read_text().splitlines() if l.strip()]
+    w("")
+    w("## RS256 against EdDSA: logins and GET /user")
+    w("")
+    w("The local server signing with each (`JWT_ALGORITHM`), the cache of verified tokens on (the")
+    w("default), in turns: EdDSA, RS256, EdDSA, RS256. Logins cycle through 16 users (an argon2id")
+    w("verify and a signature each); GET /user presents one token. Medians of the rounds.")
+    w("")
+    w("| route | algorithm | c | rounds | requests/s (median) | p50 (median) | p99 (median) | statuses |")
+    w("|---|---|---|---|---|---|---|---|")
+    med = {}
+    for route, label in (("login", "POST /auth"), ("me", "GET /user")):
+        for c in (1, 16):
+            for variant in ("EdDSA", "RS256"):
+                rs = [r["run"] for r in runs if r["variant"] == variant and r["c"] == c and r["route"] == route]
+                if not rs:
+                    continue
+                mid = lambda k: sorted(r[k] for r in rs)[len(rs) // 2]
+                med[(route, variant, c)] = mid("rps")
+                statuses = sorted({s for r in rs for s in r["statuses"]})
+                w(f"| {label} | {variant} | {c} | {len(rs)} | {mid('rps'):.1f} | {mid('p50_ms'):.2f} ms | "
+                  f"{mid('p99_ms'):.2f} ms | {', '.join(statuses)} |")
+    w("")
+    w("| ratio (RS256 / EdDSA, same run) | c | figure |")
+    w("|---|---|---|")
+    for route, label in (("login", "POST /auth"), ("me", "GET /user")):
+        for c in (1, 16):
+            if (route, "EdDSA", c) in med and (route, "RS256", c) in med:
+                w(f"| {label} | {c} | {med[(route, 'RS256', c)] / med[(route, 'EdDSA', c)]:.3f} |")
+    sign_rs, sign_ed = tokens.get("sign RS256"), tokens.get("sign EdDSA")
+    if sign_rs and sign_ed and verify_ms:
+        w("")
+        w(f"An RSA-2048 signature costs {sign_rs:.0f} µs against Ed25519's {sign_ed:.0f} µs: a login "
+          f"pays {(sign_rs - sign_ed) / 1000:.2f} ms more, beside an argon2id verify of {verify_ms:.2f} ms.")
+
 events_runs = res / "login-events.jsonl"
 if events_runs.exists() and events_runs.read_text().strip():
     runs = [json.loads(l) for l in events_runs.read_text().splitlines() if l.strip()]

@@ -8,7 +8,7 @@ out=bench/results
 mkdir -p "$out"
 duration=${DURATION:-10}
 starts=${STARTS:-20}
-stages=" ${STAGES:-argon2 tokens load events cold sizes profiles} "   # a subset re-runs only those stages
+stages=" ${STAGES:-argon2 tokens rs256 load events cold sizes profiles} "   # a subset re-runs only those stages
 want() { [[ "$stages" == *" $1 "* ]]; }
 
 if ! command -v wrk >/dev/null || ! command -v zip >/dev/null; then
@@ -57,11 +57,12 @@ cargo bench --profile local --locked -p shared --bench argon2 -- --noplot > "$ou
 fi
 
 if want tokens; then
-echo "==> token signatures, EdDSA against HS512 (criterion)"
+echo "==> token signatures, EdDSA against RS256 and HS512 (criterion)"
 cargo bench --profile local --locked -p shared --bench tokens -- --noplot > "$out/tokens.txt" 2>&1
 echo "==> GET /user under load: each algorithm with the cache of verified tokens and without, and GET / (wrk, ${duration} s per run)"
 # One run, one after the other: the ratios compare figures of the same minutes.
-for variant in "EdDSA|" "EdDSA-nocache|TOKEN_CACHE_ENTRIES=0" "HS512|JWT_ALGORITHM=HS512" \
+for variant in "EdDSA|" "EdDSA-nocache|TOKEN_CACHE_ENTRIES=0" "RS256|JWT_ALGORITHM=RS256" \
+               "RS256-nocache|JWT_ALGORITHM=RS256 TOKEN_CACHE_ENTRIES=0" "HS512|JWT_ALGORITHM=HS512" \
                "HS512-nocache|JWT_ALGORITHM=HS512 TOKEN_CACHE_ENTRIES=0"; do
     label=${variant%%|*}
     tdir=$(mktemp -d)
@@ -79,6 +80,30 @@ done
 fi
 
 dir=$(mktemp -d)
+if want rs256; then
+# RS256 against EdDSA, same run, in turns: logins (an RSA signature each, beside argon2id) and
+# GET /user (the cache of verified tokens on, as by default: a token's signature is checked once).
+echo "==> POST /auth and GET /user, RS256 against EdDSA (wrk, ${duration} s per run, 2 rounds in turns)"
+cat bench/common.lua bench/login.lua > "$dir/login.lua"
+: > "$out/rs256.jsonl"
+for round in 1 2; do
+    for variant in "EdDSA|JWT_ALGORITHM=EdDSA" "RS256|JWT_ALGORITHM=RS256"; do
+        rdir=$(mktemp -d)
+        # shellcheck disable=SC2086 # the settings are words
+        start_server "$rdir" ${variant#*|}
+        more_users "$rdir"
+        for c in 1 16; do
+            t=$(( c < 2 ? c : 2 ))
+            r=$(wrk -t$t -c$c -d${duration}s -s "$dir/login.lua" "$base/auth" | tail -1)
+            echo "{\"variant\": \"${variant%%|*}\", \"route\": \"login\", \"round\": $round, \"c\": $c, \"run\": $r}" >> "$out/rs256.jsonl"
+            r=$(wrk -t$t -c$c -d${duration}s -s bench/common.lua -H "Authorization: Bearer $token" "$base/user" | tail -1)
+            echo "{\"variant\": \"${variant%%|*}\", \"route\": \"me\", \"round\": $round, \"c\": $c, \"run\": $r}" >> "$out/rs256.jsonl"
+        done
+        kill $server; trap - EXIT; rm -rf "$rdir"
+    done
+done
+fi
+
 if want load; then
 echo "==> the local server under load (wrk, ${duration} s per run)"
 start_server "$dir"

@@ -32,7 +32,6 @@ pub mod password_forgot;
 pub mod password_reset;
 pub mod refresh;
 pub mod resend_activation;
-pub mod revoke;
 pub mod sessions;
 pub mod signup;
 pub mod update_user;
@@ -54,7 +53,6 @@ pub const FUNCTIONS: &[&Function] = &[
     &resend_activation::FUNCTION,
     &login::FUNCTION,
     &refresh::FUNCTION,
-    &revoke::FUNCTION,
     &logout::FUNCTION,
     &me::FUNCTION,
     &get_user::FUNCTION,

@@ -1,9 +1,9 @@
 //! What a token costs every authenticated request: verifying one (and, at login, signing one)
-//! with Ed25519 (EdDSA, the default) against HMAC-SHA-512 (HS512), and a token found in the
-//! cache of verified tokens. Run by bench/run.sh.
+//! with Ed25519 (EdDSA, the default) against RSA-2048 (RS256) and HMAC-SHA-512 (HS512), and a
+//! token found in the cache of verified tokens. Run by bench/run.sh.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use shared::token::{Claims, KeySet, TokenKeys};
+use shared::token::{Claims, KeyKind, KeySet, TokenKeys};
 
 fn claims() -> Claims {
     Claims {
@@ -36,9 +36,14 @@ fn tokens(c: &mut Criterion) {
         KeySet::generate_pem().unwrap(),
         KeySet::generate_pem().unwrap()
     );
+    let rs256 = TokenKeys::with_set(
+        KeySet::from_pem(&KeySet::generate_pem_of(KeyKind::Rsa).unwrap()).unwrap(),
+        "accounts",
+        "accounts",
+    );
     let hs512 = TokenKeys::new(&[42u8; 64], "accounts", "accounts");
     let mut g = c.benchmark_group("token");
-    for (name, keys) in [("EdDSA", &eddsa), ("HS512", &hs512)] {
+    for (name, keys) in [("EdDSA", &eddsa), ("RS256", &rs256), ("HS512", &hs512)] {
         let token = keys.sign(&claims()).unwrap();
         g.bench_function(format!("verify {name}"), |b| {
             b.iter(|| keys.verify(&token, 1_800_000_001).unwrap())

@@ -165,6 +165,22 @@ fn event(method: &str, path: &str, query: &str, token: Option<&str>, body: Optio
     })
 }
 
+/// A form post (`application/x-www-form-urlencoded`, as OAuth clients send it) to `function`.
+async fn call_form(
+    function: &str,
+    vars: &[(String, String)],
+    (method, path, query): (&str, &str, &str),
+    fields: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut event = event(method, path, query, None, None);
+    event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    event["body"] = json!(body);
+    answered(function, vars, event).await
+}
+
 /// One request to `function` through the Runtime API: its status and JSON body (`Null` when
 /// empty). A function that reports an error instead of answering fails the test.
 pub(crate) async fn call(
@@ -174,7 +190,12 @@ pub(crate) async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let (kind, answer) = invoke(function, vars, event(method, path, query, token, body)).await;
+    answered(function, vars, event(method, path, query, token, body)).await
+}
+
+/// `event` through `function`: its status and JSON body (`Null` when empty).
+async fn answered(function: &str, vars: &[(String, String)], event: Value) -> (u16, Value) {
+    let (kind, answer) = invoke(function, vars, event).await;
     assert_eq!(kind, "response", "{function} reported an error: {answer}");
     let status = answer["statusCode"].as_u64().unwrap() as u16;
     let body = answer["body"].as_str().unwrap_or("");
@@ -273,6 +294,7 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     );
 
     // The refresh function spends the login's refresh token for a new pair, once.
+    let login_again = login.clone();
     let (status, body) = call("login", &vars, ("POST", "/auth", ""), None, Some(login)).await;
     assert_eq!(status, 200, "{body}");
     let spent = body["refresh_token"].as_str().unwrap().to_string();
@@ -283,6 +305,40 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     let refreshed = body["token"].as_str().unwrap().to_string();
     let (status, body) = call("me", &vars, me, Some(&refreshed), None).await;
     assert_eq!(status, 200, "{body}");
+
+    // The same function revokes (RFC 7009): another sign-in's refresh token, as a form; its
+    // refresh token and its access token are refused from then on.
+    let (status, body) = call(
+        "login",
+        &vars,
+        ("POST", "/auth", ""),
+        None,
+        Some(login_again),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (access, refresh) = (
+        body["access_token"].as_str().unwrap().to_string(),
+        body["refresh_token"].as_str().unwrap().to_string(),
+    );
+    let revoke = ("POST", "/auth/revoke", "");
+    let (status, body) = call_form("refresh", &vars, revoke, &[("token", &refresh)]).await;
+    assert_eq!((status, &body), (200, &json!({})));
+    let again = json!({"grant_type": "refresh_token", "refresh_token": refresh});
+    let (status, body) = call("refresh", &vars, token_route, None, Some(again)).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_grant")),
+        "{body}"
+    );
+    let (status, body) = call("me", &vars, me, Some(&access), None).await;
+    assert_eq!(status, 401, "{body}");
+    // The discovery function names the issuer the tokens carry, and holds nothing secret.
+    let discovery = ("GET", "/.well-known/openid-configuration", "");
+    let (status, body) = call("discovery", &vars, discovery, None, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["issuer"], crate::common::jwt_part(&access, 1)["iss"]);
+    assert_eq!(body["revocation_endpoint"], format!("{BASE}/auth/revoke"));
 
     let (status, _) = call("logout", &vars, ("DELETE", "/auth", ""), Some(&token), None).await;
     assert_eq!(status, 204);
@@ -323,6 +379,8 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
             "logged_in",
             "logged_out",
             "logged_out",
+            "logged_out",
+            "logged_in",
             "logged_in",
             "logged_in",
             "activated",

@@ -113,6 +113,27 @@ fn template_functions() -> Vec<(String, String)> {
     out
 }
 
+/// The public documents (the key set, discovery) are served by functions that are given no
+/// policy, no secret and nothing of their own but their route: they read nothing.
+#[test]
+fn the_public_documents_functions_hold_nothing() {
+    let built = template_functions();
+    for name in ["jwks", "discovery"] {
+        let (_, block) = built
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("template.yaml builds {name}"));
+        for refused in [
+            "Policies:",
+            "Environment:",
+            "resolve:secretsmanager",
+            "dynamodb:",
+        ] {
+            assert!(!block.contains(refused), "{name}: {refused}");
+        }
+    }
+}
+
 /// The binary of the account-event publisher (the `publisher` package).
 const PUBLISHER: &str = "publish-events";
 

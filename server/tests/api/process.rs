@@ -262,6 +262,25 @@ async fn rotating_the_signing_key_logs_nobody_out_and_retiring_the_old_one_ends_
     let (status, _) = get(&c, format!("{}/user", server.base), &after).await;
     assert_eq!(status, 200);
 
+    drop(server);
+
+    // rotate-key makes a key of JWT_ALGORITHM's kind: with RS256, an RSA key goes first and
+    // the Ed25519 one stays (the switch); the restarted server signs with it.
+    let out = accounts(dir.path(), &table)
+        .env("JWT_ALGORITHM", "RS256")
+        .arg("rotate-key")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = std::fs::read_to_string(dir.path().join(accounts::SIGNING_KEYS_FILE)).unwrap();
+    let set = shared::token::KeySet::from_pem(&pem).unwrap();
+    assert_eq!(set.current_kind(), shared::token::KeyKind::Rsa);
+    assert_eq!(set.kids().nth(1), Some(rotated[0].as_str()));
+
     // Keys given in the environment are not the command's to change.
     let out = accounts(dir.path(), &table)
         .env("JWT_SIGNING_KEYS", crate::common::test_signing_keys())

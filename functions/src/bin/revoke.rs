@@ -1,6 +1,0 @@
-//! The `revoke` Lambda function: its row of the route table, run by the shared wiring.
-
-#[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(&functions::revoke::FUNCTION).await
-}
