@@ -33,16 +33,16 @@ start_server() {
     server=$!
     trap 'kill $server ${moto:-} 2>/dev/null || true' EXIT
     for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; done
-    curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench\",\"email\":\"bench@example.com\",\"password\":\"$password\"}"
+    curl -sf -o /dev/null -X POST "$base/user" -H "content-type: application/json" -d "{\"username\":\"bench\",\"email\":\"bench@example.com\",\"password\":\"$password\"}"
     curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$data/mail.log" | tail -1)"
-    token=$(curl -sf -X POST "$base/auth" -d "{\"username\":\"bench\",\"password\":\"$password\"}" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    token=$(curl -sf -X POST "$base/auth" -H "content-type: application/json" -d "{\"username\":\"bench\",\"password\":\"$password\"}" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 }
 
 # Fifteen more users on the server started in <data dir> for the login runs (bench1 .. bench15;
 # login.lua cycles through them).
 more_users() {
     for i in $(seq 1 15); do
-        curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"bench$i\",\"email\":\"bench$i@example.com\",\"password\":\"$password\"}"
+        curl -sf -o /dev/null -X POST "$base/user" -H "content-type: application/json" -d "{\"username\":\"bench$i\",\"email\":\"bench$i@example.com\",\"password\":\"$password\"}"
         curl -sf -o /dev/null "$(grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' "$1/mail.log" | tail -1)"
     done
 }
@@ -120,7 +120,7 @@ for c in 1 16; do
     # Refreshes: one sign-in per connection (a thread each, so each chain is sequential).
     : > "$dir/refresh-tokens"
     for _ in $(seq 1 "$c"); do
-        curl -sf -X POST "$base/auth" -d "{\"username\":\"bench\",\"password\":\"$password\"}" |
+        curl -sf -X POST "$base/auth" -H "content-type: application/json" -d "{\"username\":\"bench\",\"password\":\"$password\"}" |
             .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >> "$dir/refresh-tokens"
     done
     REFRESH_TOKENS="$dir/refresh-tokens" wrk -t$c -c$c -d${duration}s -s "$dir/refresh.lua" "$base/auth/token" | tail -1 > "$out/refresh-c$c.json"
