@@ -14,7 +14,8 @@ pub const FUNCTION: Function = Function::new(
     "mfa-login",
     &[Route::post("/auth/mfa", |m| on(m, mfa_login))],
 )
-.signs_tokens();
+.signs_tokens()
+.sends_mail();
 
 pub async fn mfa_login(
     State(state): State<AppState>,

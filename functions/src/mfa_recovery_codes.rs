@@ -1,5 +1,5 @@
-//! `POST /user/{username}/mfa/recovery-codes`: the owner, with a step-up, gets ten new recovery
-//! codes; the old ones stop working.
+//! `POST /user/{username}/mfa/recovery-codes`: the owner, with a current code or the password,
+//! gets ten new recovery codes; the old ones stop working, and a notice is mailed.
 
 use axum::Json;
 use axum::extract::State;
@@ -16,7 +16,8 @@ pub const FUNCTION: Function = Function::new(
     &[Route::post("/user/{username}/mfa/recovery-codes", |m| {
         on(m, recovery_codes)
     })],
-);
+)
+.sends_mail();
 
 pub async fn recovery_codes(
     State(state): State<AppState>,

@@ -25,6 +25,9 @@ pub enum EventType {
     LoggedOut,
     SessionsEnded,
     RefreshReuseDetected,
+    /// The refresh token just replaced was presented again within the reuse grace, and the
+    /// current pair answered (two tabs, or a thief converging on the same pair).
+    RefreshGraceUsed,
     PasswordResetRequested,
     PasswordReset,
     PasswordChanged,
@@ -43,7 +46,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order of the API document.
-    pub const ALL: [EventType; 23] = [
+    pub const ALL: [EventType; 24] = [
         EventType::SignedUp,
         EventType::Activated,
         EventType::ActivationResent,
@@ -53,6 +56,7 @@ impl EventType {
         EventType::LoggedOut,
         EventType::SessionsEnded,
         EventType::RefreshReuseDetected,
+        EventType::RefreshGraceUsed,
         EventType::PasswordResetRequested,
         EventType::PasswordReset,
         EventType::PasswordChanged,
@@ -80,6 +84,7 @@ impl EventType {
             EventType::LoggedOut => "logged_out",
             EventType::SessionsEnded => "sessions_ended",
             EventType::RefreshReuseDetected => "refresh_reuse_detected",
+            EventType::RefreshGraceUsed => "refresh_grace_used",
             EventType::PasswordResetRequested => "password_reset_requested",
             EventType::PasswordReset => "password_reset",
             EventType::PasswordChanged => "password_changed",

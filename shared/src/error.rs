@@ -17,6 +17,9 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// A body whose `Content-Type` is not one the route reads: what it reads.
+    #[error("a body of another media type than {0}")]
+    UnsupportedMediaType(&'static str),
     #[error("validation failed")]
     Validation(FieldErrors),
     #[error("weak password")]
@@ -137,6 +140,7 @@ impl ApiError {
             | UnsupportedGrantType
             | InvalidMfaCode => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Unauthorized | InvalidToken | InvalidCredentials | InvalidMfaToken => {
                 StatusCode::UNAUTHORIZED
             }
@@ -162,6 +166,7 @@ impl ApiError {
         match self {
             InvalidJson(_) => "invalid_json",
             PayloadTooLarge(_) => "payload_too_large",
+            UnsupportedMediaType(_) => "unsupported_media_type",
             Validation(_) => "validation_failed",
             WeakPassword(_) => "weak_password",
             InvalidScope(_) => "invalid_scope",
@@ -210,6 +215,7 @@ impl ApiError {
         match self {
             InvalidJson(_) => "The request body must be a valid JSON object.".into(),
             PayloadTooLarge(limit) => format!("The request body must be at most {limit} bytes."),
+            UnsupportedMediaType(types) => format!("The request body must be sent as {types}."),
             Validation(_) => "Some fields are missing or invalid.".into(),
             WeakPassword(why) => format!("The password is too weak: {why}"),
             InvalidScope(scope) => format!("Unknown scope: {scope}."),
@@ -322,6 +328,7 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(_)
             | ApiError::PayloadTooLarge(_)
+            | ApiError::UnsupportedMediaType(_)
             | ApiError::Validation(_)
             | ApiError::InvalidRequest(_) => "invalid_request",
             other => other.code(),

@@ -288,11 +288,19 @@ impl Hooks {
     }
 }
 
-/// A refusal's reason as people may be shown it: one line of printable text, bounded.
+/// A refusal's reason as people may be shown it: one line of printable text, bounded (the line
+/// and paragraph separators U+2028 and U+2029, which are not control characters, break lines
+/// too).
 fn clean_reason(reason: &str) -> String {
     reason
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+                ' '
+            } else {
+                c
+            }
+        })
         .take(MAX_REASON_CHARS)
         .collect::<String>()
         .trim()
@@ -318,6 +326,10 @@ mod tests {
         assert_eq!(
             clean_reason(" no\nsign-ups\tfrom here "),
             "no sign-ups from here"
+        );
+        assert_eq!(
+            clean_reason("no\u{2028}sign-ups\u{2029}here\u{85}now"),
+            "no sign-ups here now"
         );
         assert_eq!(clean_reason(&"x".repeat(500)).len(), MAX_REASON_CHARS);
     }

@@ -45,11 +45,77 @@ pub(crate) async fn bounded_body(req: Request) -> Result<axum::body::Bytes, ApiE
         })
 }
 
+/// A JSON object whose members are each given once: a member twice (`{"username": "a",
+/// "username": "b"}`, which parsers read differently) is refused, not resolved.
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut map = Map::new();
+                while let Some((name, value)) = access.next_entry::<String, Value>()? {
+                    if map.insert(name, value).is_some() {
+                        // The name is not repeated here: it is the caller's text.
+                        return Err(serde::de::Error::custom("a member is given twice"));
+                    }
+                }
+                Ok(UniqueObject(map))
+            }
+        }
+        d.deserialize_any(Members)
+    }
+}
+
 pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::InvalidJson("not an object".into())),
-        Err(e) => Err(ApiError::InvalidJson(e.to_string())),
+    serde_json::from_slice::<UniqueObject>(bytes)
+        .map(|o| o.0)
+        .map_err(|e| ApiError::InvalidJson(e.to_string()))
+}
+
+/// What a request's `Content-Type` says its body is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MediaType {
+    /// `application/json`, or any `application/*+json`.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// Anything else, or no `Content-Type` at all.
+    Other,
+}
+
+pub(crate) fn media_type(headers: &axum::http::HeaderMap) -> MediaType {
+    let Some(essence) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+    else {
+        return MediaType::Other;
+    };
+    match essence.as_str() {
+        "application/json" => MediaType::Json,
+        "application/x-www-form-urlencoded" => MediaType::Form,
+        m if m.starts_with("application/") && m.ends_with("+json") => MediaType::Json,
+        _ => MediaType::Other,
+    }
+}
+
+/// A JSON body must say it is one (`Content-Type: application/json`): a browser sends a
+/// cross-origin `text/plain` body, or one with no type, without asking first (no CORS
+/// preflight), so a body of another type is `415`, never read as JSON.
+pub(crate) fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    match media_type(headers) {
+        MediaType::Json => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType("application/json")),
     }
 }
 
@@ -57,6 +123,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        require_json(req.headers())?;
         json_object(&bounded_body(req).await?).map(JsonObject)
     }
 }
@@ -73,20 +140,27 @@ impl<S: Send + Sync> FromRequest<S> for JsonOrForm {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let from_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
+        let from_form = match media_type(req.headers()) {
+            MediaType::Form => true,
+            MediaType::Json => false,
+            MediaType::Other => {
+                return Err(ApiError::UnsupportedMediaType(
+                    "application/json or application/x-www-form-urlencoded",
+                ));
+            }
+        };
         let bytes = bounded_body(req).await?;
         let body = if from_form {
-            form_urlencoded::parse(&bytes)
-                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-                .collect()
+            let mut fields = Map::new();
+            for (name, value) in form_urlencoded::parse(&bytes) {
+                // A field given twice is refused, not resolved (RFC 6749 section 3.1).
+                let name = name.into_owned();
+                if fields.contains_key(&name) {
+                    return Err(ApiError::field(&name, "is given twice"));
+                }
+                fields.insert(name, Value::String(value.into_owned()));
+            }
+            fields
         } else {
             json_object(&bytes)?
         };

@@ -114,17 +114,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 }
 
 /// A typed body that may be left out (`DELETE` with a proof, say): no body at all reads as
-/// the type's default (every member absent); a body must be a JSON object as [`Body`]'s.
+/// the type's default (every member absent); a body must be a JSON object as [`Body`]'s, sent
+/// as one (`415` otherwise).
 pub struct OptionalBody<T>(pub T);
 
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let json = crate::http::require_json(req.headers());
         let bytes = crate::http::bounded_body(req).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalBody(T::default()));
         }
+        json?;
         Ok(OptionalBody(typed(crate::http::json_object(&bytes)?)?))
     }
 }

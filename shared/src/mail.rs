@@ -210,6 +210,31 @@ pub fn mfa_disabled_notice(to: &str, username: &str, by_admin: bool) -> Mail {
     )
 }
 
+/// The notice that new recovery codes were made (the previous ones no longer work).
+pub fn recovery_codes_replaced_notice(to: &str, username: &str) -> Mail {
+    notice(
+        to,
+        "New recovery codes",
+        username,
+        "New recovery codes were just made for your account's two-factor sign-in: the ones you \
+         had before no longer work. If this was not you, reset your password at once and tell us.",
+    )
+}
+
+/// The notice that a recovery code was used to sign in.
+pub fn recovery_code_used_notice(to: &str, username: &str, left: usize) -> Mail {
+    notice(
+        to,
+        "A recovery code was used",
+        username,
+        &format!(
+            "A recovery code was just used to sign in to your account in place of a code from \
+             your authenticator app; {left} unused ones are left. If this was not you, reset \
+             your password at once and tell us."
+        ),
+    )
+}
+
 /// The notice to the old address that the account's address was changed.
 pub fn email_changed_notice(to: &str, username: &str, new_email: &str) -> Mail {
     notice(

@@ -12,6 +12,9 @@ use crate::error::ApiError;
 /// Longer Authorization values are refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 4096;
 
+/// How far in the future a token's `iat` may be (clocks of the functions drift a little).
+pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
     pub sub: String,
@@ -667,10 +670,15 @@ impl TokenKeys {
         Ok(data.claims)
     }
 
-    /// Not expired (`exp` after now, no leeway), and not valid only from a time to come.
+    /// Not expired (`exp` after now, no leeway), not valid only from a time to come, and not
+    /// issued in the future (beyond [`MAX_CLOCK_SKEW_SECS`]: none is, a forgery might be).
     fn in_time(claims: &Claims, now: i64) -> Result<(), ApiError> {
         if claims.exp <= now {
             tracing::debug!("token refused: expired");
+            return Err(ApiError::InvalidToken);
+        }
+        if claims.iat > now + MAX_CLOCK_SKEW_SECS {
+            tracing::debug!("token refused: issued in the future");
             return Err(ApiError::InvalidToken);
         }
         if claims.nbf.is_some_and(|nbf| nbf > now) {
@@ -1096,6 +1104,20 @@ mod tests {
         let last = bytes.len() - 2;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
         String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused_beyond_the_skew() {
+        let k = eddsa(&KeySet::generate_pem().unwrap());
+        let t = k.sign(&claims(1000)).unwrap();
+        assert!(
+            k.verify(&t, 1000 - MAX_CLOCK_SKEW_SECS).is_ok(),
+            "within the skew"
+        );
+        assert!(
+            k.verify(&t, 1000 - MAX_CLOCK_SKEW_SECS - 1).is_err(),
+            "beyond it"
+        );
     }
 
     #[test]

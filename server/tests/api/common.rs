@@ -232,10 +232,12 @@ impl Server {
         }
     }
 
+    /// Sends `body` as it is, said to be JSON (`Content-Type: application/json`).
     pub async fn raw(&self, method: Method, path: &str, body: impl Into<reqwest::Body>) -> Reply {
         Self::reply(
             self.client
                 .request(method, format!("{}{path}", self.base))
+                .header("content-type", "application/json")
                 .body(body),
         )
         .await

@@ -368,9 +368,13 @@ async fn a_token_hook_that_fails_refuses_and_leaves_no_sign_in() {
     hook.answer(|_| axum::Json(json!({"claims": {}})).into_response());
     let (token, refresh) = s.log_in_pair("bob").await;
 
-    let failures: [(&str, Decide); 3] = [
+    let failures: [(&str, Decide); 4] = [
         ("too large", |_| {
             axum::Json(json!({"claims": {"blob": "x".repeat(5000)}})).into_response()
+        }),
+        // Within the hook's 4 KiB, but the signed token would be over the 4,096 bytes accepted.
+        ("a token too long", |_| {
+            axum::Json(json!({"claims": {"blob": "x".repeat(3000)}})).into_response()
         }),
         ("not an object", |_| {
             axum::Json(json!({"claims": ["a"]})).into_response()
@@ -414,6 +418,11 @@ async fn a_token_hook_that_fails_refuses_and_leaves_no_sign_in() {
     hook.delay(Duration::ZERO);
     let grant = json!({"grant_type": "refresh_token", "refresh_token": refresh});
     s.post("/auth/token", None, grant).await.expect(200, None);
+    // Claims of the budget the README gives make a token that is accepted.
+    hook.answer(|_| axum::Json(json!({"claims": {"blob": "x".repeat(2400)}})).into_response());
+    let token = s.log_in("bob").await;
+    assert!(token.len() <= 4096, "{}", token.len());
+    s.get("/user", Some(&token)).await.expect(200, None);
 }
 
 /// Whether the configuration of these variables alone starts (its error if not).

@@ -10,6 +10,7 @@ mod cors;
 mod drift;
 mod events;
 mod fuzz;
+mod hardening;
 mod hooks;
 mod introspect;
 mod lambda_events;

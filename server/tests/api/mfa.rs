@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::common::{INTROSPECTION_KEY, PASSWORD, Reply, Server, base32, email, jwt_part};
 
 /// The code an authenticator app shows at `time` (totp-lite, not the service's TOTP code).
-fn code_at(secret: &[u8], time: i64) -> String {
+pub(crate) fn code_at(secret: &[u8], time: i64) -> String {
     totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, secret, time as u64)
 }
 
@@ -63,6 +63,11 @@ pub(crate) struct Enrolled {
 /// Signs `name` up, enrols and turns the factor on; the login token (aal1) and what it got.
 pub(crate) async fn enrolled(s: &Server, name: &str) -> Enrolled {
     let token = s.user(name).await;
+    enrol(s, name, token).await
+}
+
+/// Enrols the existing `name`, signed in with `token`, and turns the factor on.
+pub(crate) async fn enrol(s: &Server, name: &str, token: String) -> Enrolled {
     let enrolment = s
         .post(
             &format!("/user/{name}/mfa/totp"),
@@ -329,9 +334,20 @@ async fn step_ups_guard_the_changes_that_matter() {
         .await
         .expect(200, None);
     let aal2 = signed["token"].as_str().unwrap().to_string();
+    // New recovery codes take a code (or the password) whatever the sign-in: a fresh token
+    // alone must not swap the owner's codes.
     s.post("/user/pia/mfa/recovery-codes", Some(&aal2), json!({}))
         .await
-        .expect(200, None);
+        .expect(403, Some("step_up_required"));
+    s.clock.advance(30);
+    let code = code_at(&e.secret, s.clock.now());
+    s.post(
+        "/user/pia/mfa/recovery-codes",
+        Some(&aal2),
+        json!({ "code": code }),
+    )
+    .await
+    .expect(200, None);
     // The password-only token of before the factor is not, nor is the aal2 one 10 minutes on.
     s.post("/user/pia/mfa/recovery-codes", Some(&e.token), json!({}))
         .await
@@ -454,7 +470,7 @@ async fn an_admin_resets_a_factor_and_nobody_else_touches_it() {
 }
 
 #[tokio::test]
-async fn enrolment_needs_the_password_or_a_recent_sign_in() {
+async fn enrolment_needs_the_password() {
     let s = Server::start().await;
     let token = s.user("sven").await;
     s.clock.advance(601);
@@ -468,10 +484,19 @@ async fn enrolment_needs_the_password_or_a_recent_sign_in() {
     )
     .await
     .expect(401, Some("invalid_credentials"));
+    // A sign-in of a moment ago is not enough: a stolen fresh token must not put its thief's
+    // authenticator on the account.
     let fresh = s.log_in("sven").await;
     s.post("/user/sven/mfa/totp", Some(&fresh), json!({}))
         .await
-        .expect(200, None);
+        .expect(403, Some("step_up_required"));
+    s.post(
+        "/user/sven/mfa/totp",
+        Some(&fresh),
+        json!({ "password": PASSWORD }),
+    )
+    .await
+    .expect(200, None);
 }
 
 #[tokio::test]

@@ -52,6 +52,7 @@ pub async fn all_events(
             "only an admin may read every account's events",
         ));
     }
+    super::mfa::second_factor_sign_in(state, auth).await?;
     let listing = listing?;
     let now = state.clock.now();
     let oldest_kept = (now - state.lifetimes.event_retention) * 1000;

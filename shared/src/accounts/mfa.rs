@@ -13,7 +13,10 @@ use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Actor, Event, EventType};
 use crate::input::{Field, Validate};
-use crate::mail::{mfa_disabled_notice, mfa_enabled_notice};
+use crate::mail::{
+    mfa_disabled_notice, mfa_enabled_notice, recovery_code_used_notice,
+    recovery_codes_replaced_notice,
+};
 use crate::mfa::{self as totp, MfaKeys};
 use crate::secret::token_hash;
 use crate::state::AppState;
@@ -212,9 +215,20 @@ pub(crate) async fn step_up(state: &AppState, auth: &Auth, code: Option<&str>) -
     .await
 }
 
-/// `POST /user/{username}/mfa/totp`: the owner, with the password (or a sign-in at most
-/// [`STEP_UP_SECS`] old), gets a new secret, pending for [`ENROLMENT_TTL_SECS`] until a code
-/// proves it. An enabled factor is `409 mfa_already_enabled`.
+/// What reading other accounts (and every account's events) asks of an admin whose account
+/// has a second factor: a sign-in made with it (`acr` `aal2`). One made with the password
+/// alone, before the factor was turned on for instance, is `403 step_up_required`.
+pub(crate) async fn second_factor_sign_in(state: &AppState, auth: &Auth) -> ApiResult<()> {
+    if auth.claims.acr == "aal2" || enabled_factor(state, &auth.user).await?.is_none() {
+        return Ok(());
+    }
+    Err(ApiError::StepUpRequired)
+}
+
+/// `POST /user/{username}/mfa/totp`: the owner, with the password, gets a new secret, pending
+/// for [`ENROLMENT_TTL_SECS`] until a code proves it. A recent sign-in is not enough: whoever
+/// holds a fresh token must not be able to put their own authenticator on the account and lock
+/// its owner out. An enabled factor is `409 mfa_already_enabled`.
 pub async fn enrol_totp(
     state: &AppState,
     auth: &Auth,
@@ -231,7 +245,6 @@ pub async fn enrol_totp(
     let now = state.clock.now();
     match password {
         Some(p) => verify_own_password(state, user, &p).await?,
-        None if now - auth.session.created_at <= STEP_UP_SECS => {}
         None => return Err(ApiError::StepUpRequired),
     }
     let secret = totp::new_secret()?;
@@ -293,7 +306,13 @@ pub async fn verify_totp(
             .await?)
     })
     .await?;
-    tracing::info!(user_id = %user.user_id, "second factor turned on");
+    // The sign-ins made before (with the password alone) end, as a password change ends them,
+    // their refresh tokens with them: this one goes on.
+    state
+        .store
+        .end_all_sessions(&user.user_id, Some(&auth.session.session_id), now)
+        .await?;
+    tracing::info!(user_id = %user.user_id, "second factor turned on; the other sign-ins ended");
     let event = Event::new(EventType::MfaEnabled, user).session(&auth.session.session_id);
     events::record(state, event).await;
     if let Err(e) = send_notice(state, &mfa_enabled_notice(&user.email, &user.username)).await {
@@ -395,6 +414,14 @@ async fn prove_recovery_code(
     state.store.clear_login_failures(&key).await?;
     tracing::warn!(user_id = %user.user_id, "a recovery code was used");
     events::record(state, Event::new(EventType::RecoveryCodeUsed, user)).await;
+    let left = match state.store.factor(&user.user_id).await {
+        Ok(Some(f)) => f.recovery.len(),
+        _ => 0,
+    };
+    let notice = recovery_code_used_notice(&user.email, &user.username, left);
+    if let Err(e) = send_notice(state, &notice).await {
+        tracing::error!(error = %e, "notice of a recovery code used not sent");
+    }
     Ok(())
 }
 
@@ -417,6 +444,8 @@ pub async fn disable_mfa(
         step_up(state, auth, code.as_deref()).await?;
         (auth.user.clone(), false)
     } else if auth.is_admin() {
+        // An admin power: with a factor on the admin's own account, a step-up.
+        step_up(state, auth, code.as_deref()).await?;
         let user = state
             .store
             .find_user_by_username(username, now)
@@ -447,8 +476,10 @@ pub async fn disable_mfa(
     Ok(())
 }
 
-/// `POST /user/{username}/mfa/recovery-codes`: the owner, with a step-up, replaces the recovery
-/// codes; the old ones stop working.
+/// `POST /user/{username}/mfa/recovery-codes`: the owner, with a current code (or the
+/// password), replaces the recovery codes: the old ones stop working, and a notice is mailed. A
+/// recent sign-in is not enough: whoever holds a fresh token must not be able to swap the
+/// owner's codes for their own unnoticed.
 pub async fn replace_recovery_codes(
     state: &AppState,
     auth: &Auth,
@@ -456,12 +487,22 @@ pub async fn replace_recovery_codes(
     body: ProofBody,
 ) -> ApiResult<RecoveryCodes> {
     require_owner(auth, username)?;
-    let (_, code) = body.validate()?;
+    let (password, code) = body.validate()?;
     let keys = keys(state)?;
-    if enabled_factor(state, &auth.user).await?.is_none() {
+    let Some(factor) = enabled_factor(state, &auth.user).await? else {
         return Err(ApiError::MfaNotEnabled);
+    };
+    match (code, password) {
+        (Some(code), _) => {
+            let user_id = auth.user.user_id.clone();
+            prove_code(state, &auth.user, &factor, &code, async |step| {
+                Ok(state.store.use_step(&user_id, step).await?)
+            })
+            .await?
+        }
+        (None, Some(password)) => verify_own_password(state, &auth.user, &password).await?,
+        (None, None) => return Err(ApiError::StepUpRequired),
     }
-    step_up(state, auth, code.as_deref()).await?;
     let (codes, macs) = recovery_codes(keys, &auth.user.user_id)?;
     if !state
         .store
@@ -474,6 +515,10 @@ pub async fn replace_recovery_codes(
     let event =
         Event::new(EventType::RecoveryCodesReplaced, &auth.user).session(&auth.session.session_id);
     events::record(state, event).await;
+    let notice = recovery_codes_replaced_notice(&auth.user.email, &auth.user.username);
+    if let Err(e) = send_notice(state, &notice).await {
+        tracing::error!(error = %e, "notice of new recovery codes not sent");
+    }
     Ok(RecoveryCodes {
         mfa_enabled: true,
         recovery_codes: codes,

@@ -22,6 +22,7 @@ pub async fn target_user(state: &AppState, auth: &Auth, username: &str) -> ApiRe
             "only an admin may act on another user's account",
         ));
     }
+    super::mfa::second_factor_sign_in(state, auth).await?;
     state
         .store
         .find_user_by_username(username, state.clock.now())
@@ -104,10 +105,14 @@ pub async fn update_user(
     let target = target_user(state, auth, username).await?;
     let update = body.validate()?;
     let (role, activated) = (update.role, update.activated);
-    if (role.is_some() || activated.is_some()) && !auth.is_admin() {
-        return Err(ApiError::Forbidden(
-            "only an admin may set role or activated",
-        ));
+    if role.is_some() || activated.is_some() {
+        if !auth.is_admin() {
+            return Err(ApiError::Forbidden(
+                "only an admin may set role or activated",
+            ));
+        }
+        // An admin power: with a second factor, a sign-in with it at most 10 minutes old.
+        super::mfa::step_up(state, auth, None).await?;
     }
     let updated = state
         .store
@@ -141,8 +146,13 @@ pub async fn update_user(
 }
 
 /// `DELETE /user/{username}`: the user goes, with every session and both name claims.
+///
+/// With a second factor on the caller's account, an admin's deletion of anyone and an owner's
+/// of their own account need a sign-in with it at most 10 minutes old (`403
+/// step_up_required`).
 pub async fn delete_user(state: &AppState, auth: &Auth, username: &str) -> ApiResult<()> {
     let target = target_user(state, auth, username).await?;
+    super::mfa::step_up(state, auth, None).await?;
     if !state.store.delete_user(&target.user_id).await? {
         return Err(ApiError::UserNotFound);
     }
@@ -173,6 +183,7 @@ pub async fn list_users(
     if !auth.is_admin() {
         return Err(ApiError::Forbidden("only an admin may list the users"));
     }
+    super::mfa::second_factor_sign_in(state, auth).await?;
     let listing = listing?;
     let page = state
         .store

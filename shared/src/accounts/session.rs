@@ -15,7 +15,7 @@ use crate::refresh_token::{self, RefreshClaims};
 use crate::secret::{session_id, token_hash};
 use crate::state::AppState;
 use crate::store::{LoginAttempt, MfaChallenge, Session};
-use crate::token::Claims;
+use crate::token::{Claims, MAX_TOKEN_BYTES};
 use crate::user::{Role, UserRecord, email_key, username_key};
 
 /// Scopes a token may carry.
@@ -223,6 +223,26 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
         taken => taken?,
     };
     let user = find().await?;
+    // One account, one budget: an address that names an account counts on the account (its
+    // username's key, which password checks of every route share) as well as on its own. A
+    // name of no account keeps its own key only, so no key is shared with an account.
+    let account_key = user
+        .as_ref()
+        .filter(|_| by_email)
+        .map(|u| self::login_key(false, &u.username));
+    let keys: Vec<&str> = std::iter::once(login_key.as_str())
+        .chain(account_key.as_deref())
+        .collect();
+    let attempts = match &account_key {
+        None => attempts,
+        Some(key) => match take_attempt(state, key).await {
+            Err(refused @ ApiError::TooManyAttempts(_)) => {
+                record_failed_login(state, EventType::LoginThrottled, user.as_ref(), None).await;
+                return Err(refused);
+            }
+            taken => attempts.max(taken?),
+        },
+    };
     let matched = state
         .hasher
         .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
@@ -232,10 +252,12 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
         other => {
             // The attempt was counted when it was taken; the lock runs from now. Who failed is
             // logged (an id, or that the name is unknown), never what was typed.
-            state
-                .store
-                .record_failed_attempt(&login_key, state.clock.now())
-                .await?;
+            for key in &keys {
+                state
+                    .store
+                    .record_failed_attempt(key, state.clock.now())
+                    .await?;
+            }
             tracing::warn!(
                 user_id = other
                     .as_ref()
@@ -257,7 +279,9 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
         .await?
         .is_some_and(|f| f.enabled);
     if !mfa_on || attempts <= 1 {
-        state.store.clear_login_failures(&login_key).await?;
+        for key in &keys {
+            state.store.clear_login_failures(key).await?;
+        }
     }
     if !user.activated {
         let reason = Some("not_activated");
@@ -357,14 +381,32 @@ pub(crate) async fn token_hook(
     scope: &[String],
     amr: &[impl AsRef<str>],
 ) -> ApiResult<Option<Map<String, Value>>> {
-    match &state.hooks {
-        Some(hooks) => {
-            hooks
-                .before_token(user, scope, amr, state.clock.now())
-                .await
+    let Some(hooks) = &state.hooks else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let ext = hooks.before_token(user, scope, amr, now).await?;
+    if let Some(ext) = &ext {
+        // The token these claims would make, measured as signed: one the service would then
+        // refuse (over MAX_TOKEN_BYTES) is refused now, before anything is spent. Its session id
+        // and times are as long as the real ones (22 characters, ten digits).
+        let amr = amr.iter().map(|m| m.as_ref().to_string()).collect();
+        let times = (now, now + state.lifetimes.access_token);
+        let sid = "x".repeat(22);
+        let claims = access_claims(state, user, &sid, scope, amr, Some(ext.clone()), times);
+        let size = state.keys.sign(&claims)?.len();
+        if size > MAX_TOKEN_BYTES {
+            tracing::error!(
+                hook = "token",
+                size,
+                "claims make a token too large to be accepted: refused"
+            );
+            return Err(ApiError::HookUnavailable(
+                "token: claims make the token too large".into(),
+            ));
         }
-        None => Ok(None),
     }
+    Ok(ext)
 }
 
 /// Records a login that failed or was refused: of `user`, or of no account (what was typed is
@@ -414,22 +456,15 @@ fn token_pair(
     let lifetimes = state.lifetimes;
     let iat = session.refreshed_at;
     let exp = (iat + lifetimes.access_token).min(session.created_at + lifetimes.absolute);
-    let claims = Claims {
-        sub: user.user_id.clone(),
-        name: name_in_token(crate::user::UserView::from(user).name),
-        email: user.email.clone(),
-        scope: scope.join(" "),
-        role: user.role.as_str().into(),
-        sid: session.session_id.clone(),
-        iat,
-        exp,
-        iss: state.keys.issuer.clone(),
-        aud: state.keys.audience.clone(),
-        nbf: None,
-        acr: acr_of(&amr).into(),
+    let claims = access_claims(
+        state,
+        user,
+        &session.session_id,
+        &scope,
         amr,
         ext,
-    };
+        (iat, exp),
+    );
     let token = state.keys.sign(&claims)?;
     let refresh = RefreshClaims {
         sub: user.user_id.clone(),
@@ -449,6 +484,34 @@ fn token_pair(
         refresh_token,
         refresh_expires_in: session.expires_at - now,
     })
+}
+
+/// The claims of `user`'s access token in the sign-in `sid`, issued and expiring at `times`.
+fn access_claims(
+    state: &AppState,
+    user: &UserRecord,
+    sid: &str,
+    scope: &[String],
+    amr: Vec<String>,
+    ext: Option<Map<String, Value>>,
+    (iat, exp): (i64, i64),
+) -> Claims {
+    Claims {
+        sub: user.user_id.clone(),
+        name: name_in_token(crate::user::UserView::from(user).name),
+        email: user.email.clone(),
+        scope: scope.join(" "),
+        role: user.role.as_str().into(),
+        sid: sid.to_string(),
+        iat,
+        exp,
+        iss: state.keys.issuer.clone(),
+        aud: state.keys.audience.clone(),
+        nbf: None,
+        acr: acr_of(&amr).into(),
+        amr,
+        ext,
+    }
 }
 
 /// `POST /auth/token`: `grant_type` and `refresh_token` (RFC 6749 section 6; JSON or a form).
@@ -533,7 +596,12 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
             continue;
         }
         if within_grace {
-            tracing::debug!(user_id = %user.user_id, "refresh within the reuse grace");
+            tracing::info!(user_id = %user.user_id, "refresh within the reuse grace");
+            let event = Event::new(EventType::RefreshGraceUsed, &user)
+                .session(&session.session_id)
+                .detail("presented_generation", presented.generation)
+                .detail("current_generation", current);
+            events::record(state, event).await;
             return token_pair(state, &user, &session, scope, presented.amr, ext, now);
         }
         if presented.generation < current {
