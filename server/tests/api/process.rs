@@ -265,7 +265,7 @@ async fn rotating_the_signing_key_logs_nobody_out_and_retiring_the_old_one_ends_
     drop(server);
 
     // rotate-key makes a key of JWT_ALGORITHM's kind: with RS256, an RSA key goes first and
-    // the Ed25519 one stays (the switch); the restarted server signs with it.
+    // the Ed25519 one stays (the switch; scripts/oauth_interop_test.py restarts a server on it).
     let out = accounts(dir.path(), &table)
         .env("JWT_ALGORITHM", "RS256")
         .arg("rotate-key")
