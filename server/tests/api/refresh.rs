@@ -206,12 +206,17 @@ async fn a_sign_in_ends_when_idle_or_too_old() {
         ends.push(body["refresh_expires_in"].as_i64().unwrap());
         token = pair(&body).1;
     }
-    // Day 24: six days are left, not seven; the access token stops at the end too.
+    // Day 24: six days are left, not seven; the access token stops at the end too. (What is
+    // left of the absolute end is counted from the login on the real clock as well: a slow
+    // store may take a second or two of it.)
     s.clock.advance(5 * 86400);
     let body = refresh(&s, &token).await.expect(200, None);
-    assert_eq!(ends, [7 * 86400, 7 * 86400, 7 * 86400, 6 * 86400]);
-    assert_eq!(body["refresh_expires_in"], 86400);
-    assert_eq!(body["expires_in"], 86400);
+    let about = |got: i64, want: i64| (want - 3..=want).contains(&got);
+    assert_eq!(ends[..3], [7 * 86400, 7 * 86400, 7 * 86400]);
+    assert!(about(ends[3], 6 * 86400), "{ends:?}");
+    let left = |member: &str| body[member].as_i64().unwrap();
+    assert!(about(left("refresh_expires_in"), 86400), "{body}");
+    assert!(about(left("expires_in"), 86400), "{body}");
     let (access, token) = pair(&body);
     s.clock.advance(86400);
     refused(&s, &token).await;
