@@ -307,12 +307,21 @@ pub async fn verify_totp(
     })
     .await?;
     // The sign-ins made before (with the password alone) end, as a password change ends them,
-    // their refresh tokens with them: this one goes on.
-    state
+    // their refresh tokens with them: this one goes on. The factor is on already: should the
+    // store fail here, the recovery codes are still answered (they are shown only now), and
+    // the other sign-ins, aal1, hold no power the factor guards.
+    match state
         .store
         .end_all_sessions(&user.user_id, Some(&auth.session.session_id), now)
-        .await?;
-    tracing::info!(user_id = %user.user_id, "second factor turned on; the other sign-ins ended");
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(user_id = %user.user_id, "second factor turned on; the other sign-ins ended")
+        }
+        Err(e) => {
+            tracing::error!(user_id = %user.user_id, error = %e, "second factor turned on; the other sign-ins could not be ended")
+        }
+    }
     let event = Event::new(EventType::MfaEnabled, user).session(&auth.session.session_id);
     events::record(state, event).await;
     if let Err(e) = send_notice(state, &mfa_enabled_notice(&user.email, &user.username)).await {
