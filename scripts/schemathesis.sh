@@ -43,16 +43,16 @@ for _ in $(seq 1 100); do curl -sf -o /dev/null "$base/" && break; sleep 0.1; do
 password="correct horse battery staple"
 # fixture_user <name>: signs up, activates from the logged mail, logs in; prints the token.
 fixture_user() {
-    curl -sf -o /dev/null -X POST "$base/user" -d "{\"username\":\"$1\",\"email\":\"$1@example.com\",\"password\":\"$password\"}"
+    curl -sf -o /dev/null -X POST "$base/user" -H "content-type: application/json" -d "{\"username\":\"$1\",\"email\":\"$1@example.com\",\"password\":\"$password\"}"
     curl -sf -o /dev/null "$(grep "\"to\":\"$1@example.com\"" "$dir/mail.log" | grep -o 'http[^"\\]*/activate?token=[A-Za-z0-9_-]*' | tail -1)"
-    curl -sf -X POST "$base/auth" -d "{\"username\":\"$1\",\"password\":\"$password\"}" |
+    curl -sf -X POST "$base/auth" -H "content-type: application/json" -d "{\"username\":\"$1\",\"password\":\"$password\"}" |
         "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["token"])'
 }
 token=$(fixture_user fixture)
 # An admin for the listing: made so by the operator's command while the server runs.
 fixture_user boss > /dev/null
 DATA_DIR="$dir" "$bin" make-admin boss > /dev/null
-admin_token=$(curl -sf -X POST "$base/auth" -d "{\"username\":\"boss\",\"password\":\"$password\"}" |
+admin_token=$(curl -sf -X POST "$base/auth" -H "content-type: application/json" -d "{\"username\":\"boss\",\"password\":\"$password\"}" |
     "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 
 run() {
