@@ -70,8 +70,8 @@ fn given(field: Field<String>) -> Option<String> {
     }
 }
 
-/// `{"password"}` (optional: a recent sign-in will do) to enrol; `{"code"}` (optional: a recent
-/// second-factor sign-in will do) to step up.
+/// `{"password"}` to enrol (or, with `{"code"}` instead, to replace the recovery codes);
+/// `{"code"}` (optional where a recent second-factor sign-in will do) to step up.
 #[derive(Debug, Default, Deserialize, garde::Validate)]
 pub struct ProofBody {
     #[serde(default)]
