@@ -219,13 +219,18 @@ impl KeySet {
 
     /// The algorithms the set verifies, the current key's first, each once.
     pub fn algorithms(&self) -> Vec<&'static str> {
-        let mut algs: Vec<&'static str> = Vec::new();
+        self.kinds().into_iter().map(KeyKind::alg).collect()
+    }
+
+    /// The kinds of key in the set, the current key's first, each once.
+    fn kinds(&self) -> Vec<KeyKind> {
+        let mut kinds: Vec<KeyKind> = Vec::new();
         for k in &self.keys {
-            if !algs.contains(&k.kind.alg()) {
-                algs.push(k.kind.alg());
+            if !kinds.contains(&k.kind) {
+                kinds.push(k.kind);
             }
         }
-        algs
+        kinds
     }
 
     /// A new Ed25519 private key (256 random bits from the OS), as a PKCS#8 PEM block.
@@ -475,12 +480,7 @@ impl TokenKeys {
     /// A key set (EdDSA, RS256, or both during a switch): the current key signs, every key of
     /// the set verifies, each with its own algorithm only.
     pub fn with_set(keys: KeySet, issuer: &str, audience: &str) -> Self {
-        let mut algorithms: Vec<Algorithm> = Vec::new();
-        for k in &keys.keys {
-            if !algorithms.contains(&k.kind.algorithm()) {
-                algorithms.push(k.kind.algorithm());
-            }
-        }
+        let algorithms = keys.kinds().into_iter().map(KeyKind::algorithm).collect();
         Self::with(Signing::KeySet(keys), algorithms, issuer, audience)
     }
 
@@ -1261,20 +1261,23 @@ mod tests {
         assert_eq!(jwk["alg"], "RS256");
         assert_eq!(jwk["use"], "sig");
         // A key under 2048 bits is refused.
+        // (A modulus is odd: half of the example's, made odd, is a well-formed 1024-bit key.)
+        let mut half = n[..128].to_vec();
+        half[127] |= 1;
         let short = aws_lc_rs::rsa::PublicKeyComponents {
-            n: &n[..128],
+            n: half.as_slice(),
             e: &[1u8, 0, 1][..],
         }
-        .as_der();
-        if let Ok(short) = short {
-            let pem = pkcs8::der::pem::encode_string(
-                "PUBLIC KEY",
-                pkcs8::der::pem::LineEnding::LF,
-                short.as_ref(),
-            )
-            .unwrap();
-            assert!(KeySet::from_public_pem(&pem).is_err(), "1024 bits");
-        }
+        .as_der()
+        .unwrap();
+        let pem = pkcs8::der::pem::encode_string(
+            "PUBLIC KEY",
+            pkcs8::der::pem::LineEnding::LF,
+            short.as_ref(),
+        )
+        .unwrap();
+        let refused = KeySet::from_public_pem(&pem).unwrap_err();
+        assert!(refused.contains("1024 bits"), "{refused}");
     }
 
     #[test]

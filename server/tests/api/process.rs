@@ -209,7 +209,21 @@ fn kid_of(token: &str) -> String {
 
 /// Runs a key command of the binary; its stdout.
 fn key_command(dir: &std::path::Path, table: &Option<String>, command: &str) -> String {
-    let out = accounts(dir, table).arg(command).output().unwrap();
+    key_command_with(dir, table, command, &[])
+}
+
+/// Runs a key command of the binary with these variables besides; its stdout.
+fn key_command_with(
+    dir: &std::path::Path,
+    table: &Option<String>,
+    command: &str,
+    vars: &[(&str, &str)],
+) -> String {
+    let out = accounts(dir, table)
+        .envs(vars.iter().copied())
+        .arg(command)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{command}: {}",
@@ -266,15 +280,11 @@ async fn rotating_the_signing_key_logs_nobody_out_and_retiring_the_old_one_ends_
 
     // rotate-key makes a key of JWT_ALGORITHM's kind: with RS256, an RSA key goes first and
     // the Ed25519 one stays (the switch; scripts/oauth_interop_test.py restarts a server on it).
-    let out = accounts(dir.path(), &table)
-        .env("JWT_ALGORITHM", "RS256")
-        .arg("rotate-key")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    key_command_with(
+        dir.path(),
+        &table,
+        "rotate-key",
+        &[("JWT_ALGORITHM", "RS256")],
     );
     let pem = std::fs::read_to_string(dir.path().join(accounts::SIGNING_KEYS_FILE)).unwrap();
     let set = shared::token::KeySet::from_pem(&pem).unwrap();
