@@ -150,7 +150,12 @@ pub fn email_confirmation_mail(to: &str, username: &str, link: &str) -> Mail {
 }
 
 /// The notice that the password was changed (by a reset or by its owner).
-pub fn password_changed_notice(to: &str, username: &str, cancelled_email_change: bool) -> Mail {
+pub fn password_changed_notice(
+    to: &str,
+    username: &str,
+    cancelled_email_change: bool,
+    removed_factor: bool,
+) -> Mail {
     let mut body = String::from(
         "The password of your account was just changed, and every other session was ended. ",
     );
@@ -158,11 +163,19 @@ pub fn password_changed_notice(to: &str, username: &str, cancelled_email_change:
         body.push_str(CANCELLED_EMAIL_CHANGE);
         body.push(' ');
     }
+    if removed_factor {
+        body.push_str(REMOVED_UNUSED_FACTOR);
+        body.push(' ');
+    }
     body.push_str(
         "If this was not you, reset your password at once (\"forgot my password\") and tell us.",
     );
     notice(to, "Your password was changed", username, &body)
 }
+
+/// What a reset's notice says when it removed a second factor never used to sign in.
+const REMOVED_UNUSED_FACTOR: &str = "Two-factor sign-in, turned on for your account but never \
+     used to sign in, was turned off: if you turned it on yourself, turn it on again.";
 
 const CANCELLED_EMAIL_CHANGE: &str = "A change of your account's address that was waiting \
      for its confirmation link was cancelled: its link no longer works.";

@@ -387,3 +387,98 @@ async fn bodies_are_read_only_as_their_type_says_and_never_with_a_member_twice()
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
 }
+
+/// A reset by the mailbox `name`'s address: the link of a new "forgot" mail, then `password`.
+async fn reset_by_mail(s: &Server, name: &str, password: &str) {
+    s.clock.advance(61); // past the mail throttle's minute
+    s.post("/password/forgot", None, json!({"email": email(name)}))
+        .await
+        .expect(202, None);
+    let token = s.link_token(&email(name), "/password/reset");
+    s.post(
+        "/password/reset",
+        None,
+        json!({"token": token, "password": password}),
+    )
+    .await
+    .expect(200, None);
+}
+
+/// The newest notice of a changed password to `name`, its text.
+fn password_notice(s: &Server, name: &str) -> String {
+    s.mails()
+        .into_iter()
+        .rev()
+        .find(|m| m["to"] == email(name) && m["subject"] == "Your password was changed")
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .expect("a notice of the changed password")
+}
+
+/// Whoever learnt the password turns a factor on with their own authenticator: the owner's
+/// password reset from the mailbox removes it (it never signed anyone in), says so in the
+/// notice and records it; the owner then signs in with the new password alone. A factor that
+/// has signed its owner in once stays through a reset, and the notice says nothing of it.
+#[tokio::test]
+async fn a_reset_removes_a_factor_never_used_to_sign_in_and_keeps_one_that_was() {
+    const NEW_PASSWORD: &str = "an entirely new passphrase 8";
+    let s = Server::start().await;
+    // The intruder's factor, turned on with the owner's password and a token of theirs.
+    enrolled(&s, "olga").await;
+    reset_by_mail(&s, "olga", NEW_PASSWORD).await;
+    let notice = password_notice(&s, "olga");
+    assert!(
+        notice.contains("never used to sign in, was turned off"),
+        "{notice}"
+    );
+    let r = s
+        .post(
+            "/auth",
+            None,
+            json!({"username": "olga", "password": NEW_PASSWORD}),
+        )
+        .await
+        .expect(200, None);
+    assert!(r.get("mfa_required").is_none(), "no second step: {r}");
+    let token = r["access_token"].as_str().unwrap().to_string();
+    let events = s
+        .get("/user/olga/events", Some(&token))
+        .await
+        .expect(200, None);
+    let removed: Vec<_> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "mfa_disabled")
+        .collect();
+    assert_eq!(removed.len(), 1, "{events}");
+    assert_eq!(removed[0]["detail"]["via"], "password_reset", "{events}");
+
+    // The owner's factor, used to sign in once: a reset keeps it, and the notice is silent.
+    let owner = enrolled(&s, "pia").await;
+    aal2(&s, "pia", &owner.secret).await;
+    reset_by_mail(&s, "pia", NEW_PASSWORD).await;
+    let notice = password_notice(&s, "pia");
+    assert!(!notice.contains("Two-factor"), "{notice}");
+    let r = s
+        .post(
+            "/auth",
+            None,
+            json!({"username": "pia", "password": NEW_PASSWORD}),
+        )
+        .await
+        .expect(200, None);
+    assert_eq!(r["mfa_required"], true, "the factor stayed: {r}");
+
+    // A factor used only for a step-up has not signed anyone in: removed.
+    let stepped = enrolled(&s, "quin").await;
+    let code = code_at(&stepped.secret, s.clock.now());
+    s.post(
+        "/user/quin/mfa/recovery-codes",
+        Some(&stepped.token),
+        json!({"code": code}),
+    )
+    .await
+    .expect(200, None);
+    reset_by_mail(&s, "quin", NEW_PASSWORD).await;
+    assert!(password_notice(&s, "quin").contains("was turned off"));
+}

@@ -210,7 +210,7 @@ pub(crate) async fn step_up(state: &AppState, auth: &Auth, code: Option<&str>) -
     };
     let user_id = auth.user.user_id.clone();
     prove_code(state, &auth.user, &factor, code, async |step| {
-        Ok(state.store.use_step(&user_id, step).await?)
+        Ok(state.store.use_step(&user_id, step, false).await?)
     })
     .await
 }
@@ -255,6 +255,7 @@ pub async fn enrol_totp(
         pending_until: now + ENROLMENT_TTL_SECS,
         last_step: 0,
         recovery: vec![],
+        signed_in: false,
     };
     if !state.store.start_factor(&factor).await? {
         // Turned on by another request since the check above.
@@ -373,7 +374,7 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
         Proof::Code(code) => {
             let user_id = user.user_id.clone();
             prove_code(state, &user, &factor, &code, async |step| {
-                Ok(state.store.use_step(&user_id, step).await?)
+                Ok(state.store.use_step(&user_id, step, true).await?)
             })
             .await
         }
@@ -505,7 +506,7 @@ pub async fn replace_recovery_codes(
         (Some(code), _) => {
             let user_id = auth.user.user_id.clone();
             prove_code(state, &auth.user, &factor, &code, async |step| {
-                Ok(state.store.use_step(&user_id, step).await?)
+                Ok(state.store.use_step(&user_id, step, false).await?)
             })
             .await?
         }

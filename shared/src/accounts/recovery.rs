@@ -172,16 +172,17 @@ pub(crate) async fn verify_own_password(
 
 /// The "password changed" notice, sent before the change is stored; it says whether the change
 /// (which moves the auth epoch on) cancels a pending change of address.
-async fn send_password_notice(state: &AppState, user: &UserRecord) -> ApiResult<()> {
+async fn send_password_notice(
+    state: &AppState,
+    user: &UserRecord,
+    removes_factor: bool,
+) -> ApiResult<()> {
     let cancels = state
         .store
         .has_pending_email_change(&user.user_id, user.auth_epoch, state.clock.now())
         .await?;
-    send_notice(
-        state,
-        &password_changed_notice(&user.email, &user.username, cancels),
-    )
-    .await
+    let notice = password_changed_notice(&user.email, &user.username, cancels, removes_factor);
+    send_notice(state, &notice).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,7 +266,22 @@ pub async fn reset_password(state: &AppState, body: ResetBody) -> ApiResult<()> 
         .hasher
         .hash_if_strong(&password, &user.username, &user.email)
         .await?;
-    send_password_notice(state, &user).await?;
+    // A second factor never used to sign in goes: whoever turned it on without the owner (with
+    // the password, which this reset replaces) cannot keep the owner out. The notice says so;
+    // it goes first, as every notice of a change does.
+    let unproven = state
+        .store
+        .factor(&user.user_id)
+        .await?
+        .filter(|f| !f.signed_in);
+    let removes_factor = unproven.as_ref().is_some_and(|f| f.enabled);
+    send_password_notice(state, &user, removes_factor).await?;
+    let removed = unproven.is_some() && state.store.remove_unproven_factor(&user.user_id).await?;
+    if removed && removes_factor {
+        tracing::warn!(user_id = %user.user_id, "a second factor never used to sign in was removed by a password reset");
+        let event = Event::new(EventType::MfaDisabled, &user).detail("via", "password_reset");
+        events::record(state, event).await;
+    }
     let user = usable(
         state
             .store
@@ -303,7 +319,7 @@ pub async fn change_password(
         .hasher
         .hash_if_strong(&new, &user.username, &user.email)
         .await?;
-    send_password_notice(state, user).await?;
+    send_password_notice(state, user, false).await?;
     let changed = state
         .store
         .change_password(

@@ -461,8 +461,8 @@ pub(crate) fn judge_email_change(
 
 /// A user's second factor (TOTP): its secret sealed ([`crate::mfa::MfaKeys::seal`]), whether it
 /// is on or pending (made, not yet proven with a code), until when a pending one may be proven,
-/// the last time step accepted (a step is accepted once), and the MACs of the unused recovery
-/// codes.
+/// the last time step accepted (a step is accepted once), the MACs of the unused recovery
+/// codes, and whether it has ever been used to sign in (a login's second step).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TotpFactor {
     pub user_id: String,
@@ -471,6 +471,11 @@ pub struct TotpFactor {
     pub pending_until: i64,
     pub last_step: i64,
     pub recovery: Vec<String>,
+    /// Set by the first login that passes its second step with this factor. A password reset
+    /// removes a factor that never has ([`Factors::remove_unproven_factor`]): whoever turned
+    /// it on without the owner cannot keep the owner out. A factor stored before this was
+    /// kept reads as used (it is never removed by a reset).
+    pub signed_in: bool,
 }
 
 /// A login whose password was right, waiting for its second factor: the hash of its
@@ -507,14 +512,20 @@ pub trait Factors: Send + Sync {
         recovery: &[String],
         now: i64,
     ) -> StoreResult<bool>;
-    /// Accepts `step` for an enabled factor if it is later than every step accepted before.
-    async fn use_step(&self, user_id: &str, step: i64) -> StoreResult<bool>;
-    /// Spends the recovery code of MAC `hash` of an enabled factor; `false` if it is not one.
+    /// Accepts `step` for an enabled factor if it is later than every step accepted before;
+    /// `sign_in`: at a login's second step (the factor is then [`TotpFactor::signed_in`]).
+    async fn use_step(&self, user_id: &str, step: i64, sign_in: bool) -> StoreResult<bool>;
+    /// Spends the recovery code of MAC `hash` of an enabled factor (at a login's second step,
+    /// so the factor is [`TotpFactor::signed_in`] after); `false` if it is not one.
     async fn use_recovery_code(&self, user_id: &str, hash: &str) -> StoreResult<bool>;
     /// Replaces the recovery codes of an enabled factor.
     async fn set_recovery_codes(&self, user_id: &str, recovery: &[String]) -> StoreResult<bool>;
     /// Removes the factor, on or pending; `false` when there was none.
     async fn remove_factor(&self, user_id: &str) -> StoreResult<bool>;
+    /// Removes the factor, on or pending, if it has never been used to sign in; `false` when
+    /// there was none or it has (one conditional write: a sign-in at the same moment either
+    /// comes first and keeps it, or finds it gone).
+    async fn remove_unproven_factor(&self, user_id: &str) -> StoreResult<bool>;
     async fn create_challenge(&self, challenge: &MfaChallenge) -> StoreResult<()>;
     /// Counts one attempt at the challenge of `token_hash` if it is unexpired at `now` and has
     /// attempts left: the challenge as it stands after the count, or `None`.

@@ -6,6 +6,7 @@ contract!(
     a_factor_is_pending_then_on_and_each_step_counts_once,
     recovery_codes_work_once_and_go_with_the_factor_or_the_user,
     a_challenge_counts_its_attempts_and_is_spent_once,
+    a_factor_is_removed_by_a_reset_only_until_it_signs_someone_in,
 );
 
 fn pending(user_id: &str, secret: &str, until: i64) -> TotpFactor {
@@ -16,6 +17,7 @@ fn pending(user_id: &str, secret: &str, until: i64) -> TotpFactor {
         pending_until: until,
         last_step: 0,
         recovery: vec![],
+        signed_in: false,
     }
 }
 
@@ -50,7 +52,7 @@ async fn a_factor_is_pending_then_on_and_each_step_counts_once(store: Arc<dyn Us
         store.factor("u1").await.unwrap(),
         Some(pending("u1", "s2", NOW + 700))
     );
-    assert!(!store.use_step("u1", 5).await.unwrap(), "not on yet");
+    assert!(!store.use_step("u1", 5, false).await.unwrap(), "not on yet");
     assert!(
         !store
             .enable_factor("u1", 5, &codes(10), NOW + 700)
@@ -74,12 +76,12 @@ async fn a_factor_is_pending_then_on_and_each_step_counts_once(store: Arc<dyn Us
         "an enabled factor is not replaced by an enrolment"
     );
     // A step is accepted once, and never one at or before the last.
-    assert!(!store.use_step("u1", 5).await.unwrap());
-    let both = join_all((0..2).map(|_| store.use_step("u1", 6))).await;
+    assert!(!store.use_step("u1", 5, false).await.unwrap());
+    let both = join_all((0..2).map(|_| store.use_step("u1", 6, false))).await;
     let won: Vec<bool> = both.into_iter().map(Result::unwrap).collect();
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
-    assert!(!store.use_step("u1", 4).await.unwrap());
-    assert!(store.use_step("u1", 8).await.unwrap());
+    assert!(!store.use_step("u1", 4, true).await.unwrap());
+    assert!(store.use_step("u1", 8, false).await.unwrap());
     assert!(store.remove_factor("u1").await.unwrap());
     assert!(!store.remove_factor("u1").await.unwrap());
     assert_eq!(store.factor("u1").await.unwrap(), None);
@@ -179,4 +181,57 @@ async fn a_challenge_counts_its_attempts_and_is_spent_once(store: Arc<dyn UserSt
         None,
         "spent"
     );
+}
+
+/// A factor is "used to sign in" once a login's second step passes with it (a code with
+/// `sign_in`, or a recovery code); until then a reset's conditional removal takes it (on or
+/// pending), after it never does. A step-up's code (no `sign_in`) does not count.
+async fn a_factor_is_removed_by_a_reset_only_until_it_signs_someone_in(store: Arc<dyn UserStore>) {
+    activated(&store, "u1", "sasha").await;
+    assert!(!store.remove_unproven_factor("u1").await.unwrap(), "none");
+    // Pending: removed.
+    let start = store.start_factor(&pending("u1", "s", NOW + 600)).await;
+    assert!(start.unwrap());
+    assert!(store.remove_unproven_factor("u1").await.unwrap());
+    assert_eq!(store.factor("u1").await.unwrap(), None);
+    // On, and used for step-ups only: still removed.
+    let start = store.start_factor(&pending("u1", "s", NOW + 600)).await;
+    assert!(start.unwrap());
+    assert!(store.enable_factor("u1", 1, &codes(2), NOW).await.unwrap());
+    assert!(store.use_step("u1", 2, false).await.unwrap());
+    let on = store.factor("u1").await.unwrap().unwrap();
+    assert!(on.enabled && !on.signed_in, "{on:?}");
+    assert!(store.remove_unproven_factor("u1").await.unwrap());
+    assert_eq!(store.factor("u1").await.unwrap(), None);
+    // On, and one sign-in with a code: kept.
+    let start = store.start_factor(&pending("u1", "s", NOW + 600)).await;
+    assert!(start.unwrap());
+    assert!(store.enable_factor("u1", 1, &codes(2), NOW).await.unwrap());
+    assert!(
+        !store.use_step("u1", 1, true).await.unwrap(),
+        "a refused step marks nothing"
+    );
+    assert!(!store.factor("u1").await.unwrap().unwrap().signed_in);
+    assert!(store.use_step("u1", 3, true).await.unwrap());
+    assert!(
+        store.use_step("u1", 4, false).await.unwrap(),
+        "a step-up after"
+    );
+    assert!(
+        store.factor("u1").await.unwrap().unwrap().signed_in,
+        "stays"
+    );
+    assert!(!store.remove_unproven_factor("u1").await.unwrap());
+    assert!(store.factor("u1").await.unwrap().is_some());
+    // A new factor after the owner removes this one starts unused again; a recovery code's
+    // sign-in marks it.
+    assert!(store.remove_factor("u1").await.unwrap());
+    let start = store.start_factor(&pending("u1", "s", NOW + 600)).await;
+    assert!(start.unwrap());
+    assert!(store.enable_factor("u1", 1, &codes(2), NOW).await.unwrap());
+    assert!(!store.use_recovery_code("u1", "mac7").await.unwrap());
+    assert!(!store.factor("u1").await.unwrap().unwrap().signed_in);
+    assert!(store.use_recovery_code("u1", "mac1").await.unwrap());
+    assert!(store.factor("u1").await.unwrap().unwrap().signed_in);
+    assert!(!store.remove_unproven_factor("u1").await.unwrap());
 }

@@ -179,6 +179,43 @@ async fn an_older_store_file_rekeys_its_addresses_when_opened() {
     );
 }
 
+/// SQLite only: a store file of schema 6 keeps its second factors, and reads them as used to
+/// sign in (nothing of theirs is known: a password reset must not remove them).
+#[tokio::test]
+async fn an_older_store_files_factors_read_as_used_and_survive_a_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.db");
+    {
+        let store: Arc<dyn UserStore> = Arc::new(SqliteStore::open(&path).unwrap());
+        activated(&store, "f1", "fern").await;
+        let factor = TotpFactor {
+            user_id: "f1".into(),
+            sealed_secret: "sealed".into(),
+            enabled: false,
+            pending_until: NOW + 600,
+            last_step: 0,
+            recovery: vec![],
+            signed_in: false,
+        };
+        assert!(store.start_factor(&factor).await.unwrap());
+        assert!(store.enable_factor("f1", 1, &[], NOW).await.unwrap());
+    }
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch("ALTER TABLE mfa_factors DROP COLUMN signed_in; PRAGMA user_version = 6;")
+            .unwrap();
+    }
+    let store: Arc<dyn UserStore> = Arc::new(SqliteStore::open(&path).unwrap());
+    let factor = store.factor("f1").await.unwrap().unwrap();
+    assert!(factor.enabled && factor.signed_in, "{factor:?}");
+    assert!(!store.remove_unproven_factor("f1").await.unwrap());
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 7);
+}
+
 /// SQLite only: what anyone's requests store is swept within a day of its end: link tokens a
 /// day past their validity (used or not), accounts a day past their activation window.
 #[tokio::test]

@@ -27,6 +27,12 @@ fn factor_from_item(user_id: &str, item: &Item) -> StoreResult<TotpFactor> {
             .and_then(|v| v.as_ss().ok())
             .cloned()
             .unwrap_or_default(),
+        // Stored since factors are removed by a reset; one of before reads as used.
+        signed_in: item
+            .get("signed_in")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(true),
     })
 }
 
@@ -82,6 +88,7 @@ impl Factors for DynamoStore {
         item.insert("enabled".into(), Av::Bool(false));
         item.insert("pending_until".into(), n(factor.pending_until));
         item.insert("last_step".into(), n(0));
+        item.insert("signed_in".into(), Av::Bool(false));
         // With its user (present), and only over nothing or a pending factor.
         let user = ConditionCheck::builder()
             .table_name(&self.table)
@@ -127,10 +134,15 @@ impl Factors for DynamoStore {
         .await
     }
 
-    async fn use_step(&self, user_id: &str, step: i64) -> StoreResult<bool> {
+    async fn use_step(&self, user_id: &str, step: i64, sign_in: bool) -> StoreResult<bool> {
+        let expression = if sign_in {
+            "SET last_step = :step, signed_in = :yes"
+        } else {
+            "SET last_step = :step"
+        };
         self.update_factor(
             user_id,
-            "SET last_step = :step",
+            expression,
             "enabled = :yes AND last_step < :step",
             value_map([(":yes", Av::Bool(true)), (":step", n(step))]),
         )
@@ -140,7 +152,7 @@ impl Factors for DynamoStore {
     async fn use_recovery_code(&self, user_id: &str, hash: &str) -> StoreResult<bool> {
         self.update_factor(
             user_id,
-            "DELETE recovery :set",
+            "SET signed_in = :yes DELETE recovery :set",
             "enabled = :yes AND contains(recovery, :one)",
             value_map([
                 (":yes", Av::Bool(true)),
@@ -175,6 +187,23 @@ impl Factors for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn remove_unproven_factor(&self, user_id: &str) -> StoreResult<bool> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(factor_key(user_id)))
+            .condition_expression("signed_in = :no")
+            .set_expression_attribute_values(Some(value_map([(":no", Av::Bool(false))])))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if refused(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn create_challenge(&self, challenge: &MfaChallenge) -> StoreResult<()> {

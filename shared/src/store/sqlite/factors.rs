@@ -11,6 +11,7 @@ fn factor_from_row(row: &Row<'_>) -> rusqlite::Result<TotpFactor> {
         pending_until: row.get(3)?,
         last_step: row.get(4)?,
         recovery: serde_json::from_str(&recovery).unwrap_or_default(),
+        signed_in: row.get(6)?,
     })
 }
 
@@ -24,8 +25,8 @@ impl Factors for SqliteStore {
         let uid = user_id.to_string();
         self.read(move |conn| {
             conn.query_row(
-                "SELECT user_id, sealed_secret, enabled, pending_until, last_step, recovery \
-                 FROM mfa_factors WHERE user_id = ?1",
+                "SELECT user_id, sealed_secret, enabled, pending_until, last_step, recovery, \
+                 signed_in FROM mfa_factors WHERE user_id = ?1",
                 [uid],
                 factor_from_row,
             )
@@ -41,10 +42,11 @@ impl Factors for SqliteStore {
             let changed = conn
                 .execute(
                     "INSERT INTO mfa_factors \
-                     (user_id, sealed_secret, enabled, pending_until, last_step, recovery) \
-                     SELECT ?1, ?2, 0, ?3, 0, '[]' FROM users WHERE user_id = ?1 \
+                     (user_id, sealed_secret, enabled, pending_until, last_step, recovery, \
+                     signed_in) \
+                     SELECT ?1, ?2, 0, ?3, 0, '[]', 0 FROM users WHERE user_id = ?1 \
                      ON CONFLICT (user_id) DO UPDATE SET sealed_secret = ?2, pending_until = ?3, \
-                     last_step = 0, recovery = '[]' WHERE enabled = 0",
+                     last_step = 0, recovery = '[]', signed_in = 0 WHERE enabled = 0",
                     params![f.user_id, f.sealed_secret, f.pending_until],
                 )
                 .map_err(unavailable)?;
@@ -75,14 +77,14 @@ impl Factors for SqliteStore {
         .await
     }
 
-    async fn use_step(&self, user_id: &str, step: i64) -> StoreResult<bool> {
+    async fn use_step(&self, user_id: &str, step: i64, sign_in: bool) -> StoreResult<bool> {
         let uid = user_id.to_string();
         self.run(move |conn| {
             let changed = conn
                 .execute(
-                    "UPDATE mfa_factors SET last_step = ?2 \
+                    "UPDATE mfa_factors SET last_step = ?2, signed_in = (signed_in OR ?3) \
                      WHERE user_id = ?1 AND enabled = 1 AND last_step < ?2",
-                    params![uid, step],
+                    params![uid, step, sign_in],
                 )
                 .map_err(unavailable)?;
             Ok(changed == 1)
@@ -114,7 +116,7 @@ impl Factors for SqliteStore {
                 return Ok(false);
             }
             tx.execute(
-                "UPDATE mfa_factors SET recovery = ?2 WHERE user_id = ?1",
+                "UPDATE mfa_factors SET recovery = ?2, signed_in = 1 WHERE user_id = ?1",
                 params![uid, codes(&left)],
             )
             .map_err(unavailable)?;
@@ -144,6 +146,20 @@ impl Factors for SqliteStore {
         self.run(move |conn| {
             let changed = conn
                 .execute("DELETE FROM mfa_factors WHERE user_id = ?1", [uid])
+                .map_err(unavailable)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn remove_unproven_factor(&self, user_id: &str) -> StoreResult<bool> {
+        let uid = user_id.to_string();
+        self.run(move |conn| {
+            let changed = conn
+                .execute(
+                    "DELETE FROM mfa_factors WHERE user_id = ?1 AND signed_in = 0",
+                    [uid],
+                )
                 .map_err(unavailable)?;
             Ok(changed == 1)
         })

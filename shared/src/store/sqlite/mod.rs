@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 /// The schema's version (`PRAGMA user_version`): each migration below takes a store file one
 /// version on, in one transaction, so a file made by an older release opens with its data.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// Version 2: auth epochs (every session ended in one write), reset tokens, email changes,
 /// mail counters.
@@ -146,6 +146,13 @@ CREATE TABLE account_events (
 CREATE INDEX account_events_user ON account_events(user_id, event_id);
 CREATE INDEX account_events_type ON account_events(type, event_id);
 CREATE INDEX account_events_expiry ON account_events(expires_at);
+"#;
+
+/// Version 7: whether a second factor has been used to sign in (a password reset removes one
+/// that has not). Factors of before read as used: nothing of theirs is known, and a reset must
+/// not take away a factor its owner relies on.
+const MIGRATION_7: &str = r#"
+ALTER TABLE mfa_factors ADD COLUMN signed_in INTEGER NOT NULL DEFAULT 1;
 "#;
 
 /// Link tokens (activation, reset, address change), used or not, are kept a day past their
@@ -233,6 +240,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 6 {
         tx.execute_batch(MIGRATION_6)?;
+    }
+    if version < 7 {
+        tx.execute_batch(MIGRATION_7)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
