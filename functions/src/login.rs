@@ -16,7 +16,8 @@ pub const FUNCTION: Function = Function::new(
         Route::post("/login", |m| on(m, login)),
     ],
 )
-.signs_tokens();
+.signs_tokens()
+.counts_login_names();
 
 pub async fn login(
     State(state): State<AppState>,

@@ -115,6 +115,8 @@ pub const SECRET_FILE: &str = "jwt-secret";
 pub const INTROSPECTION_KEY_FILE: &str = "introspection-key";
 /// The file that keeps the generated key of the second factor's secrets in the data directory.
 pub const MFA_KEY_FILE: &str = "mfa-key";
+/// The key login names of no account are hashed with, when `LOGIN_NAME_KEY` is not set.
+pub const LOGIN_NAME_KEY_FILE: &str = "login-name-key";
 /// The file that keeps the generated key set (EdDSA, the default, or RS256) in the data
 /// directory.
 pub const SIGNING_KEYS_FILE: &str = "jwt-signing-keys.pem";
@@ -158,6 +160,10 @@ pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<(Config, u16
     }
     if config.mfa_key.is_none() {
         config.mfa_key = Some(local_secret(&config.data_dir, MFA_KEY_FILE).map_err(in_data_dir)?);
+    }
+    if config.login_name_key.is_none() {
+        let key = local_secret(&config.data_dir, LOGIN_NAME_KEY_FILE).map_err(in_data_dir)?;
+        config.login_name_key = Some(key);
     }
     Ok((config, port))
 }

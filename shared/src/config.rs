@@ -63,6 +63,11 @@ pub struct Config {
     /// factor's secrets and MACs its recovery codes; `None`: no second factor here (its routes
     /// answer `503 mfa_unavailable`). Never logged.
     pub mfa_key: Option<String>,
+    /// `LOGIN_NAME_KEY`: the key (at least 32 bytes) a login name of no account is hashed
+    /// with (HMAC-SHA256) before the login throttle keeps it, so that a password typed into
+    /// the name field is never stored. Only the login function holds it, and needs it (it
+    /// refuses to start without it). Never logged.
+    pub login_name_key: Option<String>,
     /// `MFA_ISSUER`: the issuer an authenticator app shows for the account (default: the
     /// sender's name, `Accounts`).
     pub mfa_issuer: String,
@@ -285,6 +290,10 @@ impl std::fmt::Debug for Config {
                 &self.introspection_key.as_ref().map(|_| "<redacted>"),
             )
             .field("mfa_key", &self.mfa_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "login_name_key",
+                &self.login_name_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .field(
@@ -413,6 +422,15 @@ impl Config {
             }
             k => k.map(|k| k.trim().to_string()),
         };
+        let login_name_key = match non_empty("LOGIN_NAME_KEY") {
+            Some(k) if k.trim().len() < MIN_JWT_SECRET_BYTES => {
+                return Err(ConfigError::Invalid {
+                    var: "LOGIN_NAME_KEY",
+                    reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                });
+            }
+            k => k.map(|k| k.trim().to_string()),
+        };
         let mfa_issuer = non_empty("MFA_ISSUER")
             .map(|n| n.trim().to_string())
             .unwrap_or_else(|| sender_name.clone());
@@ -461,6 +479,7 @@ impl Config {
             hooks,
             lifetimes,
             mfa_key,
+            login_name_key,
             mfa_issuer,
             store,
             mail_from: mailbox(&sender_name, sender_address.trim()),
@@ -508,6 +527,15 @@ impl Config {
 
     /// For a function that signs tokens: with a key set, the private keys must be there (a
     /// function given only the public keys would answer every login with a 500).
+    /// What the login function needs beyond the signing keys: the key login names of no
+    /// account are hashed with.
+    pub fn require_login_name_key(&self) -> Result<(), ConfigError> {
+        match &self.login_name_key {
+            None => Err(ConfigError::Missing("LOGIN_NAME_KEY")),
+            Some(_) => Ok(()),
+        }
+    }
+
     pub fn require_signing_keys(&self) -> Result<(), ConfigError> {
         match (self.jwt_algorithm.key_kind(), &self.jwt_signing_keys) {
             (Some(_), None) => Err(ConfigError::Missing("JWT_SIGNING_KEYS")),

@@ -77,6 +77,7 @@ pub struct Function {
     mailer: Option<MakeMailer>,
     widgets: Option<MakeWidgets>,
     signs_tokens: bool,
+    counts_login_names: bool,
 }
 
 impl Function {
@@ -88,6 +89,7 @@ impl Function {
             mailer: None,
             widgets: None,
             signs_tokens: false,
+            counts_login_names: false,
         }
     }
 
@@ -97,6 +99,18 @@ impl Function {
     pub const fn signs_tokens(mut self) -> Self {
         self.signs_tokens = true;
         self
+    }
+
+    /// The function counts failed logins by the name typed (the login function): it needs the
+    /// key names of no account are hashed with (`LOGIN_NAME_KEY`) and refuses to start without
+    /// it. Every other function's failures count on an account, whose name is no secret.
+    pub const fn counts_login_names(mut self) -> Self {
+        self.counts_login_names = true;
+        self
+    }
+
+    pub const fn is_counting_login_names(&self) -> bool {
+        self.counts_login_names
     }
 
     /// The function sends mail, as `MAIL` says (SES by default on Lambda).
@@ -141,6 +155,9 @@ pub async fn run(function: &Function) -> Result<(), Error> {
     let config = lambda_config()?;
     if function.signs_tokens {
         config.require_signing_keys()?;
+    }
+    if function.counts_login_names {
+        config.require_login_name_key()?;
     }
     let StoreKind::Dynamodb { table } = &config.store else {
         return Err(StartupError::Store(

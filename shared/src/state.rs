@@ -34,6 +34,9 @@ pub struct AppState {
     pub mfa: Option<Arc<crate::mfa::MfaKeys>>,
     /// The issuer authenticator apps show (`MFA_ISSUER`).
     pub mfa_issuer: Arc<str>,
+    /// The key login names of no account are hashed with before the login throttle keeps
+    /// them (`LOGIN_NAME_KEY`); `None` in every function but the login function's.
+    pub login_name_key: Option<Arc<[u8]>>,
     /// The hooks before a sign-up and before a token; `None` when neither is configured.
     pub hooks: Option<Arc<crate::hooks::Hooks>>,
 }
@@ -108,6 +111,10 @@ impl AppState {
                 .as_deref()
                 .map(|k| Arc::new(crate::mfa::MfaKeys::new(k.as_bytes()))),
             mfa_issuer: config.mfa_issuer.as_str().into(),
+            login_name_key: config
+                .login_name_key
+                .as_deref()
+                .map(|k| Arc::from(k.as_bytes())),
             hooks: crate::hooks::Hooks::new(&config.hooks)
                 .map_err(|e| StartupError::Hooks(e.to_string()))?
                 .map(Arc::new),

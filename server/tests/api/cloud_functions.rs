@@ -463,6 +463,7 @@ pub(crate) async fn cloud_vars() -> (Vec<(String, String)>, shared::config::Conf
             ("JWT_VERIFYING_KEYS", &test_verifying_keys()),
             ("INTROSPECTION_KEY", crate::common::INTROSPECTION_KEY),
             ("MFA_ENCRYPTION_KEY", crate::common::MFA_KEY),
+            ("LOGIN_NAME_KEY", crate::common::LOGIN_NAME_KEY),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
         ]

@@ -19,6 +19,8 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 pub const INTROSPECTION_KEY: &str = "test-introspection-key-0123456789abcdef";
 /// The second factor's key material of the test servers (`MFA_ENCRYPTION_KEY`).
 pub const MFA_KEY: &str = "test-mfa-key-0123456789abcdef0123456789";
+/// The key login names of no account are hashed with on the test servers (`LOGIN_NAME_KEY`).
+pub const LOGIN_NAME_KEY: &str = "test-login-name-key-0123456789abcdef0123";
 /// The user agent of the test client (account events record it).
 pub const USER_AGENT: &str = "accounts-tests/1";
 
@@ -171,6 +173,7 @@ impl Server {
                 "JWT_SIGNING_KEYS" => Some(test_signing_keys().into()),
                 "INTROSPECTION_KEY" => Some(INTROSPECTION_KEY.into()),
                 "MFA_ENCRYPTION_KEY" => Some(MFA_KEY.into()),
+                "LOGIN_NAME_KEY" => Some(LOGIN_NAME_KEY.into()),
                 _ => None,
             }
         })
@@ -325,6 +328,52 @@ impl Server {
                 out.count as usize
             }
         }
+    }
+
+    /// The keys the login throttle holds failures under, each with its count (read from the
+    /// SQLite file, or by a scan of the table), sorted.
+    pub async fn stored_failures(&self) -> Vec<(String, i64)> {
+        let mut keys: Vec<(String, i64)> = match &self.table {
+            None => {
+                let db = rusqlite::Connection::open(self.data_dir.join("accounts.db")).unwrap();
+                let mut query = db
+                    .prepare("SELECT login_key, failures FROM login_failures")
+                    .unwrap();
+                query
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+            }
+            Some(table) => {
+                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .endpoint_url(moto_endpoint())
+                    .region(aws_config::Region::new("us-east-1"))
+                    .load()
+                    .await;
+                let out = aws_sdk_dynamodb::Client::new(&sdk)
+                    .scan()
+                    .table_name(table)
+                    .filter_expression("begins_with(pk, :p)")
+                    .expression_attribute_values(
+                        ":p",
+                        aws_sdk_dynamodb::types::AttributeValue::S("LOGINFAIL#".into()),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                out.items()
+                    .iter()
+                    .map(|i| {
+                        let pk = i["pk"].as_s().unwrap();
+                        let failures = i["failures"].as_n().unwrap().parse().unwrap();
+                        (pk["LOGINFAIL#".len()..].to_string(), failures)
+                    })
+                    .collect()
+            }
+        };
+        keys.sort();
+        keys
     }
 
     /// Every mail the logging mailer wrote, oldest first.

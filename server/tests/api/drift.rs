@@ -189,6 +189,11 @@ fn the_template_grants_each_function_what_its_row_uses() {
             block.contains("CodeUri: functions\n"),
             "{name}: CodeUri: functions"
         );
+        assert_eq!(
+            block.contains("LOGIN_NAME_KEY: !Sub \"{{resolve:secretsmanager:${LoginNameKeySecret}:SecretString}}\""),
+            f.is_counting_login_names(),
+            "{name}: LOGIN_NAME_KEY in template.yaml against .counts_login_names() in its row"
+        );
         // The hooks: the sign-up hook to signup, the token hook to the functions that sign, and
         // the secret that signs hook requests to those alone.
         assert_eq!(

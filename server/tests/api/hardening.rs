@@ -482,3 +482,64 @@ async fn a_reset_removes_a_factor_never_used_to_sign_in_and_keeps_one_that_was()
     reset_by_mail(&s, "quin", NEW_PASSWORD).await;
     assert!(password_notice(&s, "quin").contains("was turned off"));
 }
+
+/// The login throttle never keeps what was typed as a name that finds no account (a password
+/// typed into the name field): it keeps a MAC of it under LOGIN_NAME_KEY, by which the same
+/// name still meets the same count. A name that finds an account counts on the account's
+/// username, by username or by address.
+#[tokio::test]
+async fn failed_names_of_no_account_are_kept_as_keyed_macs_not_as_typed() {
+    let s = Server::start().await;
+    s.user("uma").await;
+    let typed = "Sunny-Meadow-42!";
+    let address = "nobody.here@example.com";
+    let tries = [
+        json!({"username": typed, "password": "whatever it was"}),
+        json!({"email": address, "password": "whatever it was"}),
+        json!({"email": email("uma"), "password": "not uma's password"}),
+    ];
+    for body in &tries {
+        s.post("/auth", None, body.clone())
+            .await
+            .expect(401, Some("invalid_credentials"));
+    }
+    let stored = s.stored_failures().await;
+    let keys: Vec<String> = stored.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.contains(&"u:uma".to_string()), "{keys:?}");
+    let lowered = typed.to_lowercase();
+    for key in keys.iter().filter(|k| *k != "u:uma") {
+        assert!(key.starts_with("n:"), "{key}");
+        for leak in [typed, lowered.as_str(), address, "nobody", "sunny"] {
+            assert!(!key.to_lowercase().contains(&leak.to_lowercase()), "{key}");
+        }
+        assert_eq!(key.len(), 2 + 43, "a SHA-256 MAC, base64url: {key}");
+    }
+    // The same name (as the service compares names: without case) meets the same count.
+    for _ in 0..2 {
+        s.post(
+            "/auth",
+            None,
+            json!({"username": typed.to_uppercase(), "password": "x"}),
+        )
+        .await
+        .expect(401, Some("invalid_credentials"));
+    }
+    let after = s.stored_failures().await;
+    assert_eq!(after.len(), 3, "no new key: {after:?}");
+    let count = |list: &[(String, i64)], key: &str| list.iter().find(|(k, _)| k == key).unwrap().1;
+    let typed_key = keys
+        .iter()
+        .find(|k| count(&stored, k) == 1 && count(&after, k) == 3);
+    assert!(typed_key.is_some(), "{stored:?} {after:?}");
+    // Another server with another key keeps another MAC: the key, not the name alone, makes it.
+    let other =
+        Server::start_with(&[("LOGIN_NAME_KEY", "another-login-name-key-0123456789abcdef")]).await;
+    other
+        .post("/auth", None, json!({"username": typed, "password": "x"}))
+        .await
+        .expect(401, Some("invalid_credentials"));
+    let theirs = other.stored_failures().await;
+    assert_eq!(theirs.len(), 1);
+    assert!(!keys.contains(&theirs[0].0), "{theirs:?} {keys:?}");
+}

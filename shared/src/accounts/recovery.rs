@@ -288,12 +288,9 @@ pub async fn reset_password(state: &AppState, body: ResetBody) -> ApiResult<()> 
             .reset_password(&hash, &new_hash, state.clock.now())
             .await?,
     )?;
-    for key in [
-        login_key(false, &user.username),
-        login_key(true, &user.email),
-    ] {
-        state.store.clear_login_failures(&key).await?;
-    }
+    // The account's count (every name that finds it counts there).
+    let key = login_key(false, &user.username);
+    state.store.clear_login_failures(&key).await?;
     tracing::info!(user_id = %user.user_id, "password reset");
     events::record(state, Event::new(EventType::PasswordReset, &user)).await;
     Ok(())

@@ -203,45 +203,33 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
         password,
         scope,
     } = body.validate()?;
-    let login_key = login_key(by_email, &name);
     let requested = requested_scopes(scope)?;
+    // Before anything is looked up, so that every name is refused alike without it.
+    let name_key = state
+        .login_name_key
+        .clone()
+        .ok_or_else(|| ApiError::Internal("LOGIN_NAME_KEY is not configured".into()))?;
 
     let now = state.clock.now();
-    let find = || async {
-        if by_email {
-            state.store.find_user_by_email(&name, now).await
-        } else {
-            state.store.find_user_by_username(&name, now).await
-        }
+    let user = if by_email {
+        state.store.find_user_by_email(&name, now).await?
+    } else {
+        state.store.find_user_by_username(&name, now).await?
+    };
+    // One account, one budget: a name that finds an account counts on the account (its
+    // username's key, which the password and code checks of every route share), whether it was
+    // typed as the username or the address. A name of no account counts on its own key, a MAC
+    // of it: the store never keeps what was typed (a password typed into the name field).
+    let login_key = match &user {
+        Some(u) => login_key(false, &u.username),
+        None => unknown_name_key(&name_key, &login_key(by_email, &name)),
     };
     let attempts = match take_attempt(state, &login_key).await {
         Err(refused @ ApiError::TooManyAttempts(_)) => {
-            let user = find().await.ok().flatten();
             record_failed_login(state, EventType::LoginThrottled, user.as_ref(), None).await;
             return Err(refused);
         }
         taken => taken?,
-    };
-    let user = find().await?;
-    // One account, one budget: an address that names an account counts on the account (its
-    // username's key, which password checks of every route share) as well as on its own. A
-    // name of no account keeps its own key only, so no key is shared with an account.
-    let account_key = user
-        .as_ref()
-        .filter(|_| by_email)
-        .map(|u| self::login_key(false, &u.username));
-    let keys: Vec<&str> = std::iter::once(login_key.as_str())
-        .chain(account_key.as_deref())
-        .collect();
-    let attempts = match &account_key {
-        None => attempts,
-        Some(key) => match take_attempt(state, key).await {
-            Err(refused @ ApiError::TooManyAttempts(_)) => {
-                record_failed_login(state, EventType::LoginThrottled, user.as_ref(), None).await;
-                return Err(refused);
-            }
-            taken => attempts.max(taken?),
-        },
     };
     let matched = state
         .hasher
@@ -252,12 +240,10 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
         other => {
             // The attempt was counted when it was taken; the lock runs from now. Who failed is
             // logged (an id, or that the name is unknown), never what was typed.
-            for key in &keys {
-                state
-                    .store
-                    .record_failed_attempt(key, state.clock.now())
-                    .await?;
-            }
+            state
+                .store
+                .record_failed_attempt(&login_key, state.clock.now())
+                .await?;
             tracing::warn!(
                 user_id = other
                     .as_ref()
@@ -279,9 +265,7 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
         .await?
         .is_some_and(|f| f.enabled);
     if !mfa_on || attempts <= 1 {
-        for key in &keys {
-            state.store.clear_login_failures(key).await?;
-        }
+        state.store.clear_login_failures(&login_key).await?;
     }
     if !user.activated {
         let reason = Some("not_activated");
@@ -742,7 +726,23 @@ pub(crate) async fn take_attempt(state: &AppState, login_key: &str) -> ApiResult
     }
 }
 
-/// The login throttle's key for a name typed at login: by username or by email.
+/// The login throttle's key of a name that finds no account: `n:` and the base64url
+/// HMAC-SHA256 of its [`login_key`] under `LOGIN_NAME_KEY`. Deterministic (the same name
+/// meets the same count), and nothing of the name can be read back without the key.
+fn unknown_name_key(key: &[u8], login_key: &str) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(login_key.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    format!(
+        "n:{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag)
+    )
+}
+
+/// The login throttle's key of a name: by username (`u:`, the key of an account) or by
+/// email (`e:`, only ever kept as [`unknown_name_key`]).
 pub(crate) fn login_key(by_email: bool, name: &str) -> String {
     if by_email {
         format!("e:{}", email_key(name))
