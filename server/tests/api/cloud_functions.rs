@@ -720,6 +720,26 @@ fn the_signers_refuse_to_start_without_the_private_keys() {
     }
 }
 
+/// The login function refuses to start without the key it MACs names of no account with (it
+/// would otherwise keep them as typed, or answer every login 500).
+#[test]
+fn the_login_function_refuses_to_start_without_the_login_name_key() {
+    if !can_run(Needs::FunctionBinaries) {
+        return;
+    }
+    let stderr = refused_at_init(
+        "login",
+        &[
+            ("STORE", "dynamodb"),
+            ("TABLE_NAME", "accounts"),
+            ("AWS_REGION", "us-east-1"),
+            ("SENDER_EMAIL", "no-reply@example.com"),
+            ("JWT_SIGNING_KEYS", crate::common::test_signing_keys()),
+        ],
+    );
+    assert!(stderr.contains("LOGIN_NAME_KEY"), "{stderr}");
+}
+
 /// Starts `function` as Lambda would with `vars` (and `PUBLIC_BASE_URL`), expecting it to stop
 /// at init within 10 s; what it wrote to stderr.
 pub(crate) fn refused_at_init(function: &str, vars: &[(&str, &str)]) -> String {
