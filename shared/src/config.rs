@@ -304,6 +304,20 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// A key given as a variable (trimmed), if set: at least [`MIN_JWT_SECRET_BYTES`] bytes.
+fn key_of(
+    non_empty: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    match non_empty(var) {
+        Some(k) if k.trim().len() < MIN_JWT_SECRET_BYTES => Err(ConfigError::Invalid {
+            var,
+            reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+        }),
+        k => Ok(k.map(|k| k.trim().to_string())),
+    }
+}
+
 impl Config {
     /// Reads configuration through `get`, so tests need not touch the process environment.
     /// `PUBLIC_BASE_URL` may be absent here; callers that need it use [`Config::require_base_url`].
@@ -337,15 +351,7 @@ impl Config {
         };
         let jwt_signing_keys = non_empty("JWT_SIGNING_KEYS");
         let jwt_verifying_keys = non_empty("JWT_VERIFYING_KEYS");
-        let introspection_key = match non_empty("INTROSPECTION_KEY") {
-            Some(k) if k.trim().len() < MIN_JWT_SECRET_BYTES => {
-                return Err(ConfigError::Invalid {
-                    var: "INTROSPECTION_KEY",
-                    reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
-                });
-            }
-            k => k.map(|k| k.trim().to_string()),
-        };
+        let introspection_key = key_of(&non_empty, "INTROSPECTION_KEY")?;
         let widgets = match non_empty("WIDGETS_API_URL") {
             None => None,
             Some(url) => Some(WidgetsConfig {
@@ -413,24 +419,8 @@ impl Config {
             }
         };
         let lifetimes = lifetimes(&non_empty)?;
-        let mfa_key = match non_empty("MFA_ENCRYPTION_KEY") {
-            Some(k) if k.trim().len() < MIN_JWT_SECRET_BYTES => {
-                return Err(ConfigError::Invalid {
-                    var: "MFA_ENCRYPTION_KEY",
-                    reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
-                });
-            }
-            k => k.map(|k| k.trim().to_string()),
-        };
-        let login_name_key = match non_empty("LOGIN_NAME_KEY") {
-            Some(k) if k.trim().len() < MIN_JWT_SECRET_BYTES => {
-                return Err(ConfigError::Invalid {
-                    var: "LOGIN_NAME_KEY",
-                    reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
-                });
-            }
-            k => k.map(|k| k.trim().to_string()),
-        };
+        let mfa_key = key_of(&non_empty, "MFA_ENCRYPTION_KEY")?;
+        let login_name_key = key_of(&non_empty, "LOGIN_NAME_KEY")?;
         let mfa_issuer = non_empty("MFA_ISSUER")
             .map(|n| n.trim().to_string())
             .unwrap_or_else(|| sender_name.clone());

@@ -309,23 +309,7 @@ impl Server {
                     "reset" => "RESET#",
                     _ => "EMAILCHANGE#",
                 };
-                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(moto_endpoint())
-                    .region(aws_config::Region::new("us-east-1"))
-                    .load()
-                    .await;
-                let out = aws_sdk_dynamodb::Client::new(&sdk)
-                    .scan()
-                    .table_name(table)
-                    .filter_expression("begins_with(pk, :p)")
-                    .expression_attribute_values(
-                        ":p",
-                        aws_sdk_dynamodb::types::AttributeValue::S(prefix.into()),
-                    )
-                    .send()
-                    .await
-                    .unwrap();
-                out.count as usize
+                scan_prefix(table, prefix).await.len()
             }
         }
     }
@@ -345,32 +329,15 @@ impl Server {
                     .map(Result::unwrap)
                     .collect()
             }
-            Some(table) => {
-                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(moto_endpoint())
-                    .region(aws_config::Region::new("us-east-1"))
-                    .load()
-                    .await;
-                let out = aws_sdk_dynamodb::Client::new(&sdk)
-                    .scan()
-                    .table_name(table)
-                    .filter_expression("begins_with(pk, :p)")
-                    .expression_attribute_values(
-                        ":p",
-                        aws_sdk_dynamodb::types::AttributeValue::S("LOGINFAIL#".into()),
-                    )
-                    .send()
-                    .await
-                    .unwrap();
-                out.items()
-                    .iter()
-                    .map(|i| {
-                        let pk = i["pk"].as_s().unwrap();
-                        let failures = i["failures"].as_n().unwrap().parse().unwrap();
-                        (pk["LOGINFAIL#".len()..].to_string(), failures)
-                    })
-                    .collect()
-            }
+            Some(table) => scan_prefix(table, "LOGINFAIL#")
+                .await
+                .iter()
+                .map(|i| {
+                    let pk = i["pk"].as_s().unwrap();
+                    let failures = i["failures"].as_n().unwrap().parse().unwrap();
+                    (pk["LOGINFAIL#".len()..].to_string(), failures)
+                })
+                .collect(),
         };
         keys.sort();
         keys
@@ -596,6 +563,30 @@ pub async fn verify_sender(sender: &str) {
 }
 
 /// A new sender address, verified.
+/// The items of moto's `table` whose key starts with `prefix` (one scan page: a test's table).
+pub async fn scan_prefix(
+    table: &str,
+    prefix: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
+    let out = aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name(table)
+        .filter_expression("begins_with(pk, :p)")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S(prefix.into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.items.unwrap_or_default()
+}
+
 pub async fn verified_sender(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let sender = format!("{prefix}-{id}@sender.example.com");

@@ -445,7 +445,10 @@ fn the_readmes_function_table_is_the_route_table() {
         "<!-- functions: from functions::FUNCTIONS -->\n",
         "<!-- end of functions -->",
     );
-    let at = text.find(begin).expect("README.md: the functions table's marker") + begin.len();
+    let at = text
+        .find(begin)
+        .expect("README.md: the functions table's marker")
+        + begin.len();
     let written = &text[at..at + text[at..].find(end).expect("README.md: its end marker")];
     let mut expected = String::from("| function | routes |\n|---|---|\n");
     for f in accounts::FUNCTIONS {
