@@ -8,13 +8,16 @@ use axum::routing::on;
 use serde_json::json;
 use shared::accounts::{self, Activation};
 use shared::http::{ok, prefers_html, token_query};
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{ServedAt, error_page, message_page, resend_page};
 use shared::{ApiError, AppState};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function =
-    Function::new("activate", &[Route::get("/activate", |m| on(m, activate))]);
+    Function::new("activate", &[Route::get("/activate", |m| on(m, activate))])
+        .description("GET /activate: the link in the activation mail")
+        .table(&[TableAction::GetItem, TableAction::UpdateItem])
+        .records_events();
 
 pub async fn activate(
     State(state): State<AppState>,

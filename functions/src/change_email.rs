@@ -9,7 +9,7 @@ use serde_json::json;
 use shared::accounts::ChangeEmailBody;
 use shared::http::UsernamePath;
 use shared::input::Body;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
@@ -19,7 +19,16 @@ pub const FUNCTION: Function = Function::new(
         on(m, change_email)
     })],
 )
-.sends_mail();
+.sends_mail()
+.description("PUT /user/{username}/email: the owner asks to change the address")
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+])
+.hashes_passwords()
+.holds_mfa_key();
 
 pub async fn change_email(
     State(state): State<AppState>,

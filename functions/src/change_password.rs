@@ -6,7 +6,7 @@ use axum::routing::on;
 use shared::accounts::ChangePasswordBody;
 use shared::http::UsernamePath;
 use shared::input::Body;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
@@ -16,7 +16,17 @@ pub const FUNCTION: Function = Function::new(
         on(m, change_password)
     })],
 )
-.sends_mail();
+.sends_mail()
+.description("PUT /user/{username}/password: the owner changes the password")
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+    TableAction::Query,
+])
+.hashes_passwords()
+.holds_mfa_key();
 
 pub async fn change_password(
     State(state): State<AppState>,

@@ -8,7 +8,7 @@ use axum::routing::on;
 use serde_json::json;
 use shared::accounts::{self, EmailConfirmation};
 use shared::http::{ok, prefers_html, token_query};
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{error_page, message_page};
 use shared::{ApiError, AppState};
 
@@ -17,7 +17,14 @@ pub const FUNCTION: Function = Function::new(
     "confirm-email",
     &[Route::get("/email/confirm", |m| on(m, confirm_email))],
 )
-.sends_mail();
+.sends_mail()
+.description("GET /email/confirm: the link that completes a change of address")
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+]);
 
 pub async fn confirm_email(
     State(state): State<AppState>,

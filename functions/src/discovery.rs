@@ -22,7 +22,8 @@ pub const FUNCTION: Function = Function::new(
             on(m, discovery)
         }),
     ],
-);
+)
+.description("GET /.well-known/openid-configuration and /.well-known/oauth-authorization-server: where the keys and endpoints are");
 
 /// The metadata, as RFC 8414 section 2 names its members (and OpenID Connect Discovery section
 /// 3 the ones it adds), for what this service does today: the token endpoint takes refresh

@@ -6,11 +6,13 @@ use axum::response::Response;
 use axum::routing::on;
 use serde_json::json;
 use shared::http::ok;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{AppState, MaybeAuth};
 
 /// This function's row of the route table.
-pub const FUNCTION: Function = Function::new("home", &[Route::get("/", |m| on(m, home))]);
+pub const FUNCTION: Function = Function::new("home", &[Route::get("/", |m| on(m, home))])
+    .description("GET /: a greeting, personal with a valid token")
+    .table(&[TableAction::GetItem]);
 
 pub async fn home(State(_): State<AppState>, MaybeAuth(auth): MaybeAuth) -> Response {
     match auth {

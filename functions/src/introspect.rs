@@ -12,7 +12,7 @@ use axum::routing::on;
 use serde_json::json;
 use shared::auth::{authenticate_token, bearer_credential};
 use shared::input::{Field, FormBody, Validate, required_string};
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiError, AppState};
 use subtle::ConstantTimeEq;
 
@@ -20,7 +20,10 @@ use subtle::ConstantTimeEq;
 pub const FUNCTION: Function = Function::new(
     "introspect",
     &[Route::post("/auth/introspect", |m| on(m, introspect))],
-);
+)
+.description("POST /auth/introspect: whether a token is live (RFC 7662), for services")
+.table(&[TableAction::GetItem])
+.holds_introspection_key();
 
 /// Whether the request carries the introspection key (compared in constant time).
 fn is_allowed(state: &AppState, headers: &HeaderMap) -> bool {

@@ -19,7 +19,8 @@ pub const MAX_AGE_SECS: u32 = 300;
 pub const FUNCTION: Function = Function::new(
     "jwks",
     &[Route::get("/.well-known/jwks.json", |m| on(m, jwks))],
-);
+)
+.description("GET /.well-known/jwks.json: the public keys that verify this service's tokens");
 
 /// The key set; empty with HS512, whose secret is never published.
 pub async fn jwks(State(state): State<AppState>) -> Response {

@@ -5,7 +5,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::on;
 use shared::http::ok;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 use crate::events_query;
@@ -14,7 +14,10 @@ use crate::events_query;
 pub const FUNCTION: Function = Function::new(
     "list-events",
     &[Route::get("/events", |m| on(m, list_events))],
-);
+)
+.description("GET /events: every account's events, for admins")
+.table(&[TableAction::GetItem])
+.queries_users_index();
 
 pub async fn list_events(
     State(state): State<AppState>,

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use shared::accounts::{self, MAX_EMAIL_CHARS, UserListing};
 use shared::http::ok;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiError, ApiResult, AppState, Auth};
 
 pub const DEFAULT_LIMIT: usize = 25;
@@ -21,7 +21,11 @@ const MAX_CURSOR_CHARS: usize = 128;
 
 /// This function's row of the route table.
 pub const FUNCTION: Function =
-    Function::new("list-users", &[Route::get("/users", |m| on(m, list_users))]);
+    Function::new("list-users", &[Route::get("/users", |m| on(m, list_users))])
+        .description("GET /users: admins page through the users")
+        .table(&[TableAction::GetItem])
+        .records_events()
+        .queries_users_index();
 
 /// The query, read: the cursor decoded, the prefix lowercased, the limit bounded.
 fn parse(query: Option<&str>) -> ApiResult<UserListing> {

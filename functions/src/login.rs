@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::routing::on;
 use shared::accounts::{self, LoginBody, LoginOutcome};
 use shared::input::Body;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState};
 
 /// This function's row of the route table.
@@ -17,7 +17,16 @@ pub const FUNCTION: Function = Function::new(
     ],
 )
 .signs_tokens()
-.counts_login_names();
+.counts_login_names()
+.description("POST /auth and POST /login: log in")
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+    TableAction::ConditionCheckItem,
+])
+.hashes_passwords();
 
 pub async fn login(
     State(state): State<AppState>,

@@ -7,7 +7,7 @@ use axum::routing::on;
 use shared::accounts::ProofBody;
 use shared::http::UsernamePath;
 use shared::input::OptionalBody;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
@@ -15,7 +15,17 @@ pub const FUNCTION: Function = Function::new(
     "mfa-disable",
     &[Route::delete("/user/{username}/mfa", |m| on(m, disable))],
 )
-.sends_mail();
+.sends_mail()
+.description(
+    "DELETE /user/{username}/mfa: the owner turns the second factor off, or an admin resets it",
+)
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+])
+.holds_mfa_key();
 
 pub async fn disable(
     State(state): State<AppState>,

@@ -7,14 +7,24 @@ use axum::routing::on;
 use shared::accounts::{Enrolment, ProofBody};
 use shared::http::UsernamePath;
 use shared::input::OptionalBody;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
     "mfa-enrol",
     &[Route::post("/user/{username}/mfa/totp", |m| on(m, enrol))],
-);
+)
+.description("POST /user/{username}/mfa/totp: a new TOTP secret, pending until proven")
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+    TableAction::ConditionCheckItem,
+])
+.hashes_passwords()
+.holds_mfa_key();
 
 pub async fn enrol(
     State(state): State<AppState>,

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::routing::on;
 use shared::accounts::{LoginResponse, MfaLoginBody};
 use shared::input::Body;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, accounts};
 
 /// This function's row of the route table.
@@ -15,7 +15,17 @@ pub const FUNCTION: Function = Function::new(
     &[Route::post("/auth/mfa", |m| on(m, mfa_login))],
 )
 .signs_tokens()
-.sends_mail();
+// The notice that a recovery code was used.
+.sends_mail()
+.description("POST /auth/mfa: a login's second step")
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+    TableAction::ConditionCheckItem,
+])
+.holds_mfa_key();
 
 pub async fn mfa_login(
     State(state): State<AppState>,

@@ -7,7 +7,7 @@ use axum::routing::on;
 use shared::accounts::{ProofBody, RecoveryCodes};
 use shared::http::UsernamePath;
 use shared::input::OptionalBody;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
@@ -17,7 +17,16 @@ pub const FUNCTION: Function = Function::new(
         on(m, recovery_codes)
     })],
 )
-.sends_mail();
+.sends_mail()
+.description("POST /user/{username}/mfa/recovery-codes: new recovery codes")
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+])
+.hashes_passwords()
+.holds_mfa_key();
 
 pub async fn recovery_codes(
     State(state): State<AppState>,

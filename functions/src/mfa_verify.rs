@@ -7,7 +7,7 @@ use axum::routing::on;
 use shared::accounts::{CodeBody, RecoveryCodes};
 use shared::http::UsernamePath;
 use shared::input::Body;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
@@ -17,7 +17,16 @@ pub const FUNCTION: Function = Function::new(
         on(m, verify)
     })],
 )
-.sends_mail();
+.sends_mail()
+.description("POST /user/{username}/mfa/totp/verify: the first code turns the factor on")
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+    TableAction::Query,
+])
+.holds_mfa_key();
 
 pub async fn verify(
     State(state): State<AppState>,

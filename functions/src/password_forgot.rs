@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::on;
 use shared::accounts::EmailBody;
 use shared::input::FormBody;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::pages::forgot_page;
 use shared::{AppState, accounts};
 
@@ -18,7 +18,13 @@ pub const FUNCTION: Function = Function::new(
     "password-forgot",
     &[Route::post("/password/forgot", |m| on(m, forgot_password))],
 )
-.sends_mail();
+.sends_mail()
+.description("POST /password/forgot: mail a password reset link")
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+]);
 
 pub async fn forgot_password(State(state): State<AppState>, form: FormBody<EmailBody>) -> Response {
     let how = MailRequest {

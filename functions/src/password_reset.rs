@@ -10,7 +10,7 @@ use serde_json::json;
 use shared::accounts::ResetBody;
 use shared::http::{ok, prefers_html, token_query};
 use shared::input::FormBody;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{error_page, forgot_page, message_page, reset_form};
 use shared::{ApiError, AppState, accounts};
 
@@ -22,7 +22,16 @@ pub const FUNCTION: Function = Function::new(
         Route::post("/password/reset", |m| on(m, reset_password)),
     ],
 )
-.sends_mail();
+.sends_mail()
+.description("GET and POST /password/reset: the reset link and the new password")
+.table(&[
+    TableAction::GetItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+    TableAction::Query,
+])
+.records_events()
+.hashes_passwords();
 
 /// The page for a link that cannot be used, with the way forward: the forgot-password form.
 fn dead_link_page(e: &ApiError) -> Response {

@@ -15,10 +15,13 @@ use axum::routing::on;
 use shared::accounts::{self, RefreshBody, RevokeBody};
 use shared::http::oauth_answer;
 use shared::input::FormBody;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiError, AppState};
 
-/// This function's row of the route table.
+/// This function's row of the route table. Revocation reads refresh tokens, MAC'd with a key
+/// derived from the signing keys: the token endpoint's function holds them, so it serves RFC 7009
+/// too. Of the table: the session and its user; the rotation (a transaction: the user's condition
+/// check and the session's conditional update); the end of a reused or revoked sign-in.
 pub const FUNCTION: Function = Function::new(
     "refresh",
     &[
@@ -26,7 +29,15 @@ pub const FUNCTION: Function = Function::new(
         Route::post("/auth/revoke", |m| on(m, revoke)),
     ],
 )
-.signs_tokens();
+.signs_tokens()
+.description("POST /auth/token and POST /auth/revoke: a refresh token for a new pair of tokens; the end of a sign-in (RFC 7009)")
+.table(&[
+    TableAction::GetItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+    TableAction::ConditionCheckItem,
+])
+.records_events();
 
 pub async fn refresh(
     State(state): State<AppState>,

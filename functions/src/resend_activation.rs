@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::on;
 use shared::accounts::EmailBody;
 use shared::input::FormBody;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{ServedAt, resend_page};
 use shared::{AppState, accounts};
 
@@ -20,7 +20,13 @@ pub const FUNCTION: Function = Function::new(
         on(m, resend_activation)
     })],
 )
-.sends_mail();
+.sends_mail()
+.description("POST /activate/resend: mail a fresh activation link")
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+]);
 
 pub async fn resend_activation(
     State(state): State<AppState>,

@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::on;
 use serde_json::json;
 use shared::http::ok;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
@@ -18,7 +18,15 @@ pub const FUNCTION: Function = Function::new(
         Route::delete("/auth/sessions", |m| on(m, end_all_sessions)),
     ],
 )
-.sends_mail();
+.sends_mail()
+.description("GET and DELETE /auth/sessions: the caller's sessions, and ending them all")
+.table(&[
+    TableAction::GetItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+    TableAction::Query,
+])
+.records_events();
 
 pub async fn list_sessions(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     let sessions = accounts::list_sessions(&state, &auth).await?;

@@ -6,12 +6,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use shared::accounts::SignUpBody;
 use shared::input::Body;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, accounts};
 
 /// This function's row of the route table.
-pub const FUNCTION: Function =
-    Function::new("signup", &[Route::post("/user", |m| on(m, signup))]).sends_mail();
+pub const FUNCTION: Function = Function::new("signup", &[Route::post("/user", |m| on(m, signup))])
+    .sends_mail()
+    .description("POST /user: sign up")
+    .table(&[
+        TableAction::GetItem,
+        TableAction::PutItem,
+        TableAction::UpdateItem,
+        TableAction::DeleteItem,
+        TableAction::Query,
+    ])
+    .hashes_passwords()
+    .asks_signup_hook();
 
 pub async fn signup(
     State(state): State<AppState>,

@@ -5,7 +5,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::on;
 use shared::http::{UsernamePath, ok};
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 use crate::events_query;
@@ -16,7 +16,10 @@ pub const FUNCTION: Function = Function::new(
     &[Route::get("/user/{username}/events", |m| {
         on(m, user_events)
     })],
-);
+)
+.description("GET /user/{username}/events: an account's events, for its owner or an admin")
+.table(&[TableAction::GetItem])
+.reads_account_events();
 
 pub async fn user_events(
     State(state): State<AppState>,

@@ -4,13 +4,16 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::routing::on;
-use shared::lambda::{Function, Route};
+use shared::lambda::{Function, Route, TableAction};
 use shared::widgets::{WidgetsAnswer, WidgetsQuery};
 use shared::{ApiError, ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function =
-    Function::new("widgets", &[Route::get("/widgets", |m| on(m, widgets))]).calls_widgets();
+    Function::new("widgets", &[Route::get("/widgets", |m| on(m, widgets))])
+        .calls_widgets()
+        .description("GET /widgets: the scoped passthrough to the widgets upstream")
+        .table(&[TableAction::GetItem]);
 
 pub async fn widgets(
     State(state): State<AppState>,

@@ -2,6 +2,7 @@
 //! mail logged. The same routers run on Lambda, one per function.
 
 pub mod sample_upstream;
+pub mod template;
 
 use std::io::Write;
 use std::path::Path;

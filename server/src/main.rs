@@ -10,6 +10,8 @@
 //!                                  (Ed25519 for EdDSA, RSA for RS256; previous ones kept)
 //! accounts retire-keys             keep only the current signing key (24 h after a rotation)
 //! accounts public-keys             the public keys of the key set on standard input, as PEM
+//! accounts template                rewrite template.yaml's functions from the route table
+//!                                  (run in the repository's root)
 //! ```
 
 use std::process::ExitCode;
@@ -30,7 +32,7 @@ use shared::user::Role;
 const USAGE: &str = "usage: accounts [serve] | accounts make-admin <username> | \
                      accounts create-table | accounts backfill-user-index | \
                      accounts sample-upstream | accounts rotate-key | accounts retire-keys | \
-                     accounts public-keys < keys.pem";
+                     accounts public-keys < keys.pem | accounts template";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -52,6 +54,7 @@ async fn main() -> ExitCode {
         ["rotate-key"] => key_command("rotate-key", accounts::rotate_local_key),
         ["retire-keys"] => key_command("retire-keys", accounts::retire_local_keys),
         ["public-keys"] => public_keys(),
+        ["template"] => template(),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -59,6 +62,51 @@ async fn main() -> ExitCode {
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `accounts template`: writes template.yaml's resources of each function from its row of the
+/// route table (between the marker lines), in the current directory's template.yaml.
+fn template() -> ExitCode {
+    let path = std::path::Path::new("template.yaml");
+    let written = std::fs::read_to_string(path)
+        .map_err(|e| {
+            format!(
+                "template: {}: {e} (run it in the repository's root)",
+                path.display()
+            )
+        })
+        .and_then(|text| {
+            Ok((
+                accounts::template::rewrite(&text, accounts::FUNCTIONS)?,
+                text,
+            ))
+        });
+    match written {
+        Ok((new, old)) if new == old => {
+            println!(
+                "template.yaml: unchanged ({} functions)",
+                accounts::FUNCTIONS.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok((new, _)) => match std::fs::write(path, new) {
+            Ok(()) => {
+                println!(
+                    "template.yaml: written ({} functions)",
+                    accounts::FUNCTIONS.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("template: {}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -69,33 +69,165 @@ impl Route {
     }
 }
 
-/// One Lambda function: a row of the route table.
+/// An action a function may take on the users table (its IAM policy; the table's ARN).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableAction {
+    GetItem,
+    PutItem,
+    UpdateItem,
+    DeleteItem,
+    Query,
+    ConditionCheckItem,
+}
+
+impl TableAction {
+    /// The IAM action's name.
+    pub const fn iam(self) -> &'static str {
+        match self {
+            TableAction::GetItem => "dynamodb:GetItem",
+            TableAction::PutItem => "dynamodb:PutItem",
+            TableAction::UpdateItem => "dynamodb:UpdateItem",
+            TableAction::DeleteItem => "dynamodb:DeleteItem",
+            TableAction::Query => "dynamodb:Query",
+            TableAction::ConditionCheckItem => "dynamodb:ConditionCheckItem",
+        }
+    }
+}
+
+/// One Lambda function: a row of the route table. Besides its routes it declares what it may
+/// touch, and template.yaml's resources for it are written from that (`accounts template`).
 pub struct Function {
     /// Its binary's name (`functions/src/bin/<name>.rs`), as template.yaml builds it.
     pub name: &'static str,
     pub routes: &'static [Route],
+    /// What it does, one line (its template.yaml `Description`).
+    pub description: &'static str,
+    /// What it may do to the users table (any item).
+    pub table: &'static [TableAction],
     mailer: Option<MakeMailer>,
     widgets: Option<MakeWidgets>,
     signs_tokens: bool,
     counts_login_names: bool,
+    records_events: bool,
+    reads_account_events: bool,
+    queries_users_index: bool,
+    hashes_passwords: bool,
+    holds_mfa_key: bool,
+    holds_introspection_key: bool,
+    asks_signup_hook: bool,
 }
 
 impl Function {
-    /// A function with these routes, the DynamoDB store and the token keys; no mail, no widgets.
+    /// A function with these routes, the DynamoDB store and the token keys; no mail, no widgets,
+    /// nothing of the table until [`Function::table`] says.
     pub const fn new(name: &'static str, routes: &'static [Route]) -> Self {
         Function {
             name,
             routes,
+            description: "",
+            table: &[],
             mailer: None,
             widgets: None,
             signs_tokens: false,
             counts_login_names: false,
+            records_events: false,
+            reads_account_events: false,
+            queries_users_index: false,
+            hashes_passwords: false,
+            holds_mfa_key: false,
+            holds_introspection_key: false,
+            asks_signup_hook: false,
         }
+    }
+
+    /// What it does, in one line.
+    pub const fn description(mut self, description: &'static str) -> Self {
+        self.description = description;
+        self
+    }
+
+    /// What it may do to any item of the users table.
+    pub const fn table(mut self, actions: &'static [TableAction]) -> Self {
+        self.table = actions;
+        self
+    }
+
+    /// It records account events: without `PutItem` on the table, it may put event items
+    /// (keys `EVENTS#`, `EVENT#`) and nothing else.
+    pub const fn records_events(mut self) -> Self {
+        self.records_events = true;
+        self
+    }
+
+    /// It reads one account's events: `Query` on partitions `EVENTS#` only.
+    pub const fn reads_account_events(mut self) -> Self {
+        self.reads_account_events = true;
+        self
+    }
+
+    /// It queries the table's `users` index (the admins' listings).
+    pub const fn queries_users_index(mut self) -> Self {
+        self.queries_users_index = true;
+        self
+    }
+
+    /// It hashes or verifies passwords (argon2id): more memory, so more CPU on Lambda.
+    pub const fn hashes_passwords(mut self) -> Self {
+        self.hashes_passwords = true;
+        self
+    }
+
+    /// It holds the second factor's key (`MFA_ENCRYPTION_KEY`): it seals or opens TOTP secrets,
+    /// or checks a code or a recovery code.
+    pub const fn holds_mfa_key(mut self) -> Self {
+        self.holds_mfa_key = true;
+        self
+    }
+
+    /// It holds the key services present to introspection (`INTROSPECTION_KEY`).
+    pub const fn holds_introspection_key(mut self) -> Self {
+        self.holds_introspection_key = true;
+        self
+    }
+
+    /// It asks the sign-up hook (`SIGNUP_HOOK_URL` or `SIGNUP_HOOK_ARN`, and its secret).
+    pub const fn asks_signup_hook(mut self) -> Self {
+        self.asks_signup_hook = true;
+        self
+    }
+
+    pub const fn is_recording_events(&self) -> bool {
+        self.records_events
+    }
+
+    pub const fn is_reading_account_events(&self) -> bool {
+        self.reads_account_events
+    }
+
+    pub const fn is_querying_users_index(&self) -> bool {
+        self.queries_users_index
+    }
+
+    pub const fn is_hashing_passwords(&self) -> bool {
+        self.hashes_passwords
+    }
+
+    pub const fn is_holding_mfa_key(&self) -> bool {
+        self.holds_mfa_key
+    }
+
+    pub const fn is_holding_introspection_key(&self) -> bool {
+        self.holds_introspection_key
+    }
+
+    pub const fn is_asking_signup_hook(&self) -> bool {
+        self.asks_signup_hook
     }
 
     /// The function signs tokens (it logs people in): with EdDSA it needs the private key set
     /// (`JWT_SIGNING_KEYS`) and refuses to start without it. Every other function verifies
-    /// with the public keys (`JWT_VERIFYING_KEYS`) and is never given the private ones.
+    /// with the public keys (`JWT_VERIFYING_KEYS`) and is never given the private ones. It asks
+    /// the token hook, when one is set.
     pub const fn signs_tokens(mut self) -> Self {
         self.signs_tokens = true;
         self

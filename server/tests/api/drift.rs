@@ -467,3 +467,16 @@ fn the_readmes_function_table_is_the_route_table() {
         "README.md's table of functions is not the route table's; between its markers put:\n{expected}"
     );
 }
+
+/// template.yaml's resources of each function are what the route table's rows write: a row
+/// changed without `cargo run --bin accounts -- template` fails here.
+#[test]
+fn the_templates_functions_are_written_from_the_route_table() {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    let written = accounts::template::rewrite(&text, accounts::FUNCTIONS).unwrap();
+    assert!(
+        written == text,
+        "template.yaml's functions are not what the route table writes: run \
+         `cargo run --bin accounts -- template` in the repository's root and commit the result"
+    );
+}
