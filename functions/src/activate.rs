@@ -5,8 +5,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
-use serde_json::json;
 use shared::accounts::{self, Activation};
+use shared::answers;
 use shared::http::{ok, prefers_html, token_query};
 use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{ServedAt, error_page, message_page, resend_page};
@@ -38,13 +38,18 @@ pub async fn activate(
             "Account already activated",
             "This account was activated before: you can log in.",
         ),
-        Ok(Activation::Activated(u)) => ok(json!({"activated": true, "username": u.username})),
-        Ok(Activation::AlreadyActivated(u)) => ok(json!({
-            "activated": true,
-            "already_activated": true,
-            "username": u.username,
-            "message": "This account is already activated.",
-        })),
+        Ok(Activation::Activated(u)) => ok(answers::Activation {
+            activated: true,
+            already_activated: false,
+            username: &u.username,
+            message: None,
+        }),
+        Ok(Activation::AlreadyActivated(u)) => ok(answers::Activation {
+            activated: true,
+            already_activated: true,
+            username: &u.username,
+            message: Some("This account is already activated."),
+        }),
         Err(e @ ApiError::InvalidActivationToken) if html => resend_page(
             e.status(),
             "This activation link does not work",

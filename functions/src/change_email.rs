@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
-use serde_json::json;
 use shared::accounts::ChangeEmailBody;
+use shared::answers::Message;
 use shared::http::UsernamePath;
 use shared::input::Body;
 use shared::lambda::{Function, Route, TableAction};
@@ -39,9 +39,5 @@ pub async fn change_email(
     accounts::change_email(&state, &auth, &username, body).await?;
     let message = "A confirmation link has been sent to the new address; the address changes \
                    when it is followed.";
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(json!({ "message": message })),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, axum::Json(Message { message })).into_response())
 }

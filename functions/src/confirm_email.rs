@@ -5,8 +5,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
-use serde_json::json;
 use shared::accounts::{self, EmailConfirmation};
+use shared::answers::EmailChanged;
 use shared::http::{ok, prefers_html, token_query};
 use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{error_page, message_page};
@@ -48,12 +48,16 @@ pub async fn confirm_email(
                 u.email
             ),
         ),
-        Ok(EmailConfirmation::Changed(u)) => ok(json!({"email_changed": true, "email": u.email})),
-        Ok(EmailConfirmation::AlreadyConfirmed(u)) => ok(json!({
-            "email_changed": true,
-            "already_confirmed": true,
-            "email": u.email,
-        })),
+        Ok(EmailConfirmation::Changed(u)) => ok(EmailChanged {
+            email_changed: true,
+            already_confirmed: false,
+            email: &u.email,
+        }),
+        Ok(EmailConfirmation::AlreadyConfirmed(u)) => ok(EmailChanged {
+            email_changed: true,
+            already_confirmed: true,
+            email: &u.email,
+        }),
         Err(e @ ApiError::InvalidConfirmationToken) if html => message_page(
             e.status(),
             "This confirmation link does not work",

@@ -3,8 +3,8 @@
 //! listing of every account `type` and `since` (RFC 3339). Each at most once; anything else
 //! is ignored, as `GET /users` does.
 
-use serde_json::{Value, json};
 use shared::accounts::EventListing;
+use shared::answers;
 use shared::events::{EventType, valid_id};
 use shared::store::EventPage;
 use shared::{ApiError, ApiResult};
@@ -72,7 +72,9 @@ pub fn parse(query: Option<&str>, filters: bool) -> ApiResult<EventListing> {
 }
 
 /// The answer: `{"events": [...], "next_cursor": id or null}`.
-pub fn page(page: EventPage) -> Value {
-    let events: Vec<Value> = page.events.iter().map(|e| e.view()).collect();
-    json!({ "events": events, "next_cursor": page.next_before })
+pub fn page(page: &EventPage) -> answers::EventPage<'_> {
+    answers::EventPage {
+        events: page.events.iter().map(|e| e.view()).collect(),
+        next_cursor: page.next_before.as_deref(),
+    }
 }

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::on;
-use serde_json::json;
+use shared::answers::Hello;
 use shared::http::ok;
 use shared::lambda::{Function, Route, TableAction};
 use shared::{AppState, MaybeAuth};
@@ -16,10 +16,13 @@ pub const FUNCTION: Function = Function::new("home", &[Route::get("/", |m| on(m,
 
 pub async fn home(State(_): State<AppState>, MaybeAuth(auth): MaybeAuth) -> Response {
     match auth {
-        None => ok(json!({"message": "Hello World"})),
-        Some(a) => ok(json!({
-            "message": format!("Hello, {}", a.user.username),
-            "user": a.user.view(),
-        })),
+        None => ok(Hello {
+            message: "Hello World".into(),
+            user: None,
+        }),
+        Some(a) => ok(Hello {
+            message: format!("Hello, {}", a.user.username),
+            user: Some(a.user.view()),
+        }),
     }
 }

@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
-use serde_json::json;
+use shared::answers::{Introspection, LiveToken};
 use shared::auth::{authenticate_token, bearer_credential};
 use shared::input::{Field, FormBody, Validate, required_string};
 use shared::lambda::{Function, Route, TableAction};
@@ -54,28 +54,33 @@ pub async fn introspect(
         Ok(auth) => {
             let scope = auth.scopes_now().join(" ");
             let c = &auth.claims;
-            let mut answer = json!({
-                "active": true,
-                "sub": c.sub,
-                "username": auth.user.username,
-                "scope": scope,
-                "role": auth.user.role.as_str(),
-                "exp": c.exp,
-                "iat": c.iat,
-                "iss": c.iss,
-                "aud": c.aud,
-                "amr": c.amr,
-                "acr": c.acr,
-                "token_type": "Bearer",
-            });
-            // What the token hook added, under the same claim as in the token.
-            if let Some(ext) = &c.ext {
-                answer[shared::hooks::CLAIMS_CLAIM] = json!(ext);
-            }
+            let token = LiveToken {
+                sub: &c.sub,
+                username: &auth.user.username,
+                scope,
+                role: auth.user.role.as_str(),
+                exp: c.exp,
+                iat: c.iat,
+                iss: &c.iss,
+                aud: &c.aud,
+                amr: &c.amr,
+                acr: &c.acr,
+                token_type: "Bearer",
+                // What the token hook added, under the same claim as in the token.
+                ext: c.ext.as_ref(),
+            };
+            let answer = Introspection {
+                active: true,
+                token: Some(token),
+            };
             axum::Json(answer).into_response()
         }
         // Nothing tells why: a bad signature, an ended session and a deleted user look alike.
-        Err(ApiError::InvalidToken) => axum::Json(json!({"active": false})).into_response(),
+        Err(ApiError::InvalidToken) => axum::Json(Introspection {
+            active: false,
+            token: None,
+        })
+        .into_response(),
         Err(e) => e.into_response(),
     }
 }

@@ -26,5 +26,5 @@ pub async fn list_events(
 ) -> ApiResult<Response> {
     let listing = events_query::parse(query.as_deref(), true);
     let found = accounts::all_events(&state, &auth, listing).await?;
-    Ok(ok(events_query::page(found)))
+    Ok(ok(events_query::page(&found)))
 }

@@ -8,8 +8,8 @@ use axum::response::Response;
 use axum::routing::on;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::json;
 use shared::accounts::{self, MAX_EMAIL_CHARS, UserListing};
+use shared::answers::UserPage;
 use shared::http::ok;
 use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiError, ApiResult, AppState, Auth};
@@ -80,9 +80,10 @@ pub async fn list_users(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let page = accounts::list_users(&state, &auth, parse(query.as_deref())).await?;
-    let users: Vec<_> = page.users.iter().map(|u| u.view()).collect();
-    let next_cursor = page
-        .next_after
-        .map(|key| URL_SAFE_NO_PAD.encode(key.as_bytes()));
-    Ok(ok(json!({ "users": users, "next_cursor": next_cursor })))
+    Ok(ok(UserPage {
+        users: page.users.iter().map(|u| u.view()).collect(),
+        next_cursor: page
+            .next_after
+            .map(|key| URL_SAFE_NO_PAD.encode(key.as_bytes())),
+    }))
 }

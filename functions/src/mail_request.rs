@@ -61,7 +61,9 @@ where
         (Ok(()), Some(email)) => mail_sent_page(StatusCode::ACCEPTED, &(how.page_message)(&email)),
         (Ok(()), None) => (
             StatusCode::ACCEPTED,
-            axum::Json(serde_json::json!({ "message": how.json_message })),
+            axum::Json(shared::answers::Message {
+                message: how.json_message,
+            }),
         )
             .into_response(),
         (Err(e), Some(_)) => error_page(e),

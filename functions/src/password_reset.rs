@@ -6,8 +6,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
-use serde_json::json;
 use shared::accounts::ResetBody;
+use shared::answers::{ResetDone, ResetValid};
 use shared::http::{ok, prefers_html, token_query};
 use shared::input::FormBody;
 use shared::lambda::{Function, Route, TableAction};
@@ -57,7 +57,7 @@ pub async fn reset_link(
     let checked = accounts::check_reset_token(&state, token.as_deref()).await;
     match (checked, prefers_html(&headers)) {
         (Ok(()), true) => reset_form(StatusCode::OK, token.as_deref().unwrap_or(""), None),
-        (Ok(()), false) => ok(json!({"valid": true})),
+        (Ok(()), false) => ok(ResetValid { valid: true }),
         (Err(e @ (ApiError::InvalidResetToken | ApiError::ResetTokenExpired)), true) => {
             dead_link_page(&e)
         }
@@ -78,7 +78,7 @@ pub async fn reset_password(
             "Password changed",
             "Your new password is set, and every session was ended: log in with it now.",
         ),
-        (Ok(()), false) => ok(json!({"reset": true})),
+        (Ok(()), false) => ok(ResetDone { reset: true }),
         // A person at the form sees why, next to the field, and can try again.
         (Err(e @ (ApiError::WeakPassword(_) | ApiError::Validation(_))), true) => {
             let why = match &e {

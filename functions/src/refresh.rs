@@ -58,5 +58,5 @@ pub async fn revoke(
         Ok(FormBody(form)) => accounts::revoke(&state, form.body).await,
         Err(e) => Err(e),
     };
-    oauth_answer(revoked.map(|()| serde_json::json!({})))
+    oauth_answer(revoked.map(|()| shared::answers::Revoked {}))
 }

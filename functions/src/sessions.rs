@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::on;
-use serde_json::json;
+use shared::answers::Sessions;
 use shared::http::ok;
 use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
@@ -30,7 +30,7 @@ pub const FUNCTION: Function = Function::new(
 
 pub async fn list_sessions(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     let sessions = accounts::list_sessions(&state, &auth).await?;
-    Ok(ok(json!({ "sessions": sessions })))
+    Ok(ok(Sessions { sessions }))
 }
 
 pub async fn end_all_sessions(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {

@@ -29,5 +29,5 @@ pub async fn user_events(
 ) -> ApiResult<Response> {
     let listing = events_query::parse(query.as_deref(), false);
     let found = accounts::user_events(&state, &auth, &username, listing).await?;
-    Ok(ok(events_query::page(found)))
+    Ok(ok(events_query::page(&found)))
 }

@@ -170,11 +170,12 @@ impl Publisher {
     fn entry(&self, record: &Value) -> Option<PutEventsRequestEntry> {
         let body = record["dynamodb"]["NewImage"]["body"]["S"].as_str()?;
         let event: AccountEvent = serde_json::from_str(body).ok()?;
+        let detail = serde_json::to_string(&event.view()).ok()?;
         Some(
             PutEventsRequestEntry::builder()
                 .source(SOURCE)
                 .detail_type(event.kind.as_str())
-                .detail(event.view().to_string())
+                .detail(detail)
                 .time(DateTime::from_millis(event.at_ms))
                 .event_bus_name(&self.bus)
                 .build(),

@@ -207,24 +207,40 @@ pub struct AccountEvent {
 
 impl AccountEvent {
     /// The event as the API shows it: `at` in RFC 3339 (milliseconds), no internal fields.
-    pub fn view(&self) -> Value {
-        let at = chrono::DateTime::from_timestamp_millis(self.at_ms)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        serde_json::json!({
-            "id": self.id,
-            "type": self.kind.as_str(),
-            "at": at,
-            "user_id": self.user_id,
-            "username": self.username,
-            "actor": self.actor,
-            "source_ip": self.source_ip,
-            "user_agent": self.user_agent,
-            "session_id": self.session_id,
-            "outcome": self.outcome,
-            "detail": self.detail,
-        })
+    pub fn view(&self) -> EventView<'_> {
+        EventView {
+            id: &self.id,
+            kind: self.kind.as_str(),
+            at: chrono::DateTime::from_timestamp_millis(self.at_ms)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            user_id: self.user_id.as_deref(),
+            username: self.username.as_deref(),
+            actor: &self.actor,
+            source_ip: self.source_ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            session_id: self.session_id.as_deref(),
+            outcome: self.outcome,
+            detail: &self.detail,
+        }
     }
+}
+
+/// An account event as the API shows it (`AccountEvent` in openapi.json).
+#[derive(Debug, Serialize)]
+pub struct EventView<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub at: String,
+    pub user_id: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub actor: &'a Actor,
+    pub source_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    pub outcome: Outcome,
+    pub detail: &'a Map<String, Value>,
 }
 
 /// The id a session is shown by (in `GET /auth/sessions` and in events): 128 bits of the

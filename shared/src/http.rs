@@ -220,7 +220,7 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 /// A `200` JSON response.
-pub fn ok(value: Value) -> Response {
+pub fn ok(value: impl serde::Serialize) -> Response {
     Json(value).into_response()
 }
 

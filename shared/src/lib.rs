@@ -3,6 +3,7 @@
 
 pub mod account_event;
 pub mod accounts;
+pub mod answers;
 pub mod auth;
 pub mod aws;
 pub mod caller;
