@@ -112,4 +112,7 @@ pub struct LiveToken<'a> {
 pub struct Revoked {}
 
 // `LiveToken::ext` is named as the token's claim is.
-const _: () = assert!(matches!(crate::hooks::CLAIMS_CLAIM.as_bytes(), [b'e', b'x', b't']));
+const _: () = assert!(matches!(
+    crate::hooks::CLAIMS_CLAIM.as_bytes(),
+    [b'e', b'x', b't']
+));
