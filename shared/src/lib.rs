@@ -9,6 +9,7 @@ pub mod aws;
 pub mod caller;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod hooks;

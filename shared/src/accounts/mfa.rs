@@ -5,11 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::session::{
-    AMR_SECOND_FACTOR, LoginResponse, login_key, record_failed_login, sign_in, still_allowed,
-    take_attempt, token_hook,
+    LoginResponse, login_key, record_failed_login, sign_in, still_allowed, take_attempt, token_hook,
 };
 use super::{at_least_min_duration, send_notice, verify_own_password};
 use crate::auth::Auth;
+use crate::credentials::{self, Proof};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Actor, Event, EventType};
 use crate::input::{Field, Validate};
@@ -118,17 +118,11 @@ pub struct MfaLoginBody {
     pub recovery_code: Field<String>,
 }
 
-/// The second step's proof.
-pub enum Proof {
-    Code(String),
-    RecoveryCode(String),
-}
-
 impl Validate for MfaLoginBody {
     type Command = (String, Option<Proof>);
     fn command(self) -> Self::Command {
         let proof = match (given(self.code), given(self.recovery_code)) {
-            (Some(c), None) => Some(Proof::Code(c)),
+            (Some(c), None) => Some(Proof::Totp(c)),
             (None, Some(r)) => Some(Proof::RecoveryCode(r)),
             _ => None,
         };
@@ -196,8 +190,9 @@ async fn enabled_factor(state: &AppState, user: &UserRecord) -> ApiResult<Option
 }
 
 /// What the changes that matter ask of an account with a second factor: a token of a sign-in
-/// with it at most [`STEP_UP_SECS`] old, or a code now. Nothing for an account without one.
-pub(crate) async fn step_up(state: &AppState, auth: &Auth, code: Option<&str>) -> ApiResult<()> {
+/// with it at most [`STEP_UP_SECS`] old, or a proof now: a code of its app (a recovery code or
+/// the password is not one). Nothing for an account without one.
+pub(crate) async fn step_up(state: &AppState, auth: &Auth, proof: Option<Proof>) -> ApiResult<()> {
     let Some(factor) = enabled_factor(state, &auth.user).await? else {
         return Ok(());
     };
@@ -205,14 +200,16 @@ pub(crate) async fn step_up(state: &AppState, auth: &Auth, code: Option<&str>) -
     if auth.claims.acr == "aal2" && now - auth.session.created_at <= STEP_UP_SECS {
         return Ok(());
     }
-    let Some(code) = code else {
-        return Err(ApiError::StepUpRequired);
-    };
-    let user_id = auth.user.user_id.clone();
-    prove_code(state, &auth.user, &factor, code, async |step| {
-        Ok(state.store.use_step(&user_id, step, false).await?)
-    })
-    .await
+    match proof {
+        Some(Proof::Totp(code)) => {
+            let user_id = auth.user.user_id.clone();
+            prove_code(state, &auth.user, &factor, &code, async |step| {
+                Ok(state.store.use_step(&user_id, step, false).await?)
+            })
+            .await
+        }
+        Some(Proof::RecoveryCode(_) | Proof::Password(_)) | None => Err(ApiError::StepUpRequired),
+    }
 }
 
 /// What reading other accounts (and every account's events) asks of an admin whose account
@@ -366,12 +363,18 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
     let factor = enabled_factor(state, &user)
         .await?
         .ok_or(ApiError::InvalidMfaToken)?;
+    // A proof of a method the account's second step offers.
+    let method = proof
+        .method()
+        .filter(|m| credentials::second_step_methods(Some(&factor)).contains(m))
+        .ok_or(ApiError::InvalidMfaCode)?;
+    let amr = credentials::amr(Some(method));
     let scope = still_allowed(&user, &challenge.scope);
     // The token hook before the code, the recovery code or the challenge is spent: a hook that
     // refuses leaves them all as they were (the person may try again).
-    let ext = token_hook(state, &user, &scope, AMR_SECOND_FACTOR).await?;
+    let ext = token_hook(state, &user, &scope, &amr).await?;
     let proven = match proof {
-        Proof::Code(code) => {
+        Proof::Totp(code) => {
             let user_id = user.user_id.clone();
             prove_code(state, &user, &factor, &code, async |step| {
                 Ok(state.store.use_step(&user_id, step, true).await?)
@@ -379,6 +382,7 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
             .await
         }
         Proof::RecoveryCode(code) => prove_recovery_code(state, keys, &user, &code, now).await,
+        Proof::Password(_) => Err(ApiError::InvalidMfaCode),
     };
     match proven {
         Err(e @ ApiError::InvalidMfaCode) => {
@@ -397,7 +401,7 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
         // Another request finished this login first.
         return Err(ApiError::InvalidMfaToken);
     }
-    let pair = sign_in(state, &user, scope, AMR_SECOND_FACTOR, ext).await?;
+    let pair = sign_in(state, &user, scope, amr, ext).await?;
     tracing::info!(user_id = %user.user_id, "user logged in with a second factor");
     Ok(pair)
 }
@@ -451,11 +455,11 @@ pub async fn disable_mfa(
         {
             return Err(ApiError::MfaNotEnabled);
         }
-        step_up(state, auth, code.as_deref()).await?;
+        step_up(state, auth, code.map(Proof::Totp)).await?;
         (auth.user.clone(), false)
     } else if auth.is_admin() {
         // An admin power: with a factor on the admin's own account, a step-up.
-        step_up(state, auth, code.as_deref()).await?;
+        step_up(state, auth, code.map(Proof::Totp)).await?;
         let user = state
             .store
             .find_user_by_username(username, now)
@@ -502,16 +506,19 @@ pub async fn replace_recovery_codes(
     let Some(factor) = enabled_factor(state, &auth.user).await? else {
         return Err(ApiError::MfaNotEnabled);
     };
-    match (code, password) {
-        (Some(code), _) => {
+    // A code of the app if one is given, else the password.
+    match code.map(Proof::Totp).or(password.map(Proof::Password)) {
+        Some(Proof::Totp(code)) => {
             let user_id = auth.user.user_id.clone();
             prove_code(state, &auth.user, &factor, &code, async |step| {
                 Ok(state.store.use_step(&user_id, step, false).await?)
             })
             .await?
         }
-        (None, Some(password)) => verify_own_password(state, &auth.user, &password).await?,
-        (None, None) => return Err(ApiError::StepUpRequired),
+        Some(Proof::Password(password)) => {
+            verify_own_password(state, &auth.user, &password).await?
+        }
+        Some(Proof::RecoveryCode(_)) | None => return Err(ApiError::StepUpRequired),
     }
     let (codes, macs) = recovery_codes(keys, &auth.user.user_id)?;
     if !state

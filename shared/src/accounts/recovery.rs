@@ -13,6 +13,7 @@ use super::{
     valid_email,
 };
 use crate::auth::Auth;
+use crate::credentials::Proof;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Actor, Event, EventType};
 use crate::input::{
@@ -311,7 +312,7 @@ pub async fn change_password(
     let ChangePassword { current, new, code } = body.validate()?;
     let user = &auth.user;
     verify_own_password(state, user, &current).await?;
-    super::mfa::step_up(state, auth, code.as_deref()).await?;
+    super::mfa::step_up(state, auth, code.map(Proof::Totp)).await?;
     let new_hash = state
         .hasher
         .hash_if_strong(&new, &user.username, &user.email)
@@ -353,7 +354,7 @@ pub async fn change_email(
     } = body.validate_with(&auth.user.email)?;
     let user = &auth.user;
     verify_own_password(state, user, &password).await?;
-    super::mfa::step_up(state, auth, code.as_deref()).await?;
+    super::mfa::step_up(state, auth, code.map(Proof::Totp)).await?;
     let now = state.clock.now();
     if state.store.find_user_by_email(&email, now).await?.is_some() {
         return Err(ApiError::EmailTaken);

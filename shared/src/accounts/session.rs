@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::send_notice;
 use crate::auth::Auth;
 use crate::clock::rfc3339;
+use crate::credentials::{self, Method, second_step_methods};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Actor, Event, EventType};
 use crate::input::{Field, Validate};
@@ -96,16 +97,13 @@ pub enum LoginOutcome {
 pub struct MfaRequired {
     pub mfa_required: bool,
     pub mfa_token: String,
-    pub methods: [&'static str; 2],
+    /// What the second step takes, from what the account has.
+    pub methods: Vec<Method>,
     pub expires_in: i64,
 }
 
 /// How long a login's second step may take, and so its `mfa_token` lasts.
 pub const MFA_CHALLENGE_TTL_SECS: i64 = 300;
-
-/// The `amr` of a sign-in with the password alone, and with the second factor.
-pub const AMR_PASSWORD: &[&str] = &["pwd"];
-pub const AMR_SECOND_FACTOR: &[&str] = &["pwd", "otp"];
 
 /// `POST /auth` and `POST /login`: `username` (or `email`), `password`, and `scope`.
 #[derive(Debug, Deserialize)]
@@ -259,11 +257,8 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
     // With a second factor on, a right password proves nothing yet: after earlier failures
     // (wrong codes among them) the count stays until a code proves right, else each right
     // password would wipe what wrong codes built, and codes could be guessed without end.
-    let mfa_on = state
-        .store
-        .factor(&user.user_id)
-        .await?
-        .is_some_and(|f| f.enabled);
+    let methods = second_step_methods(state.store.factor(&user.user_id).await?.as_ref());
+    let mfa_on = !methods.is_empty();
     if !mfa_on || attempts <= 1 {
         state.store.clear_login_failures(&login_key).await?;
     }
@@ -303,12 +298,13 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
         return Ok(LoginOutcome::MfaRequired(MfaRequired {
             mfa_required: true,
             mfa_token: token,
-            methods: ["totp", "recovery_code"],
+            methods,
             expires_in: MFA_CHALLENGE_TTL_SECS,
         }));
     }
-    let ext = token_hook(state, &user, &scope, AMR_PASSWORD).await?;
-    let pair = sign_in(state, &user, scope, AMR_PASSWORD, ext).await?;
+    let amr = credentials::amr(None);
+    let ext = token_hook(state, &user, &scope, &amr).await?;
+    let pair = sign_in(state, &user, scope, amr, ext).await?;
     tracing::info!(user_id = %user.user_id, "user logged in");
     Ok(LoginOutcome::SignedIn(pair))
 }
@@ -319,12 +315,11 @@ pub(crate) async fn sign_in(
     state: &AppState,
     user: &UserRecord,
     scope: Vec<String>,
-    amr: &[&str],
+    amr: Vec<String>,
     ext: Option<Map<String, Value>>,
 ) -> ApiResult<LoginResponse> {
     let now = state.clock.now();
     let lifetimes = state.lifetimes;
-    let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
     let session = Session {
         session_id: session_id()?,
         user_id: user.user_id.clone(),
@@ -412,15 +407,6 @@ pub(crate) async fn record_failed_login(
     events::record(state, event).await;
 }
 
-/// `aal2` for a sign-in with a second factor, `aal1` otherwise.
-pub fn acr_of(amr: &[String]) -> &'static str {
-    if amr.iter().any(|m| m == "otp") {
-        "aal2"
-    } else {
-        "aal1"
-    }
-}
-
 /// The pair of tokens of `session` at its current generation: the access token (issued when
 /// the generation began, `session.refreshed_at`, for `ACCESS_TOKEN_TTL` and never past the
 /// sign-in's absolute end) and the refresh token of that generation. Both are the same however
@@ -492,7 +478,7 @@ fn access_claims(
         iss: state.keys.issuer.clone(),
         aud: state.keys.audience.clone(),
         nbf: None,
-        acr: acr_of(&amr).into(),
+        acr: credentials::acr(&amr).into(),
         amr,
         ext,
     }

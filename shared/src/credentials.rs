@@ -1,0 +1,127 @@
+//! Credentials as a kind: the ways an account proves itself beside its password
+//! ([`Method`]), what a request presents ([`Proof`]), which methods a login's second step
+//! offers (from what the account has), and what tokens say of a sign-in (`amr`, RFC 8176, and
+//! `acr`). The login's second step and the step-up take a [`Proof`], not a code string: a new
+//! kind of credential (a passkey, a mailed code) is a new variant here and a new arm where a
+//! proof is checked.
+
+use serde::Serialize;
+
+use crate::store::TotpFactor;
+
+/// A way to prove oneself at a login's second step or a step-up, as the API names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// A code of the account's authenticator app (RFC 6238).
+    Totp,
+    /// One of the account's recovery codes, each working once.
+    RecoveryCode,
+}
+
+impl Method {
+    /// Its name in the API (`methods` of a login's first answer).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::Totp => "totp",
+            Method::RecoveryCode => "recovery_code",
+        }
+    }
+
+    /// What a sign-in with it adds to `amr` (RFC 8176): a recovery code is a one-time code too.
+    pub const fn amr(self) -> &'static str {
+        match self {
+            Method::Totp | Method::RecoveryCode => "otp",
+        }
+    }
+}
+
+/// A credential a request presents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    Password(String),
+    Totp(String),
+    RecoveryCode(String),
+}
+
+impl Proof {
+    /// The method it proves, if it is a second factor (a password is the first).
+    pub const fn method(&self) -> Option<Method> {
+        match self {
+            Proof::Password(_) => None,
+            Proof::Totp(_) => Some(Method::Totp),
+            Proof::RecoveryCode(_) => Some(Method::RecoveryCode),
+        }
+    }
+}
+
+/// What a login's second step offers an account whose factor is `totp`: its app's codes and
+/// its recovery codes; nothing when the factor is not on (a login then needs no second step).
+pub fn second_step_methods(totp: Option<&TotpFactor>) -> Vec<Method> {
+    match totp {
+        Some(f) if f.enabled => vec![Method::Totp, Method::RecoveryCode],
+        _ => vec![],
+    }
+}
+
+/// The `amr` of a sign-in: the password (`pwd`), and the second factor's when one was proved.
+pub fn amr(second: Option<Method>) -> Vec<String> {
+    std::iter::once("pwd")
+        .chain(second.map(Method::amr))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The assurance level of a sign-in from its `amr`: `aal2` with a second factor, else `aal1`.
+pub fn acr(amr: &[String]) -> &'static str {
+    let second = [Method::Totp, Method::RecoveryCode].map(Method::amr);
+    if amr.iter().any(|m| second.contains(&m.as_str())) {
+        "aal2"
+    } else {
+        "aal1"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn factor(enabled: bool) -> TotpFactor {
+        TotpFactor {
+            user_id: "u1".into(),
+            sealed_secret: "s".into(),
+            enabled,
+            pending_until: 0,
+            last_step: 0,
+            recovery: vec![],
+            signed_in: false,
+        }
+    }
+
+    #[test]
+    fn the_second_step_offers_what_the_account_has() {
+        assert_eq!(second_step_methods(None), vec![]);
+        assert_eq!(second_step_methods(Some(&factor(false))), vec![]);
+        assert_eq!(
+            second_step_methods(Some(&factor(true))),
+            vec![Method::Totp, Method::RecoveryCode]
+        );
+        let names = serde_json::to_value(second_step_methods(Some(&factor(true)))).unwrap();
+        assert_eq!(names, serde_json::json!(["totp", "recovery_code"]));
+    }
+
+    #[test]
+    fn amr_and_acr_follow_what_was_proved() {
+        assert_eq!(amr(None), ["pwd"]);
+        assert_eq!(acr(&amr(None)), "aal1");
+        for method in [Method::Totp, Method::RecoveryCode] {
+            assert_eq!(amr(Some(method)), ["pwd", "otp"]);
+            assert_eq!(acr(&amr(Some(method))), "aal2");
+        }
+        assert_eq!(Proof::Password("p".into()).method(), None);
+        assert_eq!(
+            Proof::RecoveryCode("r".into()).method(),
+            Some(Method::RecoveryCode)
+        );
+    }
+}
