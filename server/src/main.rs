@@ -10,8 +10,8 @@
 //!                                  (Ed25519 for EdDSA, RSA for RS256; previous ones kept)
 //! accounts retire-keys             keep only the current signing key (24 h after a rotation)
 //! accounts public-keys             the public keys of the key set on standard input, as PEM
-//! accounts template                rewrite template.yaml's functions from the route table
-//!                                  (run in the repository's root)
+//! accounts template                rewrite template.yaml's functions and the README's table of
+//!                                  functions from the route table (in the repository's root)
 //! ```
 
 use std::process::ExitCode;
@@ -66,49 +66,36 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `accounts template`: writes template.yaml's resources of each function from its row of the
-/// route table (between the marker lines), in the current directory's template.yaml.
+/// `accounts template`: writes template.yaml's resources of each function, and the README's
+/// table of functions, from the route table (between their marker lines), in the current
+/// directory (the repository's root).
 fn template() -> ExitCode {
-    let path = std::path::Path::new("template.yaml");
-    let written = std::fs::read_to_string(path)
-        .map_err(|e| {
-            format!(
-                "template: {}: {e} (run it in the repository's root)",
-                path.display()
-            )
-        })
-        .and_then(|text| {
-            Ok((
-                accounts::template::rewrite(&text, accounts::FUNCTIONS)?,
-                text,
-            ))
-        });
-    match written {
-        Ok((new, old)) if new == old => {
-            println!(
-                "template.yaml: unchanged ({} functions)",
-                accounts::FUNCTIONS.len()
-            );
-            ExitCode::SUCCESS
-        }
-        Ok((new, _)) => match std::fs::write(path, new) {
-            Ok(()) => {
-                println!(
-                    "template.yaml: written ({} functions)",
-                    accounts::FUNCTIONS.len()
-                );
-                ExitCode::SUCCESS
-            }
+    type Rewrite = fn(&str, &[&shared::lambda::Function]) -> Result<String, String>;
+    let files: [(&str, Rewrite); 2] = [
+        ("template.yaml", accounts::template::rewrite),
+        ("README.md", accounts::template::rewrite_readme),
+    ];
+    for (file, rewrite) in files {
+        let written = std::fs::read_to_string(file)
+            .map_err(|e| format!("template: {file}: {e} (run it in the repository's root)"))
+            .and_then(|old| Ok((rewrite(&old, accounts::FUNCTIONS)?, old)))
+            .and_then(|(new, old)| {
+                if new == old {
+                    return Ok("unchanged");
+                }
+                std::fs::write(file, new)
+                    .map(|()| "written")
+                    .map_err(|e| format!("template: {file}: {e}"))
+            });
+        match written {
+            Ok(how) => println!("{file}: {how} ({} functions)", accounts::FUNCTIONS.len()),
             Err(e) => {
-                eprintln!("template: {}: {e}", path.display());
-                ExitCode::FAILURE
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
             }
-        },
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
         }
     }
+    ExitCode::SUCCESS
 }
 
 /// `accounts public-keys < keys.pem`: the public keys of a key set (private PEM blocks on

@@ -1,7 +1,7 @@
 //! template.yaml's resources of each function (the function and its log group), written from
 //! its row of the route table: `accounts template` rewrites what lies between the two marker
-//! lines, and the drift test fails, with that command, when the committed file is not what the
-//! rows write. Everything else of template.yaml (parameters, conditions, the globals, the
+//! lines (and the README's table of functions between its own), and the drift test fails, with
+//! that command, when a committed file is not what the rows write. Everything else of template.yaml (parameters, conditions, the globals, the
 //! table, the API, the event publisher, the outputs) is written by hand, outside the markers.
 //!
 //! The text is built line by line, not through a YAML library: the output is the same bytes
@@ -273,21 +273,61 @@ pub fn render(functions: &[&Function]) -> String {
     format!("{BEGIN}\n\n{}\n{END}\n", blocks.join("\n"))
 }
 
+/// The README's marker lines around its table of functions.
+pub const README_BEGIN: &str = "<!-- functions: from functions::FUNCTIONS -->";
+pub const README_END: &str = "<!-- end of functions -->";
+
+/// The README's table of functions: each row's name and routes, in the table's order, then the
+/// publisher (no route).
+pub fn readme_table(functions: &[&Function]) -> String {
+    let mut out = format!("{README_BEGIN}\n| function | routes |\n|---|---|\n");
+    for f in functions {
+        let routes: Vec<String> = f
+            .routes
+            .iter()
+            .map(|r| format!("`{} {}`", r.method, r.path))
+            .collect();
+        let _ = writeln!(out, "| `{}` | {} |", f.name, routes.join(", "));
+    }
+    out.push_str("| `publish-events` | none: invoked by the table's stream |\n");
+    out.push_str(README_END);
+    out.push('\n');
+    out
+}
+
+/// `text` with what lies between the lines `begin` and `end` (both included) replaced by
+/// `written`, which holds them.
+fn between(
+    text: &str,
+    begin: &str,
+    end: &str,
+    written: &str,
+    file: &str,
+) -> Result<String, String> {
+    let start = text
+        .find(&format!("{begin}\n"))
+        .ok_or_else(|| format!("{file}: the line {begin:?} is missing"))?;
+    let stop = text[start..]
+        .find(&format!("{end}\n"))
+        .map(|at| start + at + end.len() + 1)
+        .ok_or_else(|| format!("{file}: the line {end:?} is missing"))?;
+    Ok(format!("{}{written}{}", &text[..start], &text[stop..]))
+}
+
+/// The README with its table of functions written anew.
+pub fn rewrite_readme(readme: &str, functions: &[&Function]) -> Result<String, String> {
+    between(
+        readme,
+        README_BEGIN,
+        README_END,
+        &readme_table(functions),
+        "README.md",
+    )
+}
+
 /// `template` with what lies between its markers (the markers included) written anew.
 pub fn rewrite(template: &str, functions: &[&Function]) -> Result<String, String> {
-    let start = template
-        .find(&format!("{BEGIN}\n"))
-        .ok_or("template.yaml: the line that begins the route table's functions is missing")?;
-    let end = template[start..]
-        .find(&format!("{END}\n"))
-        .map(|at| start + at + END.len() + 1)
-        .ok_or("template.yaml: the line that ends the route table's functions is missing")?;
-    Ok(format!(
-        "{}{}{}",
-        &template[..start],
-        render(functions),
-        &template[end..]
-    ))
+    between(template, BEGIN, END, &render(functions), "template.yaml")
 }
 
 #[cfg(test)]

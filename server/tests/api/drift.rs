@@ -437,34 +437,16 @@ fn the_templates_cors_is_the_local_servers() {
 }
 
 /// The README's table of functions is the route table's rows, in order, each with its routes;
-/// then the publisher. A row added, renamed or given a route fails here with the table to paste.
+/// then the publisher. A row added, renamed or given a route fails here with the command that
+/// writes it.
 #[test]
 fn the_readmes_function_table_is_the_route_table() {
     let text = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let (begin, end) = (
-        "<!-- functions: from functions::FUNCTIONS -->\n",
-        "<!-- end of functions -->",
-    );
-    let at = text
-        .find(begin)
-        .expect("README.md: the functions table's marker")
-        + begin.len();
-    let written = &text[at..at + text[at..].find(end).expect("README.md: its end marker")];
-    let mut expected = String::from("| function | routes |\n|---|---|\n");
-    for f in accounts::FUNCTIONS {
-        let routes: Vec<String> = f
-            .routes
-            .iter()
-            .map(|r| format!("`{} {}`", r.method, r.path))
-            .collect();
-        expected.push_str(&format!("| `{}` | {} |\n", f.name, routes.join(", ")));
-    }
-    expected.push_str(&format!(
-        "| `{PUBLISHER}` | none: invoked by the table's stream |\n"
-    ));
+    let written = accounts::template::rewrite_readme(&text, accounts::FUNCTIONS).unwrap();
     assert!(
-        written == expected,
-        "README.md's table of functions is not the route table's; between its markers put:\n{expected}"
+        written == text,
+        "README.md's table of functions is not the route table's: run \
+         `cargo run --bin accounts -- template` in the repository's root and commit the result"
     );
 }
 
