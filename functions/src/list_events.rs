@@ -1,7 +1,7 @@
 //! `GET /events?limit=&cursor=&type=&since=`: every account's events, newest first, for
 //! admins.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::on;
 use shared::http::ok;
@@ -9,6 +9,8 @@ use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 use crate::events_query;
+use shared::accounts::EventListing;
+use shared::input::Query;
 
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
@@ -22,9 +24,9 @@ pub const FUNCTION: Function = Function::new(
 pub async fn list_events(
     State(state): State<AppState>,
     auth: Auth,
-    RawQuery(query): RawQuery,
+    Query(query): Query<events_query::EventsQuery>,
 ) -> ApiResult<Response> {
-    let listing = events_query::parse(query.as_deref(), true);
+    let listing = query.map(EventListing::from);
     let found = accounts::all_events(&state, &auth, listing).await?;
     Ok(ok(events_query::page(&found)))
 }

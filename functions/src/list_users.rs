@@ -3,19 +3,19 @@
 //! read appears exactly once however many others sign up or leave meanwhile. The cursor is
 //! opaque to clients.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::on;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
 use shared::accounts::{self, MAX_EMAIL_CHARS, UserListing};
 use shared::answers::UserPage;
 use shared::http::ok;
+use shared::input::{Limit, Query, QueryValue, empty_is_none, query_value};
 use shared::lambda::{Function, Route, TableAction};
-use shared::{ApiError, ApiResult, AppState, Auth};
+use shared::{ApiResult, AppState, Auth};
 
-pub const DEFAULT_LIMIT: usize = 25;
-pub const MAX_LIMIT: usize = 100;
 /// A cursor is the position's key, at most a username's 32 characters; more is not ours.
 const MAX_CURSOR_CHARS: usize = 128;
 
@@ -27,59 +27,61 @@ pub const FUNCTION: Function =
         .records_events()
         .queries_users_index();
 
-/// The query, read: the cursor decoded, the prefix lowercased, the limit bounded.
-fn parse(query: Option<&str>) -> ApiResult<UserListing> {
-    let mut q = UserListing {
-        limit: DEFAULT_LIMIT,
-        ..UserListing::default()
-    };
-    let bad = |why: &str| ApiError::InvalidQuery(why.into());
-    let mut seen: Vec<String> = Vec::new();
-    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        // A parameter given twice is refused, as /widgets does: which one counts is no guess.
-        if ["limit", "cursor", "email_prefix"].contains(&name.as_ref()) {
-            if seen.iter().any(|n| *n == name) {
-                return Err(bad(&format!("{name} is given more than once.")));
-            }
-            seen.push(name.to_string());
+/// `GET /users`'s query: `limit`, `cursor` (the `next_cursor` of the page before), and
+/// `email_prefix` (lowercased); each at most once, anything else ignored.
+#[derive(Deserialize)]
+pub struct UsersQuery {
+    #[serde(default, deserialize_with = "query_value")]
+    limit: Limit,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    cursor: Option<UserCursor>,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    email_prefix: Option<EmailPrefix>,
+}
+
+/// The position after which a page starts: a key this service gave, base64url.
+pub struct UserCursor(String);
+
+impl QueryValue for UserCursor {
+    fn parse(value: &str) -> Result<Self, String> {
+        (value.len() <= MAX_CURSOR_CHARS)
+            .then(|| URL_SAFE_NO_PAD.decode(value.as_bytes()).ok())
+            .flatten()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .filter(|k| !k.is_empty())
+            .map(UserCursor)
+            .ok_or_else(|| "cursor is not one this service gave.".into())
+    }
+}
+
+/// The start of the addresses asked for, lowercased.
+pub struct EmailPrefix(String);
+
+impl QueryValue for EmailPrefix {
+    fn parse(value: &str) -> Result<Self, String> {
+        if value.chars().count() > MAX_EMAIL_CHARS {
+            return Err("email_prefix is longer than an address can be.".into());
         }
-        match name.as_ref() {
-            "limit" => {
-                q.limit = Some(&value)
-                    .filter(|v| {
-                        !v.is_empty() && v.len() <= 3 && v.bytes().all(|b| b.is_ascii_digit())
-                    })
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| bad("limit must be a whole number from 1 to 100."))?;
-            }
-            "cursor" if !value.is_empty() => {
-                let key = (value.len() <= MAX_CURSOR_CHARS)
-                    .then(|| URL_SAFE_NO_PAD.decode(value.as_bytes()).ok())
-                    .flatten()
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .filter(|k| !k.is_empty())
-                    .ok_or_else(|| bad("cursor is not one this service gave."))?;
-                q.after = Some(key);
-            }
-            "email_prefix" if !value.is_empty() => {
-                if value.chars().count() > MAX_EMAIL_CHARS {
-                    return Err(bad("email_prefix is longer than an address can be."));
-                }
-                q.email_prefix = Some(value.to_lowercase());
-            }
-            _ => {}
+        Ok(EmailPrefix(value.to_lowercase()))
+    }
+}
+
+impl From<UsersQuery> for UserListing {
+    fn from(q: UsersQuery) -> Self {
+        UserListing {
+            limit: q.limit.0,
+            after: q.cursor.map(|c| c.0),
+            email_prefix: q.email_prefix.map(|p| p.0),
         }
     }
-    Ok(q)
 }
 
 pub async fn list_users(
     State(state): State<AppState>,
     auth: Auth,
-    RawQuery(query): RawQuery,
+    Query(query): Query<UsersQuery>,
 ) -> ApiResult<Response> {
-    let page = accounts::list_users(&state, &auth, parse(query.as_deref())).await?;
+    let page = accounts::list_users(&state, &auth, query.map(UserListing::from)).await?;
     Ok(ok(UserPage {
         users: page.users.iter().map(|u| u.view()).collect(),
         next_cursor: page

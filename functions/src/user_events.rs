@@ -1,7 +1,7 @@
 //! `GET /user/{username}/events?limit=&cursor=`: what happened to one account, newest first,
 //! for its owner or an admin.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::on;
 use shared::http::{UsernamePath, ok};
@@ -9,6 +9,8 @@ use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
 
 use crate::events_query;
+use shared::accounts::EventListing;
+use shared::input::Query;
 
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
@@ -25,9 +27,9 @@ pub async fn user_events(
     State(state): State<AppState>,
     auth: Auth,
     UsernamePath(username): UsernamePath,
-    RawQuery(query): RawQuery,
+    Query(query): Query<events_query::AccountEventsQuery>,
 ) -> ApiResult<Response> {
-    let listing = events_query::parse(query.as_deref(), false);
+    let listing = query.map(EventListing::from);
     let found = accounts::user_events(&state, &auth, &username, listing).await?;
     Ok(ok(events_query::page(&found)))
 }

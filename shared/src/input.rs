@@ -213,3 +213,131 @@ pub fn data_size<C>(data: &Map<String, Value>, _: &C) -> garde::Result {
         Ok(())
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Query strings
+
+/// A route's query string, read into `T` as bodies are read into theirs: each member a type
+/// that parses itself ([`QueryValue`], with the route's own message), a member given twice
+/// refused (which one counts is no guess), members of no interest ignored. The result is kept
+/// for the route to look at in its own order (who may ask comes first), so this extractor never
+/// refuses a request itself; a query that does not read is `400 invalid_query`.
+pub struct Query<T>(pub ApiResult<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Query<T> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Query(read_query(parts.uri.query().unwrap_or(""))))
+    }
+}
+
+/// Reads a query string into `T` (see [`Query`]).
+pub fn read_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
+    serde_urlencoded::from_str(query).map_err(|e| {
+        let message = e.to_string();
+        // serde's own words for a member given twice: "duplicate field `limit`".
+        let message = match message
+            .strip_prefix("duplicate field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            Some(name) => format!("{name} is given more than once."),
+            None => message,
+        };
+        ApiError::InvalidQuery(message)
+    })
+}
+
+/// A member of a query string that parses itself; its error is the message the client reads.
+pub trait QueryValue: Sized {
+    fn parse(value: &str) -> Result<Self, String>;
+}
+
+/// A query member that must parse when given (even empty).
+pub fn query_value<'de, D: Deserializer<'de>, T: QueryValue>(d: D) -> Result<T, D::Error> {
+    let value = String::deserialize(d)?;
+    T::parse(&value).map_err(serde::de::Error::custom)
+}
+
+/// A query member that is absent when given empty (`cursor=`), and must parse otherwise.
+pub fn empty_is_none<'de, D: Deserializer<'de>, T: QueryValue>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    let value = String::deserialize(d)?;
+    if value.is_empty() {
+        return Ok(None);
+    }
+    T::parse(&value).map(Some).map_err(serde::de::Error::custom)
+}
+
+/// A page's size: a whole number from 1 to [`Limit::MAX`], digits only, 25 when not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub usize);
+
+impl Limit {
+    pub const DEFAULT: usize = 25;
+    pub const MAX: usize = 100;
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Limit(Limit::DEFAULT)
+    }
+}
+
+impl QueryValue for Limit {
+    fn parse(value: &str) -> Result<Self, String> {
+        Some(value)
+            .filter(|v| !v.is_empty() && v.len() <= 3 && v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| (1..=Limit::MAX).contains(n))
+            .map(Limit)
+            .ok_or_else(|| format!("limit must be a whole number from 1 to {}.", Limit::MAX))
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Listing {
+        #[serde(default, deserialize_with = "query_value")]
+        limit: Limit,
+        #[serde(default, deserialize_with = "empty_is_none")]
+        other: Option<Limit>,
+    }
+
+    fn message(query: &str) -> String {
+        match read_query::<Listing>(query) {
+            Err(ApiError::InvalidQuery(m)) => m,
+            other => panic!("{query}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_query_reads_into_its_type_with_the_members_own_words() {
+        let read = read_query::<Listing>("limit=7&unknown=1&unknown=2&other=").unwrap();
+        assert_eq!((read.limit, read.other), (Limit(7), None));
+        assert_eq!(read_query::<Listing>("").unwrap().limit, Limit(25));
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=x",
+            "limit=",
+            "limit=0005",
+            "limit=%2B5",
+        ] {
+            assert_eq!(
+                message(bad),
+                "limit must be a whole number from 1 to 100.",
+                "{bad}"
+            );
+        }
+        assert_eq!(message("limit=5&limit=6"), "limit is given more than once.");
+        assert_eq!(message("other=&other=3"), "other is given more than once.");
+    }
+}

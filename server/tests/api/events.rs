@@ -394,3 +394,61 @@ async fn events_end_with_their_retention() {
     assert_eq!(types(&all), ["logged_in"]);
     drop(root);
 }
+
+/// The listings' queries say what is wrong with them, in each member's own words, on both
+/// listings of events and on the users'.
+#[tokio::test]
+async fn a_bad_query_says_which_member_and_why() {
+    let s = Server::start().await;
+    let root = s.admin("root").await;
+    for (query, message) in [
+        (
+            "/events?limit=0",
+            "limit must be a whole number from 1 to 100.",
+        ),
+        (
+            "/events?limit=",
+            "limit must be a whole number from 1 to 100.",
+        ),
+        ("/events?limit=1&limit=2", "limit is given more than once."),
+        ("/events?cursor=abc", "cursor is not one this service gave."),
+        (
+            "/events?type=nope",
+            "type is not an event type (see the API document's list).",
+        ),
+        (
+            "/events?since=yesterday",
+            "since must be a date and time in RFC 3339, for example 2026-12-01T00:00:00Z.",
+        ),
+        (
+            "/user/root/events?cursor=&cursor=",
+            "cursor is given more than once.",
+        ),
+        (
+            "/users?cursor=not*base64",
+            "cursor is not one this service gave.",
+        ),
+        (
+            "/users?email_prefix=a&email_prefix=b",
+            "email_prefix is given more than once.",
+        ),
+    ] {
+        let body = s
+            .get(query, Some(&root))
+            .await
+            .expect(400, Some("invalid_query"));
+        assert_eq!(
+            body["message"],
+            format!("Invalid query: {message}"),
+            "{query}"
+        );
+    }
+    // Empty members are absent, and members of no interest are ignored.
+    for fine in [
+        "/events?type=&since=&cursor=&other=1&other=2",
+        "/user/root/events?type=nope&since=never",
+        "/users?cursor=&email_prefix=&x=1",
+    ] {
+        s.get(fine, Some(&root)).await.expect(200, None);
+    }
+}
