@@ -2,11 +2,12 @@
 //! for a token with the `widgets` scope.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::on;
+use shared::input::Query;
 use shared::lambda::{Function, Route, TableAction};
 use shared::widgets::{WidgetsAnswer, WidgetsQuery};
-use shared::{ApiError, ApiResult, AppState, Auth, accounts};
+use shared::{ApiResult, AppState, Auth, accounts};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function =
@@ -18,10 +19,7 @@ pub const FUNCTION: Function =
 pub async fn widgets(
     State(state): State<AppState>,
     auth: Auth,
-    query: Result<Query<WidgetsQuery>, axum::extract::rejection::QueryRejection>,
+    Query(query): Query<WidgetsQuery>,
 ) -> ApiResult<Json<WidgetsAnswer>> {
-    let query = query
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::InvalidQuery(e.body_text()));
     accounts::widgets(&state, &auth, query).await.map(Json)
 }

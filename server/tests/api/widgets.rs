@@ -243,6 +243,12 @@ async fn bad_query_dates_are_400_invalid_query() {
     ] {
         t.widgets(q).await.expect(400, Some("invalid_query"));
     }
+    // A member given twice is named, as the other listings name it.
+    let twice = t.widgets("?type=a&type=b").await.expect(400, None);
+    assert_eq!(
+        twice["message"],
+        "Invalid query: type is given more than once."
+    );
     assert!(
         t.up.seen().is_empty(),
         "the upstream is not called for a bad query"
