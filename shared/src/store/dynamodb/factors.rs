@@ -47,6 +47,29 @@ where
 }
 
 impl DynamoStore {
+    /// Deletes the factor item if `condition` holds: `true` if it was deleted.
+    async fn delete_factor(
+        &self,
+        user_id: &str,
+        condition: &str,
+        values: Option<Item>,
+    ) -> StoreResult<bool> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(factor_key(user_id)))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if refused(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     /// One conditional update of the factor item: `true` if it was applied.
     async fn update_factor(
         &self,
@@ -177,33 +200,14 @@ impl Factors for DynamoStore {
     }
 
     async fn remove_factor(&self, user_id: &str) -> StoreResult<bool> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(factor_key(user_id)))
-            .return_values(ReturnValue::AllOld)
-            .send()
+        self.delete_factor(user_id, "attribute_exists(pk)", None)
             .await
-            .map_err(unavailable)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
     async fn remove_unproven_factor(&self, user_id: &str) -> StoreResult<bool> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(factor_key(user_id)))
-            .condition_expression("signed_in = :no")
-            .set_expression_attribute_values(Some(value_map([(":no", Av::Bool(false))])))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if refused(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        let values = value_map([(":no", Av::Bool(false))]);
+        self.delete_factor(user_id, "signed_in = :no", Some(values))
+            .await
     }
 
     async fn create_challenge(&self, challenge: &MfaChallenge) -> StoreResult<()> {
