@@ -9,6 +9,7 @@ mod common;
 mod cors;
 mod drift;
 mod events;
+mod fixture;
 mod fuzz;
 mod hardening;
 mod hooks;
