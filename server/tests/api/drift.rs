@@ -333,6 +333,42 @@ async fn the_served_openapi_document_lists_exactly_the_routes() {
     assert_eq!(listed, routes);
 }
 
+/// openapi.json says which operations need a credential as the service does: every operation
+/// that answers a request without one `401 unauthorized` declares a `security` without the
+/// empty alternative, and every operation that does not, declares none (or the empty one).
+/// (`GET /users` once declared none while it needed a token.)
+#[tokio::test]
+async fn openapi_declares_a_credential_exactly_where_one_is_needed() {
+    let s = Server::start().await;
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("openapi.json")).unwrap())
+            .unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Ok(m) = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                continue;
+            };
+            let security = operation["security"].as_array();
+            let needs = security.is_some_and(|alternatives| {
+                !alternatives.is_empty()
+                    && alternatives
+                        .iter()
+                        .all(|a| a.as_object().is_some_and(|o| !o.is_empty()))
+            });
+            let url = path.replace("{username}", "nobody");
+            let body = (m != reqwest::Method::GET).then(|| serde_json::json!({}));
+            let r = s.call(m, &url, None, body).await;
+            let answer: serde_json::Value = serde_json::from_str(&r.text).unwrap_or_default();
+            let refused = r.status.as_u16() == 401 && answer["error"] == "unauthorized";
+            assert_eq!(
+                refused, needs,
+                "{method} {path}: answered {} without a credential, and openapi.json's security is {:?}",
+                r.status, operation["security"]
+            );
+        }
+    }
+}
+
 #[test]
 fn the_readme_shows_every_committed_screenshot_and_each_it_shows_exists() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
