@@ -967,6 +967,28 @@ mod tests {
         ));
     }
 
+    /// Every key given as a variable is at least 32 bytes once trimmed, and kept trimmed.
+    #[test]
+    fn a_short_key_is_named_and_a_key_is_kept_trimmed() {
+        for var in ["INTROSPECTION_KEY", "MFA_ENCRYPTION_KEY", "LOGIN_NAME_KEY"] {
+            let err = Config::from_lookup(lookup(&[(var, &format!("  {}  ", "k".repeat(31)))]))
+                .unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { var: v, .. } if v == var),
+                "{var}: {err:?}"
+            );
+        }
+        let key = format!(" {} ", "k".repeat(32));
+        let c = Config::from_lookup(lookup(&[("LOGIN_NAME_KEY", &key)])).unwrap();
+        assert_eq!(c.login_name_key.as_deref(), Some("k".repeat(32).as_str()));
+        assert!(c.require_login_name_key().is_ok());
+        let none = Config::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(
+            none.require_login_name_key(),
+            Err(ConfigError::Missing("LOGIN_NAME_KEY"))
+        );
+    }
+
     #[test]
     fn the_widgets_upstream_is_optional_but_complete_when_set() {
         assert!(Config::from_lookup(lookup(&[])).unwrap().widgets.is_none());

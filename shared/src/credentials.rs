@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::store::TotpFactor;
 
-/// A way to prove oneself at a login's second step or a step-up, as the API names it.
+/// A way to prove oneself at a login's second step or a step-up; serialized as the API names
+/// it (`totp`, `recovery_code`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
@@ -20,14 +21,6 @@ pub enum Method {
 }
 
 impl Method {
-    /// Its name in the API (`methods` of a login's first answer).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Method::Totp => "totp",
-            Method::RecoveryCode => "recovery_code",
-        }
-    }
-
     /// What a sign-in with it adds to `amr` (RFC 8176): a recovery code is a one-time code too.
     pub const fn amr(self) -> &'static str {
         match self {
@@ -72,13 +65,18 @@ pub fn amr(second: Option<Method>) -> Vec<String> {
         .collect()
 }
 
-/// The assurance level of a sign-in from its `amr`: `aal2` with a second factor, else `aal1`.
+/// The assurance levels (`acr`) of a sign-in: the password alone, and with a second factor.
+pub const AAL1: &str = "aal1";
+pub const AAL2: &str = "aal2";
+
+/// The assurance level of a sign-in from its `amr`: [`AAL2`] with a second factor, else
+/// [`AAL1`].
 pub fn acr(amr: &[String]) -> &'static str {
     let second = [Method::Totp, Method::RecoveryCode].map(Method::amr);
     if amr.iter().any(|m| second.contains(&m.as_str())) {
-        "aal2"
+        AAL2
     } else {
-        "aal1"
+        AAL1
     }
 }
 

@@ -236,7 +236,7 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
 }
 
 /// Reads a query string into `T` (see [`Query`]).
-pub fn read_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
+fn read_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
     serde_urlencoded::from_str(query).map_err(|e| {
         let message = e.to_string();
         // serde's own words for a member given twice: "duplicate field `limit`".

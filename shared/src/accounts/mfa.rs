@@ -180,6 +180,21 @@ async fn prove_code(
     Ok(())
 }
 
+/// Checks a code of `user`'s enabled factor ([`prove_code`]), its step accepted once;
+/// `sign_in`: at a login's second step (the factor then counts as used to sign in).
+async fn prove_step(
+    state: &AppState,
+    user: &UserRecord,
+    factor: &TotpFactor,
+    code: &str,
+    sign_in: bool,
+) -> ApiResult<()> {
+    prove_code(state, user, factor, code, async |step| {
+        Ok(state.store.use_step(&user.user_id, step, sign_in).await?)
+    })
+    .await
+}
+
 /// The caller's enabled factor, if any.
 async fn enabled_factor(state: &AppState, user: &UserRecord) -> ApiResult<Option<TotpFactor>> {
     Ok(state
@@ -197,17 +212,11 @@ pub(crate) async fn step_up(state: &AppState, auth: &Auth, proof: Option<Proof>)
         return Ok(());
     };
     let now = state.clock.now();
-    if auth.claims.acr == "aal2" && now - auth.session.created_at <= STEP_UP_SECS {
+    if auth.claims.acr == credentials::AAL2 && now - auth.session.created_at <= STEP_UP_SECS {
         return Ok(());
     }
     match proof {
-        Some(Proof::Totp(code)) => {
-            let user_id = auth.user.user_id.clone();
-            prove_code(state, &auth.user, &factor, &code, async |step| {
-                Ok(state.store.use_step(&user_id, step, false).await?)
-            })
-            .await
-        }
+        Some(Proof::Totp(code)) => prove_step(state, &auth.user, &factor, &code, false).await,
         Some(Proof::RecoveryCode(_) | Proof::Password(_)) | None => Err(ApiError::StepUpRequired),
     }
 }
@@ -216,7 +225,7 @@ pub(crate) async fn step_up(state: &AppState, auth: &Auth, proof: Option<Proof>)
 /// has a second factor: a sign-in made with it (`acr` `aal2`). One made with the password
 /// alone, before the factor was turned on for instance, is `403 step_up_required`.
 pub(crate) async fn second_factor_sign_in(state: &AppState, auth: &Auth) -> ApiResult<()> {
-    if auth.claims.acr == "aal2" || enabled_factor(state, &auth.user).await?.is_none() {
+    if auth.claims.acr == credentials::AAL2 || enabled_factor(state, &auth.user).await?.is_none() {
         return Ok(());
     }
     Err(ApiError::StepUpRequired)
@@ -374,13 +383,7 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
     // refuses leaves them all as they were (the person may try again).
     let ext = token_hook(state, &user, &scope, &amr).await?;
     let proven = match proof {
-        Proof::Totp(code) => {
-            let user_id = user.user_id.clone();
-            prove_code(state, &user, &factor, &code, async |step| {
-                Ok(state.store.use_step(&user_id, step, true).await?)
-            })
-            .await
-        }
+        Proof::Totp(code) => prove_step(state, &user, &factor, &code, true).await,
         Proof::RecoveryCode(code) => prove_recovery_code(state, keys, &user, &code, now).await,
         Proof::Password(_) => Err(ApiError::InvalidMfaCode),
     };
@@ -508,13 +511,7 @@ pub async fn replace_recovery_codes(
     };
     // A code of the app if one is given, else the password.
     match code.map(Proof::Totp).or(password.map(Proof::Password)) {
-        Some(Proof::Totp(code)) => {
-            let user_id = auth.user.user_id.clone();
-            prove_code(state, &auth.user, &factor, &code, async |step| {
-                Ok(state.store.use_step(&user_id, step, false).await?)
-            })
-            .await?
-        }
+        Some(Proof::Totp(code)) => prove_step(state, &auth.user, &factor, &code, false).await?,
         Some(Proof::Password(password)) => {
             verify_own_password(state, &auth.user, &password).await?
         }

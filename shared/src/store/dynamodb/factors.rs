@@ -46,6 +46,20 @@ where
         .is_some_and(|c| c == "ConditionalCheckFailedException")
 }
 
+/// A single conditional write's outcome: `true` if applied, `false` if its condition failed.
+fn applied<T, E>(
+    result: Result<T, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+) -> StoreResult<bool>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if refused(&e) => Ok(false),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 impl DynamoStore {
     /// Deletes the factor item if `condition` holds: `true` if it was deleted.
     async fn delete_factor(
@@ -63,11 +77,7 @@ impl DynamoStore {
             .set_expression_attribute_values(values)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if refused(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        applied(result)
     }
 
     /// One conditional update of the factor item: `true` if it was applied.
@@ -88,11 +98,7 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if refused(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        applied(result)
     }
 }
 
