@@ -7,17 +7,35 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use shared::accounts::{self, Activation};
 use shared::answers;
+use shared::api_doc::{Answer, Doc, ErrorBody};
 use shared::http::{ok, prefers_html, token_query};
 use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{ServedAt, error_page, message_page, resend_page};
 use shared::{ApiError, AppState};
 
 /// This function's row of the route table.
-pub const FUNCTION: Function =
-    Function::new("activate", &[Route::get("/activate", |m| on(m, activate))])
-        .description("GET /activate: the link in the activation mail")
-        .table(&[TableAction::GetItem, TableAction::UpdateItem])
-        .records_events();
+pub const FUNCTION: Function = Function::new(
+    "activate",
+    &[Route::get("/activate", |m| on(m, activate)).doc(DOC_GET_ACTIVATE)],
+)
+.description("GET /activate: the link in the activation mail")
+.table(&[TableAction::GetItem, TableAction::UpdateItem])
+.records_events();
+
+/// GET /activate in openapi.json.
+const DOC_GET_ACTIVATE: Doc = Doc::new("activate", "The link in the activation mail")
+    .query::<shared::http::TokenQuery>()
+    .answers(&[
+        Answer::json::<shared::answers::Activation>(200, "Activated, or already activated")
+            .or_page(),
+        Answer::json::<ErrorBody>(400, "Unknown activation token").or_page(),
+        Answer::json::<ErrorBody>(410, "Expired activation token").or_page(),
+        Answer::json::<ErrorBody>(
+            503,
+            "A dependency is unavailable (a page for a browser or a form post)",
+        )
+        .or_page(),
+    ]);
 
 pub async fn activate(
     State(state): State<AppState>,

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use shared::accounts::{self, EmailConfirmation};
 use shared::answers::EmailChanged;
+use shared::api_doc::{Answer, Doc, ErrorBody};
 use shared::http::{ok, prefers_html, token_query};
 use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{error_page, message_page};
@@ -15,7 +16,7 @@ use shared::{ApiError, AppState};
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
     "confirm-email",
-    &[Route::get("/email/confirm", |m| on(m, confirm_email))],
+    &[Route::get("/email/confirm", |m| on(m, confirm_email)).doc(DOC_GET_EMAIL_CONFIRM)],
 )
 .sends_mail()
 .description("GET /email/confirm: the link that completes a change of address")
@@ -24,6 +25,25 @@ pub const FUNCTION: Function = Function::new(
     TableAction::PutItem,
     TableAction::UpdateItem,
     TableAction::DeleteItem,
+]);
+
+/// GET /email/confirm in openapi.json.
+const DOC_GET_EMAIL_CONFIRM: Doc = Doc::new(
+    "confirmEmail",
+    "The link in the confirmation mail: completes the change of address",
+)
+.query::<shared::http::TokenQuery>()
+.answers(&[
+    Answer::json::<shared::answers::EmailChanged>(200, "Changed, or changed before").or_page(),
+    Answer::json::<ErrorBody>(400, "Unknown confirmation token").or_page(),
+    Answer::json::<ErrorBody>(409, "The new address was taken meanwhile; nothing changed")
+        .or_page(),
+    Answer::json::<ErrorBody>(410, "Expired confirmation token").or_page(),
+    Answer::json::<ErrorBody>(
+        503,
+        "A dependency is unavailable (a page for a browser or a form post)",
+    )
+    .or_page(),
 ]);
 
 pub async fn confirm_email(

@@ -11,24 +11,38 @@ use shared::input::{Limit, QueryValue, empty_is_none, query_value};
 use shared::store::EventPage;
 
 /// `GET /user/{username}/events`'s query: `limit` and `cursor`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AccountEventsQuery {
     #[serde(default, deserialize_with = "query_value")]
+    /// How many at most (1 to 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 25)]
     limit: Limit,
     #[serde(default, deserialize_with = "empty_is_none")]
+    /// The previous page's `next_cursor`.
+    #[param(value_type = Option<String>, pattern = "^([0-7][0-9A-HJKMNP-TV-Z]{25})?$")]
     cursor: Option<EventCursor>,
 }
 
 /// `GET /events`'s query: `limit`, `cursor`, `type` and `since`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     #[serde(default, deserialize_with = "query_value")]
+    /// How many at most (1 to 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 25)]
     limit: Limit,
     #[serde(default, deserialize_with = "empty_is_none")]
+    /// The previous page's `next_cursor`.
+    #[param(value_type = Option<String>, pattern = "^([0-7][0-9A-HJKMNP-TV-Z]{25})?$")]
     cursor: Option<EventCursor>,
     #[serde(rename = "type", default, deserialize_with = "empty_is_none")]
+    /// Only events of this type.
+    #[param(value_type = Option<EventType>)]
     kind: Option<Kind>,
     #[serde(default, deserialize_with = "empty_is_none")]
+    /// Only events at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     since: Option<Since>,
 }
 

@@ -5,14 +5,22 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::on;
 use shared::answers::Hello;
+use shared::api_doc::{Answer, Doc, Security};
 use shared::http::ok;
 use shared::lambda::{Function, Route, TableAction};
 use shared::{AppState, MaybeAuth};
 
 /// This function's row of the route table.
-pub const FUNCTION: Function = Function::new("home", &[Route::get("/", |m| on(m, home))])
-    .description("GET /: a greeting, personal with a valid token")
-    .table(&[TableAction::GetItem]);
+pub const FUNCTION: Function =
+    Function::new("home", &[Route::get("/", |m| on(m, home)).doc(DOC_GET)])
+        .description("GET /: a greeting, personal with a valid token")
+        .table(&[TableAction::GetItem]);
+
+/// GET / in openapi.json.
+const DOC_GET: Doc = Doc::new("home", "A greeting; personal with a valid token")
+    .security(Security::OptionalBearer)
+    .answers(&[Answer::json::<shared::answers::Hello>(200, "OK")])
+    .errors(&[401, 503]);
 
 pub async fn home(State(_): State<AppState>, MaybeAuth(auth): MaybeAuth) -> Response {
     match auth {

@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use shared::answers::{Introspection, LiveToken};
+use shared::api_doc::{Answer, Body as Content, Doc, Security};
 use shared::auth::{authenticate_token, bearer_credential};
 use shared::input::{Field, FormBody, Validate, required_string};
 use shared::lambda::{Function, Route, TableAction};
@@ -19,11 +20,14 @@ use subtle::ConstantTimeEq;
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
     "introspect",
-    &[Route::post("/auth/introspect", |m| on(m, introspect))],
+    &[Route::post("/auth/introspect", |m| on(m, introspect)).doc(DOC_POST_AUTH_INTROSPECT)],
 )
 .description("POST /auth/introspect: whether a token is live (RFC 7662), for services")
 .table(&[TableAction::GetItem])
 .holds_introspection_key();
+
+/// POST /auth/introspect in openapi.json.
+const DOC_POST_AUTH_INTROSPECT: Doc = Doc::new("introspect", "Whether a token is live (RFC 7662), for a service holding the introspection key").description("The caller authenticates with `Authorization: Bearer <INTROSPECTION_KEY>` (not a user's token). A token that is not live, for any reason (bad signature, logged out, user deleted, expired), answers `{\"active\": false}` and nothing more.").security(Security::IntrospectionKey).body(Content::json_or_form::<TokenBody>()).answers(&[Answer::json::<shared::answers::Introspection>(200, "Whether the token is live")]).errors(&[400, 401, 413, 415, 503]);
 
 /// Whether the request carries the introspection key (compared in constant time).
 fn is_allowed(state: &AppState, headers: &HeaderMap) -> bool {
@@ -86,10 +90,14 @@ pub async fn introspect(
 }
 
 /// `POST /auth/introspect`: the `token` to look at (RFC 7662, JSON or a form).
-#[derive(serde::Deserialize, garde::Validate)]
+#[derive(serde::Deserialize, garde::Validate, utoipa::ToSchema)]
+#[schema(as = IntrospectRequest)]
 pub struct TokenBody {
     #[serde(default)]
     #[garde(custom(required_string))]
+    /// Any string: one that is not a live token of this service (a token is at most 4096
+    /// bytes) answers `{"active": false}`.
+    #[schema(value_type = String, required)]
     pub token: Field<String>,
 }
 

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::on;
+use shared::api_doc::{Answer, Doc};
 use shared::http::ok;
 use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
@@ -15,11 +16,14 @@ use shared::input::Query;
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
     "list-events",
-    &[Route::get("/events", |m| on(m, list_events))],
+    &[Route::get("/events", |m| on(m, list_events)).doc(DOC_GET_EVENTS)],
 )
 .description("GET /events: every account's events, for admins")
 .table(&[TableAction::GetItem])
 .queries_users_index();
+
+/// GET /events in openapi.json.
+const DOC_GET_EVENTS: Doc = Doc::new("listEvents", "Every account's events, newest first: admins (a type, a time since)").description("With a second factor on the admin's account, a sign-in made with it (aal2; 403 step_up_required).").bearer().query::<events_query::EventsQuery>().answers(&[Answer::json::<shared::answers::EventPage>(200, "A page, newest first")]).errors(&[400, 401, 403, 503]);
 
 pub async fn list_events(
     State(state): State<AppState>,

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use shared::accounts::{self, MAX_EMAIL_CHARS, UserListing};
 use shared::answers::UserPage;
+use shared::api_doc::{Answer, Doc};
 use shared::http::ok;
 use shared::input::{Limit, Query, QueryValue, empty_is_none, query_value};
 use shared::lambda::{Function, Route, TableAction};
@@ -20,22 +21,34 @@ use shared::{ApiResult, AppState, Auth};
 const MAX_CURSOR_CHARS: usize = 128;
 
 /// This function's row of the route table.
-pub const FUNCTION: Function =
-    Function::new("list-users", &[Route::get("/users", |m| on(m, list_users))])
-        .description("GET /users: admins page through the users")
-        .table(&[TableAction::GetItem])
-        .records_events()
-        .queries_users_index();
+pub const FUNCTION: Function = Function::new(
+    "list-users",
+    &[Route::get("/users", |m| on(m, list_users)).doc(DOC_GET_USERS)],
+)
+.description("GET /users: admins page through the users")
+.table(&[TableAction::GetItem])
+.records_events()
+.queries_users_index();
+
+/// GET /users in openapi.json.
+const DOC_GET_USERS: Doc = Doc::new("listUsers", "Admins page through the users (by lowercased username; an address prefix)").description("With a second factor on the admin's account, a sign-in made with it (aal2; 403 step_up_required).").bearer().query::<UsersQuery>().answers(&[Answer::json::<shared::answers::UserPage>(200, "A page")]).errors(&[400, 401, 403, 503]);
 
 /// `GET /users`'s query: `limit`, `cursor` (the `next_cursor` of the page before), and
 /// `email_prefix` (lowercased); each at most once, anything else ignored.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     #[serde(default, deserialize_with = "query_value")]
+    /// How many at most (1 to 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 25)]
     limit: Limit,
     #[serde(default, deserialize_with = "empty_is_none")]
+    /// The previous page's `next_cursor`.
+    #[param(value_type = Option<String>, max_length = 128, pattern = "^[A-Za-z0-9_-]*$")]
     cursor: Option<UserCursor>,
     #[serde(default, deserialize_with = "empty_is_none")]
+    /// The start of the address (matched lowercased).
+    #[param(value_type = Option<String>, max_length = 254)]
     email_prefix: Option<EmailPrefix>,
 }
 

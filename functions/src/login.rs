@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::on;
 use shared::accounts::{self, LoginBody, LoginOutcome};
+use shared::api_doc::{Answer, Body as Content, Doc};
 use shared::input::Body;
 use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState};
@@ -12,8 +13,9 @@ use shared::{ApiResult, AppState};
 pub const FUNCTION: Function = Function::new(
     "login",
     &[
-        Route::post("/auth", |m| on(m, login)),
-        Route::post("/login", |m| on(m, login)),
+        Route::post("/auth", |m| on(m, login)).doc(DOC.id("login")),
+        Route::post("/login", |m| on(m, login))
+            .doc(DOC.id("loginAlias").summary("The same as POST /auth")),
     ],
 )
 .signs_tokens()
@@ -27,6 +29,12 @@ pub const FUNCTION: Function = Function::new(
     TableAction::ConditionCheckItem,
 ])
 .hashes_passwords();
+
+/// Both routes' operation.
+const DOC: Doc = Doc::new("login", "Log in")
+    .body(Content::json::<LoginBody>())
+    .answers(&[Answer::json::<LoginOutcome>(200, "OK")])
+    .errors(&[400, 401, 403, 413, 415, 429, 503]);
 
 pub async fn login(
     State(state): State<AppState>,

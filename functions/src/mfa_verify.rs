@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::on;
 use shared::accounts::{CodeBody, RecoveryCodes};
+use shared::api_doc::{Answer, Body as Content, Doc};
 use shared::http::UsernamePath;
 use shared::input::Body;
 use shared::lambda::{Function, Route, TableAction};
@@ -13,9 +14,10 @@ use shared::{ApiResult, AppState, Auth, accounts};
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
     "mfa-verify",
-    &[Route::post("/user/{username}/mfa/totp/verify", |m| {
-        on(m, verify)
-    })],
+    &[
+        Route::post("/user/{username}/mfa/totp/verify", |m| on(m, verify))
+            .doc(DOC_POST_USER_USERNAME_MFA_TOTP_VERIFY),
+    ],
 )
 .sends_mail()
 .description("POST /user/{username}/mfa/totp/verify: the first code turns the factor on")
@@ -27,6 +29,17 @@ pub const FUNCTION: Function = Function::new(
     TableAction::Query,
 ])
 .holds_mfa_key();
+
+/// POST /user/{username}/mfa/totp/verify in openapi.json.
+const DOC_POST_USER_USERNAME_MFA_TOTP_VERIFY: Doc =
+    Doc::new("mfaVerify", "The pending factor's first code turns it on")
+        .bearer()
+        .body(Content::json::<CodeBody>())
+        .answers(&[Answer::json::<RecoveryCodes>(
+            200,
+            "On; the recovery codes, shown once",
+        )])
+        .errors(&[400, 401, 403, 404, 409, 413, 415, 429, 503]);
 
 pub async fn verify(
     State(state): State<AppState>,

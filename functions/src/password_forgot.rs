@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::on;
 use shared::accounts::EmailBody;
+use shared::api_doc::{Answer, Body as Content, Doc, ErrorBody};
 use shared::input::FormBody;
 use shared::lambda::{Function, Route, TableAction};
 use shared::pages::forgot_page;
@@ -16,7 +17,7 @@ use shared::{AppState, accounts};
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
     "password-forgot",
-    &[Route::post("/password/forgot", |m| on(m, forgot_password))],
+    &[Route::post("/password/forgot", |m| on(m, forgot_password)).doc(DOC_POST_PASSWORD_FORGOT)],
 )
 .sends_mail()
 .description("POST /password/forgot: mail a password reset link")
@@ -25,6 +26,9 @@ pub const FUNCTION: Function = Function::new(
     TableAction::PutItem,
     TableAction::UpdateItem,
 ]);
+
+/// POST /password/forgot in openapi.json.
+const DOC_POST_PASSWORD_FORGOT: Doc = Doc::new("forgotPassword", "Mail a password reset link to an activated account (JSON, or the form of a dead link's page)").description("JSON is answered with JSON. A form post (`application/x-www-form-urlencoded`, as the form on the page of a dead reset link sends) is answered with a page: `202` \"Check your mail\", or `400` with the form again and why next to the field (no address, or not a whole one; JSON answers `202` for any string).").body(Content::json_or_form::<shared::accounts::EmailBody>()).answers(&[Answer::json::<shared::answers::Message>(202, "Accepted (whether or not the account exists) (a page for a form post)").or_page(), Answer::json::<ErrorBody>(400, "Invalid body (the form again, with why, for a form post)").or_page(), Answer::json::<ErrorBody>(503, "A dependency is unavailable (a page for a browser or a form post)").or_page()]).errors(&[413, 415]);
 
 pub async fn forgot_password(State(state): State<AppState>, form: FormBody<EmailBody>) -> Response {
     let how = MailRequest {

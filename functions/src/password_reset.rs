@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use shared::accounts::ResetBody;
 use shared::answers::{ResetDone, ResetValid};
+use shared::api_doc::{Answer, Body as Content, Doc, ErrorBody};
 use shared::http::{ok, prefers_html, token_query};
 use shared::input::FormBody;
 use shared::lambda::{Function, Route, TableAction};
@@ -18,8 +19,8 @@ use shared::{ApiError, AppState, accounts};
 pub const FUNCTION: Function = Function::new(
     "password-reset",
     &[
-        Route::get("/password/reset", |m| on(m, reset_link)),
-        Route::post("/password/reset", |m| on(m, reset_password)),
+        Route::get("/password/reset", |m| on(m, reset_link)).doc(DOC_GET_PASSWORD_RESET),
+        Route::post("/password/reset", |m| on(m, reset_password)).doc(DOC_POST_PASSWORD_RESET),
     ],
 )
 .sends_mail()
@@ -32,6 +33,27 @@ pub const FUNCTION: Function = Function::new(
 ])
 .records_events()
 .hashes_passwords();
+
+/// GET /password/reset in openapi.json.
+const DOC_GET_PASSWORD_RESET: Doc = Doc::new(
+    "checkResetLink",
+    "The link in the reset mail: a form for a browser, whether it works for a JSON client",
+)
+.query::<shared::http::TokenQuery>()
+.answers(&[
+    Answer::json::<shared::answers::ResetValid>(200, "The link works (a form for text/html)")
+        .or_page(),
+    Answer::json::<ErrorBody>(400, "Unknown or used reset token").or_page(),
+    Answer::json::<ErrorBody>(410, "Expired reset token").or_page(),
+    Answer::json::<ErrorBody>(
+        503,
+        "A dependency is unavailable (a page for a browser or a form post)",
+    )
+    .or_page(),
+]);
+
+/// POST /password/reset in openapi.json.
+const DOC_POST_PASSWORD_RESET: Doc = Doc::new("resetPassword", "Set a new password with a reset token (JSON, or the form of the reset page)").body(Content::json_or_form::<shared::accounts::ResetBody>()).answers(&[Answer::json::<shared::answers::ResetDone>(200, "Password set; every session ended; a second factor never used to sign in removed (a page for a form post)").or_page(), Answer::json::<ErrorBody>(400, "Invalid body, weak password, or unknown or used token").or_page(), Answer::json::<ErrorBody>(410, "Expired reset token").or_page(), Answer::json::<ErrorBody>(503, "A dependency is unavailable (a page for a browser or a form post)").or_page()]).errors(&[413, 415]);
 
 /// The page for a link that cannot be used, with the way forward: the forgot-password form.
 fn dead_link_page(e: &ApiError) -> Response {

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::on;
 use shared::accounts::EmailBody;
+use shared::api_doc::{Answer, Body as Content, Doc, ErrorBody};
 use shared::input::FormBody;
 use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{ServedAt, resend_page};
@@ -16,9 +17,7 @@ use shared::{AppState, accounts};
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
     "resend-activation",
-    &[Route::post("/activate/resend", |m| {
-        on(m, resend_activation)
-    })],
+    &[Route::post("/activate/resend", |m| on(m, resend_activation)).doc(DOC_POST_ACTIVATE_RESEND)],
 )
 .sends_mail()
 .description("POST /activate/resend: mail a fresh activation link")
@@ -27,6 +26,9 @@ pub const FUNCTION: Function = Function::new(
     TableAction::PutItem,
     TableAction::UpdateItem,
 ]);
+
+/// POST /activate/resend in openapi.json.
+const DOC_POST_ACTIVATE_RESEND: Doc = Doc::new("resendActivation", "Mail a fresh activation link to an account awaiting activation (JSON, or the form of a dead link's page)").description("JSON is answered with JSON. A form post (`application/x-www-form-urlencoded`, as the form on the page of a dead activation link sends) is answered with a page: `202` \"Check your mail\", or `400` with the form again and why next to the field (no address, or not a whole one; JSON answers `202` for any string).").body(Content::json_or_form::<shared::accounts::EmailBody>()).answers(&[Answer::json::<shared::answers::Message>(202, "Accepted (whether or not the account exists) (a page for a form post)").or_page(), Answer::json::<ErrorBody>(400, "Invalid body (the form again, with why, for a form post)").or_page(), Answer::json::<ErrorBody>(503, "A dependency is unavailable (a page for a browser or a form post)").or_page()]).errors(&[413, 415]);
 
 pub async fn resend_activation(
     State(state): State<AppState>,

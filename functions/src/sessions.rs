@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::on;
 use shared::answers::Sessions;
+use shared::api_doc::{Answer, Doc};
 use shared::http::ok;
 use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
@@ -14,8 +15,8 @@ use shared::{ApiResult, AppState, Auth, accounts};
 pub const FUNCTION: Function = Function::new(
     "sessions",
     &[
-        Route::get("/auth/sessions", |m| on(m, list_sessions)),
-        Route::delete("/auth/sessions", |m| on(m, end_all_sessions)),
+        Route::get("/auth/sessions", |m| on(m, list_sessions)).doc(DOC_GET_AUTH_SESSIONS),
+        Route::delete("/auth/sessions", |m| on(m, end_all_sessions)).doc(DOC_DELETE_AUTH_SESSIONS),
     ],
 )
 .sends_mail()
@@ -27,6 +28,21 @@ pub const FUNCTION: Function = Function::new(
     TableAction::Query,
 ])
 .records_events();
+
+/// GET /auth/sessions in openapi.json.
+const DOC_GET_AUTH_SESSIONS: Doc = Doc::new("listSessions", "The caller's live sessions")
+    .bearer()
+    .answers(&[Answer::json::<shared::answers::Sessions>(200, "OK")])
+    .errors(&[401, 503]);
+
+/// DELETE /auth/sessions in openapi.json.
+const DOC_DELETE_AUTH_SESSIONS: Doc = Doc::new(
+    "endAllSessions",
+    "End every session of the caller, this one included",
+)
+.bearer()
+.answers(&[Answer::empty(204, "Every session ended")])
+.errors(&[401, 503]);
 
 pub async fn list_sessions(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     let sessions = accounts::list_sessions(&state, &auth).await?;

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::on;
+use shared::api_doc::{Answer, Doc};
 use shared::http::{UsernamePath, ok};
 use shared::lambda::{Function, Route, TableAction};
 use shared::{ApiResult, AppState, Auth, accounts};
@@ -15,13 +16,27 @@ use shared::input::Query;
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
     "user-events",
-    &[Route::get("/user/{username}/events", |m| {
-        on(m, user_events)
-    })],
+    &[
+        Route::get("/user/{username}/events", |m| on(m, user_events))
+            .doc(DOC_GET_USER_USERNAME_EVENTS),
+    ],
 )
 .description("GET /user/{username}/events: an account's events, for its owner or an admin")
 .table(&[TableAction::GetItem])
 .reads_account_events();
+
+/// GET /user/{username}/events in openapi.json.
+const DOC_GET_USER_USERNAME_EVENTS: Doc = Doc::new(
+    "userEvents",
+    "What happened to one account, newest first: self or admin",
+)
+.bearer()
+.query::<events_query::AccountEventsQuery>()
+.answers(&[Answer::json::<shared::answers::EventPage>(
+    200,
+    "A page, newest first",
+)])
+.errors(&[400, 401, 403, 404, 503]);
 
 pub async fn user_events(
     State(state): State<AppState>,

@@ -10,8 +10,9 @@
 //!                                  (Ed25519 for EdDSA, RSA for RS256; previous ones kept)
 //! accounts retire-keys             keep only the current signing key (24 h after a rotation)
 //! accounts public-keys             the public keys of the key set on standard input, as PEM
-//! accounts template                rewrite template.yaml's functions and the README's table of
-//!                                  functions from the route table (in the repository's root)
+//! accounts template                rewrite template.yaml's functions, the README's table of
+//!                                  functions and openapi.json from the route table (in the
+//!                                  repository's root)
 //! ```
 
 use std::process::ExitCode;
@@ -66,14 +67,17 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `accounts template`: writes template.yaml's resources of each function, and the README's
+/// `accounts template`: writes template.yaml's resources of each function, openapi.json and the README's
 /// table of functions, from the route table (between their marker lines), in the current
 /// directory (the repository's root).
 fn template() -> ExitCode {
     type Rewrite = fn(&str, &[&shared::lambda::Function]) -> Result<String, String>;
-    let files: [(&str, Rewrite); 2] = [
+    let files: [(&str, Rewrite); 3] = [
         ("template.yaml", accounts::template::rewrite),
         ("README.md", accounts::template::rewrite_readme),
+        ("openapi.json", |_, functions| {
+            Ok(accounts::openapi::text(functions))
+        }),
     ];
     for (file, rewrite) in files {
         let written = std::fs::read_to_string(file)

@@ -13,7 +13,7 @@ use crate::user::UserRecord;
 pub const MAX_USER_AGENT_CHARS: usize = 256;
 
 /// What happened. The names are the `type` of the API and of EventBridge's `detail-type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     SignedUp,
@@ -108,7 +108,7 @@ impl EventType {
 }
 
 /// Who did it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorKind {
     /// The account's owner (or, for a failed login, whoever typed its name).
@@ -124,13 +124,15 @@ pub enum ActorKind {
     Anonymous,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Actor {
     pub kind: ActorKind,
     /// The acting user's id, for `user` and `admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub username: Option<String>,
 }
 
@@ -169,7 +171,7 @@ impl Actor {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Success,
@@ -227,19 +229,30 @@ impl AccountEvent {
 }
 
 /// An account event as the API shows it (`AccountEvent` in openapi.json).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AccountEvent)]
 pub struct EventView<'a> {
+    /// A ULID: sorts by time.
+    #[schema(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub id: &'a str,
     #[serde(rename = "type")]
+    #[schema(value_type = EventType)]
     pub kind: &'static str,
+    #[schema(format = DateTime)]
     pub at: String,
+    #[schema(required)]
     pub user_id: Option<&'a str>,
+    #[schema(required)]
     pub username: Option<&'a str>,
     pub actor: &'a Actor,
+    #[schema(required)]
     pub source_ip: Option<&'a str>,
+    #[schema(required, max_length = 256)]
     pub user_agent: Option<&'a str>,
+    #[schema(required)]
     pub session_id: Option<&'a str>,
     pub outcome: Outcome,
+    #[schema(value_type = Object)]
     pub detail: &'a Map<String, Value>,
 }
 

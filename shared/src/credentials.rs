@@ -11,7 +11,7 @@ use crate::store::TotpFactor;
 
 /// A way to prove oneself at a login's second step or a step-up; serialized as the API names
 /// it (`totp`, `recovery_code`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// A code of the account's authenticator app (RFC 6238).

@@ -107,15 +107,40 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every error's body: `error`, a code for programs; `message`, a sentence for people;
+/// `fields`, what is wrong with each field of an invalid body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    #[schema(pattern = "^[a-z_]+$")]
     error: &'a str,
-    /// RFC 6749 section 5.2's name for the message, on the OAuth endpoints' errors.
+    /// RFC 6749 section 5.2's name for the message, on the OAuth endpoints' errors (whose
+    /// schema is `OAuthError`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     error_description: Option<&'a str>,
     message: &'a str,
+    /// What is wrong with each member of the body, by its name.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>, nullable = false)]
     fields: Option<&'a FieldErrors>,
+}
+
+/// An error of the token and revocation endpoints, as RFC 6749 section 5.2 writes it (with the
+/// service's `message`, the same sentence, beside). The same body as every error's, with
+/// `error_description` always there: only its schema is written from this.
+#[derive(utoipa::ToSchema)]
+#[schema(as = OAuthError)]
+#[allow(dead_code)]
+pub struct OAuthErrorBody {
+    /// invalid_request, invalid_grant or unsupported_grant_type on a 400; the service's own
+    /// code on a 429 or 5xx.
+    #[schema(pattern = "^[a-z_]+$")]
+    error: String,
+    error_description: String,
+    message: String,
+    #[schema(nullable = false)]
+    fields: Option<BTreeMap<String, String>>,
 }
 
 impl ApiError {

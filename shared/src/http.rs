@@ -168,6 +168,16 @@ impl<S: Send + Sync> FromRequest<S> for JsonOrForm {
     }
 }
 
+/// The `token` of a mailed link's query, as openapi.json shows it ([`token_query`] reads it).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct TokenQuery {
+    /// The token of the mailed link.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,128}$")]
+    token: Option<String>,
+}
+
 /// The `token` parameter of a query string, decoded.
 pub fn token_query(query: Option<&str>) -> Option<String> {
     form_urlencoded::parse(query?.as_bytes())

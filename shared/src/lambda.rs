@@ -20,6 +20,7 @@ use axum::Router;
 use axum::routing::{MethodFilter, MethodRouter};
 pub use lambda_http::Error;
 
+use crate::api_doc::Doc;
 use crate::clock::Clock;
 use crate::config::{Config, StoreKind};
 use crate::mail::{Mail, MailError, Mailer};
@@ -39,6 +40,8 @@ pub struct Route {
     pub path: &'static str,
     filter: MethodFilter,
     handler: Handler,
+    /// Its operation in openapi.json.
+    pub doc: Option<Doc>,
 }
 
 impl Route {
@@ -53,7 +56,14 @@ impl Route {
             path,
             filter,
             handler,
+            doc: None,
         }
+    }
+
+    /// Its operation in openapi.json (`accounts openapi` writes it).
+    pub const fn doc(mut self, doc: Doc) -> Route {
+        self.doc = Some(doc);
+        self
     }
     pub const fn get(path: &'static str, handler: Handler) -> Route {
         Route::new("GET", MethodFilter::GET, path, handler)

@@ -4,6 +4,7 @@
 pub mod account_event;
 pub mod accounts;
 pub mod answers;
+pub mod api_doc;
 pub mod auth;
 pub mod aws;
 pub mod caller;

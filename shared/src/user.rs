@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 
 use crate::clock::rfc3339;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What an account may do: an admin reads and changes any account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     User,
@@ -109,16 +110,24 @@ pub fn legacy_email_key(email: &str) -> String {
 }
 
 /// The user as API.md shows it. The password hash has no field here, so it cannot leak.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = User)]
 pub struct UserView<'a> {
     pub user_id: &'a str,
+    /// As signed up (case kept).
     pub username: &'a str,
+    /// The profile's `name`, or else the username.
     pub name: &'a str,
     pub email: &'a str,
     pub activated: bool,
     pub role: Role,
+    /// The profile data, as given at sign-up or by the last update.
+    #[schema(value_type = Object)]
     pub data: &'a Map<String, Value>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -46,8 +46,10 @@ pub struct UpstreamWidget {
 }
 
 /// One widget as `/widgets` answers it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Widget {
+    /// As the upstream wrote it (a string or a number).
+    #[schema(value_type = Value)]
     pub id: Value,
     #[serde(rename = "type")]
     pub kind: String,
@@ -56,7 +58,9 @@ pub struct Widget {
     pub created: String,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Widgets)]
 pub struct WidgetsAnswer {
     /// How many widgets the upstream returned, before filtering (the name is the original API's).
     pub total_widgets_own_by_user: usize,
@@ -72,11 +76,17 @@ pub struct Filter {
 }
 
 /// The query of `GET /widgets`, as sent.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WidgetsQuery {
     #[serde(rename = "type")]
+    /// Only widgets of this type.
     pub kind: Option<String>,
+    /// ISO 8601 with an offset (+0200, +02:00 or Z), inclusive.
+    #[param(value_type = Option<String>, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})$")]
     pub created_start: Option<String>,
+    /// ISO 8601 with an offset (+0200, +02:00 or Z), inclusive.
+    #[param(value_type = Option<String>, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})$")]
     pub created_end: Option<String>,
 }
 

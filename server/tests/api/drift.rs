@@ -486,6 +486,18 @@ fn the_readmes_function_table_is_the_route_table() {
     );
 }
 
+/// openapi.json is what the route table's rows and the types they name write: a route, a body
+/// or an answer changed without `cargo run --bin accounts -- template` fails here.
+#[test]
+fn openapi_json_is_written_from_the_route_table_and_the_types() {
+    let text = std::fs::read_to_string(repo().join("openapi.json")).unwrap();
+    assert!(
+        accounts::openapi::text(accounts::FUNCTIONS) == text,
+        "openapi.json is not what the route table and its types write: run \
+         `cargo run --bin accounts -- template` in the repository's root and commit the result"
+    );
+}
+
 /// template.yaml's resources of each function are what the route table's rows write: a row
 /// changed without `cargo run --bin accounts -- template` fails here.
 #[test]

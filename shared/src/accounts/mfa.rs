@@ -72,13 +72,19 @@ fn given(field: Field<String>) -> Option<String> {
 
 /// `{"password"}` to enrol (or, with `{"code"}` instead, to replace the recovery codes);
 /// `{"code"}` (optional where a recent second-factor sign-in will do) to step up.
-#[derive(Debug, Default, Deserialize, garde::Validate)]
+#[derive(Debug, Default, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[schema(as = ProofRequest)]
 pub struct ProofBody {
     #[serde(default)]
     #[garde(custom(optional))]
+    /// The account's password: to enrol, or for new recovery codes instead of a code.
+    #[schema(value_type = String, max_length = 512)]
     pub password: Field<String>,
     #[serde(default)]
     #[garde(custom(optional))]
+    /// A current code of the second factor: the step-up of an account that has one, unless the
+    /// token's sign-in with it (acr aal2) is at most 10 minutes old.
+    #[schema(value_type = String, max_length = 512)]
     pub code: Field<String>,
 }
 
@@ -90,10 +96,12 @@ impl Validate for ProofBody {
 }
 
 /// `{"code"}`: the first code of a pending factor.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[schema(as = CodeRequest)]
 pub struct CodeBody {
     #[serde(default)]
     #[garde(custom(required))]
+    #[schema(value_type = String, required, max_length = 512)]
     pub code: Field<String>,
 }
 
@@ -105,16 +113,20 @@ impl Validate for CodeBody {
 }
 
 /// `{"mfa_token", "code"}` or `{"mfa_token", "recovery_code"}`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[schema(as = MfaLoginRequest)]
 pub struct MfaLoginBody {
     #[serde(default)]
     #[garde(custom(required))]
+    #[schema(value_type = String, required, max_length = 512)]
     pub mfa_token: Field<String>,
     #[serde(default)]
     #[garde(custom(optional))]
+    #[schema(value_type = String, max_length = 512)]
     pub code: Field<String>,
     #[serde(default)]
     #[garde(custom(optional))]
+    #[schema(value_type = String, max_length = 512)]
     pub recovery_code: Field<String>,
 }
 
@@ -131,19 +143,47 @@ impl Validate for MfaLoginBody {
 }
 
 /// What an enrolment answers: the secret (to type), its URI and the URI's QR code (to scan).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Enrolment {
+    /// The TOTP secret, base32, to type into an authenticator app.
     pub secret: String,
+    #[schema(pattern = "^otpauth://totp/")]
     pub otpauth_uri: String,
+    /// The URI as a QR code, an SVG document.
     pub qr_svg: String,
+    /// Seconds to prove it with a first code.
+    #[schema(schema_with = enrolment_ttl)]
     pub expires_in: i64,
 }
 
 /// Recovery codes, shown once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RecoveryCodes {
+    #[schema(schema_with = crate::api_doc::always_true)]
     pub mfa_enabled: bool,
+    #[schema(schema_with = ten_codes)]
     pub recovery_codes: Vec<String>,
+}
+
+fn enrolment_ttl() -> utoipa::openapi::schema::Schema {
+    crate::api_doc::constant(ENROLMENT_TTL_SECS.into())
+}
+
+/// Ten codes, each as it is shown (`abcde-fghij`).
+fn ten_codes() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[a-z2-9]{5}-[a-z2-9]{5}$")),
+        )
+        .min_items(Some(crate::mfa::RECOVERY_CODES))
+        .max_items(Some(crate::mfa::RECOVERY_CODES))
+        .build()
+        .into()
 }
 
 fn open_secret(keys: &MfaKeys, user: &UserRecord, factor: &TotpFactor) -> ApiResult<Vec<u8>> {

@@ -113,13 +113,15 @@ pub(crate) async fn at_least_min_duration<T>(work: impl std::future::Future<Outp
 /// The body `{"email"}` of the anonymous routes that may mail an address (resend, forgot): a
 /// string of bounded length (whether it is a valid address is not checked: a bad one is simply
 /// unknown).
-#[derive(Debug, Default, serde::Deserialize, garde::Validate)]
+#[derive(Debug, Default, serde::Deserialize, garde::Validate, utoipa::ToSchema)]
+#[schema(as = EmailRequest)]
 pub struct EmailBody {
     #[serde(default)]
     #[garde(
         custom(required_string),
         custom(when_given(short_enough_address, address_length_rule))
     )]
+    #[schema(value_type = String, required, max_length = 254)]
     pub email: Field<String>,
 }
 

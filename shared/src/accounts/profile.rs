@@ -32,36 +32,46 @@ pub async fn target_user(state: &AppState, auth: &Auth, username: &str) -> ApiRe
 
 /// `PUT /user/{username}`: every member but `role` and `activated` is the new profile data;
 /// the names, the password, the id and the times cannot be changed here.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[schema(as = UpdateRequest)]
 pub struct UpdateBody {
     #[serde(default)]
     #[garde(custom(absent("cannot be changed")))]
+    #[schema(ignore)]
     pub username: Field<Value>,
     #[serde(default)]
     #[garde(custom(absent("cannot be changed")))]
+    #[schema(ignore)]
     pub email: Field<Value>,
     #[serde(default)]
     #[garde(custom(absent("cannot be changed")))]
+    #[schema(ignore)]
     pub password: Field<Value>,
     #[serde(default)]
     #[garde(custom(absent("cannot be changed")))]
+    #[schema(ignore)]
     pub user_id: Field<Value>,
     #[serde(default)]
     #[garde(custom(absent("cannot be changed")))]
+    #[schema(ignore)]
     pub created_at: Field<Value>,
     #[serde(default)]
     #[garde(custom(absent("cannot be changed")))]
+    #[schema(ignore)]
     pub updated_at: Field<Value>,
     /// For admins only.
     #[serde(default)]
     #[garde(custom(role_rule))]
+    #[schema(value_type = Option<crate::user::Role>, nullable = false)]
     pub role: Field<Value>,
     /// For admins only.
     #[serde(default)]
     #[garde(custom(activated_rule))]
+    #[schema(value_type = Option<bool>, nullable = false)]
     pub activated: Field<Value>,
     #[serde(flatten)]
     #[garde(custom(data_size))]
+    #[schema(ignore)]
     pub data: Map<String, Value>,
 }
 

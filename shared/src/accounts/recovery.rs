@@ -33,13 +33,16 @@ pub const RESET_TTL_SECS: i64 = 3600;
 pub const EMAIL_CHANGE_TTL_SECS: i64 = 24 * 3600;
 
 /// `POST /password/reset`: the link's `token` and the new `password`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[schema(as = ResetRequest)]
 pub struct ResetBody {
     #[serde(default)]
     #[garde(custom(required_string))]
+    #[schema(value_type = String, required, max_length = 128)]
     pub token: Field<String>,
     #[serde(default)]
     #[garde(custom(required_string), custom(a_new_password))]
+    #[schema(value_type = String, required, min_length = 8, max_length = 256)]
     pub password: Field<String>,
 }
 
@@ -59,18 +62,22 @@ impl Validate for ResetBody {
 }
 
 /// `PUT /user/{username}/password`: `current_password` and `new_password`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[schema(as = ChangePasswordRequest)]
 pub struct ChangePasswordBody {
     #[serde(default)]
     #[garde(custom(required_string), custom(password_to_verify))]
+    #[schema(value_type = String, required, max_length = 256)]
     pub current_password: Field<String>,
     #[serde(default)]
     #[garde(custom(required_string), custom(a_new_password))]
+    #[schema(value_type = String, required, min_length = 8, max_length = 256)]
     pub new_password: Field<String>,
     /// A code of the second factor: the step-up of an account that has one (unless its
     /// sign-in with it is recent).
     #[serde(default)]
     #[garde(custom(super::mfa::optional))]
+    #[schema(value_type = String, max_length = 512)]
     pub code: Field<String>,
 }
 
@@ -93,8 +100,9 @@ impl Validate for ChangePasswordBody {
 
 /// `PUT /user/{username}/email`: the new `email` and the account's `password`. Validated
 /// knowing the account's address now (a change to it is refused).
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[garde(context(String as current))]
+#[schema(as = ChangeEmailRequest)]
 pub struct ChangeEmailBody {
     #[serde(default)]
     #[garde(
@@ -107,13 +115,16 @@ pub struct ChangeEmailBody {
             _ => Ok(()),
         })
     )]
+    #[schema(value_type = String, required, format = Email, max_length = 254)]
     pub email: Field<String>,
     #[serde(default)]
     #[garde(custom(required_string), custom(password_to_verify))]
+    #[schema(value_type = String, required, max_length = 256)]
     pub password: Field<String>,
     /// A code of the second factor, as for a change of password.
     #[serde(default)]
     #[garde(custom(super::mfa::optional))]
+    #[schema(value_type = String, max_length = 512)]
     pub code: Field<String>,
 }
 

@@ -1,7 +1,10 @@
 //! Log in, log out, and the caller's sessions.
 
+use crate::api_doc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Schema;
 
 use super::send_notice;
 use crate::auth::Auth;
@@ -70,14 +73,25 @@ pub(crate) fn allowed_scopes(user: &UserRecord) -> Vec<String> {
 /// What a login and a refresh answer, as RFC 6749 section 5.1 spells a token response: the
 /// access token (`access_token`, and `token` as the first clients read it), how long it lasts,
 /// its scope, and the refresh token that gets the next pair, with how long the sign-in can last.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginResponse {
+    /// The access token, a JWT (RFC 6749 section 5.1).
     pub access_token: String,
+    #[schema(schema_with = bearer)]
     pub token_type: &'static str,
+    /// Seconds until the access token expires (ACCESS_TOKEN_TTL, 86400 by default).
+    #[schema(minimum = 0, maximum = 86400)]
     pub expires_in: i64,
+    /// Spend it at POST /auth/token for the next pair; it works once.
+    #[schema(max_length = 512)]
     pub refresh_token: String,
+    /// Seconds until the sign-in ends unless refreshed before (SESSION_IDLE_TTL, never past
+    /// SESSION_MAX_TTL after the login).
+    #[schema(minimum = 0)]
     pub refresh_expires_in: i64,
-    /// Space-delimited (RFC 6749 section 3.3); `""` for none.
+    /// The token's scopes, space-delimited (RFC 6749 section 3.3); empty for none.
+    #[schema(pattern = "^((widgets|admin)( (widgets|admin))*)?$")]
     pub scope: String,
     /// The access token again, under the name clients written before the standard names read.
     pub token: String,
@@ -85,7 +99,7 @@ pub struct LoginResponse {
 
 /// What a right password answers: the tokens, or, for an account with a second factor, the
 /// token of the login's second step.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum LoginOutcome {
     SignedIn(LoginResponse),
@@ -93,28 +107,50 @@ pub enum LoginOutcome {
 }
 
 /// `200 {"mfa_required": true, "mfa_token", "methods", "expires_in"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MfaRequired {
+    #[schema(schema_with = always_true)]
     pub mfa_required: bool,
     pub mfa_token: String,
     /// What the second step takes, from what the account has.
     pub methods: Vec<Method>,
+    #[schema(schema_with = mfa_challenge_ttl)]
     pub expires_in: i64,
+}
+
+fn bearer() -> Schema {
+    api_doc::constant("Bearer".into())
+}
+
+fn always_true() -> Schema {
+    api_doc::constant(true.into())
+}
+
+fn mfa_challenge_ttl() -> Schema {
+    api_doc::constant(MFA_CHALLENGE_TTL_SECS.into())
 }
 
 /// How long a login's second step may take, and so its `mfa_token` lasts.
 pub const MFA_CHALLENGE_TTL_SECS: i64 = 300;
 
 /// `POST /auth` and `POST /login`: `username` (or `email`), `password`, and `scope`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = LoginRequest)]
 pub struct LoginBody {
+    /// The username, or else `email`.
     #[serde(default)]
+    #[schema(value_type = String)]
     pub username: Field<String>,
     #[serde(default)]
+    #[schema(value_type = String)]
     pub email: Field<String>,
     #[serde(default)]
+    #[schema(value_type = String, max_length = 256, required)]
     pub password: Field<String>,
+    /// The scopes asked for, space-delimited or a list; by default all the account may have.
     #[serde(default)]
+    #[schema(schema_with = api_doc::scope_request)]
     pub scope: Field<Value>,
 }
 
@@ -485,13 +521,19 @@ fn access_claims(
 }
 
 /// `POST /auth/token`: `grant_type` and `refresh_token` (RFC 6749 section 6; JSON or a form).
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[schema(as = RefreshRequest)]
 pub struct RefreshBody {
+    /// `refresh_token`; any other value answers 400 unsupported_grant_type.
     #[serde(default)]
     #[garde(custom(crate::input::required_string))]
+    #[schema(value_type = String, required)]
     pub grant_type: Field<String>,
+    /// Any string: one that is not a working refresh token of this service answers 400
+    /// invalid_grant.
     #[serde(default)]
     #[garde(custom(crate::input::required_string))]
+    #[schema(value_type = String, required)]
     pub refresh_token: Field<String>,
 }
 
@@ -601,13 +643,18 @@ pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResp
 
 /// `POST /auth/revoke` (RFC 7009): `token`, and `token_type_hint` (`refresh_token` or
 /// `access_token`), which is only a hint: both kinds are looked for whatever it says.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[schema(as = RevokeRequest)]
 pub struct RevokeBody {
+    /// A refresh token or an access token.
     #[serde(default)]
     #[garde(custom(crate::input::required_string), custom(not_empty))]
+    #[schema(value_type = String, required)]
     pub token: Field<String>,
+    /// `refresh_token` or `access_token`; only a hint (both kinds are looked for).
     #[serde(default)]
     #[garde(custom(optional_hint))]
+    #[schema(value_type = String)]
     pub token_type_hint: Field<String>,
 }
 
@@ -739,14 +786,19 @@ pub(crate) fn login_key(by_email: bool, name: &str) -> String {
 
 /// A session as `GET /auth/sessions` shows it. Its id is derived from the session's, so it names
 /// the session without being any part of a token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionView {
     pub session_id: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// When its refresh token was last used (`null`: never since the login).
+    #[schema(format = DateTime, required)]
     pub refreshed_at: Option<String>,
     /// When the sign-in ends unless refreshed before (never past its absolute end).
+    #[schema(format = DateTime)]
     pub expires_at: String,
+    /// The session of the token that asked.
     pub current: bool,
 }
 

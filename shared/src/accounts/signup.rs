@@ -23,39 +23,49 @@ use crate::user::{Role, UserRecord};
 
 /// Activation links, and the accounts waiting on them, live 24 h.
 pub const ACTIVATION_TTL_SECS: i64 = 24 * 3600;
-/// `POST /user`: `username`, `email`, `password`; every other member is profile data, but for
-/// those the service sets.
-#[derive(Debug, Deserialize, garde::Validate)]
+/// `POST /user`: `username`, `email`, `password`. Every other member is profile data, kept
+/// verbatim; `role`, `activated`, `user_id`, `created_at`, `updated_at` are refused.
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[schema(as = SignupRequest)]
 pub struct SignUpBody {
     #[serde(default)]
     #[garde(
         custom(required_string),
         custom(when_given(valid_username, username_rule))
     )]
+    #[schema(value_type = String, required, pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     pub username: Field<String>,
     #[serde(default)]
     #[garde(custom(required_string), custom(when_given(valid_email, email_rule)))]
+    #[schema(value_type = String, required, format = Email, max_length = 254)]
     pub email: Field<String>,
     #[serde(default)]
     #[garde(custom(required_string), custom(a_new_password))]
+    #[schema(value_type = String, required, min_length = 8, max_length = 256)]
     pub password: Field<String>,
     #[serde(default)]
     #[garde(custom(absent("cannot be set at sign-up")))]
+    #[schema(ignore)]
     pub role: Field<Value>,
     #[serde(default)]
     #[garde(custom(absent("cannot be set at sign-up")))]
+    #[schema(ignore)]
     pub activated: Field<Value>,
     #[serde(default)]
     #[garde(custom(absent("cannot be set at sign-up")))]
+    #[schema(ignore)]
     pub user_id: Field<Value>,
     #[serde(default)]
     #[garde(custom(absent("cannot be set at sign-up")))]
+    #[schema(ignore)]
     pub created_at: Field<Value>,
     #[serde(default)]
     #[garde(custom(absent("cannot be set at sign-up")))]
+    #[schema(ignore)]
     pub updated_at: Field<Value>,
     #[serde(flatten)]
     #[garde(custom(data_size))]
+    #[schema(ignore)]
     pub data: Map<String, Value>,
 }
 
