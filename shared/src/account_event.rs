@@ -124,6 +124,7 @@ pub enum ActorKind {
     Anonymous,
 }
 
+/// Who did it: their kind, and for a user or an admin who they are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Actor {
     pub kind: ActorKind,
@@ -171,6 +172,7 @@ impl Actor {
     }
 }
 
+/// Whether what was tried succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -228,7 +230,8 @@ impl AccountEvent {
     }
 }
 
-/// An account event as the API shows it (`AccountEvent` in openapi.json).
+/// An account event as the API shows it: what happened, to which account, who did it, from
+/// where, and what it came to.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = AccountEvent)]
 pub struct EventView<'a> {

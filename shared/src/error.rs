@@ -127,8 +127,8 @@ pub struct ErrorBody<'a> {
 }
 
 /// An error of the token and revocation endpoints, as RFC 6749 section 5.2 writes it (with the
-/// service's `message`, the same sentence, beside). The same body as every error's, with
-/// `error_description` always there: only its schema is written from this.
+/// service's `message`, the same sentence, beside).
+// (The body is `ErrorBody` with `error_description` set; this type only describes it.)
 #[derive(utoipa::ToSchema)]
 #[schema(as = OAuthError)]
 #[allow(dead_code)]

@@ -109,7 +109,7 @@ pub fn legacy_email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// The user as API.md shows it. The password hash has no field here, so it cannot leak.
+/// An account as the API shows it (its password hash has no field here, so it cannot leak).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = User)]

@@ -58,6 +58,7 @@ pub struct Widget {
     pub created: String,
 }
 
+/// `GET /widgets`: the caller's widgets that match the filters.
 #[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = Widgets)]

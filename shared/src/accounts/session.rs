@@ -134,7 +134,7 @@ fn mfa_challenge_ttl() -> Schema {
 /// How long a login's second step may take, and so its `mfa_token` lasts.
 pub const MFA_CHALLENGE_TTL_SECS: i64 = 300;
 
-/// `POST /auth` and `POST /login`: `username` (or `email`), `password`, and `scope`.
+/// `POST /auth` and `POST /login`: `username` (or else `email`), `password`, and `scope`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = LoginRequest)]
 pub struct LoginBody {
