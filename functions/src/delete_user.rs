@@ -22,7 +22,17 @@ pub const FUNCTION: Function = Function::new(
 .records_events();
 
 /// DELETE /user/{username} in openapi.json.
-const DOC_DELETE_USER_USERNAME: Doc = Doc::new("deleteUser", "Delete an account and end its sessions").description("Self or admin. With a second factor on the caller's own account: a sign-in with it at most 10 minutes old (403 step_up_required otherwise), for one's own account and for an admin's deletion of anyone's.").bearer().answers(&[Answer::empty(204, "Deleted")]).errors(&[400, 401, 403, 404, 503]);
+const DOC_DELETE_USER_USERNAME: Doc =
+    Doc::new("deleteUser", "Delete an account and end its sessions")
+        .description(
+            "Self or admin. With a second factor on the caller's own account: \
+             a sign-in with it at most 10 minutes old (403 step_up_required \
+             otherwise), for one's own account and for an admin's deletion of \
+             anyone's.",
+        )
+        .bearer()
+        .answers(&[Answer::empty(204, "Deleted")])
+        .errors(&[400, 401, 403, 404, 503]);
 
 pub async fn delete_user(
     State(state): State<AppState>,

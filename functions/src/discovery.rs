@@ -19,18 +19,31 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 pub const FUNCTION: Function = Function::new(
     "discovery",
     &[
-        Route::get("/.well-known/openid-configuration", |m| on(m, discovery))
-.doc(DOC.id("openidConfiguration").summary("The provider's metadata (OpenID Connect Discovery 1.0)")),
+        Route::get("/.well-known/openid-configuration", |m| on(m, discovery)).doc(
+            DOC.id("openidConfiguration")
+                .summary("The provider's metadata (OpenID Connect Discovery 1.0)"),
+        ),
         Route::get("/.well-known/oauth-authorization-server", |m| {
             on(m, discovery)
         })
-.doc(DOC.id("oauthAuthorizationServer").summary("The authorization server's metadata (RFC 8414)")),
+        .doc(
+            DOC.id("oauthAuthorizationServer")
+                .summary("The authorization server's metadata (RFC 8414)"),
+        ),
     ],
 )
-.description("GET /.well-known/openid-configuration and /.well-known/oauth-authorization-server: where the keys and endpoints are");
+.description(
+    "GET /.well-known/openid-configuration and /.well-known/oauth-authorization-server: where \
+     the keys and endpoints are",
+);
 
 /// Both routes' operation in openapi.json.
-const DOC: Doc = Doc::new("openidConfiguration", "The metadata").description("Where the key set and the endpoints are, the grants, scopes and algorithms. May be cached for 5 minutes.").answers(&[Answer::json::<Metadata>(200, "The metadata").headers(CACHED)]);
+const DOC: Doc = Doc::new("openidConfiguration", "The metadata")
+    .description(
+        "Where the key set and the endpoints are, the grants, scopes and \
+         algorithms. May be cached for 5 minutes.",
+    )
+    .answers(&[Answer::json::<Metadata>(200, "The metadata").headers(CACHED)]);
 
 /// The metadata, as RFC 8414 section 2 names its members (and OpenID Connect Discovery section
 /// 3 the ones it adds), for what this service does today: the token endpoint takes refresh

@@ -18,7 +18,15 @@ pub const FUNCTION: Function = Function::new(
 .table(&[TableAction::GetItem]);
 
 /// GET /user/{username} in openapi.json.
-const DOC_GET_USER_USERNAME: Doc = Doc::new("getUser", "One account: self or admin").description("Self or admin. With a second factor on the caller's own account: an admin's read of another account needs a sign-in made with it (aal2; 403 step_up_required).").bearer().answers(&[Answer::json::<shared::user::UserView>(200, "OK")]).errors(&[400, 401, 403, 404, 503]);
+const DOC_GET_USER_USERNAME: Doc = Doc::new("getUser", "One account: self or admin")
+    .description(
+        "Self or admin. With a second factor on the caller's own account: \
+         an admin's read of another account needs a sign-in made with it \
+         (aal2; 403 step_up_required).",
+    )
+    .bearer()
+    .answers(&[Answer::json::<shared::user::UserView>(200, "OK")])
+    .errors(&[400, 401, 403, 404, 503]);
 
 pub async fn get_user(
     State(state): State<AppState>,

@@ -27,7 +27,24 @@ pub const FUNCTION: Function = Function::new(
 .holds_introspection_key();
 
 /// POST /auth/introspect in openapi.json.
-const DOC_POST_AUTH_INTROSPECT: Doc = Doc::new("introspect", "Whether a token is live (RFC 7662), for a service holding the introspection key").description("The caller authenticates with `Authorization: Bearer <INTROSPECTION_KEY>` (not a user's token). A token that is not live, for any reason (bad signature, logged out, user deleted, expired), answers `{\"active\": false}` and nothing more.").security(Security::IntrospectionKey).body(Content::json_or_form::<TokenBody>()).answers(&[Answer::json::<shared::answers::Introspection>(200, "Whether the token is live")]).errors(&[400, 401, 413, 415, 503]);
+const DOC_POST_AUTH_INTROSPECT: Doc = Doc::new(
+    "introspect",
+    "Whether a token is live (RFC 7662), for a service holding the \
+     introspection key",
+)
+.description(
+    "The caller authenticates with `Authorization: Bearer \
+     <INTROSPECTION_KEY>` (not a user's token). A token that is not \
+     live, for any reason (bad signature, logged out, user deleted, \
+     expired), answers `{\"active\": false}` and nothing more.",
+)
+.security(Security::IntrospectionKey)
+.body(Content::json_or_form::<TokenBody>())
+.answers(&[Answer::json::<shared::answers::Introspection>(
+    200,
+    "Whether the token is live",
+)])
+.errors(&[400, 401, 413, 415, 503]);
 
 /// Whether the request carries the introspection key (compared in constant time).
 fn is_allowed(state: &AppState, headers: &HeaderMap) -> bool {

@@ -24,7 +24,15 @@ pub const FUNCTION: Function = Function::new(
 .description("GET /.well-known/jwks.json: the public keys that verify this service's tokens");
 
 /// GET /.well-known/jwks.json in openapi.json.
-const DOC_GET_WELL_KNOWN_JWKS_JSON: Doc = Doc::new("jwks", "The public keys that verify this service's tokens (JWKS)").description("May be cached for 5 minutes (`Cache-Control: public, max-age=300`); every other route answers `no-store`.").answers(&[Answer::json::<Jwks>(200, "The key set").headers(CACHED)]);
+const DOC_GET_WELL_KNOWN_JWKS_JSON: Doc = Doc::new(
+    "jwks",
+    "The public keys that verify this service's tokens (JWKS)",
+)
+.description(
+    "May be cached for 5 minutes (`Cache-Control: public, \
+     max-age=300`); every other route answers `no-store`.",
+)
+.answers(&[Answer::json::<Jwks>(200, "The key set").headers(CACHED)]);
 
 /// The answer's schema: a JWK Set (RFC 7517) as [`KeySet::jwks`](shared::token::KeySet::jwks)
 /// writes it. Its members are the standards' (RFC 8037 for Ed25519, RFC 7518 for RSA).

@@ -23,7 +23,22 @@ pub const FUNCTION: Function = Function::new(
 .queries_users_index();
 
 /// GET /events in openapi.json.
-const DOC_GET_EVENTS: Doc = Doc::new("listEvents", "Every account's events, newest first: admins (a type, a time since)").description("With a second factor on the admin's account, a sign-in made with it (aal2; 403 step_up_required).").bearer().query::<events_query::EventsQuery>().answers(&[Answer::json::<shared::answers::EventPage>(200, "A page, newest first")]).errors(&[400, 401, 403, 503]);
+const DOC_GET_EVENTS: Doc = Doc::new(
+    "listEvents",
+    "Every account's events, newest first: admins (a type, a time \
+     since)",
+)
+.description(
+    "With a second factor on the admin's account, a sign-in made with \
+     it (aal2; 403 step_up_required).",
+)
+.bearer()
+.query::<events_query::EventsQuery>()
+.answers(&[Answer::json::<shared::answers::EventPage>(
+    200,
+    "A page, newest first",
+)])
+.errors(&[400, 401, 403, 503]);
 
 pub async fn list_events(
     State(state): State<AppState>,

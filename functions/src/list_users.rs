@@ -31,7 +31,19 @@ pub const FUNCTION: Function = Function::new(
 .queries_users_index();
 
 /// GET /users in openapi.json.
-const DOC_GET_USERS: Doc = Doc::new("listUsers", "Admins page through the users (by lowercased username; an address prefix)").description("With a second factor on the admin's account, a sign-in made with it (aal2; 403 step_up_required).").bearer().query::<UsersQuery>().answers(&[Answer::json::<shared::answers::UserPage>(200, "A page")]).errors(&[400, 401, 403, 503]);
+const DOC_GET_USERS: Doc = Doc::new(
+    "listUsers",
+    "Admins page through the users (by lowercased username; an \
+     address prefix)",
+)
+.description(
+    "With a second factor on the admin's account, a sign-in made with \
+     it (aal2; 403 step_up_required).",
+)
+.bearer()
+.query::<UsersQuery>()
+.answers(&[Answer::json::<shared::answers::UserPage>(200, "A page")])
+.errors(&[400, 401, 403, 503]);
 
 /// `GET /users`'s query: `limit`, `cursor` (the `next_cursor` of the page before), and
 /// `email_prefix` (lowercased); each at most once, anything else ignored.

@@ -29,7 +29,18 @@ pub const FUNCTION: Function = Function::new(
 .holds_mfa_key();
 
 /// POST /user/{username}/mfa/totp in openapi.json.
-const DOC_POST_USER_USERNAME_MFA_TOTP: Doc = Doc::new("mfaEnrol", "A new TOTP secret for the owner, pending until proven").description("Needs the password (`{\"password\"}`), however recent the sign-in: otherwise 403 step_up_required.").bearer().body(Content::json::<ProofBody>().optional()).answers(&[Answer::json::<Enrolment>(200, "The pending factor")]).errors(&[400, 401, 403, 409, 413, 415, 429, 503]);
+const DOC_POST_USER_USERNAME_MFA_TOTP: Doc = Doc::new(
+    "mfaEnrol",
+    "A new TOTP secret for the owner, pending until proven",
+)
+.description(
+    "Needs the password (`{\"password\"}`), however recent the \
+         sign-in: otherwise 403 step_up_required.",
+)
+.bearer()
+.body(Content::json::<ProofBody>().optional())
+.answers(&[Answer::json::<Enrolment>(200, "The pending factor")])
+.errors(&[400, 401, 403, 409, 413, 415, 429, 503]);
 
 pub async fn enrol(
     State(state): State<AppState>,

@@ -31,7 +31,23 @@ pub const FUNCTION: Function = Function::new(
 .holds_mfa_key();
 
 /// POST /user/{username}/mfa/recovery-codes in openapi.json.
-const DOC_POST_USER_USERNAME_MFA_RECOVERY_CODES: Doc = Doc::new("mfaRecoveryCodes", "New recovery codes for the owner, with a current code or the password").description("A recent sign-in is not enough: the body holds `code` (a current TOTP code) or `password`; otherwise 403 step_up_required. The old codes stop working; a notice is mailed.").bearer().body(Content::json::<ProofBody>().optional()).answers(&[Answer::json::<RecoveryCodes>(200, "The new codes, shown once")]).errors(&[400, 401, 403, 404, 413, 415, 429, 503]);
+const DOC_POST_USER_USERNAME_MFA_RECOVERY_CODES: Doc = Doc::new(
+    "mfaRecoveryCodes",
+    "New recovery codes for the owner, with a current code or the \
+     password",
+)
+.description(
+    "A recent sign-in is not enough: the body holds `code` (a current \
+     TOTP code) or `password`; otherwise 403 step_up_required. The \
+     old codes stop working; a notice is mailed.",
+)
+.bearer()
+.body(Content::json::<ProofBody>().optional())
+.answers(&[Answer::json::<RecoveryCodes>(
+    200,
+    "The new codes, shown once",
+)])
+.errors(&[400, 401, 403, 404, 413, 415, 429, 503]);
 
 pub async fn recovery_codes(
     State(state): State<AppState>,

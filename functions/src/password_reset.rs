@@ -53,7 +53,30 @@ const DOC_GET_PASSWORD_RESET: Doc = Doc::new(
 ]);
 
 /// POST /password/reset in openapi.json.
-const DOC_POST_PASSWORD_RESET: Doc = Doc::new("resetPassword", "Set a new password with a reset token (JSON, or the form of the reset page)").body(Content::json_or_form::<shared::accounts::ResetBody>()).answers(&[Answer::json::<shared::answers::ResetDone>(200, "Password set; every session ended; a second factor never used to sign in removed (a page for a form post)").or_page(), Answer::json::<ErrorBody>(400, "Invalid body, weak password, or unknown or used token").or_page(), Answer::json::<ErrorBody>(410, "Expired reset token").or_page(), Answer::json::<ErrorBody>(503, "A dependency is unavailable (a page for a browser or a form post)").or_page()]).errors(&[413, 415]);
+const DOC_POST_PASSWORD_RESET: Doc = Doc::new(
+    "resetPassword",
+    "Set a new password with a reset token (JSON, or the form of the \
+     reset page)",
+)
+.body(Content::json_or_form::<shared::accounts::ResetBody>())
+.answers(&[
+    Answer::json::<shared::answers::ResetDone>(
+        200,
+        "Password set; every session ended; a second factor never used to \
+         sign in removed (a page for a form post)",
+    )
+    .or_page(),
+    Answer::json::<ErrorBody>(400, "Invalid body, weak password, or unknown or used token")
+        .or_page(),
+    Answer::json::<ErrorBody>(410, "Expired reset token").or_page(),
+    Answer::json::<ErrorBody>(
+        503,
+        "A dependency is unavailable (a page for a browser or a form \
+         post)",
+    )
+    .or_page(),
+])
+.errors(&[413, 415]);
 
 /// The page for a link that cannot be used, with the way forward: the forgot-password form.
 fn dead_link_page(e: &ApiError) -> Response {

@@ -43,10 +43,41 @@ pub const FUNCTION: Function = Function::new(
 .records_events();
 
 /// POST /auth/token in openapi.json.
-const DOC_POST_AUTH_TOKEN: Doc = Doc::new("refreshToken", "A refresh token for a new access token and a new refresh token (RFC 6749 section 6)").description("The presented refresh token is spent. Presented again within REFRESH_REUSE_GRACE seconds (10) of its rotation it answers the same new pair (tabs refreshing at once); any later use of a spent refresh token ends the whole sign-in. Every refresh token that does not work answers 400 invalid_grant. Errors as RFC 6749 section 5.2 writes them (`error`, `error_description`).").body(Content::form_or_json::<shared::accounts::RefreshBody>()).answers(&[Answer::json::<shared::accounts::LoginResponse>(200, "The new pair").headers(NO_STORE)]).oauth_errors().errors(&[400, 413, 415, 503]);
+const DOC_POST_AUTH_TOKEN: Doc = Doc::new(
+    "refreshToken",
+    "A refresh token for a new access token and a new refresh token \
+     (RFC 6749 section 6)",
+)
+.description(
+    "The presented refresh token is spent. Presented again within \
+     REFRESH_REUSE_GRACE seconds (10) of its rotation it answers the \
+     same new pair (tabs refreshing at once); any later use of a \
+     spent refresh token ends the whole sign-in. Every refresh token \
+     that does not work answers 400 invalid_grant. Errors as RFC 6749 \
+     section 5.2 writes them (`error`, `error_description`).",
+)
+.body(Content::form_or_json::<shared::accounts::RefreshBody>())
+.answers(&[Answer::json::<shared::accounts::LoginResponse>(200, "The new pair").headers(NO_STORE)])
+.oauth_errors()
+.errors(&[400, 413, 415, 503]);
 
 /// POST /auth/revoke in openapi.json.
-const DOC_POST_AUTH_REVOKE: Doc = Doc::new("revokeToken", "End the sign-in of a refresh token or an access token (RFC 7009)").description("200 {} whatever the token was (unknown, expired, revoked, another's): nothing is revealed. A token of this service whose sign-in is live ends that sign-in, every token of it.").body(Content::form_or_json::<shared::accounts::RevokeBody>()).answers(&[Answer::json::<shared::answers::Revoked>(200, "Revoked, or nothing to revoke").headers(NO_STORE)]).oauth_errors().errors(&[400, 413, 415, 503]);
+const DOC_POST_AUTH_REVOKE: Doc = Doc::new(
+    "revokeToken",
+    "End the sign-in of a refresh token or an access token (RFC 7009)",
+)
+.description(
+    "200 {} whatever the token was (unknown, expired, revoked, \
+     another's): nothing is revealed. A token of this service whose \
+     sign-in is live ends that sign-in, every token of it.",
+)
+.body(Content::form_or_json::<shared::accounts::RevokeBody>())
+.answers(&[
+    Answer::json::<shared::answers::Revoked>(200, "Revoked, or nothing to revoke")
+        .headers(NO_STORE),
+])
+.oauth_errors()
+.errors(&[400, 413, 415, 503]);
 
 pub async fn refresh(
     State(state): State<AppState>,

@@ -28,7 +28,40 @@ pub const FUNCTION: Function = Function::new(
 ]);
 
 /// POST /activate/resend in openapi.json.
-const DOC_POST_ACTIVATE_RESEND: Doc = Doc::new("resendActivation", "Mail a fresh activation link to an account awaiting activation (JSON, or the form of a dead link's page)").description("JSON is answered with JSON. A form post (`application/x-www-form-urlencoded`, as the form on the page of a dead activation link sends) is answered with a page: `202` \"Check your mail\", or `400` with the form again and why next to the field (no address, or not a whole one; JSON answers `202` for any string).").body(Content::json_or_form::<shared::accounts::EmailBody>()).answers(&[Answer::json::<shared::answers::Message>(202, "Accepted (whether or not the account exists) (a page for a form post)").or_page(), Answer::json::<ErrorBody>(400, "Invalid body (the form again, with why, for a form post)").or_page(), Answer::json::<ErrorBody>(503, "A dependency is unavailable (a page for a browser or a form post)").or_page()]).errors(&[413, 415]);
+const DOC_POST_ACTIVATE_RESEND: Doc = Doc::new(
+    "resendActivation",
+    "Mail a fresh activation link to an account awaiting activation \
+     (JSON, or the form of a dead link's page)",
+)
+.description(
+    "JSON is answered with JSON. A form post \
+     (`application/x-www-form-urlencoded`, as the form on the page of \
+     a dead activation link sends) is answered with a page: `202` \
+     \"Check your mail\", or `400` with the form again and why next \
+     to the field (no address, or not a whole one; JSON answers `202` \
+     for any string).",
+)
+.body(Content::json_or_form::<shared::accounts::EmailBody>())
+.answers(&[
+    Answer::json::<shared::answers::Message>(
+        202,
+        "Accepted (whether or not the account exists) (a page for a form \
+         post)",
+    )
+    .or_page(),
+    Answer::json::<ErrorBody>(
+        400,
+        "Invalid body (the form again, with why, for a form post)",
+    )
+    .or_page(),
+    Answer::json::<ErrorBody>(
+        503,
+        "A dependency is unavailable (a page for a browser or a form \
+         post)",
+    )
+    .or_page(),
+])
+.errors(&[413, 415]);
 
 pub async fn resend_activation(
     State(state): State<AppState>,

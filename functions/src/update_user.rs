@@ -27,7 +27,21 @@ pub const FUNCTION: Function = Function::new(
 .records_events();
 
 /// PUT /user/{username} in openapi.json.
-const DOC_PUT_USER_USERNAME: Doc = Doc::new("updateUser", "Replace the profile data (role and activated: admins only)").description("Self or admin; `role` and `activated` from an admin only. With a second factor on the caller's own account: an admin's change of another account needs a sign-in made with it (aal2), and of `role` or `activated` one at most 10 minutes old (403 step_up_required).").bearer().body(Content::json::<shared::accounts::UpdateBody>()).answers(&[Answer::json::<shared::user::UserView>(200, "OK")]).errors(&[400, 401, 403, 404, 413, 415, 503]);
+const DOC_PUT_USER_USERNAME: Doc = Doc::new(
+    "updateUser",
+    "Replace the profile data (role and activated: admins only)",
+)
+.description(
+    "Self or admin; `role` and `activated` from an admin only. With a \
+     second factor on the caller's own account: an admin's change of \
+     another account needs a sign-in made with it (aal2), and of \
+     `role` or `activated` one at most 10 minutes old (403 \
+     step_up_required).",
+)
+.bearer()
+.body(Content::json::<shared::accounts::UpdateBody>())
+.answers(&[Answer::json::<shared::user::UserView>(200, "OK")])
+.errors(&[400, 401, 403, 404, 413, 415, 503]);
 
 pub async fn update_user(
     State(state): State<AppState>,
