@@ -65,5 +65,6 @@ echo "--- with the fixture user's token, from the same origin (its logout and "e
 run -H "Authorization: Bearer $token" -H "Origin: $app_origin" --exclude-operation-id logout --exclude-operation-id endAllSessions
 echo "--- introspection, with the introspection key the server generated"
 run -H "Authorization: Bearer $(cat "$dir/introspection-key")" --include-operation-id introspect
-echo "--- the admins' listing, with an admin's token"
-run -H "Authorization: Bearer $admin_token" --include-operation-id listUsers
+echo "--- the admins' listing and the OAuth clients, with an admin's token"
+run -H "Authorization: Bearer $admin_token" --include-operation-id listUsers \
+    --include-operation-id addClient --include-operation-id listClients --include-operation-id removeClient

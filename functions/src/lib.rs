@@ -28,6 +28,7 @@ pub mod mfa_enrol;
 pub mod mfa_login;
 pub mod mfa_recovery_codes;
 pub mod mfa_verify;
+pub mod oauth_clients;
 pub mod password_forgot;
 pub mod password_reset;
 pub mod refresh;
@@ -72,6 +73,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &mfa_recovery_codes::FUNCTION,
     &user_events::FUNCTION,
     &list_events::FUNCTION,
+    &oauth_clients::FUNCTION,
 ];
 
 /// Every function's routes, merged: what the local server serves.

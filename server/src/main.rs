@@ -10,6 +10,9 @@
 //!                                  (Ed25519 for EdDSA, RSA for RS256; previous ones kept)
 //! accounts retire-keys             keep only the current signing key (24 h after a rotation)
 //! accounts public-keys             the public keys of the key set on standard input, as PEM
+//! accounts add-client --name N --redirect-uri URI [--redirect-uri URI ...]
+//!          [--post-logout-redirect-uri URI ...] [--scope S ...] [--public] [--first-party]
+//!                                  register an OAuth client; prints its id and secret (once)
 //! accounts template                rewrite template.yaml's functions, the README's table of
 //!                                  functions and openapi.json from the route table (in the
 //!                                  repository's root)
@@ -33,7 +36,8 @@ use shared::user::Role;
 const USAGE: &str = "usage: accounts [serve] | accounts make-admin <username> | \
                      accounts create-table | accounts backfill-user-index | \
                      accounts sample-upstream | accounts rotate-key | accounts retire-keys | \
-                     accounts public-keys < keys.pem | accounts template";
+                     accounts public-keys < keys.pem | accounts template | \
+                     accounts add-client --name NAME --redirect-uri URI [...]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -48,6 +52,16 @@ async fn main() -> ExitCode {
         ["make-admin", username] => match state().await {
             Ok((state, _, _)) => make_admin(state, username).await,
             Err(code) => code,
+        },
+        ["add-client", rest @ ..] => match add_client_body(rest) {
+            Ok(body) => match state().await {
+                Ok((state, _, _)) => add_client(state, body).await,
+                Err(code) => code,
+            },
+            Err(e) => {
+                eprintln!("add-client: {e}\n{ADD_CLIENT_USAGE}");
+                ExitCode::from(2)
+            }
         },
         ["create-table"] => create_table().await,
         ["backfill-user-index"] => backfill_user_index().await,
@@ -320,6 +334,88 @@ fn key_command(
         }
         Err(e) => {
             eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const ADD_CLIENT_USAGE: &str = "usage: accounts add-client --name NAME --redirect-uri URI \
+                                [--redirect-uri URI ...] [--post-logout-redirect-uri URI ...] \
+                                [--scope SCOPE ...] [--public] [--first-party]";
+
+/// The registration `accounts add-client` was given, as the body `POST /oauth/clients` takes
+/// (so both are held to the same rules).
+fn add_client_body(args: &[&str]) -> Result<serde_json::Value, String> {
+    let mut body = serde_json::Map::new();
+    let (mut redirect, mut post_logout, mut scopes) = (Vec::new(), Vec::new(), None);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .map(|v| v.to_string())
+                .ok_or_else(|| format!("{arg} needs a value"))
+        };
+        match *arg {
+            "--name" => {
+                body.insert("name".into(), value()?.into());
+            }
+            "--redirect-uri" => redirect.push(value()?),
+            "--post-logout-redirect-uri" => post_logout.push(value()?),
+            "--scope" => scopes.get_or_insert_with(Vec::new).push(value()?),
+            "--public" => {
+                body.insert("public".into(), true.into());
+            }
+            "--first-party" => {
+                body.insert("first_party".into(), true.into());
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    body.insert("redirect_uris".into(), redirect.into());
+    body.insert("post_logout_redirect_uris".into(), post_logout.into());
+    if let Some(scopes) = scopes {
+        body.insert("scopes".into(), scopes.into());
+    }
+    Ok(serde_json::Value::Object(body))
+}
+
+/// `accounts add-client`: registers an OAuth client on the configured store, as an admin's
+/// `POST /oauth/clients` does (the operator as its actor), and prints its id and, for a
+/// confidential client, its secret: shown this once.
+async fn add_client(state: AppState, body: serde_json::Value) -> ExitCode {
+    use shared::accounts::clients::{ClientBody, register_client};
+    use shared::input::Validate;
+    let registered = match serde_json::from_value::<ClientBody>(body) {
+        Ok(body) => body.validate().map_err(|e| match e {
+            shared::ApiError::Validation(fields) => fields
+                .iter()
+                .map(|(field, why)| format!("{field} {why}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.message(),
+        }),
+        Err(e) => Err(e.to_string()),
+    };
+    let new = match registered {
+        Ok(new) => new,
+        Err(e) => {
+            eprintln!("add-client: {e}\n{ADD_CLIENT_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match register_client(&state, new, Actor::operator(), None).await {
+        Ok(client) => {
+            println!("client_id: {}", client.client_id);
+            match &client.client_secret {
+                Some(secret) => println!(
+                    "client_secret: {secret}\n(shown this once: the service keeps only its hash)"
+                ),
+                None => println!("a public client: no secret; it must use PKCE"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("add-client: {e}");
             ExitCode::FAILURE
         }
     }

@@ -144,6 +144,15 @@ fn request_body(body: &Body, schemas: &mut Schemas) -> Value {
     json!({ "required": body.required, "content": content(&kinds) })
 }
 
+/// What a path's parameter names.
+fn path_parameter_description(name: &str) -> &'static str {
+    match name {
+        "username" => "Matched case-insensitively.",
+        "client_id" => "The client's id, as its registration answered it.",
+        other => panic!("path parameter {other} has no description here"),
+    }
+}
+
 fn path_parameters(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -152,7 +161,7 @@ fn path_parameters(path: &str) -> Vec<Value> {
                 "name": name,
                 "in": "path",
                 "required": true,
-                "description": "Matched case-insensitively.",
+                "description": path_parameter_description(name),
                 "schema": { "type": "string" }
             })
         })

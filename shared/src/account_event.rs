@@ -42,11 +42,14 @@ pub enum EventType {
     MfaDisabled,
     RecoveryCodeUsed,
     RecoveryCodesReplaced,
+    /// An OAuth client was registered (by an admin, or the operator's `accounts add-client`).
+    ClientAdded,
+    ClientRemoved,
 }
 
 impl EventType {
     /// Every type, in the order of the API document.
-    pub const ALL: [EventType; 24] = [
+    pub const ALL: [EventType; 26] = [
         EventType::SignedUp,
         EventType::Activated,
         EventType::ActivationResent,
@@ -71,6 +74,8 @@ impl EventType {
         EventType::MfaDisabled,
         EventType::RecoveryCodeUsed,
         EventType::RecoveryCodesReplaced,
+        EventType::ClientAdded,
+        EventType::ClientRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +104,8 @@ impl EventType {
             EventType::MfaDisabled => "mfa_disabled",
             EventType::RecoveryCodeUsed => "recovery_code_used",
             EventType::RecoveryCodesReplaced => "recovery_codes_replaced",
+            EventType::ClientAdded => "client_added",
+            EventType::ClientRemoved => "client_removed",
         }
     }
 

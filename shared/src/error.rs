@@ -77,6 +77,10 @@ pub enum ApiError {
     InsufficientScope(&'static str),
     #[error("user not found")]
     UserNotFound,
+    #[error("OAuth client not found")]
+    ClientNotFound,
+    #[error("too many OAuth clients")]
+    TooManyClients,
     #[error("no such route")]
     NotFound,
     #[error("method not allowed")]
@@ -171,9 +175,9 @@ impl ApiError {
             }
             Forbidden(_) | AccountNotActivated | InsufficientScope(_) | StepUpRequired
             | SignUpRefused(_) => StatusCode::FORBIDDEN,
-            UserNotFound | NotFound | MfaNotEnabled => StatusCode::NOT_FOUND,
+            UserNotFound | NotFound | MfaNotEnabled | ClientNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            UsernameTaken | EmailTaken | MfaAlreadyEnabled => StatusCode::CONFLICT,
+            UsernameTaken | EmailTaken | MfaAlreadyEnabled | TooManyClients => StatusCode::CONFLICT,
             ActivationTokenExpired | ResetTokenExpired | ConfirmationTokenExpired => {
                 StatusCode::GONE
             }
@@ -218,6 +222,8 @@ impl ApiError {
             AccountNotActivated => "account_not_activated",
             InsufficientScope(_) => "insufficient_scope",
             UserNotFound => "user_not_found",
+            ClientNotFound => "client_not_found",
+            TooManyClients => "too_many_clients",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             UsernameTaken => "username_taken",
@@ -283,6 +289,11 @@ impl ApiError {
             }
             InsufficientScope(scope) => format!("The token lacks the scope `{scope}`."),
             UserNotFound => "No such user.".into(),
+            ClientNotFound => "No such OAuth client.".into(),
+            TooManyClients => format!(
+                "{} OAuth clients are registered: remove one before registering another.",
+                crate::store::MAX_CLIENTS
+            ),
             NotFound => "No such route.".into(),
             MethodNotAllowed => "This method is not allowed on this route.".into(),
             UsernameTaken => "This username is taken.".into(),

@@ -420,6 +420,49 @@ async fn each_bootstrap_serves_its_route_on_dynamodb_and_ses() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["events"][0]["username"], json!(username), "{body}");
     assert_eq!(body["events"][0]["type"], "signed_up");
+
+    // The oauth-clients function: the admin registers a client (its secret answered once, its
+    // hash kept), lists it without the secret, removes it.
+    let clients = ("POST", "/oauth/clients", "");
+    let registration = json!({"name": "Shop", "redirect_uris": ["https://shop.example.com/cb"]});
+    let (status, body) = call(
+        "oauth-clients",
+        &vars,
+        clients,
+        Some(&admin),
+        Some(registration),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (id, secret) = (
+        body["client_id"].as_str().unwrap().to_string(),
+        body["client_secret"].as_str().unwrap().to_string(),
+    );
+    use shared::store::Clients;
+    let kept = store.client(&id).await.unwrap().unwrap();
+    assert_eq!(kept.secret_hash, Some(shared::secret::token_hash(&secret)));
+    let list = ("GET", "/oauth/clients", "");
+    let (status, body) = call("oauth-clients", &vars, list, Some(&admin), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["client_id"] == id.as_str())
+    );
+    assert!(!body.to_string().contains(&secret));
+    let one = format!("/oauth/clients/{id}");
+    let (status, _) = call(
+        "oauth-clients",
+        &vars,
+        ("DELETE", &one, ""),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(store.client(&id).await.unwrap().is_none());
 }
 
 /// The access token of a login of `username` (with [`PASSWORD`]) through the login function.

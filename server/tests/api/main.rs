@@ -19,6 +19,7 @@ mod list_users;
 mod login;
 mod mfa;
 mod oauth;
+mod oauth_clients;
 mod pages;
 mod process;
 mod races;

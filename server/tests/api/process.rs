@@ -344,3 +344,106 @@ async fn the_sample_upstream_refuses_a_wildcard_or_malformed_host() {
         );
     }
 }
+
+/// `accounts add-client`, while the server runs: the client an admin then lists, its secret
+/// printed once and never listed; a public one without a secret; a registration that breaks a
+/// rule refused with the rule and exit status 2, nothing registered.
+#[tokio::test]
+async fn the_operator_registers_an_oauth_client_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let c = reqwest::Client::new();
+    let table = crate::common::dynamodb_mode().then(crate::common::fresh_table);
+    if table.is_some() {
+        let out = accounts(dir.path(), &table)
+            .arg("create-table")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let server = start(dir.path(), &table, port).await;
+    signed_up_and_logged_in(&c, &server.base, dir.path(), "olga").await;
+    let out = accounts(dir.path(), &table)
+        .args(["make-admin", "olga"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let admin = log_in(&c, &server.base, "olga").await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = accounts(dir.path(), &table)
+        .args([
+            "add-client",
+            "--name",
+            "Ada's shop",
+            "--redirect-uri",
+            "https://shop.example.com/callback",
+            "--redirect-uri",
+            "http://127.0.0.1:8080/cb",
+            "--scope",
+            "openid",
+            "--first-party",
+        ])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = |name: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in {printed}"))
+            .to_string()
+    };
+    let (id, secret) = (field("client_id"), field("client_secret"));
+    assert_eq!(secret.len(), 43);
+
+    let out = accounts(dir.path(), &table)
+        .args([
+            "add-client",
+            "--name",
+            "SPA",
+            "--redirect-uri",
+            "http://localhost:5173/cb",
+            "--public",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("client_secret"));
+
+    let out = accounts(dir.path(), &table)
+        .args([
+            "add-client",
+            "--name",
+            "Bad",
+            "--redirect-uri",
+            "http://shop.example.com/cb",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("redirect_uris must be https URLs"));
+    let out = accounts(dir.path(), &table)
+        .args(["add-client", "--name"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let (status, list) = get(&c, format!("{}/oauth/clients", server.base), &admin).await;
+    assert_eq!(status, 200, "{list}");
+    let clients = list["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 2, "{list}");
+    assert_eq!(clients[0]["client_id"], id.as_str());
+    assert_eq!(clients[0]["name"], "Ada's shop");
+    assert_eq!(clients[0]["scopes"], json!(["openid"]));
+    assert_eq!(clients[0]["first_party"], true);
+    assert_eq!(clients[1]["public"], true);
+    assert!(!list.to_string().contains(&secret));
+}

@@ -6,6 +6,7 @@
 //! account events), [`widgets`] (the widgets
 //! passthrough).
 
+pub mod clients;
 mod history;
 mod mfa;
 mod profile;

@@ -187,12 +187,12 @@ pub struct UserPage {
 /// that concern (`sqlite/<concern>.rs`, `dynamodb/<concern>.rs`) and held to one contract
 /// (`shared/tests/store_contract/<concern>.rs`). A store is all of them.
 pub trait UserStore:
-    Users + Activations + Sessions + Credentials + Throttles + Factors + Events
+    Users + Activations + Sessions + Credentials + Throttles + Factors + Events + Clients
 {
 }
 
-impl<T: Users + Activations + Sessions + Credentials + Throttles + Factors + Events> UserStore
-    for T
+impl<T: Users + Activations + Sessions + Credentials + Throttles + Factors + Events + Clients>
+    UserStore for T
 {
 }
 
@@ -575,4 +575,51 @@ pub trait Events: Send + Sync {
     /// fewer and still have a next one (the DynamoDB store reads a bounded number of days and
     /// items a page).
     async fn all_events(&self, query: &EventQuery, now: i64) -> StoreResult<EventPage>;
+}
+
+/// At most this many OAuth clients are registered at once: the listing is one page, and a
+/// registration past it is refused (counted in the same write, so registrations at the same
+/// moment cannot pass it).
+pub const MAX_CLIENTS: usize = 100;
+
+/// An OAuth client (an app that signs its people in through this service), as kept. Its
+/// secret is never kept: only its SHA-256 ([`crate::secret::token_hash`]; the secret has 256
+/// random bits).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub name: String,
+    /// Matched exactly, as registered.
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The scopes it may ask for.
+    pub scopes: Vec<String>,
+    /// A public client (a single-page or native app) has no secret and must use PKCE.
+    pub public: bool,
+    /// A first-party app is not asked for consent.
+    pub first_party: bool,
+    /// The SHA-256 of a confidential client's secret, hex; `None` for a public client.
+    pub secret_hash: Option<String>,
+    pub created_at: i64,
+}
+
+/// What registering a client came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAdded {
+    Added,
+    /// [`MAX_CLIENTS`] are registered already.
+    Full,
+}
+
+/// The registered OAuth clients.
+#[async_trait]
+pub trait Clients: Send + Sync {
+    /// Registers `client` unless [`MAX_CLIENTS`] are registered (its id is new: 128 random
+    /// bits).
+    async fn add_client(&self, client: &OAuthClient) -> StoreResult<ClientAdded>;
+    async fn client(&self, client_id: &str) -> StoreResult<Option<OAuthClient>>;
+    /// Every registered client, oldest first.
+    async fn list_clients(&self) -> StoreResult<Vec<OAuthClient>>;
+    /// Removes a client: `false` if there was none of that id.
+    async fn remove_client(&self, client_id: &str) -> StoreResult<bool>;
 }

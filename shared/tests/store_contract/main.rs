@@ -210,6 +210,7 @@ async fn all_pages(
 
 // The contract by concern, as the store's traits are split (after the macro they use).
 mod activations;
+mod clients;
 mod credentials;
 mod events;
 mod factors;

@@ -23,6 +23,7 @@
 //! (DynamoDB's TTL deletion can lag by days).
 
 mod activations;
+mod clients;
 mod credentials;
 mod events;
 mod factors;

@@ -2,6 +2,7 @@
 //! one transaction on the blocking pool, so the async executor never waits on disk.
 
 mod activations;
+mod clients;
 mod credentials;
 mod events;
 mod factors;
@@ -63,7 +64,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 /// The schema's version (`PRAGMA user_version`): each migration below takes a store file one
 /// version on, in one transaction, so a file made by an older release opens with its data.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// Version 2: auth epochs (every session ended in one write), reset tokens, email changes,
 /// mail counters.
@@ -155,6 +156,15 @@ const MIGRATION_7: &str = r#"
 ALTER TABLE mfa_factors ADD COLUMN signed_in INTEGER NOT NULL DEFAULT 1;
 "#;
 
+/// Version 8: OAuth clients (the record as JSON, its id apart).
+const MIGRATION_8: &str = r#"
+CREATE TABLE oauth_clients (
+    client_id   TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    body        TEXT NOT NULL
+);
+"#;
+
 /// Link tokens (activation, reset, address change), used or not, are kept a day past their
 /// validity (so a late click says "expired", a re-click "already activated"), accounts never
 /// activated a day past their window; then the sweep drops them.
@@ -243,6 +253,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 7 {
         tx.execute_batch(MIGRATION_7)?;
+    }
+    if version < 8 {
+        tx.execute_batch(MIGRATION_8)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
