@@ -144,7 +144,8 @@ async fn an_older_store_file_rekeys_its_addresses_when_opened() {
         );
     }
     {
-        // Back to schema 2, as an older release left it (sessions without refresh columns, no second factor, no events).
+        // Back to schema 2, as an older release left it (sessions without refresh columns, no
+        // second factor, no events, no OAuth clients).
         let db = rusqlite::Connection::open(&path).unwrap();
         db.execute_batch(
             "UPDATE users SET email_key = 'ｋａｔｅ@example.com'; \
@@ -153,7 +154,7 @@ async fn an_older_store_file_rekeys_its_addresses_when_opened() {
              ALTER TABLE sessions DROP COLUMN refresh_gen; \
              ALTER TABLE sessions DROP COLUMN refreshed_at; \
              DROP TABLE mfa_challenges; DROP TABLE mfa_factors; DROP TABLE account_events; \
-             PRAGMA user_version = 2;",
+             DROP TABLE oauth_clients; PRAGMA user_version = 2;",
         )
         .unwrap();
     }
@@ -202,8 +203,12 @@ async fn an_older_store_files_factors_read_as_used_and_survive_a_reset() {
     }
     {
         let db = rusqlite::Connection::open(&path).unwrap();
-        db.execute_batch("ALTER TABLE mfa_factors DROP COLUMN signed_in; PRAGMA user_version = 6;")
-            .unwrap();
+        // As version 6 left it: no `signed_in`, no OAuth clients (version 8).
+        db.execute_batch(
+            "ALTER TABLE mfa_factors DROP COLUMN signed_in; DROP TABLE oauth_clients; \
+             PRAGMA user_version = 6;",
+        )
+        .unwrap();
     }
     let store: Arc<dyn UserStore> = Arc::new(SqliteStore::open(&path).unwrap());
     let factor = store.factor("f1").await.unwrap().unwrap();
@@ -213,7 +218,8 @@ async fn an_older_store_files_factors_read_as_used_and_survive_a_reset() {
         .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
+    assert!(store.list_clients().await.unwrap().is_empty());
 }
 
 /// SQLite only: what anyone's requests store is swept within a day of its end: link tokens a
