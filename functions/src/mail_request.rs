@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::ApiResult;
 use shared::accounts::EmailBody;
+use shared::api_doc::{Answer, ErrorBody};
 use shared::input::FormBody;
 use shared::pages::{error_page, mail_sent_page};
 use shared::user::{MAX_EMAIL_CHARS, valid_email};
@@ -26,6 +27,26 @@ fn form_email(body: &EmailBody) -> (String, Option<&'static str>) {
     };
     (email, problem)
 }
+
+/// What a route that mails a link answers, in openapi.json: `202` whether or not an account
+/// matched, `400` for a body to fix, `503`; each a page for a form post.
+pub(crate) const ANSWERS: &[Answer] = &[
+    Answer::json::<shared::answers::Message>(
+        202,
+        "Accepted (whether or not the account exists) (a page for a form post)",
+    )
+    .or_page(),
+    Answer::json::<ErrorBody>(
+        400,
+        "Invalid body (the form again, with why, for a form post)",
+    )
+    .or_page(),
+    Answer::json::<ErrorBody>(
+        503,
+        "A dependency is unavailable (a page for a browser or a form post)",
+    )
+    .or_page(),
+];
 
 /// How a route that mails a link to an address (resend, forgot) answers.
 pub(crate) struct MailRequest {

@@ -22,7 +22,10 @@ pub const FUNCTION: Function = Function::new(
         Route::delete("/oauth/clients/{client_id}", |m| on(m, remove_client)).doc(DOC_REMOVE),
     ],
 )
-.description("POST, GET /oauth/clients and DELETE /oauth/clients/{client_id}: admins register, list and remove OAuth clients")
+.description(
+    "POST, GET /oauth/clients and DELETE /oauth/clients/{client_id}: admins register, list and \
+     remove OAuth clients",
+)
 .table(&[
     TableAction::GetItem,
     TableAction::PutItem,
@@ -60,7 +63,7 @@ const DOC_LIST: Doc = Doc::new(
 .bearer()
 .answers(&[Answer::json::<ClientList>(
     200,
-    "Every client, oldest first",
+    "Every client, oldest first (those of one second by id)",
 )])
 .errors(&[401, 403, 503]);
 

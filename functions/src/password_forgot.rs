@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::on;
 use shared::accounts::EmailBody;
-use shared::api_doc::{Answer, Body as Content, Doc, ErrorBody};
+use shared::api_doc::{Body as Content, Doc};
 use shared::input::FormBody;
 use shared::lambda::{Function, Route, TableAction};
 use shared::pages::forgot_page;
@@ -42,25 +42,7 @@ const DOC_POST_PASSWORD_FORGOT: Doc = Doc::new(
      any string).",
 )
 .body(Content::json_or_form::<shared::accounts::EmailBody>())
-.answers(&[
-    Answer::json::<shared::answers::Message>(
-        202,
-        "Accepted (whether or not the account exists) (a page for a form \
-         post)",
-    )
-    .or_page(),
-    Answer::json::<ErrorBody>(
-        400,
-        "Invalid body (the form again, with why, for a form post)",
-    )
-    .or_page(),
-    Answer::json::<ErrorBody>(
-        503,
-        "A dependency is unavailable (a page for a browser or a form \
-         post)",
-    )
-    .or_page(),
-])
+.answers(crate::mail_request::ANSWERS)
 .errors(&[413, 415]);
 
 pub async fn forgot_password(State(state): State<AppState>, form: FormBody<EmailBody>) -> Response {

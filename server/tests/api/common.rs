@@ -448,6 +448,21 @@ impl Server {
             .unwrap();
         self.log_in(username).await
     }
+
+    /// A token of `username` (an admin) that asked for the `widgets` scope only: not an
+    /// admin's token.
+    pub async fn narrow_token(&self, username: &str) -> String {
+        self.post(
+            "/auth",
+            None,
+            json!({"username": username, "password": PASSWORD, "scope": ["widgets"]}),
+        )
+        .await
+        .expect(200, None)["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
 }
 
 /// `TEST_STORE=dynamodb` runs the route tests on DynamoDB (the moto server of scripts/test).

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::common::{PASSWORD, Server};
+use crate::common::Server;
 
 /// Every page from the start, with `query` (without the cursor); the usernames, in order.
 async fn page_through(s: &Server, token: &str, query: &str) -> Vec<String> {
@@ -42,17 +42,7 @@ async fn only_an_admin_with_the_admin_scope_may_list() {
         .await
         .expect(403, Some("forbidden"));
     // An admin's token without the admin scope is not an admin's.
-    let narrow = s
-        .post(
-            "/auth",
-            None,
-            json!({"username": "boss", "password": PASSWORD, "scope": ["widgets"]}),
-        )
-        .await
-        .expect(200, None)["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let narrow = s.narrow_token("boss").await;
     s.get("/users", Some(&narrow))
         .await
         .expect(403, Some("forbidden"));

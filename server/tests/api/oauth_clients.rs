@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use shared::store::MAX_CLIENTS;
 
-use crate::common::{PASSWORD, Server};
+use crate::common::Server;
 use crate::mfa::{code_at, enrol, first_step, second_step};
 
 fn registration(name: &str) -> Value {
@@ -152,17 +152,7 @@ async fn only_admins_touch_clients() {
         .await
         .expect(403, Some("forbidden"));
     // An admin's token without the admin scope is not an admin's.
-    let narrow = s
-        .post(
-            "/auth",
-            None,
-            json!({"username": "boss", "password": PASSWORD, "scope": ["widgets"]}),
-        )
-        .await
-        .expect(200, None)["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let narrow = s.narrow_token("boss").await;
     s.delete(&path, Some(&narrow))
         .await
         .expect(403, Some("forbidden"));

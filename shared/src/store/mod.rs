@@ -618,7 +618,7 @@ pub trait Clients: Send + Sync {
     /// bits).
     async fn add_client(&self, client: &OAuthClient) -> StoreResult<ClientAdded>;
     async fn client(&self, client_id: &str) -> StoreResult<Option<OAuthClient>>;
-    /// Every registered client, oldest first.
+    /// Every registered client, oldest first (those of one second by id).
     async fn list_clients(&self) -> StoreResult<Vec<OAuthClient>>;
     /// Removes a client: `false` if there was none of that id.
     async fn remove_client(&self, client_id: &str) -> StoreResult<bool>;

@@ -59,29 +59,12 @@ impl Clients for DynamoStore {
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<OAuthClient>> {
-        let mut clients = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :client)")
-                .expression_attribute_values(":pk", s(PARTITION))
-                .expression_attribute_values(":client", s("CLIENT#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                clients.push(client_from_item(&item)?);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
+        let mut clients = self
+            .items_with_prefix(PARTITION.to_string(), "CLIENT#")
+            .await?
+            .iter()
+            .map(client_from_item)
+            .collect::<StoreResult<Vec<_>>>()?;
         clients.sort_by(|a, b| (a.created_at, &a.client_id).cmp(&(b.created_at, &b.client_id)));
         Ok(clients)
     }

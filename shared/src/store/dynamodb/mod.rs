@@ -595,8 +595,9 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Every session item of a user (consistent: none written before this call is missed).
-    async fn session_items(&self, user_id: &str) -> StoreResult<Vec<Item>> {
+    /// Every item of partition `pk` whose sort key starts with `sk_prefix`, page after page
+    /// (consistent: none written before this call is missed).
+    async fn items_with_prefix(&self, pk: String, sk_prefix: &str) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -604,9 +605,9 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :session)")
-                .expression_attribute_values(":pk", s(format!("USER#{user_id}")))
-                .expression_attribute_values(":session", s("SESSION#"))
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(sk_prefix))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -618,6 +619,12 @@ impl DynamoStore {
                 _ => return Ok(items),
             }
         }
+    }
+
+    /// Every session item of a user.
+    async fn session_items(&self, user_id: &str) -> StoreResult<Vec<Item>> {
+        self.items_with_prefix(format!("USER#{user_id}"), "SESSION#")
+            .await
     }
 
     /// Deletes the session items of a user that an epoch change has ended. Housekeeping only:
