@@ -79,8 +79,9 @@ pub enum ApiError {
     UserNotFound,
     #[error("OAuth client not found")]
     ClientNotFound,
+    /// As many OAuth clients as may be are registered (the limit).
     #[error("too many OAuth clients")]
-    TooManyClients,
+    TooManyClients(usize),
     #[error("no such route")]
     NotFound,
     #[error("method not allowed")]
@@ -177,7 +178,9 @@ impl ApiError {
             | SignUpRefused(_) => StatusCode::FORBIDDEN,
             UserNotFound | NotFound | MfaNotEnabled | ClientNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            UsernameTaken | EmailTaken | MfaAlreadyEnabled | TooManyClients => StatusCode::CONFLICT,
+            UsernameTaken | EmailTaken | MfaAlreadyEnabled | TooManyClients(_) => {
+                StatusCode::CONFLICT
+            }
             ActivationTokenExpired | ResetTokenExpired | ConfirmationTokenExpired => {
                 StatusCode::GONE
             }
@@ -223,7 +226,7 @@ impl ApiError {
             InsufficientScope(_) => "insufficient_scope",
             UserNotFound => "user_not_found",
             ClientNotFound => "client_not_found",
-            TooManyClients => "too_many_clients",
+            TooManyClients(_) => "too_many_clients",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             UsernameTaken => "username_taken",
@@ -290,9 +293,8 @@ impl ApiError {
             InsufficientScope(scope) => format!("The token lacks the scope `{scope}`."),
             UserNotFound => "No such user.".into(),
             ClientNotFound => "No such OAuth client.".into(),
-            TooManyClients => format!(
-                "{} OAuth clients are registered: remove one before registering another.",
-                crate::store::MAX_CLIENTS
+            TooManyClients(limit) => format!(
+                "{limit} OAuth clients are registered: remove one before registering another."
             ),
             NotFound => "No such route.".into(),
             MethodNotAllowed => "This method is not allowed on this route.".into(),

@@ -260,7 +260,7 @@ pub async fn register_client(
         created_at: state.clock.now(),
     };
     if state.store.add_client(&client).await? == ClientAdded::Full {
-        return Err(ApiError::TooManyClients);
+        return Err(ApiError::TooManyClients(crate::store::MAX_CLIENTS));
     }
     tracing::info!(client_id = %client.client_id, "OAuth client registered");
     let mut event = Event::unattached(EventType::ClientAdded, actor)
