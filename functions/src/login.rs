@@ -32,7 +32,7 @@ pub const FUNCTION: Function = Function::new(
 
 /// Both routes' operation.
 const DOC: Doc = Doc::new("login", "Log in")
-    .body(Content::json::<LoginBody>())
+    .body(Content::json::<shared::accounts::LoginRequest>())
     .answers(&[Answer::json::<LoginOutcome>(200, "OK")])
     .errors(&[400, 401, 403, 413, 415, 429, 503]);
 

@@ -136,7 +136,7 @@ pub const MFA_CHALLENGE_TTL_SECS: i64 = 300;
 
 /// `POST /auth` and `POST /login`: `username` (or else `email`), `password`, and `scope`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[schema(as = LoginRequest)]
+#[schema(as = LoginMembers)]
 pub struct LoginBody {
     /// The username, or else `email`.
     #[serde(default)]
@@ -152,6 +152,38 @@ pub struct LoginBody {
     #[serde(default)]
     #[schema(schema_with = api_doc::scope_request)]
     pub scope: Field<Value>,
+}
+
+/// The login body as openapi.json describes it: its members ([`LoginBody`]) and the rule they
+/// share, which a struct's schema cannot say: `username` or `email` is given.
+pub struct LoginRequest;
+
+impl utoipa::PartialSchema for LoginRequest {
+    fn schema() -> utoipa::openapi::RefOr<Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder};
+        let all = AllOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name(LoginBody::name()))
+            .item(
+                AnyOfBuilder::new()
+                    .item(ObjectBuilder::new().required("username"))
+                    .item(ObjectBuilder::new().required("email")),
+            )
+            .description(Some(
+                "A login: `username` (or else `email`), `password`, and `scope`.",
+            ))
+            .build();
+        utoipa::openapi::RefOr::T(Schema::AllOf(all))
+    }
+}
+
+impl ToSchema for LoginRequest {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<Schema>)>) {
+        schemas.push((
+            LoginBody::name().into(),
+            <LoginBody as utoipa::PartialSchema>::schema(),
+        ));
+        <LoginBody as ToSchema>::schemas(schemas);
+    }
 }
 
 /// A login whose members hold: the name (an address when `by_email`), the password, and the
