@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use shared::accounts::{self, Activation};
 use shared::answers;
-use shared::api_doc::{Answer, Doc, ErrorBody};
+use shared::api_doc::{Answer, Doc, ErrorBody, PAGE_UNAVAILABLE};
 use shared::http::{ok, prefers_html, token_query};
 use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{ServedAt, error_page, message_page, resend_page};
@@ -30,11 +30,7 @@ const DOC_GET_ACTIVATE: Doc = Doc::new("activate", "The link in the activation m
             .or_page(),
         Answer::json::<ErrorBody>(400, "Unknown activation token").or_page(),
         Answer::json::<ErrorBody>(410, "Expired activation token").or_page(),
-        Answer::json::<ErrorBody>(
-            503,
-            "A dependency is unavailable (a page for a browser or a form post)",
-        )
-        .or_page(),
+        PAGE_UNAVAILABLE,
     ]);
 
 pub async fn activate(

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use shared::accounts::{self, EmailConfirmation};
 use shared::answers::EmailChanged;
-use shared::api_doc::{Answer, Doc, ErrorBody};
+use shared::api_doc::{Answer, Doc, ErrorBody, PAGE_UNAVAILABLE};
 use shared::http::{ok, prefers_html, token_query};
 use shared::lambda::{Function, Route, TableAction};
 use shared::pages::{error_page, message_page};
@@ -39,11 +39,7 @@ const DOC_GET_EMAIL_CONFIRM: Doc = Doc::new(
     Answer::json::<ErrorBody>(409, "The new address was taken meanwhile; nothing changed")
         .or_page(),
     Answer::json::<ErrorBody>(410, "Expired confirmation token").or_page(),
-    Answer::json::<ErrorBody>(
-        503,
-        "A dependency is unavailable (a page for a browser or a form post)",
-    )
-    .or_page(),
+    PAGE_UNAVAILABLE,
 ]);
 
 pub async fn confirm_email(

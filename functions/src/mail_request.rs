@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::ApiResult;
 use shared::accounts::EmailBody;
-use shared::api_doc::{Answer, ErrorBody};
+use shared::api_doc::{Answer, ErrorBody, PAGE_UNAVAILABLE};
 use shared::input::FormBody;
 use shared::pages::{error_page, mail_sent_page};
 use shared::user::{MAX_EMAIL_CHARS, valid_email};
@@ -41,11 +41,7 @@ pub(crate) const ANSWERS: &[Answer] = &[
         "Invalid body (the form again, with why, for a form post)",
     )
     .or_page(),
-    Answer::json::<ErrorBody>(
-        503,
-        "A dependency is unavailable (a page for a browser or a form post)",
-    )
-    .or_page(),
+    PAGE_UNAVAILABLE,
 ];
 
 /// How a route that mails a link to an address (resend, forgot) answers.

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use shared::accounts::ResetBody;
 use shared::answers::{ResetDone, ResetValid};
-use shared::api_doc::{Answer, Body as Content, Doc, ErrorBody};
+use shared::api_doc::{Answer, Body as Content, Doc, ErrorBody, PAGE_UNAVAILABLE};
 use shared::http::{ok, prefers_html, token_query};
 use shared::input::FormBody;
 use shared::lambda::{Function, Route, TableAction};
@@ -45,11 +45,7 @@ const DOC_GET_PASSWORD_RESET: Doc = Doc::new(
         .or_page(),
     Answer::json::<ErrorBody>(400, "Unknown or used reset token").or_page(),
     Answer::json::<ErrorBody>(410, "Expired reset token").or_page(),
-    Answer::json::<ErrorBody>(
-        503,
-        "A dependency is unavailable (a page for a browser or a form post)",
-    )
-    .or_page(),
+    PAGE_UNAVAILABLE,
 ]);
 
 /// POST /password/reset in openapi.json.
@@ -69,12 +65,7 @@ const DOC_POST_PASSWORD_RESET: Doc = Doc::new(
     Answer::json::<ErrorBody>(400, "Invalid body, weak password, or unknown or used token")
         .or_page(),
     Answer::json::<ErrorBody>(410, "Expired reset token").or_page(),
-    Answer::json::<ErrorBody>(
-        503,
-        "A dependency is unavailable (a page for a browser or a form \
-         post)",
-    )
-    .or_page(),
+    PAGE_UNAVAILABLE,
 ])
 .errors(&[413, 415]);
 

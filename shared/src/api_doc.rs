@@ -95,16 +95,6 @@ impl Body {
         }
     }
 
-    /// `application/json` of `J`, or the page's form of `F`.
-    pub const fn json_or_page_form<J: ToSchema, F: ToSchema>() -> Body {
-        Body {
-            json: Some(named::<J>),
-            form: Some(named::<F>),
-            form_first: false,
-            required: true,
-        }
-    }
-
     /// An OAuth body: `application/x-www-form-urlencoded` (the standard's) or JSON, of `T`.
     pub const fn form_or_json<T: ToSchema>() -> Body {
         Body {
@@ -150,6 +140,13 @@ pub const NO_STORE: &[Header] = &[
 
 /// `Cache-Control: public, max-age=300`: the public documents (keys, metadata).
 pub const CACHED: &[Header] = &[Header::fixed("Cache-Control", "public, max-age=300")];
+
+/// `503` of a route with pages: a page for a browser or a form post, JSON otherwise.
+pub const PAGE_UNAVAILABLE: Answer = Answer::json::<ErrorBody>(
+    503,
+    "A dependency is unavailable (a page for a browser or a form post)",
+)
+.or_page();
 
 /// One answer a route gives, by status: its description, its JSON body's type (none for an
 /// empty answer), whether a browser gets a page instead, its headers.
@@ -296,15 +293,6 @@ pub fn constant(value: serde_json::Value) -> Schema {
     ObjectBuilder::new()
         .schema_type(kind)
         .enum_values(Some([value]))
-        .build()
-        .into()
-}
-
-/// A string schema with a pattern.
-pub fn string_matching(pattern: &str) -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(pattern))
         .build()
         .into()
 }
