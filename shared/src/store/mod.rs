@@ -187,12 +187,13 @@ pub struct UserPage {
 /// that concern (`sqlite/<concern>.rs`, `dynamodb/<concern>.rs`) and held to one contract
 /// (`shared/tests/store_contract/<concern>.rs`). A store is all of them.
 pub trait UserStore:
-    Users + Activations + Sessions + Credentials + Throttles + Factors + Events + Clients
+    Users + Activations + Sessions + Credentials + Throttles + Factors + Events + Clients + Grants
 {
 }
 
-impl<T: Users + Activations + Sessions + Credentials + Throttles + Factors + Events + Clients>
-    UserStore for T
+impl<
+    T: Users + Activations + Sessions + Credentials + Throttles + Factors + Events + Clients + Grants,
+> UserStore for T
 {
 }
 
@@ -622,4 +623,90 @@ pub trait Clients: Send + Sync {
     async fn list_clients(&self) -> StoreResult<Vec<OAuthClient>>;
     /// Removes a client: `false` if there was none of that id.
     async fn remove_client(&self, client_id: &str) -> StoreResult<bool>;
+}
+
+/// How long an authorization code may wait to be redeemed (OpenID Connect's Basic OP test plan
+/// and RFC 6749 section 4.1.2 ask for a short life: a minute).
+pub const CODE_TTL_SECS: i64 = 60;
+/// A redeemed code is kept this long past its expiry, so that a second redemption is known for
+/// what it is (a stolen or replayed code) and ends the sign-in the first one made.
+pub const SPENT_CODE_KEEP_SECS: i64 = 600;
+
+/// An authorization code (RFC 6749 section 4.1.2) as kept: what it grants, to whom, and what
+/// redeeming it must show. The code itself is never kept: only its SHA-256
+/// ([`crate::secret::token_hash`]; the code has 256 random bits).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub client_id: String,
+    /// The redirect URI of the request, which the token request must repeat exactly.
+    pub redirect_uri: String,
+    pub user_id: String,
+    /// The user's auth epoch when the code was issued: a code outlives no "end all sessions".
+    pub epoch: i64,
+    /// The scopes granted, space-delimited.
+    pub scope: String,
+    pub nonce: Option<String>,
+    /// PKCE's S256 challenge (RFC 7636), when the request carried one.
+    pub code_challenge: Option<String>,
+    /// When the person proved who they are (the ID token's `auth_time`).
+    pub auth_time: i64,
+    /// How (the ID token's `amr`).
+    pub amr: Vec<String>,
+    pub expires_at: i64,
+}
+
+/// What redeeming a code came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedeemed {
+    /// The first redemption, in time: the code, now spent; the sign-in named at redemption is
+    /// recorded as the one its tokens belong to.
+    Redeemed(AuthorizationCode),
+    /// Redeemed before: the user and the sign-in its tokens belong to (to be ended).
+    Spent { user_id: String, session_id: String },
+    /// No such code, or it expired unredeemed.
+    Unknown,
+}
+
+/// What a person allowed an app (a client not marked first-party) to have: asked once, then
+/// remembered until withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub client_id: String,
+    /// The scopes allowed, each once, sorted.
+    pub scopes: Vec<String>,
+    /// When it was last given or widened.
+    pub granted_at: i64,
+}
+
+/// What an OAuth client is granted: authorization codes on their way to the token endpoint, and
+/// the consents people gave.
+#[async_trait]
+pub trait Grants: Send + Sync {
+    /// Keeps a new code.
+    async fn add_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
+    /// Spends the code of `code_hash` if it is unexpired and unspent, recording `session_id` as
+    /// the sign-in its tokens belong to, in one conditional write: of codes redeemed at once,
+    /// one is [`CodeRedeemed::Redeemed`].
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<CodeRedeemed>;
+    /// The consent `user_id` gave `client_id`, if any.
+    async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>>;
+    /// Adds `scopes` to what `user_id` allowed `client_id` (a new consent, or a wider one):
+    /// `false` (nothing kept) when the user is gone.
+    async fn give_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[String],
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Every consent of a user, oldest first.
+    async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
+    /// Withdraws a consent: `false` if there was none.
+    async fn withdraw_consent(&self, user_id: &str, client_id: &str) -> StoreResult<bool>;
 }

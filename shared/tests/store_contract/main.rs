@@ -214,6 +214,7 @@ mod clients;
 mod credentials;
 mod events;
 mod factors;
+mod grants;
 mod sessions;
 mod throttles;
 mod upkeep;

@@ -37,7 +37,7 @@ fn factor_from_item(user_id: &str, item: &Item) -> StoreResult<TotpFactor> {
 }
 
 /// Whether an error is a single write's condition failing.
-fn refused<E>(e: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> bool
+pub(super) fn refused<E>(e: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {

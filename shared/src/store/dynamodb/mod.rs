@@ -27,6 +27,7 @@ mod clients;
 mod credentials;
 mod events;
 mod factors;
+mod grants;
 mod sessions;
 mod throttles;
 mod users;
@@ -567,9 +568,17 @@ impl DynamoStore {
         self.live_user(user_id, now).await
     }
 
-    /// Deletes the items of a user's partition other than the user item (its sessions).
-    async fn delete_sessions(&self, user_id: &str) -> StoreResult<()> {
-        for item in self.session_items(user_id).await? {
+    /// Deletes a user's sessions; with `consents`, the consents it gave too (all its partition
+    /// holds but the user item and its factor).
+    async fn delete_sessions(&self, user_id: &str, consents: bool) -> StoreResult<()> {
+        let mut items = self.session_items(user_id).await?;
+        if consents {
+            items.extend(
+                self.items_with_prefix(format!("USER#{user_id}"), "CONSENT#")
+                    .await?,
+            );
+        }
+        for item in items {
             self.client
                 .delete_item()
                 .table_name(&self.table)
@@ -867,7 +876,7 @@ impl DynamoStore {
                 items.push(delete(&self.table, factor_key(user_id), None, None)?);
                 match self.transact(items).await {
                     Ok(()) => {
-                        self.delete_sessions(user_id).await?;
+                        self.delete_sessions(user_id, true).await?;
                         return Ok(true);
                     }
                     Err(e) => match failed_conditions(&e) {

@@ -226,7 +226,7 @@ impl Users for DynamoStore {
             },
         }
         if update_.activated == Some(false) {
-            self.delete_sessions(user_id).await?;
+            self.delete_sessions(user_id, false).await?;
         }
         Ok(Some(user))
     }

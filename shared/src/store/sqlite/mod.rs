@@ -6,6 +6,7 @@ mod clients;
 mod credentials;
 mod events;
 mod factors;
+mod grants;
 mod sessions;
 mod throttles;
 mod users;
@@ -64,7 +65,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 /// The schema's version (`PRAGMA user_version`): each migration below takes a store file one
 /// version on, in one transaction, so a file made by an older release opens with its data.
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 /// Version 2: auth epochs (every session ended in one write), reset tokens, email changes,
 /// mail counters.
@@ -165,6 +166,26 @@ CREATE TABLE oauth_clients (
 );
 "#;
 
+/// Version 9: authorization codes (the record as JSON; its user, expiry and the sign-in it was
+/// redeemed for apart) and consents.
+const MIGRATION_9: &str = r#"
+CREATE TABLE oauth_codes (
+    code_hash     TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    expires_at    INTEGER NOT NULL,
+    spent_for     TEXT,
+    body          TEXT NOT NULL
+);
+CREATE INDEX oauth_codes_expiry ON oauth_codes(expires_at);
+CREATE TABLE oauth_consents (
+    user_id     TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    client_id   TEXT NOT NULL,
+    scopes      TEXT NOT NULL,
+    granted_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, client_id)
+);
+"#;
+
 /// Link tokens (activation, reset, address change), used or not, are kept a day past their
 /// validity (so a late click says "expired", a re-click "already activated"), accounts never
 /// activated a day past their window; then the sweep drops them.
@@ -185,6 +206,10 @@ fn sweep(tx: &rusqlite::Transaction<'_>, now: i64) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM email_changes WHERE expires_at <= ?1", [old])?;
     tx.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
     tx.execute("DELETE FROM account_events WHERE expires_at <= ?1", [now])?;
+    tx.execute(
+        "DELETE FROM oauth_codes WHERE expires_at <= ?1",
+        [now - crate::store::SPENT_CODE_KEEP_SECS],
+    )?;
     tx.execute(
         "DELETE FROM users WHERE activated = 0 AND pending_until IS NOT NULL \
          AND pending_until <= ?1",
@@ -256,6 +281,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 8 {
         tx.execute_batch(MIGRATION_8)?;
+    }
+    if version < 9 {
+        tx.execute_batch(MIGRATION_9)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
