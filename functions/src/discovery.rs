@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::on;
 use serde::Serialize;
 use shared::AppState;
-use shared::accounts::KNOWN_SCOPES;
+use shared::accounts::clients::CLIENT_SCOPES;
 use shared::api_doc::{Answer, CACHED, Doc};
 use shared::http::cacheable;
 use shared::lambda::{Function, Route};
@@ -46,9 +46,11 @@ const DOC: Doc = Doc::new("openidConfiguration", "The metadata")
     .answers(&[Answer::json::<Metadata>(200, "The metadata").headers(CACHED)]);
 
 /// The metadata, as RFC 8414 section 2 names its members (and OpenID Connect Discovery section
-/// 3 the ones it adds), for what this service does today: the token endpoint takes refresh
-/// tokens from public clients (no client authentication), revocation likewise, introspection
-/// with the introspection key (a bearer key of its own, so its authentication methods are not
+/// 3 the ones it adds), for what this service does: the authorization code flow with PKCE
+/// (S256) through the hosted sign-in page, the token endpoint for codes (clients authenticate
+/// with a secret, Basic or in the body; public ones with PKCE) and refresh tokens (no client
+/// authentication: a refresh token is its own proof), revocation likewise, introspection with
+/// the introspection key (a bearer key of its own, so its authentication methods are not
 /// listed: RFC 8414 says they are then known by other means).
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +60,8 @@ pub struct Metadata {
     #[schema(format = "uri")]
     pub issuer: String,
     #[schema(format = "uri")]
+    pub authorization_endpoint: String,
+    #[schema(format = "uri")]
     pub jwks_uri: String,
     #[schema(format = "uri")]
     pub token_endpoint: String,
@@ -65,33 +69,61 @@ pub struct Metadata {
     pub introspection_endpoint: String,
     #[schema(format = "uri")]
     pub revocation_endpoint: String,
-    #[schema(schema_with = refresh_token_grant)]
-    pub grant_types_supported: [&'static str; 1],
-    /// Required by both specifications; none yet: there is no authorization endpoint.
-    #[schema(schema_with = no_response_types)]
-    pub response_types_supported: [&'static str; 0],
-    #[schema(schema_with = no_client_auth)]
-    pub token_endpoint_auth_methods_supported: [&'static str; 1],
+    #[schema(schema_with = grants)]
+    pub grant_types_supported: [&'static str; 2],
+    #[schema(schema_with = code_response)]
+    pub response_types_supported: [&'static str; 1],
+    #[schema(schema_with = query_mode)]
+    pub response_modes_supported: [&'static str; 1],
+    #[schema(schema_with = s256)]
+    pub code_challenge_methods_supported: [&'static str; 1],
+    #[schema(schema_with = client_auth)]
+    pub token_endpoint_auth_methods_supported: [&'static str; 3],
     #[schema(schema_with = no_client_auth)]
     pub revocation_endpoint_auth_methods_supported: [&'static str; 1],
     #[schema(schema_with = scopes)]
-    pub scopes_supported: [&'static str; KNOWN_SCOPES.len()],
+    pub scopes_supported: [&'static str; 5],
     #[schema(schema_with = public_subjects)]
     pub subject_types_supported: [&'static str; 1],
     /// The algorithms tokens are signed with (the current key's first): OpenID Connect's
     /// member for them, and RFC 9068's for access tokens.
     #[schema(schema_with = algorithms)]
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
+    #[schema(schema_with = prompts)]
+    pub prompt_values_supported: [&'static str; 3],
     #[schema(value_type = Vec<String>)]
-    pub claims_supported: [&'static str; 14],
+    pub claims_supported: [&'static str; 21],
+    /// The authorization endpoint's answers carry `iss` (RFC 9207).
+    pub authorization_response_iss_parameter_supported: bool,
+    /// No request objects (`request`, `request_uri` are refused).
+    pub request_parameter_supported: bool,
+    pub request_uri_parameter_supported: bool,
+    /// Redirect URIs are registered in advance, and matched exactly.
+    pub require_request_uri_registration: bool,
 }
 
-fn refresh_token_grant() -> Schema {
-    list_of(&["refresh_token"])
+fn grants() -> Schema {
+    list_of(&["authorization_code", "refresh_token"])
 }
 
-fn no_response_types() -> Schema {
-    list_of(&[])
+fn code_response() -> Schema {
+    list_of(&["code"])
+}
+
+fn query_mode() -> Schema {
+    list_of(&["query"])
+}
+
+fn s256() -> Schema {
+    list_of(&["S256"])
+}
+
+fn client_auth() -> Schema {
+    list_of(&["client_secret_basic", "client_secret_post", "none"])
+}
+
+fn prompts() -> Schema {
+    list_of(&["none", "login", "consent"])
 }
 
 fn no_client_auth() -> Schema {
@@ -99,7 +131,7 @@ fn no_client_auth() -> Schema {
 }
 
 fn scopes() -> Schema {
-    list_of(&KNOWN_SCOPES)
+    list_of(&CLIENT_SCOPES)
 }
 
 fn public_subjects() -> Schema {
@@ -138,21 +170,52 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
     let base = &*state.public_base_url;
     let metadata = Metadata {
         issuer: state.keys.issuer.clone(),
+        authorization_endpoint: format!("{base}/oauth/authorize"),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         token_endpoint: format!("{base}/auth/token"),
         introspection_endpoint: format!("{base}/auth/introspect"),
         revocation_endpoint: format!("{base}/auth/revoke"),
-        grant_types_supported: ["refresh_token"],
-        response_types_supported: [],
-        token_endpoint_auth_methods_supported: ["none"],
+        grant_types_supported: ["authorization_code", "refresh_token"],
+        response_types_supported: ["code"],
+        response_modes_supported: ["query"],
+        code_challenge_methods_supported: ["S256"],
+        token_endpoint_auth_methods_supported: [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
         revocation_endpoint_auth_methods_supported: ["none"],
-        scopes_supported: KNOWN_SCOPES,
+        scopes_supported: CLIENT_SCOPES,
         subject_types_supported: ["public"],
         id_token_signing_alg_values_supported: state.keys.algorithms(),
+        prompt_values_supported: ["none", "login", "consent"],
         claims_supported: [
-            "sub", "iss", "aud", "exp", "iat", "name", "email", "scope", "role", "sid", "amr",
-            "acr", "nbf", "ext",
+            "sub",
+            "iss",
+            "aud",
+            "azp",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "name",
+            "preferred_username",
+            "updated_at",
+            "email",
+            "email_verified",
+            "scope",
+            "role",
+            "sid",
+            "amr",
+            "acr",
+            "nbf",
+            "ext",
         ],
+        authorization_response_iss_parameter_supported: true,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+        require_request_uri_registration: true,
     };
     cacheable(
         serde_json::to_value(metadata).expect("metadata serializes"),

@@ -9,6 +9,7 @@ use shared::AppState;
 use shared::lambda::Function;
 
 pub mod activate;
+pub mod authorize;
 pub mod change_email;
 pub mod change_password;
 pub mod confirm_email;
@@ -74,6 +75,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &user_events::FUNCTION,
     &list_events::FUNCTION,
     &oauth_clients::FUNCTION,
+    &authorize::FUNCTION,
 ];
 
 /// Every function's routes, merged: what the local server serves.

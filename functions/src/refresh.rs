@@ -1,6 +1,8 @@
-//! The token endpoint's function: `POST /auth/token` (RFC 6749 section 6), a refresh token for
-//! a new access token and a new refresh token, answered as section 5.1 writes a token response;
-//! and `POST /auth/revoke` (RFC 7009), which ends the sign-in of a refresh or access token.
+//! The token endpoint's function: `POST /auth/token` (RFC 6749), a refresh token for a new
+//! access token and a new refresh token (section 6), or an authorization code for a new
+//! sign-in's tokens and its ID token (section 4.1.3, OpenID Connect Core section 3.1.3),
+//! answered as section 5.1 writes a token response; and `POST /auth/revoke` (RFC 7009), which
+//! ends the sign-in of a refresh or access token.
 //! Both read refresh tokens, whose MAC key is derived from the private signing keys: this
 //! function holds them already (it signs), and no other verifier need.
 //!
@@ -10,6 +12,7 @@
 //! about it is revealed. Both take a form, as OAuth clients send it, or JSON.
 
 use axum::extract::State;
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::on;
 use shared::accounts::{self, RefreshBody, RevokeBody};
@@ -33,9 +36,10 @@ pub const FUNCTION: Function = Function::new(
     ],
 )
 .signs_tokens()
-.description("POST /auth/token and POST /auth/revoke: a refresh token for a new pair of tokens; the end of a sign-in (RFC 7009)")
+.description("POST /auth/token and POST /auth/revoke: a refresh token or an authorization code for tokens; the end of a sign-in (RFC 7009)")
 .table(&[
     TableAction::GetItem,
+    TableAction::PutItem,
     TableAction::UpdateItem,
     TableAction::DeleteItem,
     TableAction::ConditionCheckItem,
@@ -45,21 +49,28 @@ pub const FUNCTION: Function = Function::new(
 /// POST /auth/token in openapi.json.
 const DOC_POST_AUTH_TOKEN: Doc = Doc::new(
     "refreshToken",
-    "A refresh token for a new access token and a new refresh token \
-     (RFC 6749 section 6)",
+    "The token endpoint: a refresh token (RFC 6749 section 6) or an \
+     authorization code (section 4.1.3) for tokens",
 )
 .description(
-    "The presented refresh token is spent. Presented again within \
-     REFRESH_REUSE_GRACE seconds (10) of its rotation it answers the \
-     same new pair (tabs refreshing at once); any later use of a \
-     spent refresh token ends the whole sign-in. Every refresh token \
-     that does not work answers 400 invalid_grant. Errors as RFC 6749 \
-     section 5.2 writes them (`error`, `error_description`).",
+    "`refresh_token`: the presented refresh token is spent. Presented \
+     again within REFRESH_REUSE_GRACE seconds (10) of its rotation it \
+     answers the same new pair (tabs refreshing at once); any later use \
+     of a spent refresh token ends the whole sign-in. \
+     `authorization_code`: the client authenticates (`client_secret_basic` \
+     or `client_secret_post`; a public client sends its `client_id` and \
+     PKCE's `code_verifier`); the code works once, for 60 seconds, with \
+     its client, redirect URI and verifier; the answer adds `id_token`. \
+     A code redeemed again ends the sign-in of its first redemption. \
+     Every refresh token or code that does not work answers 400 \
+     invalid_grant; a client that does not authenticate 401 \
+     invalid_client. Errors as RFC 6749 section 5.2 writes them \
+     (`error`, `error_description`).",
 )
 .body(Content::form_or_json::<shared::accounts::RefreshBody>())
 .answers(&[Answer::json::<shared::accounts::LoginResponse>(200, "The new pair").headers(NO_STORE)])
 .oauth_errors()
-.errors(&[400, 413, 415, 503]);
+.errors(&[400, 401, 413, 415, 503]);
 
 /// POST /auth/revoke in openapi.json.
 const DOC_POST_AUTH_REVOKE: Doc = Doc::new(
@@ -81,10 +92,14 @@ const DOC_POST_AUTH_REVOKE: Doc = Doc::new(
 
 pub async fn refresh(
     State(state): State<AppState>,
+    headers: HeaderMap,
     form: Result<FormBody<RefreshBody>, ApiError>,
 ) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let pair = match form {
-        Ok(FormBody(form)) => accounts::refresh(&state, form.body).await,
+        Ok(FormBody(form)) => accounts::token(&state, authorization, form.body).await,
         Err(e) => Err(e),
     };
     oauth_answer(pair)

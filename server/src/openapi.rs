@@ -67,6 +67,12 @@ const OAUTH_ERRORS: &[(u16, &str, &str)] = &[
         "Invalid request, grant or grant type (RFC 6749 section 5.2)",
     ),
     (
+        401,
+        "OAuthInvalidClient",
+        "The client is unknown or its authentication failed (invalid_client; \
+         WWW-Authenticate: Basic)",
+    ),
+    (
         413,
         "OAuthPayloadTooLarge",
         "The body is over 64 KiB (invalid_request)",

@@ -45,11 +45,15 @@ pub enum EventType {
     /// An OAuth client was registered (by an admin, or the operator's `accounts add-client`).
     ClientAdded,
     ClientRemoved,
+    /// A person allowed an app (an OAuth client not marked first-party) what it asked for.
+    ConsentGiven,
+    /// A person withdrew what they had allowed an app.
+    ConsentWithdrawn,
 }
 
 impl EventType {
     /// Every type, in the order of the API document.
-    pub const ALL: [EventType; 26] = [
+    pub const ALL: [EventType; 28] = [
         EventType::SignedUp,
         EventType::Activated,
         EventType::ActivationResent,
@@ -76,6 +80,8 @@ impl EventType {
         EventType::RecoveryCodesReplaced,
         EventType::ClientAdded,
         EventType::ClientRemoved,
+        EventType::ConsentGiven,
+        EventType::ConsentWithdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +112,8 @@ impl EventType {
             EventType::RecoveryCodesReplaced => "recovery_codes_replaced",
             EventType::ClientAdded => "client_added",
             EventType::ClientRemoved => "client_removed",
+            EventType::ConsentGiven => "consent_given",
+            EventType::ConsentWithdrawn => "consent_withdrawn",
         }
     }
 

@@ -105,6 +105,16 @@ impl Body {
         }
     }
 
+    /// `application/x-www-form-urlencoded` of `T` only (a page's form).
+    pub const fn form<T: ToSchema>() -> Body {
+        Body {
+            json: None,
+            form: Some(named::<T>),
+            form_first: true,
+            required: true,
+        }
+    }
+
     /// The body may be left out.
     pub const fn optional(mut self) -> Body {
         self.required = false;
@@ -178,6 +188,17 @@ impl Answer {
             description,
             json: None,
             html: None,
+            headers: &[],
+        }
+    }
+
+    /// `status` with a page (`text/html`) only.
+    pub const fn page(status: u16, description: &'static str) -> Answer {
+        Answer {
+            status,
+            description,
+            json: None,
+            html: Some(html),
             headers: &[],
         }
     }

@@ -49,6 +49,14 @@ pub enum ApiError {
     InvalidGrant,
     #[error("unsupported grant type")]
     UnsupportedGrantType,
+    /// An authorization code that is unknown, spent or expired, or not issued to the client,
+    /// the redirect URI or the PKCE verifier presented: one answer for all (`invalid_grant`).
+    #[error("invalid authorization code")]
+    InvalidAuthorizationCode,
+    /// A client that is unknown or whose authentication failed (`invalid_client`, RFC 6749
+    /// section 5.2).
+    #[error("invalid client")]
+    InvalidClient,
     /// A code of the second factor (or a recovery code) that is wrong, used, or too old.
     #[error("invalid MFA code")]
     InvalidMfaCode,
@@ -168,10 +176,11 @@ impl ApiError {
             | InvalidRequest(_)
             | InvalidGrant
             | UnsupportedGrantType
+            | InvalidAuthorizationCode
             | InvalidMfaCode => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Unauthorized | InvalidToken | InvalidCredentials | InvalidMfaToken => {
+            Unauthorized | InvalidToken | InvalidCredentials | InvalidMfaToken | InvalidClient => {
                 StatusCode::UNAUTHORIZED
             }
             Forbidden(_) | AccountNotActivated | InsufficientScope(_) | StepUpRequired
@@ -212,6 +221,8 @@ impl ApiError {
             InvalidRequest(_) => "invalid_request",
             InvalidGrant => "invalid_grant",
             UnsupportedGrantType => "unsupported_grant_type",
+            InvalidAuthorizationCode => "invalid_grant",
+            InvalidClient => "invalid_client",
             InvalidMfaCode => "invalid_mfa_code",
             InvalidMfaToken => "invalid_mfa_token",
             StepUpRequired => "step_up_required",
@@ -270,7 +281,14 @@ impl ApiError {
             InvalidGrant => {
                 "The refresh token is not valid: it is unknown, used, revoked or expired.".into()
             }
-            UnsupportedGrantType => "Only grant_type refresh_token is supported here.".into(),
+            UnsupportedGrantType => {
+                "Only grant_type authorization_code and refresh_token are supported here.".into()
+            }
+            InvalidAuthorizationCode => "The authorization code is not valid: it is unknown, \
+                                         used or expired, or was issued for another client, \
+                                         redirect URI or code verifier."
+                .into(),
+            InvalidClient => "The client is unknown, or its authentication failed.".into(),
             InvalidMfaCode => "The code is wrong, used already, or too old.".into(),
             InvalidMfaToken => {
                 "The sign-in's second step is unknown, finished, expired or out of tries; log in again."
@@ -394,6 +412,12 @@ impl ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
+            ApiError::InvalidClient => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"accounts\""),
+                );
+            }
             ApiError::Unauthorized => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,

@@ -7,6 +7,7 @@ pub mod answers;
 pub mod api_doc;
 pub mod auth;
 pub mod aws;
+pub mod browser;
 pub mod caller;
 pub mod clock;
 pub mod config;

@@ -33,6 +33,8 @@ static STYLE: LazyLock<String> = LazyLock::new(|| {
          button{{font:inherit;font-weight:600;margin-top:1.25rem;padding:.625rem 1.25rem;\
          min-height:2.75rem;border:0;border-radius:4px;background:{ACCENT};color:#fff;\
          cursor:pointer}}\
+         button.secondary{{background:#fff;color:{ACCENT};border:2px solid {ACCENT}}}\
+         ul{{margin:0 0 1rem;padding-left:1.25rem}}\
          a{{color:{ACCENT}}}\
          :focus-visible{{outline:3px solid {ACCENT};outline-offset:2px}}\
          .error{{color:{ERROR};font-weight:600;margin:.5rem 0 0}}"
@@ -149,6 +151,113 @@ pub fn reset_form(status: StatusCode, token: &str, error: Option<&str>) -> Respo
         }
     };
     page(status, "Choose a new password", body)
+}
+
+/// The hidden fields a hosted sign-in page's form carries: the authorization request it
+/// continues (checked again when the form comes back), the step, and the CSRF token.
+pub type Carried<'a> = &'a [(&'static str, String)];
+
+fn hidden(carried: Carried) -> Markup {
+    html! {
+        @for (name, value) in carried {
+            input type="hidden" name=(name) value=(value);
+        }
+    }
+}
+
+/// The hosted sign-in page: a username or address and a password, posted to `POST
+/// /oauth/authorize` with the request it continues. `login` is shown again (the login hint, or
+/// what was typed), never the password; `error` next to the first field.
+pub fn sign_in_page(
+    status: StatusCode,
+    app: &str,
+    carried: Carried,
+    login: &str,
+    error: Option<&str>,
+) -> Response {
+    let name = Input {
+        kind: "text",
+        autocomplete: "username",
+        minlength: None,
+        maxlength: MAX_EMAIL_CHARS,
+        value: Some(login),
+    };
+    let password = Input {
+        kind: "password",
+        autocomplete: "current-password",
+        minlength: None,
+        maxlength: crate::password::MAX_PASSWORD_CHARS,
+        value: None,
+    };
+    let body = html! {
+        p { "to continue to " strong { (app) } "." }
+        form method="post" action="authorize" {
+            (hidden(carried))
+            (field("login", "Username or email address", name, None, error))
+            (field("password", "Password", password, None, None))
+            button type="submit" { "Sign in" }
+        }
+        p { a href="../password/forgot" { "Forgot your password?" } }
+    };
+    page(status, "Sign in", body)
+}
+
+/// The second step of a hosted sign-in: a code from the authenticator app, or else a recovery
+/// code. `error` next to the field when a first try was refused.
+pub fn second_step_page(
+    status: StatusCode,
+    app: &str,
+    carried: Carried,
+    error: Option<&str>,
+) -> Response {
+    let code = Input {
+        kind: "text",
+        autocomplete: "one-time-code",
+        minlength: None,
+        maxlength: 32,
+        value: None,
+    };
+    let hint = "The 6-digit code your authenticator app shows now, or one of your recovery codes.";
+    let body = html! {
+        p { "Your account asks for a second step to continue to " strong { (app) } "." }
+        form method="post" action="authorize" {
+            (hidden(carried))
+            (field("code", "Code", code, Some(hint), error))
+            button type="submit" { "Continue" }
+        }
+    };
+    page(status, "Enter your code", body)
+}
+
+/// The consent page: the app, what it asks for (each scope with what it means), and two
+/// buttons, each its own form (allow, or deny).
+pub fn consent_page(
+    app: &str,
+    username: &str,
+    asked: &[&str],
+    allow: Carried,
+    deny: Carried,
+) -> Response {
+    let body = html! {
+        p { strong { (app) } " asks to use your account " strong { (username) } " to:" }
+        ul {
+            @for scope in asked {
+                li { (scope) }
+            }
+        }
+        p class="hint" {
+            "You can withdraw this at any time; the app then asks again."
+        }
+        form method="post" action="authorize" {
+            (hidden(allow))
+            button type="submit" { "Allow" }
+        }
+        form method="post" action="authorize" {
+            (hidden(deny))
+            button type="submit" class="secondary" { "Deny" }
+        }
+    };
+    page(StatusCode::OK, "Allow access?", body)
 }
 
 /// Where a page that offers the activation link again is served from: the form's action is

@@ -37,6 +37,9 @@ pub struct AppState {
     /// The key login names of no account are hashed with before the login throttle keeps
     /// them (`LOGIN_NAME_KEY`); `None` in every function but the login function's.
     pub login_name_key: Option<Arc<[u8]>>,
+    /// The key of the hosted pages' browser sessions and forms, derived from `LOGIN_NAME_KEY`
+    /// (so held where that is).
+    pub browser: Option<crate::browser::BrowserKey>,
     /// The hooks before a sign-up and before a token; `None` when neither is configured.
     pub hooks: Option<Arc<crate::hooks::Hooks>>,
 }
@@ -115,6 +118,10 @@ impl AppState {
                 .login_name_key
                 .as_deref()
                 .map(|k| Arc::from(k.as_bytes())),
+            browser: config
+                .login_name_key
+                .as_deref()
+                .map(|k| crate::browser::BrowserKey::derive(k.as_bytes(), &config.public_base_url)),
             hooks: crate::hooks::Hooks::new(&config.hooks)
                 .map_err(|e| StartupError::Hooks(e.to_string()))?
                 .map(Arc::new),

@@ -566,7 +566,12 @@ impl TokenKeys {
         }
     }
 
-    pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
+    /// The algorithm new tokens are signed with (`alg`).
+    pub fn signing_algorithm(&self) -> &'static str {
+        self.algorithms()[0]
+    }
+
+    pub fn sign(&self, claims: &impl serde::Serialize) -> Result<String, ApiError> {
         let (header, key) = match &self.signing {
             Signing::KeySet(keys) => {
                 let current = &keys.keys[0];

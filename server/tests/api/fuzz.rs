@@ -120,19 +120,102 @@ fn json_bodies_never_cause_a_server_error() {
                 None
             };
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            routes.push((method, path.replace("{username}", "fuzzed"), credential));
+            // A page's form (the hosted sign-in page's) takes no JSON: it gets the members as a
+            // form, and answers pages.
+            let form_only = operation["requestBody"]["content"]
+                .get("application/json")
+                .is_none();
+            routes.push((
+                method,
+                path.replace("{username}", "fuzzed"),
+                credential,
+                form_only,
+            ));
         }
     }
     assert!(routes.len() >= 17, "{routes:?}");
-    for (method, path, credential) in &routes {
+    for (method, path, credential, form_only) in &routes {
         runner(48)
             .run(&body(), |b| {
+                if *form_only {
+                    let fields = as_form(&b);
+                    let fields: Vec<(&str, &str)> = fields
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    let r = rt.block_on(s.form_post(path, &fields));
+                    page_answer(&r, &format!("{method} {path} {b}"));
+                    return Ok(());
+                }
                 let r = rt.block_on(s.call(method.clone(), path, *credential, Some(b.clone())));
                 well_formed(&r, &format!("{method} {path} {b}"));
                 Ok(())
             })
             .unwrap();
     }
+}
+
+/// The members of a JSON body as a form's fields (strings as they are, anything else as JSON).
+fn as_form(body: &Value) -> Vec<(String, String)> {
+    body.as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| match v {
+            Value::String(s) => (k.clone(), s.clone()),
+            other => (k.clone(), other.to_string()),
+        })
+        .collect()
+}
+
+/// A page's answer: never a 5xx, a page or a redirect.
+#[track_caller]
+fn page_answer(r: &Reply, what: &str) {
+    assert!(r.status.as_u16() < 500, "{what}: {} {}", r.status, r.text);
+    let html = r
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/html"));
+    assert!(
+        html || r.status.as_u16() == 303,
+        "{what}: {} {}",
+        r.status,
+        r.text
+    );
+}
+
+#[test]
+fn authorization_requests_of_any_query_never_cause_a_server_error() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = rt.block_on(Server::start());
+    let admin = rt.block_on(s.admin("fuzzadmin"));
+    let client = rt
+        .block_on(s.post(
+            "/oauth/clients",
+            Some(&admin),
+            json!({"name": "fuzz", "redirect_uris": ["https://app.example.com/cb"], "public": true}),
+        ))
+        .expect(201, None);
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Half the queries name the client and its redirect URI first, so the rest is read too.
+    let known = format!(
+        "client_id={}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&",
+        client["client_id"].as_str().unwrap()
+    );
+    runner(128)
+        .run(&(any::<bool>(), "[ -~]{0,160}"), |(named, q)| {
+            let q = q.replace(' ', "%20").replace('#', "%23");
+            let q = if named { format!("{known}{q}") } else { q };
+            // Redirects are answers here, never followed (they lead to the app).
+            let req = no_redirects
+                .get(format!("{}/oauth/authorize?{q}", s.base))
+                .header("accept", "text/html");
+            let r = rt.block_on(Server::reply(req));
+            page_answer(&r, &q);
+            Ok(())
+        })
+        .unwrap();
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod activation;
 mod asvs;
+mod authorize;
 mod cloud;
 mod cloud_functions;
 mod cloud_publisher;

@@ -82,9 +82,14 @@ async fn token_answers_are_rfc_6749_token_responses_and_errors() {
     // Section 5.2: the codes of its list, error_description, no-store.
     oauth_error(&refresh(&s, "rt1.forged.token").await, 400, "invalid_grant");
     oauth_error(
-        &form(&s, "/auth/token", &[("grant_type", "password")]).await,
+        &form(&s, "/auth/token", &[("grant_type", "refresh_token")]).await,
         400,
         "invalid_request",
+    );
+    oauth_error(
+        &form(&s, "/auth/token", &[("grant_type", "password")]).await,
+        400,
+        "unsupported_grant_type",
     );
     let r = form(
         &s,
@@ -120,6 +125,7 @@ async fn discovery_names_the_issuer_of_the_tokens_and_where_everything_is() {
     assert_eq!(doc["issuer"], s.base);
     assert_eq!(jwt_part(&token, 1)["iss"], s.base);
     for (member, path) in [
+        ("authorization_endpoint", "/oauth/authorize"),
         ("jwks_uri", "/.well-known/jwks.json"),
         ("token_endpoint", "/auth/token"),
         ("introspection_endpoint", "/auth/introspect"),
@@ -142,17 +148,25 @@ async fn discovery_names_the_issuer_of_the_tokens_and_where_everything_is() {
             .any(|k| k["kid"] == kid),
         "the token's key is in the document's key set"
     );
-    assert_eq!(doc["grant_types_supported"], json!(["refresh_token"]));
+    assert_eq!(
+        doc["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"])
+    );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        json!(["none"])
+        json!(["client_secret_basic", "client_secret_post", "none"])
     );
-    assert_eq!(doc["scopes_supported"], json!(["widgets", "admin"]));
+    assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        doc["scopes_supported"],
+        json!(["openid", "profile", "email", "widgets", "admin"])
+    );
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],
         json!(["EdDSA"])
     );
-    assert_eq!(doc["response_types_supported"], json!([]));
+    assert_eq!(doc["response_types_supported"], json!(["code"]));
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["subject_types_supported"], json!(["public"]));
     // A configured issuer is the tokens' and the document's.
     let t = Server::start_with(&[("ISSUER", "https://id.example.com/")]).await;

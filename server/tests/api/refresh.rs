@@ -354,6 +354,10 @@ async fn bad_requests_answer_in_oauths_shape() {
     let r = s.post("/auth/token", None, json!({})).await;
     let body = r.expect(400, Some("invalid_request"));
     assert_eq!(body["fields"]["grant_type"], "is required");
+    let r = s
+        .post("/auth/token", None, json!({"grant_type": "refresh_token"}))
+        .await;
+    let body = r.expect(400, Some("invalid_request"));
     assert_eq!(body["fields"]["refresh_token"], "is required");
     let r = s
         .post(
@@ -366,7 +370,7 @@ async fn bad_requests_answer_in_oauths_shape() {
         r.expect(400, Some("invalid_request"))["fields"]["refresh_token"],
         "must be a string"
     );
-    for grant in ["password", "authorization_code", ""] {
+    for grant in ["password", "client_credentials", ""] {
         s.post(
             "/auth/token",
             None,
@@ -375,6 +379,14 @@ async fn bad_requests_answer_in_oauths_shape() {
         .await
         .expect(400, Some("unsupported_grant_type"));
     }
+    // A code without a client: the client is asked for first.
+    s.post(
+        "/auth/token",
+        None,
+        json!({"grant_type": "authorization_code", "refresh_token": good}),
+    )
+    .await
+    .expect(401, Some("invalid_client"));
     // JSON works as the form does.
     let r = s
         .post(

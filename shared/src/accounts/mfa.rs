@@ -389,6 +389,31 @@ pub async fn complete_login(state: &AppState, body: MfaLoginBody) -> ApiResult<L
 }
 
 async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<LoginResponse> {
+    let proven = prove_second_step(state, body, true).await?;
+    let pair = sign_in(state, &proven.user, proven.scope, proven.amr, proven.ext).await?;
+    tracing::info!(user_id = %proven.user.user_id, "user logged in with a second factor");
+    Ok(pair)
+}
+
+/// A sign-in whose second step was proven.
+pub(crate) struct SecondStepProven {
+    pub user: UserRecord,
+    /// The scopes of the login's first step that the account may still have.
+    pub scope: Vec<String>,
+    pub amr: Vec<String>,
+    /// What the token hook added, when it was asked.
+    pub ext: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The second step of a sign-in (`POST /auth/mfa`, the hosted sign-in page): the challenge of
+/// the first step, a proof of a method the account offers, spent once. With `ask_hook`, the
+/// token hook is asked before anything is spent (a hook that refuses leaves the person able to
+/// try again).
+pub(crate) async fn prove_second_step(
+    state: &AppState,
+    body: MfaLoginBody,
+    ask_hook: bool,
+) -> ApiResult<SecondStepProven> {
     let (token, proof) = body.validate()?;
     let Some(proof) = proof else {
         return Err(ApiError::field(
@@ -421,7 +446,11 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
     let scope = still_allowed(&user, &challenge.scope);
     // The token hook before the code, the recovery code or the challenge is spent: a hook that
     // refuses leaves them all as they were (the person may try again).
-    let ext = token_hook(state, &user, &scope, &amr).await?;
+    let ext = if ask_hook {
+        token_hook(state, &user, &scope, &amr).await?
+    } else {
+        None
+    };
     let proven = match proof {
         Proof::Totp(code) => prove_step(state, &user, &factor, &code, true).await,
         Proof::RecoveryCode(code) => prove_recovery_code(state, keys, &user, &code, now).await,
@@ -444,9 +473,12 @@ async fn complete_login_now(state: &AppState, body: MfaLoginBody) -> ApiResult<L
         // Another request finished this login first.
         return Err(ApiError::InvalidMfaToken);
     }
-    let pair = sign_in(state, &user, scope, amr, ext).await?;
-    tracing::info!(user_id = %user.user_id, "user logged in with a second factor");
-    Ok(pair)
+    Ok(SecondStepProven {
+        user,
+        scope,
+        amr,
+        ext,
+    })
 }
 
 /// Spends one of `user`'s recovery codes, under the login throttle.

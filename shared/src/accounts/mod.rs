@@ -6,7 +6,9 @@
 //! account events), [`widgets`] (the widgets
 //! passthrough).
 
+pub mod authorize;
 pub mod clients;
+mod code_grant;
 mod history;
 mod mfa;
 mod profile;

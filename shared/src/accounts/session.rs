@@ -25,6 +25,10 @@ use crate::user::{Role, UserRecord, email_key, username_key};
 /// Scopes a token may carry.
 pub const KNOWN_SCOPES: [&str; 2] = ["widgets", "admin"];
 
+/// The scopes of OpenID Connect, which an access token from an authorization code carries too
+/// (what the ID token and userinfo may say of the person): anyone may have them.
+pub const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
 pub use crate::store::{FREE_LOGIN_FAILURES, MAX_LOCKOUT_SECS, lockout_remaining};
 
 /// The scopes asked for: `None` when the member is absent.
@@ -91,10 +95,16 @@ pub struct LoginResponse {
     #[schema(minimum = 0)]
     pub refresh_expires_in: i64,
     /// The token's scopes, space-delimited (RFC 6749 section 3.3); empty for none.
-    #[schema(pattern = "^((widgets|admin)( (widgets|admin))*)?$")]
+    #[schema(
+        pattern = "^((openid|profile|email|widgets|admin)( (openid|profile|email|widgets|admin))*)?$"
+    )]
     pub scope: String,
     /// The access token again, under the name clients written before the standard names read.
     pub token: String,
+    /// The ID token (OpenID Connect Core 1.0 section 2): only from an authorization code of a
+    /// request with the `openid` scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// What a right password answers: the tokens, or, for an account with a second factor, the
@@ -263,6 +273,36 @@ impl Validate for LoginBody {
 
 /// `POST /auth` and `POST /login`.
 pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome> {
+    let (user, scope) = match check_password(state, body).await? {
+        PasswordChecked::Proven { user, scope } => (user, scope),
+        PasswordChecked::SecondStep(asked) => return Ok(LoginOutcome::MfaRequired(asked)),
+    };
+    let amr = credentials::amr(None);
+    let ext = token_hook(state, &user, &scope, &amr).await?;
+    let pair = sign_in(state, &user, scope, amr, ext).await?;
+    tracing::info!(user_id = %user.user_id, "user logged in");
+    Ok(LoginOutcome::SignedIn(pair))
+}
+
+/// What a right password came to.
+pub(crate) enum PasswordChecked {
+    /// The sign-in is proven (the account has no second factor): its user, and the scopes it
+    /// may have of those asked.
+    Proven {
+        user: UserRecord,
+        scope: Vec<String>,
+    },
+    /// The second step is asked for (its challenge is stored).
+    SecondStep(MfaRequired),
+}
+
+/// The first step of every sign-in with a password (`POST /auth`, the hosted sign-in page):
+/// the login throttle, the password, the account's state, the scopes asked, and the challenge
+/// of the second step when the account has one. Every failure is recorded and answered alike.
+pub(crate) async fn check_password(
+    state: &AppState,
+    body: LoginBody,
+) -> ApiResult<PasswordChecked> {
     let LogIn {
         name,
         by_email,
@@ -363,18 +403,14 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
             })
             .await?;
         tracing::info!(user_id = %user.user_id, "password right: the second factor is asked for");
-        return Ok(LoginOutcome::MfaRequired(MfaRequired {
+        return Ok(PasswordChecked::SecondStep(MfaRequired {
             mfa_required: true,
             mfa_token: token,
             methods,
             expires_in: MFA_CHALLENGE_TTL_SECS,
         }));
     }
-    let amr = credentials::amr(None);
-    let ext = token_hook(state, &user, &scope, &amr).await?;
-    let pair = sign_in(state, &user, scope, amr, ext).await?;
-    tracing::info!(user_id = %user.user_id, "user logged in");
-    Ok(LoginOutcome::SignedIn(pair))
+    Ok(PasswordChecked::Proven { user, scope })
 }
 
 /// Makes the session of a sign-in whose every factor was proven, and its pair of tokens; `ext`
@@ -386,10 +422,22 @@ pub(crate) async fn sign_in(
     amr: Vec<String>,
     ext: Option<Map<String, Value>>,
 ) -> ApiResult<LoginResponse> {
+    let session = open_session(state, user, &amr, session_id()?).await?;
+    token_pair(state, user, &session, scope, amr, ext, session.created_at)
+}
+
+/// Makes the session `session_id` of a sign-in of `user` whose every factor was proven (`amr`),
+/// and records it.
+pub(crate) async fn open_session(
+    state: &AppState,
+    user: &UserRecord,
+    amr: &[String],
+    session_id: String,
+) -> ApiResult<Session> {
     let now = state.clock.now();
     let lifetimes = state.lifetimes;
     let session = Session {
-        session_id: session_id()?,
+        session_id,
         user_id: user.user_id.clone(),
         created_at: now,
         expires_at: now + lifetimes.idle.min(lifetimes.absolute),
@@ -401,12 +449,11 @@ pub(crate) async fn sign_in(
         // Deleted, deactivated, or its password reset while this login was under way.
         return Err(ApiError::InvalidCredentials);
     }
-    let pair = token_pair(state, user, &session, scope, amr.clone(), ext, now)?;
     let event = Event::new(EventType::LoggedIn, user)
         .session(&session.session_id)
         .detail("amr", amr);
     events::record(state, event).await;
-    Ok(pair)
+    Ok(session)
 }
 
 /// The scope granted at login (space-separated), less what `user` may no longer have.
@@ -414,7 +461,7 @@ pub(crate) fn still_allowed(user: &UserRecord, granted: &str) -> Vec<String> {
     let allowed = allowed_scopes(user);
     granted
         .split_whitespace()
-        .filter(|s| allowed.iter().any(|a| a == s))
+        .filter(|s| OIDC_SCOPES.contains(s) || allowed.iter().any(|a| a == s))
         .map(str::to_string)
         .collect()
 }
@@ -482,7 +529,7 @@ pub(crate) async fn record_failed_login(
 /// HMAC signatures are deterministic): a tab answered from the reuse grace gets exactly the pair the winning
 /// tab got (with a token hook, as long as the hook answers both alike). `ext`: what the token
 /// hook added.
-fn token_pair(
+pub(crate) fn token_pair(
     state: &AppState,
     user: &UserRecord,
     session: &Session,
@@ -521,6 +568,7 @@ fn token_pair(
         scope: claims.scope,
         refresh_token,
         refresh_expires_in: session.expires_at - now,
+        id_token: None,
     })
 }
 
@@ -552,30 +600,113 @@ fn access_claims(
     }
 }
 
-/// `POST /auth/token`: `grant_type` and `refresh_token` (RFC 6749 section 6; JSON or a form).
+/// `POST /auth/token` (JSON or a form): `grant_type`, and what the grant takes: the refresh
+/// token (RFC 6749 section 6), or the code with its redirect URI and PKCE verifier (section
+/// 4.1.3, RFC 7636 section 4.5), with the client's credentials in the body
+/// (`client_secret_post`) or the `Authorization` header (`client_secret_basic`).
 #[derive(Debug, Deserialize, garde::Validate, ToSchema)]
-#[schema(as = RefreshRequest)]
+#[schema(as = TokenRequest)]
 pub struct RefreshBody {
-    /// `refresh_token`; any other value answers 400 unsupported_grant_type.
+    /// `refresh_token` or `authorization_code`; any other value answers 400
+    /// unsupported_grant_type.
     #[serde(default)]
     #[garde(custom(crate::input::required_string))]
     #[schema(value_type = String, required)]
     pub grant_type: Field<String>,
-    /// Any string: one that is not a working refresh token of this service answers 400
-    /// invalid_grant.
+    /// For `refresh_token`: any string; one that is not a working refresh token of this service
+    /// answers 400 invalid_grant.
     #[serde(default)]
-    #[garde(custom(crate::input::required_string))]
-    #[schema(value_type = String, required)]
+    #[garde(custom(grant_member))]
+    #[schema(value_type = String)]
     pub refresh_token: Field<String>,
+    /// For `authorization_code`: the code the redirect carried.
+    #[serde(default)]
+    #[garde(custom(grant_member))]
+    #[schema(value_type = String)]
+    pub code: Field<String>,
+    /// For `authorization_code`: the redirect URI of the authorization request, exactly.
+    #[serde(default)]
+    #[garde(custom(grant_member))]
+    #[schema(value_type = String)]
+    pub redirect_uri: Field<String>,
+    /// For `authorization_code`: PKCE's verifier (RFC 7636), when the request had a challenge.
+    #[serde(default)]
+    #[garde(custom(grant_member))]
+    #[schema(value_type = String)]
+    pub code_verifier: Field<String>,
+    /// The client, when not in the `Authorization` header.
+    #[serde(default)]
+    #[garde(custom(grant_member))]
+    #[schema(value_type = String)]
+    pub client_id: Field<String>,
+    /// A confidential client's secret, when not in the `Authorization` header
+    /// (`client_secret_post`).
+    #[serde(default)]
+    #[garde(custom(grant_member))]
+    #[schema(value_type = String)]
+    pub client_secret: Field<String>,
+}
+
+/// A member of a token request: a string when given (its length is the body's limit's; a token
+/// or code too long is simply not one of this service's).
+fn grant_member<C>(field: &Field<String>, _: &C) -> garde::Result {
+    match field {
+        Field::Wrong => Err(garde::Error::new("must be a string")),
+        _ => Ok(()),
+    }
+}
+
+/// A token request whose members hold.
+pub struct TokenRequest {
+    pub grant_type: String,
+    pub refresh_token: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
 }
 
 impl Validate for RefreshBody {
-    type Command = (String, String);
-    fn command(self) -> (String, String) {
-        (
-            self.grant_type.into_string(),
-            self.refresh_token.into_string(),
-        )
+    type Command = TokenRequest;
+    fn command(self) -> TokenRequest {
+        TokenRequest {
+            grant_type: self.grant_type.into_string(),
+            refresh_token: self.refresh_token.given().cloned(),
+            code: self.code.given().cloned(),
+            redirect_uri: self.redirect_uri.given().cloned(),
+            code_verifier: self.code_verifier.given().cloned(),
+            client_id: self.client_id.given().cloned(),
+            client_secret: self.client_secret.given().cloned(),
+        }
+    }
+}
+
+/// `required` of a grant's member: present, else `invalid_request` naming it.
+pub(crate) fn required(value: Option<String>, name: &str) -> ApiResult<String> {
+    value.ok_or_else(|| {
+        ApiError::InvalidRequest(crate::error::FieldErrors::from([(
+            name.to_string(),
+            "is required".to_string(),
+        )]))
+    })
+}
+
+/// `POST /auth/token`: the grant the request names. `authorization`: its `Authorization`
+/// header, if any (a client's Basic credentials).
+pub async fn token(
+    state: &AppState,
+    authorization: Option<&str>,
+    body: RefreshBody,
+) -> ApiResult<LoginResponse> {
+    let request = body.validate().map_err(|e| match e {
+        ApiError::Validation(fields) => ApiError::InvalidRequest(fields),
+        other => other,
+    })?;
+    match request.grant_type.as_str() {
+        "refresh_token" => refresh(state, required(request.refresh_token, "refresh_token")?).await,
+        "authorization_code" => super::code_grant::redeem(state, authorization, request).await,
+        _ => Err(ApiError::UnsupportedGrantType),
     }
 }
 
@@ -590,14 +721,7 @@ const ROTATION_TRIES: usize = 3;
 /// refreshing at once both stay signed in); any other spent one ends the sign-in, every token
 /// of it, and is logged as a possible theft. Unknown, forged, revoked, expired and spent tokens
 /// all answer `invalid_grant`.
-pub async fn refresh(state: &AppState, body: RefreshBody) -> ApiResult<LoginResponse> {
-    let (grant_type, token) = body.validate().map_err(|e| match e {
-        ApiError::Validation(fields) => ApiError::InvalidRequest(fields),
-        other => other,
-    })?;
-    if grant_type != "refresh_token" {
-        return Err(ApiError::UnsupportedGrantType);
-    }
+async fn refresh(state: &AppState, token: String) -> ApiResult<LoginResponse> {
     let Some(presented) = refresh_token::read(&state.keys, &token) else {
         tracing::debug!("refresh refused: not a refresh token of this service");
         return Err(ApiError::InvalidGrant);
@@ -762,7 +886,7 @@ pub async fn log_out(state: &AppState, auth: &Auth) -> ApiResult<()> {
 pub const MAX_NAME_CHARS_IN_TOKEN: usize = 64;
 
 /// The profile's name, cut to [`MAX_NAME_CHARS_IN_TOKEN`] characters.
-fn name_in_token(name: &str) -> String {
+pub(crate) fn name_in_token(name: &str) -> String {
     name.chars().take(MAX_NAME_CHARS_IN_TOKEN).collect()
 }
 

@@ -1,0 +1,119 @@
+//! The authorization endpoint's function: `GET /oauth/authorize` (an app's request: back to the
+//! app with a code, or the hosted sign-in page) and `POST /oauth/authorize` (the hosted pages'
+//! forms: the password, the second step, the consent). It checks passwords and second factors
+//! as the login functions do (the same throttle, the same events), opens browser sessions and
+//! issues codes; it signs nothing (the token endpoint's function does, when a code is
+//! redeemed).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::on;
+use shared::AppState;
+use shared::accounts::authorize::{self, AuthorizeForm, AuthorizeParams};
+use shared::api_doc::{Answer, Body as Content, Doc};
+use shared::input::Query;
+use shared::lambda::{Function, Route, TableAction};
+
+/// This function's row of the route table.
+pub const FUNCTION: Function = Function::new(
+    "authorize",
+    &[
+        Route::get("/oauth/authorize", |m| on(m, authorize)).doc(DOC_GET),
+        Route::post("/oauth/authorize", |m| on(m, authorize_form)).doc(DOC_POST),
+    ],
+)
+.counts_login_names()
+.holds_mfa_key()
+.hashes_passwords()
+.description(
+    "GET and POST /oauth/authorize: the authorization endpoint and the hosted sign-in pages",
+)
+.table(&[
+    TableAction::GetItem,
+    TableAction::PutItem,
+    TableAction::UpdateItem,
+    TableAction::DeleteItem,
+    TableAction::ConditionCheckItem,
+])
+.records_events();
+
+/// GET /oauth/authorize in openapi.json.
+const DOC_GET: Doc = Doc::new(
+    "authorize",
+    "The authorization endpoint (OpenID Connect Core 1.0 section 3.1.2, \
+     authorization code flow)",
+)
+.description(
+    "A person signed in on this browser (and who allowed a client not \
+     marked first-party what it asks) is sent back to the redirect URI \
+     with `code`, `state` and `iss`; else the hosted sign-in page is \
+     shown. An error of the request goes back to the redirect URI \
+     (`error`, `error_description`, `state`, `iss`) once the client and \
+     the redirect URI are known to hold; an unknown client or an \
+     unregistered redirect URI is a page, never a redirect.",
+)
+.query::<AuthorizeParams>()
+.answers(&[
+    Answer::page(200, "The hosted sign-in page, or the consent page"),
+    Answer::empty(303, "Back to the app: a code, or an error"),
+    Answer::page(
+        400,
+        "An unknown client, or a redirect URI it did not register",
+    ),
+    UNAVAILABLE,
+]);
+
+/// Both routes answer pages only, their failures too.
+const UNAVAILABLE: Answer = Answer::page(503, "A dependency is unavailable");
+
+/// POST /oauth/authorize in openapi.json.
+const DOC_POST: Doc = Doc::new(
+    "authorizeForm",
+    "The hosted sign-in pages' forms: the password, the second step, the consent",
+)
+.description(
+    "Each form carries the request it continues (checked again), its \
+     step and its CSRF token (the MAC of the browser's CSRF cookie). \
+     A right step goes on (the next page, or back to the app with a \
+     code, and the browser session's cookie); a wrong one shows its \
+     page again with why. The login throttle counts as for POST /auth.",
+)
+.body(Content::form::<AuthorizeForm>())
+.answers(&[
+    Answer::page(200, "The next page: the second step, or the consent"),
+    Answer::empty(303, "Back to the app: a code, or an error"),
+    Answer::page(400, "A form that does not hold"),
+    Answer::page(401, "A wrong password or code: the page again, with why"),
+    Answer::page(
+        403,
+        "An expired page (its CSRF token), or an account not activated",
+    ),
+    Answer::page(415, "Not a form"),
+    Answer::page(
+        429,
+        "Too many failed attempts: the page again, with when to retry",
+    ),
+    UNAVAILABLE,
+]);
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<AuthorizeParams>,
+) -> Response {
+    authorize::authorize(&state, &headers, params)
+        .await
+        .into_response()
+}
+
+pub async fn authorize_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    authorize::authorize_form(&state, &headers, &body)
+        .await
+        .into_response()
+}
