@@ -13,6 +13,7 @@ pub mod authorize;
 pub mod change_email;
 pub mod change_password;
 pub mod confirm_email;
+pub mod consents;
 pub mod delete_user;
 pub mod discovery;
 pub mod get_user;
@@ -76,6 +77,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &list_events::FUNCTION,
     &oauth_clients::FUNCTION,
     &authorize::FUNCTION,
+    &consents::FUNCTION,
 ];
 
 /// Every function's routes, merged: what the local server serves.

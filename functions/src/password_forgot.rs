@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::on;
 use shared::accounts::EmailBody;
-use shared::api_doc::{Body as Content, Doc};
+use shared::api_doc::{Answer, Body as Content, Doc};
 use shared::input::FormBody;
 use shared::lambda::{Function, Route, TableAction};
 use shared::pages::forgot_page;
@@ -17,15 +17,25 @@ use shared::{AppState, accounts};
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
     "password-forgot",
-    &[Route::post("/password/forgot", |m| on(m, forgot_password)).doc(DOC_POST_PASSWORD_FORGOT)],
+    &[
+        Route::get("/password/forgot", |m| on(m, forgot_form)).doc(DOC_GET_PASSWORD_FORGOT),
+        Route::post("/password/forgot", |m| on(m, forgot_password)).doc(DOC_POST_PASSWORD_FORGOT),
+    ],
 )
 .sends_mail()
-.description("POST /password/forgot: mail a password reset link")
+.description("GET and POST /password/forgot: the form, and the mail of a password reset link")
 .table(&[
     TableAction::GetItem,
     TableAction::PutItem,
     TableAction::UpdateItem,
 ]);
+
+/// GET /password/forgot in openapi.json.
+const DOC_GET_PASSWORD_FORGOT: Doc = Doc::new(
+    "forgotPasswordForm",
+    "The page that asks for a password reset link (linked from the hosted sign-in page)",
+)
+.answers(&[Answer::page(200, "The form")]);
 
 /// POST /password/forgot in openapi.json.
 const DOC_POST_PASSWORD_FORGOT: Doc = Doc::new(
@@ -66,4 +76,9 @@ pub async fn forgot_password(State(state): State<AppState>, form: FormBody<Email
         },
     };
     answer_mail_request(form, |body| accounts::forgot_password(&state, body), how).await
+}
+
+/// The form, for a person who forgot their password (the hosted sign-in page links here).
+pub async fn forgot_form() -> Response {
+    forgot_page(StatusCode::OK, "Get a password reset link", None, "", None)
 }

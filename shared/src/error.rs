@@ -57,6 +57,9 @@ pub enum ApiError {
     /// section 5.2).
     #[error("invalid client")]
     InvalidClient,
+    /// No consent of the user for that client.
+    #[error("consent not found")]
+    ConsentNotFound,
     /// A code of the second factor (or a recovery code) that is wrong, used, or too old.
     #[error("invalid MFA code")]
     InvalidMfaCode,
@@ -185,7 +188,9 @@ impl ApiError {
             }
             Forbidden(_) | AccountNotActivated | InsufficientScope(_) | StepUpRequired
             | SignUpRefused(_) => StatusCode::FORBIDDEN,
-            UserNotFound | NotFound | MfaNotEnabled | ClientNotFound => StatusCode::NOT_FOUND,
+            UserNotFound | NotFound | MfaNotEnabled | ClientNotFound | ConsentNotFound => {
+                StatusCode::NOT_FOUND
+            }
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UsernameTaken | EmailTaken | MfaAlreadyEnabled | TooManyClients(_) => {
                 StatusCode::CONFLICT
@@ -237,6 +242,7 @@ impl ApiError {
             InsufficientScope(_) => "insufficient_scope",
             UserNotFound => "user_not_found",
             ClientNotFound => "client_not_found",
+            ConsentNotFound => "consent_not_found",
             TooManyClients(_) => "too_many_clients",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
@@ -311,6 +317,7 @@ impl ApiError {
             InsufficientScope(scope) => format!("The token lacks the scope `{scope}`."),
             UserNotFound => "No such user.".into(),
             ClientNotFound => "No such OAuth client.".into(),
+            ConsentNotFound => "This account has allowed no such app anything.".into(),
             TooManyClients(limit) => format!(
                 "{limit} OAuth clients are registered: remove one before registering another."
             ),

@@ -512,6 +512,51 @@ async fn the_second_step_and_the_consent_on_the_hosted_pages() {
         .unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].scopes, ["email", "openid", "profile", "widgets"]);
+
+    // The person sees and withdraws it; then the app asks again.
+    let access = tokens["access_token"].as_str().unwrap();
+    let listed = s
+        .get("/user/mona/consents", Some(access))
+        .await
+        .expect(200, None);
+    assert_eq!(listed["consents"][0]["client_id"], app.id.as_str());
+    assert_eq!(listed["consents"][0]["client_name"], "Ada's shop");
+    assert_eq!(
+        listed["consents"][0]["scopes"],
+        json!(["email", "openid", "profile", "widgets"])
+    );
+    let other = s.user("otto").await;
+    s.get("/user/mona/consents", Some(&other))
+        .await
+        .expect(403, Some("forbidden"));
+    let path = format!("/user/mona/consents/{}", app.id);
+    s.delete(&path, Some(&other))
+        .await
+        .expect(403, Some("forbidden"));
+    s.delete(&path, Some(access)).await.expect(204, None);
+    s.delete(&path, Some(access))
+        .await
+        .expect(404, Some("consent_not_found"));
+    let events = s
+        .get("/user/mona/events", Some(access))
+        .await
+        .expect(200, None);
+    let types: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"consent_given") && types.contains(&"consent_withdrawn"),
+        "{types:?}"
+    );
+    let q = back_at_app(&b.get(&request(&app, &[("prompt", "none")])).await);
+    assert_eq!(q["error"], "consent_required");
+    // The hosted page's link for a forgotten password leads to a form.
+    let forgot = b.get("/password/forgot").await;
+    assert_eq!(forgot.status.as_u16(), 200);
+    assert!(forgot.text.contains("action=\"forgot\""), "{}", forgot.text);
 }
 
 #[tokio::test]

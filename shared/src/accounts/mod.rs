@@ -9,6 +9,7 @@
 pub mod authorize;
 pub mod clients;
 mod code_grant;
+mod consents;
 mod history;
 mod mfa;
 mod profile;
@@ -17,6 +18,7 @@ mod session;
 mod signup;
 mod widgets;
 
+pub use consents::*;
 pub use history::*;
 pub use mfa::*;
 pub use profile::*;
