@@ -6,7 +6,8 @@ them, the code redeemed, the ID token verified), then refreshes.
 
 1. openid-client (Node.js; OpenID Certified), scripts/oidc/rp.mjs: a confidential client
    (client_secret_basic), the ID token's signature checked against the JWKS as well as its
-   claims; a code presented twice is refused (invalid_grant).
+   claims; a code presented twice is refused (invalid_grant); UserInfo read with the refreshed
+   access token.
 2. authlib (Python): a public client (PKCE, no secret), the ID token validated with authlib's
    own CodeIDToken rules (iss, aud, exp, iat, nonce, at_hash) after its JWS verification with
    the key set found through discovery.
@@ -94,6 +95,7 @@ def main():
         check(seen["scope"] == "openid profile email", f"scope {seen['scope']!r}")
         check(seen["refreshed_scope"] == "openid profile email", "refreshed with its scopes")
         check(seen["replay"] == "invalid_grant", f"a replayed code: {seen['replay']}")
+        check(seen["userinfo_email"] == address, "openid-client read UserInfo")
 
         # 2. authlib, a public client with PKCE.
         public_id, public_secret = add_client(binary, service, "--public", "--first-party")

@@ -62,6 +62,8 @@ pub struct Metadata {
     #[schema(format = "uri")]
     pub authorization_endpoint: String,
     #[schema(format = "uri")]
+    pub userinfo_endpoint: String,
+    #[schema(format = "uri")]
     pub jwks_uri: String,
     #[schema(format = "uri")]
     pub token_endpoint: String,
@@ -171,6 +173,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
     let metadata = Metadata {
         issuer: state.keys.issuer.clone(),
         authorization_endpoint: format!("{base}/oauth/authorize"),
+        userinfo_endpoint: format!("{base}/oauth/userinfo"),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         token_endpoint: format!("{base}/auth/token"),
         introspection_endpoint: format!("{base}/auth/introspect"),

@@ -39,6 +39,7 @@ pub mod sessions;
 pub mod signup;
 pub mod update_user;
 pub mod user_events;
+pub mod userinfo;
 pub mod widgets;
 
 mod events_query;
@@ -78,6 +79,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &oauth_clients::FUNCTION,
     &authorize::FUNCTION,
     &consents::FUNCTION,
+    &userinfo::FUNCTION,
 ];
 
 /// Every function's routes, merged: what the local server serves.

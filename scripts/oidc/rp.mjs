@@ -88,6 +88,8 @@ const tokens = await client.authorizationCodeGrant(config, new URL(location), {
 });
 const claims = tokens.claims();
 const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+// UserInfo, with the expected subject checked by the library.
+const info = await client.fetchUserInfo(config, refreshed.access_token, claims.sub);
 
 // A code presented again: the library hears invalid_grant.
 let replay = 'accepted';
@@ -113,5 +115,6 @@ console.log(JSON.stringify({
   scope: tokens.scope,
   refreshed_scope: refreshed.scope,
   refreshed_id_token: Boolean(refreshed.id_token),
+  userinfo_email: info.email,
   replay,
 }));

@@ -285,14 +285,49 @@ async fn a_person_signs_in_on_the_hosted_page_and_the_app_gets_tokens_and_an_id_
     );
     s.get("/user", Some(access)).await.expect(200, None);
 
-    // The browser session is one of the account's sessions, and the app's sign-in another.
+    // UserInfo: the claims of the token's scopes, by header or by form, never both.
+    let info = s
+        .get("/oauth/userinfo", Some(access))
+        .await
+        .expect(200, None);
+    assert_eq!(info["sub"], id["sub"]);
+    assert_eq!(info["preferred_username"], "ada");
+    assert_eq!(info["email"], "ada@example.com");
+    assert_eq!(info["email_verified"], true);
+    let posted = s
+        .form_post("/oauth/userinfo", &[("access_token", access)])
+        .await
+        .expect(200, None);
+    assert_eq!(posted, info);
+    let both = reqwest::Client::new()
+        .post(format!("{}/oauth/userinfo", s.base))
+        .bearer_auth(access)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("access_token={access}"));
+    Server::reply(both)
+        .await
+        .expect(400, Some("validation_failed"));
+    let login = s.log_in("ada").await;
+    let r = s.get("/oauth/userinfo", Some(&login)).await;
+    r.expect(403, Some("insufficient_scope"));
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .contains("scope=\"openid\"")
+    );
+    s.get("/oauth/userinfo", None)
+        .await
+        .expect(401, Some("unauthorized"));
+
+    // The browser session is one of the account's sessions, and the app's sign-in another
+    // (beside the two logins of POST /auth).
     let sessions = s
         .get("/auth/sessions", Some(access))
         .await
         .expect(200, None);
     assert_eq!(
         sessions["sessions"].as_array().unwrap().len(),
-        3,
+        4,
         "{sessions}"
     );
 

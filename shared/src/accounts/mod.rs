@@ -16,6 +16,7 @@ mod profile;
 mod recovery;
 mod session;
 mod signup;
+mod userinfo;
 mod widgets;
 
 pub use consents::*;
@@ -25,6 +26,7 @@ pub use profile::*;
 pub use recovery::*;
 pub use session::*;
 pub use signup::*;
+pub use userinfo::*;
 pub use widgets::*;
 
 use crate::error::{ApiError, ApiResult};
