@@ -7,7 +7,7 @@ them, the code redeemed, the ID token verified), then refreshes.
 1. openid-client (Node.js; OpenID Certified), scripts/oidc/rp.mjs: a confidential client
    (client_secret_basic), the ID token's signature checked against the JWKS as well as its
    claims; a code presented twice is refused (invalid_grant); UserInfo read with the refreshed
-   access token.
+   access token; RP-initiated logout through the end-session URL it builds.
 2. authlib (Python): a public client (PKCE, no secret), the ID token validated with authlib's
    own CodeIDToken rules (iss, aud, exp, iat, nonce, at_hash) after its JWS verification with
    the key set found through discovery.
@@ -38,6 +38,7 @@ with warnings.catch_warnings():
 from browser_test import PASSWORD, Service, check
 
 REDIRECT = "http://127.0.0.1:8080/callback"
+BYE = "http://127.0.0.1:8080/signed-out"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -79,11 +80,12 @@ def main():
         check(status == 200, "activated")
 
         # 1. openid-client, a confidential first-party client.
-        client_id, secret = add_client(binary, service, "--first-party")
+        client_id, secret = add_client(binary, service, "--first-party",
+                                       "--post-logout-redirect-uri", BYE)
         check(secret is not None, "a confidential client has a secret")
         node = subprocess.run(
             ["node", os.path.join(HERE, "oidc", "rp.mjs"), service.base, client_id, secret,
-             REDIRECT, "oidcuser@example.com", PASSWORD],
+             REDIRECT, "oidcuser@example.com", PASSWORD, BYE],
             capture_output=True, text=True, timeout=60)
         check(node.returncode == 0, f"openid-client signed in: {node.stderr.strip()}")
         seen = json.loads(node.stdout)
@@ -96,6 +98,8 @@ def main():
         check(seen["refreshed_scope"] == "openid profile email", "refreshed with its scopes")
         check(seen["replay"] == "invalid_grant", f"a replayed code: {seen['replay']}")
         check(seen["userinfo_email"] == address, "openid-client read UserInfo")
+        check(seen["logout"] == f"303 {BYE}?state=bye-state",
+              f"openid-client's end-session URL signed out and went back: {seen['logout']}")
 
         # 2. authlib, a public client with PKCE.
         public_id, public_secret = add_client(binary, service, "--public", "--first-party")

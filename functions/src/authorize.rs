@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use shared::AppState;
-use shared::accounts::authorize::{self, AuthorizeForm, AuthorizeParams};
+use shared::accounts::authorize::{self, AuthorizeForm, AuthorizeParams, LogoutParams};
 use shared::api_doc::{Answer, Body as Content, Doc};
 use shared::input::Query;
 use shared::lambda::{Function, Route, TableAction};
@@ -22,13 +22,16 @@ pub const FUNCTION: Function = Function::new(
     &[
         Route::get("/oauth/authorize", |m| on(m, authorize)).doc(DOC_GET),
         Route::post("/oauth/authorize", |m| on(m, authorize_form)).doc(DOC_POST),
+        Route::get("/oauth/logout", |m| on(m, logout)).doc(DOC_LOGOUT),
+        Route::post("/oauth/logout", |m| on(m, logout_form)).doc(DOC_LOGOUT_FORM),
     ],
 )
 .counts_login_names()
 .holds_mfa_key()
 .hashes_passwords()
 .description(
-    "GET and POST /oauth/authorize: the authorization endpoint and the hosted sign-in pages",
+    "GET and POST /oauth/authorize and /oauth/logout: the authorization endpoint, the hosted \
+     sign-in pages, and RP-initiated logout",
 )
 .table(&[
     TableAction::GetItem,
@@ -97,6 +100,64 @@ const DOC_POST: Doc = Doc::new(
     ),
     UNAVAILABLE,
 ]);
+
+/// GET /oauth/logout in openapi.json.
+const DOC_LOGOUT: Doc = Doc::new(
+    "logout",
+    "RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): end the browser session",
+)
+.description(
+    "With an `id_token_hint` of the person signed in on this browser, \
+     the browser session ends at once; otherwise a page asks the person \
+     (one button, posting to POST /oauth/logout). Then `303` to the \
+     app's registered `post_logout_redirect_uri` with `state`, or a \
+     page that says so. A hint this service did not sign, or an address \
+     the app did not register, is a page, never a redirect.",
+)
+.query::<LogoutParams>()
+.answers(&[
+    Answer::page(200, "Signed out, or the question"),
+    Answer::empty(303, "Back to the app"),
+    Answer::page(400, "A request that does not hold"),
+    UNAVAILABLE,
+]);
+
+/// POST /oauth/logout in openapi.json.
+const DOC_LOGOUT_FORM: Doc = Doc::new(
+    "logoutForm",
+    "The sign-out question's form: the request again, and its CSRF token",
+)
+.body(Content::form::<LogoutParams>())
+.answers(&[
+    Answer::page(
+        200,
+        "Signed out, or the question again (a form without its token)",
+    ),
+    Answer::empty(303, "Back to the app"),
+    Answer::page(400, "A request that does not hold"),
+    Answer::page(415, "Not a form"),
+    UNAVAILABLE,
+]);
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<LogoutParams>,
+) -> Response {
+    authorize::logout(&state, &headers, params)
+        .await
+        .into_response()
+}
+
+pub async fn logout_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    authorize::logout_form(&state, &headers, &body)
+        .await
+        .into_response()
+}
 
 pub async fn authorize(
     State(state): State<AppState>,

@@ -63,6 +63,9 @@ pub struct Metadata {
     pub authorization_endpoint: String,
     #[schema(format = "uri")]
     pub userinfo_endpoint: String,
+    /// RP-initiated logout.
+    #[schema(format = "uri")]
+    pub end_session_endpoint: String,
     #[schema(format = "uri")]
     pub jwks_uri: String,
     #[schema(format = "uri")]
@@ -174,6 +177,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         issuer: state.keys.issuer.clone(),
         authorization_endpoint: format!("{base}/oauth/authorize"),
         userinfo_endpoint: format!("{base}/oauth/userinfo"),
+        end_session_endpoint: format!("{base}/oauth/logout"),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         token_endpoint: format!("{base}/auth/token"),
         introspection_endpoint: format!("{base}/auth/introspect"),

@@ -6,6 +6,7 @@
 // then a refresh.
 //
 // Usage: node rp.mjs <issuer> <client_id> <client_secret> <redirect_uri> <login> <password>
+//        <post_logout_redirect_uri>
 // Prints one JSON line: what the library accepted.
 import * as client from 'openid-client';
 
@@ -103,6 +104,15 @@ try {
   replay = e.error ?? e.code ?? String(e);
 }
 
+// RP-initiated logout: the browser to the end-session URL the library builds.
+const [, postLogout] = process.argv.slice(7);
+const ended = await browse(client.buildEndSessionUrl(config, {
+  id_token_hint: tokens.id_token,
+  post_logout_redirect_uri: postLogout,
+  state: 'bye-state',
+}));
+const logout = `${ended.status} ${ended.headers.get('location')}`;
+
 console.log(JSON.stringify({
   sub: claims.sub,
   iss: claims.iss,
@@ -116,5 +126,6 @@ console.log(JSON.stringify({
   refreshed_scope: refreshed.scope,
   refreshed_id_token: Boolean(refreshed.id_token),
   userinfo_email: info.email,
+  logout,
   replay,
 }));

@@ -125,6 +125,11 @@ impl BrowserKey {
         self.cookie(self.session_name(), String::new(), Some(0))
     }
 
+    /// Whether the request carries a session cookie, whatever it holds.
+    pub fn has_session_cookie(&self, headers: &HeaderMap) -> bool {
+        cookie_value(headers, self.session_name()).is_some()
+    }
+
     /// The browser session the request's cookie names, if its MAC holds (whether the session is
     /// live is the store's to say).
     pub fn session(&self, headers: &HeaderMap) -> Option<BrowserSession> {

@@ -260,6 +260,19 @@ pub fn consent_page(
     page(StatusCode::OK, "Allow access?", body)
 }
 
+/// The question of a sign-out an app asked for without naming the person: one button, its form
+/// posted to `POST /oauth/logout` (relative: `logout`) with the request and its CSRF token.
+pub fn sign_out_page(username: &str, carried: Carried) -> Response {
+    let body = html! {
+        p { "You are signed in as " strong { (username) } " on this browser. Sign out?" }
+        form method="post" action="logout" {
+            (hidden(carried))
+            button type="submit" { "Sign out" }
+        }
+    };
+    page(StatusCode::OK, "Sign out?", body)
+}
+
 /// Where a page that offers the activation link again is served from: the form's action is
 /// relative to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -675,6 +675,26 @@ impl TokenKeys {
         Ok(data.claims)
     }
 
+    /// What an ID token of this service names, as an `id_token_hint` (OpenID Connect
+    /// RP-Initiated Logout 1.0 section 2): its signature (a key of the set, the key's
+    /// algorithm), its issuer and its members checked; its expiry not (a hint may be presented
+    /// after its token expired), nor its audience (a client's id, which the caller looks up).
+    pub fn read_id_token_hint(&self, token: &str) -> Option<IdTokenHint> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+        let (key, algorithm) = self.verifying_key(token).ok()?;
+        let mut validation = Validation::new(algorithm);
+        validation.algorithms = vec![algorithm];
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<IdTokenHint>(token, key, &validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+
     /// Not expired (`exp` after now, no leeway), not valid only from a time to come, and not
     /// issued in the future (beyond [`MAX_CLOCK_SKEW_SECS`]: none is, a forgery might be).
     fn in_time(claims: &Claims, now: i64) -> Result<(), ApiError> {
@@ -692,6 +712,13 @@ impl TokenKeys {
         }
         Ok(())
     }
+}
+
+/// What an `id_token_hint` names: the person and the client (its `aud`, one client's id).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct IdTokenHint {
+    pub sub: String,
+    pub aud: String,
 }
 
 /// The key of a token among the verified ones: the SHA-256 of all its bytes.

@@ -108,13 +108,23 @@ impl Browser {
         self.post_form(&all).await
     }
 
+    /// Submits the first form of `page`, as it is, to `path`.
+    async fn submit_to(&mut self, page: &Reply, path: &str) -> Reply {
+        let fields = hidden_fields(&page.text, 0);
+        self.post_form_to(path, &fields).await
+    }
+
     async fn post_form(&mut self, fields: &[(String, String)]) -> Reply {
+        self.post_form_to("/oauth/authorize", fields).await
+    }
+
+    async fn post_form_to(&mut self, path: &str, fields: &[(String, String)]) -> Reply {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
         let req = self
             .client
-            .post(format!("{}/oauth/authorize", self.base))
+            .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
         self.send(req).await
@@ -655,4 +665,102 @@ async fn the_token_endpoint_holds_a_code_to_its_client_redirect_uri_and_verifier
         .expect(200, None);
     assert_eq!(refreshed["scope"], "openid profile email widgets");
     assert!(refreshed.get("id_token").is_none());
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_ends_the_browser_session_and_goes_back_only_where_registered() {
+    let s = Server::start().await;
+    let admin = s.admin("boss").await;
+    let bye = "https://shop.example.com/bye";
+    let app = register(&s, &admin, json!({"post_logout_redirect_uris": [bye]})).await;
+    s.user("ada").await;
+    let mut b = Browser::new(&s);
+    let code = back_at_app(&sign_in(&mut b, &app, "ada", &[]).await)["code"].clone();
+    let tokens = redeem(&s, &app, &code, VERIFIER).await.expect(200, None);
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let logout = |extra: &[(&str, &str)]| {
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(extra)
+            .finish();
+        format!("/oauth/logout?{q}")
+    };
+
+    // Never to an address the app did not register, nor on a hint this service did not sign.
+    let r = b
+        .get(&logout(&[
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", "https://shop.example.com/bye/"),
+        ]))
+        .await;
+    assert_eq!(r.status.as_u16(), 400);
+    assert!(r.header("location").is_none());
+    let forged = format!("{}x", &id_token[..id_token.len() - 1]);
+    let r = b.get(&logout(&[("id_token_hint", &forged)])).await;
+    assert_eq!(r.status.as_u16(), 400);
+    // Still signed in: those ended nothing.
+    assert!(back_at_app(&b.get(&request(&app, &[("prompt", "none")])).await).contains_key("code"));
+
+    // Without a hint, the person is asked; the question's form posted with the session's
+    // cookie but not the browser's CSRF cookie (as no other site can send it) ends nothing.
+    let question = b.get(&logout(&[("client_id", &app.id)])).await;
+    assert_eq!(question.status.as_u16(), 200);
+    assert!(question.text.contains("Sign out?"), "{}", question.text);
+    let mut other = Browser::new(&s);
+    let session = b.cookies["accounts-session"].clone();
+    other.cookies.insert("accounts-session".into(), session);
+    let r = other.submit_to(&question, "/oauth/logout").await;
+    assert!(r.text.contains("Sign out?"), "asked again: {}", r.text);
+    // A post with no session's cookie at all (another site's, under SameSite=Lax) removes no
+    // cookie either.
+    let r = Browser::new(&s).submit_to(&question, "/oauth/logout").await;
+    assert!(r.text.contains("Signed out"));
+    assert!(r.header("set-cookie").is_none(), "{:?}", r.headers);
+    assert!(back_at_app(&b.get(&request(&app, &[("prompt", "none")])).await).contains_key("code"));
+
+    // With the hint of the person signed in here: ended at once, back where registered.
+    let r = b
+        .get(&logout(&[
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", bye),
+            ("state", "s&1"),
+        ]))
+        .await;
+    assert_eq!(r.status.as_u16(), 303, "{}", r.text);
+    assert_eq!(
+        r.header("location"),
+        Some("https://shop.example.com/bye?state=s%261")
+    );
+    assert!(
+        b.set_cookies
+            .last()
+            .is_some_and(|c| c.starts_with("accounts-session=;") && c.contains("Max-Age=0")),
+        "{:?}",
+        b.set_cookies
+    );
+    let q = back_at_app(&b.get(&request(&app, &[("prompt", "none")])).await);
+    assert_eq!(q["error"], "login_required");
+    // The app's own sign-in is the app's to end (it may revoke its tokens).
+    let access = tokens["access_token"].as_str().unwrap();
+    s.get("/user", Some(access)).await.expect(200, None);
+    let events = s
+        .get("/user/ada/events", Some(access))
+        .await
+        .expect(200, None);
+    assert!(
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "logged_out" && e["detail"]["via"] == "rp_logout"),
+        "{events}"
+    );
+
+    // Asked and confirmed: the question's own form ends the session of this browser.
+    sign_in(&mut b, &app, "ada", &[]).await;
+    let question = b.get(&logout(&[])).await;
+    let done = b.submit_to(&question, "/oauth/logout").await;
+    assert_eq!(done.status.as_u16(), 200, "{}", done.text);
+    assert!(done.text.contains("Signed out"), "{}", done.text);
+    let q = back_at_app(&b.get(&request(&app, &[("prompt", "none")])).await);
+    assert_eq!(q["error"], "login_required");
 }

@@ -126,6 +126,8 @@ async fn discovery_names_the_issuer_of_the_tokens_and_where_everything_is() {
     assert_eq!(jwt_part(&token, 1)["iss"], s.base);
     for (member, path) in [
         ("authorization_endpoint", "/oauth/authorize"),
+        ("userinfo_endpoint", "/oauth/userinfo"),
+        ("end_session_endpoint", "/oauth/logout"),
         ("jwks_uri", "/.well-known/jwks.json"),
         ("token_endpoint", "/auth/token"),
         ("introspection_endpoint", "/auth/introspect"),

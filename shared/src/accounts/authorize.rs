@@ -174,6 +174,10 @@ enum AnswerKind {
         allow: Vec<(&'static str, String)>,
         deny: Vec<(&'static str, String)>,
     },
+    SignOut {
+        username: String,
+        carried: Vec<(&'static str, String)>,
+    },
     Error(ApiError),
     Message {
         status: StatusCode,
@@ -249,6 +253,7 @@ impl IntoResponse for Answer {
                 allow,
                 deny,
             } => pages::consent_page(&app, &username, &asked, &allow, &deny),
+            AnswerKind::SignOut { username, carried } => pages::sign_out_page(&username, &carried),
             AnswerKind::Error(e) => pages::error_page(e),
             AnswerKind::Message {
                 status,
@@ -980,4 +985,195 @@ async fn consent_step(
             "must be allow or deny",
         ))),
     }
+}
+
+/// The parameters of a logout request (OpenID Connect RP-Initiated Logout 1.0 section 2), and
+/// of its confirmation form (with the form's CSRF token).
+#[derive(Debug, Default, Clone, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+#[schema(as = LogoutParams)]
+pub struct LogoutParams {
+    /// An ID token this service issued to the app (expired ones too): it names the person and
+    /// the app.
+    pub id_token_hint: Option<String>,
+    /// Where to send the browser afterwards: one of the app's registered
+    /// `post_logout_redirect_uris`, exactly.
+    pub post_logout_redirect_uri: Option<String>,
+    /// Given back with the redirect.
+    pub state: Option<String>,
+    /// The app, when there is no `id_token_hint`.
+    pub client_id: Option<String>,
+    /// The confirmation form's CSRF token (`POST` only).
+    pub csrf: Option<String>,
+}
+
+impl LogoutParams {
+    fn carried(&self) -> Vec<(&'static str, String)> {
+        [
+            ("id_token_hint", &self.id_token_hint),
+            ("post_logout_redirect_uri", &self.post_logout_redirect_uri),
+            ("state", &self.state),
+            ("client_id", &self.client_id),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect()
+    }
+}
+
+/// `GET /oauth/logout`: with an `id_token_hint` of the person signed in on this browser, the
+/// browser session ends at once; otherwise the person is asked (a page with one button, so
+/// that no other site can sign anyone out). Then back to the app's registered address, or a
+/// page that says so.
+pub async fn logout(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: ApiResult<LogoutParams>,
+) -> Answer {
+    end_browser_session(state, headers, params, false).await
+}
+
+/// `POST /oauth/logout`: the confirmation page's form.
+pub async fn logout_form(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Answer {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    let params = if is_form {
+        serde_urlencoded::from_bytes(body).map_err(|e| ApiError::InvalidQuery(e.to_string()))
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            "application/x-www-form-urlencoded",
+        ))
+    };
+    end_browser_session(state, headers, params, true).await
+}
+
+async fn end_browser_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: ApiResult<LogoutParams>,
+    confirmed: bool,
+) -> Answer {
+    let bad = |text: &str| {
+        Answer::message(
+            StatusCode::BAD_REQUEST,
+            "This sign-out link does not work",
+            format!("{text} You may close this page."),
+        )
+    };
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return bad(&e.message()),
+    };
+    if params.carried().iter().any(|(_, v)| v.len() > 8 * 1024) {
+        return bad("A part of the app's request is too long.");
+    }
+    let hint = match params.id_token_hint.as_deref() {
+        None => None,
+        Some(token) => match state.keys.read_id_token_hint(token) {
+            Some(hint) => Some(hint),
+            None => return bad("The app's request names a sign-in this service did not make."),
+        },
+    };
+    let client_id = match (
+        params.client_id.as_deref(),
+        hint.as_ref().map(|h| h.aud.as_str()),
+    ) {
+        (Some(a), Some(b)) if a != b => {
+            return bad("The app's request names two different apps.");
+        }
+        (Some(id), _) | (None, Some(id)) => Some(id.to_string()),
+        (None, None) => None,
+    };
+    // Where to go afterwards: only an address the app registered for it.
+    let redirect = match params.post_logout_redirect_uri.as_deref() {
+        None => None,
+        Some(uri) => {
+            let client = match client_id.as_deref().filter(|id| id.len() <= 64) {
+                Some(id) => match state.store.client(id).await {
+                    Ok(c) => c,
+                    Err(e) => return Answer::new(AnswerKind::Error(e.into())),
+                },
+                None => None,
+            };
+            match client {
+                Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
+                    Some(uri.to_string())
+                }
+                _ => {
+                    return bad("The address the app asks to go back to is not one it registered.");
+                }
+            }
+        }
+    };
+    let key = match browser_key(state) {
+        Ok(k) => k,
+        Err(answer) => return answer,
+    };
+    let signed_in = match live_session(state, key, headers).await {
+        Ok(s) => s,
+        Err(e) => return Answer::new(AnswerKind::Error(e)),
+    };
+    if let Some((cookie, _, user)) = signed_in {
+        let named = hint.as_ref().is_some_and(|h| h.sub == user.user_id);
+        let form_holds = confirmed
+            && params
+                .csrf
+                .as_deref()
+                .is_some_and(|t| key.form_token_holds(headers, t));
+        if !named && !form_holds {
+            let (csrf, set) = match key.csrf(headers) {
+                Ok(c) => c,
+                Err(e) => return Answer::new(AnswerKind::Error(e)),
+            };
+            let mut fields = params.carried();
+            fields.push(("csrf", key.form_token(&csrf)));
+            return Answer::new(AnswerKind::SignOut {
+                username: user.username.clone(),
+                carried: fields,
+            })
+            .with_cookie(set);
+        }
+        if let Err(e) = state
+            .store
+            .end_session(&user.user_id, &cookie.session_id)
+            .await
+        {
+            return Answer::new(AnswerKind::Error(e.into()));
+        }
+        let event = Event::new(EventType::LoggedOut, &user)
+            .session(&cookie.session_id)
+            .detail("via", "rp_logout");
+        let event = match &client_id {
+            Some(id) => event.detail("client_id", id.as_str()),
+            None => event,
+        };
+        events::record(state, event).await;
+        tracing::info!(user_id = %user.user_id, "signed out of the hosted pages");
+    }
+    let answer = match redirect {
+        Some(uri) => {
+            let pairs: Vec<(&str, &str)> = params
+                .state
+                .as_deref()
+                .map(|s| ("state", s))
+                .into_iter()
+                .collect();
+            Answer::new(AnswerKind::Redirect(with_query(&uri, &pairs)))
+        }
+        None => Answer::message(
+            StatusCode::OK,
+            "Signed out",
+            "You are signed out of this browser. You may close this page.",
+        ),
+    };
+    // A cookie sent is removed (its session ended now, or before); none is set otherwise (a
+    // post of another site carries none, and must change nothing).
+    let sent = key.has_session_cookie(headers);
+    answer.with_cookie(sent.then(|| key.end_session_cookie()))
 }
