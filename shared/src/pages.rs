@@ -34,7 +34,7 @@ static STYLE: LazyLock<String> = LazyLock::new(|| {
          min-height:2.75rem;border:0;border-radius:4px;background:{ACCENT};color:#fff;\
          cursor:pointer}}\
          button.secondary{{background:#fff;color:{ACCENT};border:2px solid {ACCENT}}}\
-         ul{{margin:0 0 1rem;padding-left:1.25rem}}\
+         ul{{margin:0 0 1rem;padding-left:1.25rem}}form+p{{margin-top:1.5rem}}\
          a{{color:{ACCENT}}}\
          :focus-visible{{outline:3px solid {ACCENT};outline-offset:2px}}\
          .error{{color:{ERROR};font-weight:600;margin:.5rem 0 0}}"
@@ -43,6 +43,36 @@ static STYLE: LazyLock<String> = LazyLock::new(|| {
 
 /// A page: `title` as its title and heading, then `body`.
 fn page(status: StatusCode, title: &str, body: Markup) -> Response {
+    page_sending_to(status, title, body, None)
+}
+
+/// The CSP of a page whose form's answer redirects to `origin` (an app's): `form-action`
+/// governs the redirects after a form's post too, so the app's origin is allowed there, and
+/// nothing else changes.
+fn policy_sending_to(origin: &str) -> Option<HeaderValue> {
+    // An origin is `scheme://host[:port]` as the URL standard writes it: nothing in it can end
+    // the directive, but it is checked all the same.
+    if origin.is_empty()
+        || !origin
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+    {
+        return None;
+    }
+    let policy = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    );
+    HeaderValue::from_str(&policy).ok()
+}
+
+/// A page (see [`page`]) whose forms may end in a redirect to `origin`.
+fn page_sending_to(
+    status: StatusCode,
+    title: &str,
+    body: Markup,
+    origin: Option<&str>,
+) -> Response {
     // The style sheet is this module's own constant text, never a caller's.
     let style = html! { style { (PreEscaped(STYLE.as_str())) } };
     let html = document(
@@ -52,10 +82,10 @@ fn page(status: StatusCode, title: &str, body: Markup) -> Response {
     );
     let mut response = (status, Html(html.into_string())).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    let policy = origin
+        .and_then(policy_sending_to)
+        .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     // Pages are reached by links that hold a token: it must not travel on in a Referer.
     headers.insert(
         header::REFERRER_POLICY,
@@ -165,12 +195,19 @@ fn hidden(carried: Carried) -> Markup {
     }
 }
 
+/// The app a hosted page is for: its name, shown, and the origin of its redirect URI, where the
+/// page's forms may end (see [`policy_sending_to`]).
+pub struct App<'a> {
+    pub name: &'a str,
+    pub origin: &'a str,
+}
+
 /// The hosted sign-in page: a username or address and a password, posted to `POST
 /// /oauth/authorize` with the request it continues. `login` is shown again (the login hint, or
 /// what was typed), never the password; `error` next to the first field.
 pub fn sign_in_page(
     status: StatusCode,
-    app: &str,
+    app: &App,
     carried: Carried,
     login: &str,
     error: Option<&str>,
@@ -190,7 +227,7 @@ pub fn sign_in_page(
         value: None,
     };
     let body = html! {
-        p { "to continue to " strong { (app) } "." }
+        p { "to continue to " strong { (app.name) } "." }
         form method="post" action="authorize" {
             (hidden(carried))
             (field("login", "Username or email address", name, None, error))
@@ -199,14 +236,14 @@ pub fn sign_in_page(
         }
         p { a href="../password/forgot" { "Forgot your password?" } }
     };
-    page(status, "Sign in", body)
+    page_sending_to(status, "Sign in", body, Some(app.origin))
 }
 
 /// The second step of a hosted sign-in: a code from the authenticator app, or else a recovery
 /// code. `error` next to the field when a first try was refused.
 pub fn second_step_page(
     status: StatusCode,
-    app: &str,
+    app: &App,
     carried: Carried,
     error: Option<&str>,
 ) -> Response {
@@ -219,27 +256,27 @@ pub fn second_step_page(
     };
     let hint = "The 6-digit code your authenticator app shows now, or one of your recovery codes.";
     let body = html! {
-        p { "Your account asks for a second step to continue to " strong { (app) } "." }
+        p { "Your account asks for a second step to continue to " strong { (app.name) } "." }
         form method="post" action="authorize" {
             (hidden(carried))
             (field("code", "Code", code, Some(hint), error))
             button type="submit" { "Continue" }
         }
     };
-    page(status, "Enter your code", body)
+    page_sending_to(status, "Enter your code", body, Some(app.origin))
 }
 
 /// The consent page: the app, what it asks for (each scope with what it means), and two
 /// buttons, each its own form (allow, or deny).
 pub fn consent_page(
-    app: &str,
+    app: &App,
     username: &str,
     asked: &[&str],
     allow: Carried,
     deny: Carried,
 ) -> Response {
     let body = html! {
-        p { strong { (app) } " asks to use your account " strong { (username) } " to:" }
+        p { strong { (app.name) } " asks to use your account " strong { (username) } " to:" }
         ul {
             @for scope in asked {
                 li { (scope) }
@@ -257,12 +294,12 @@ pub fn consent_page(
             button type="submit" class="secondary" { "Deny" }
         }
     };
-    page(StatusCode::OK, "Allow access?", body)
+    page_sending_to(StatusCode::OK, "Allow access?", body, Some(app.origin))
 }
 
 /// The question of a sign-out an app asked for without naming the person: one button, its form
 /// posted to `POST /oauth/logout` (relative: `logout`) with the request and its CSRF token.
-pub fn sign_out_page(username: &str, carried: Carried) -> Response {
+pub fn sign_out_page(username: &str, carried: Carried, back_to: Option<&str>) -> Response {
     let body = html! {
         p { "You are signed in as " strong { (username) } " on this browser. Sign out?" }
         form method="post" action="logout" {
@@ -270,7 +307,7 @@ pub fn sign_out_page(username: &str, carried: Carried) -> Response {
             button type="submit" { "Sign out" }
         }
     };
-    page(StatusCode::OK, "Sign out?", body)
+    page_sending_to(StatusCode::OK, "Sign out?", body, back_to)
 }
 
 /// Where a page that offers the activation link again is served from: the form's action is

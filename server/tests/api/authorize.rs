@@ -244,6 +244,19 @@ async fn a_person_signs_in_on_the_hosted_page_and_the_app_gets_tokens_and_an_id_
     assert!(!page.text.contains("<script"));
     assert_eq!(page.header("x-frame-options"), Some("DENY"));
     assert_eq!(page.header("cache-control"), Some("no-store"));
+    // The form's answer redirects to the app: a browser follows it only if the policy's
+    // form-action allows the app's origin (Chromium stops there otherwise).
+    assert_eq!(
+        page.header("content-security-policy"),
+        Some(
+            shared::pages::CONTENT_SECURITY_POLICY
+                .replace(
+                    "form-action 'self'",
+                    "form-action 'self' https://shop.example.com"
+                )
+                .as_str()
+        )
+    );
     assert!(
         b.cookies.contains_key("accounts-csrf"),
         "{:?}",

@@ -156,19 +156,19 @@ enum AnswerKind {
     Redirect(String),
     SignIn {
         status: StatusCode,
-        app: String,
+        app: AppView,
         carried: Vec<(&'static str, String)>,
         login: String,
         error: Option<String>,
     },
     SecondStep {
         status: StatusCode,
-        app: String,
+        app: AppView,
         carried: Vec<(&'static str, String)>,
         error: Option<String>,
     },
     Consent {
-        app: String,
+        app: AppView,
         username: String,
         asked: Vec<&'static str>,
         allow: Vec<(&'static str, String)>,
@@ -177,6 +177,8 @@ enum AnswerKind {
     SignOut {
         username: String,
         carried: Vec<(&'static str, String)>,
+        /// The origin of the app's address to go back to, if any.
+        back_to: Option<String>,
     },
     Error(ApiError),
     Message {
@@ -239,21 +241,25 @@ impl IntoResponse for Answer {
                 carried,
                 login,
                 error,
-            } => pages::sign_in_page(status, &app, &carried, &login, error.as_deref()),
+            } => pages::sign_in_page(status, &app.page(), &carried, &login, error.as_deref()),
             AnswerKind::SecondStep {
                 status,
                 app,
                 carried,
                 error,
-            } => pages::second_step_page(status, &app, &carried, error.as_deref()),
+            } => pages::second_step_page(status, &app.page(), &carried, error.as_deref()),
             AnswerKind::Consent {
                 app,
                 username,
                 asked,
                 allow,
                 deny,
-            } => pages::consent_page(&app, &username, &asked, &allow, &deny),
-            AnswerKind::SignOut { username, carried } => pages::sign_out_page(&username, &carried),
+            } => pages::consent_page(&app.page(), &username, &asked, &allow, &deny),
+            AnswerKind::SignOut {
+                username,
+                carried,
+                back_to,
+            } => pages::sign_out_page(&username, &carried, back_to.as_deref()),
             AnswerKind::Error(e) => pages::error_page(e),
             AnswerKind::Message {
                 status,
@@ -267,6 +273,36 @@ impl IntoResponse for Answer {
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
+    }
+}
+
+/// The app a page is for: its name, and the origin its redirect URI is on.
+#[derive(Debug)]
+struct AppView {
+    name: String,
+    origin: String,
+}
+
+impl AppView {
+    fn page(&self) -> pages::App<'_> {
+        pages::App {
+            name: &self.name,
+            origin: &self.origin,
+        }
+    }
+}
+
+/// The origin of `uri` (`scheme://host[:port]`), or nothing for one that is no URL.
+fn origin_of(uri: &str) -> String {
+    url::Url::parse(uri)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}
+
+fn app_of(request: &AuthRequest) -> AppView {
+    AppView {
+        name: request.client.name.clone(),
+        origin: origin_of(&request.redirect_uri),
     }
 }
 
@@ -498,7 +534,7 @@ fn sign_in(
     };
     Answer::new(AnswerKind::SignIn {
         status,
-        app: request.client.name.clone(),
+        app: app_of(request),
         carried: form_fields(request, key, &csrf, "password", &[]),
         login: login.to_string(),
         error,
@@ -596,7 +632,7 @@ async fn continue_signed_in(
                 Err(e) => return Answer::new(AnswerKind::Error(e)),
             };
             return Answer::new(AnswerKind::Consent {
-                app: request.client.name.clone(),
+                app: app_of(request),
                 username: user.username.clone(),
                 asked: scopes.iter().filter_map(|s| scope_meaning(s)).collect(),
                 allow: form_fields(request, key, &csrf, "consent", &[("decision", "allow")]),
@@ -822,7 +858,7 @@ fn second_step(
     };
     Answer::new(AnswerKind::SecondStep {
         status,
-        app: request.client.name.clone(),
+        app: app_of(request),
         carried: form_fields(request, key, &csrf, "code", &[("mfa_token", mfa_token)]),
         error,
     })
@@ -1136,6 +1172,7 @@ async fn end_browser_session(
             return Answer::new(AnswerKind::SignOut {
                 username: user.username.clone(),
                 carried: fields,
+                back_to: redirect.as_deref().map(origin_of),
             })
             .with_cookie(set);
         }
