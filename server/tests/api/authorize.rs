@@ -767,6 +767,21 @@ async fn rp_initiated_logout_ends_the_browser_session_and_goes_back_only_where_r
             .any(|e| e["type"] == "logged_out" && e["detail"]["via"] == "rp_logout"),
         "{events}"
     );
+    // Both sign-ins are events, each saying how it was made.
+    let logged_in: Vec<&Value> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "logged_in")
+        .map(|e| &e["detail"])
+        .collect();
+    assert!(
+        logged_in.iter().any(|d| d["via"] == "hosted_page")
+            && logged_in
+                .iter()
+                .any(|d| d["via"] == "authorization_code" && d["client_id"] == app.id.as_str()),
+        "{logged_in:?}"
+    );
 
     // Asked and confirmed: the question's own form ends the session of this browser.
     sign_in(&mut b, &app, "ada", &[]).await;

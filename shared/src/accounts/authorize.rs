@@ -937,7 +937,8 @@ async fn signed_in_now(
         Ok(s) => s,
         Err(e) => return Answer::new(AnswerKind::Error(e)),
     };
-    let session = match open_session(state, user, &amr, sid).await {
+    let via = [("via", "hosted_page")];
+    let session = match open_session(state, user, &amr, sid, &via).await {
         Ok(s) => s,
         Err(e) => return refused(request, key, headers, "", e),
     };

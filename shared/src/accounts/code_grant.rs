@@ -195,7 +195,11 @@ pub(crate) async fn redeem(
     let scope = still_allowed(&user, &issued.scope);
     let amr = issued.amr.clone();
     let ext = token_hook(state, &user, &scope, &amr).await?;
-    let session = open_session(state, &user, &amr, sid).await?;
+    let via = [
+        ("via", "authorization_code"),
+        ("client_id", client.client_id.as_str()),
+    ];
+    let session = open_session(state, &user, &amr, sid, &via).await?;
     let mut pair = token_pair(state, &user, &session, scope.clone(), amr, ext, now)?;
     if scope.iter().any(|s| s == "openid") {
         pair.id_token = Some(id_token(

@@ -422,17 +422,18 @@ pub(crate) async fn sign_in(
     amr: Vec<String>,
     ext: Option<Map<String, Value>>,
 ) -> ApiResult<LoginResponse> {
-    let session = open_session(state, user, &amr, session_id()?).await?;
+    let session = open_session(state, user, &amr, session_id()?, &[]).await?;
     token_pair(state, user, &session, scope, amr, ext, session.created_at)
 }
 
 /// Makes the session `session_id` of a sign-in of `user` whose every factor was proven (`amr`),
-/// and records it.
+/// and records it (its event with `details` besides: how it was made).
 pub(crate) async fn open_session(
     state: &AppState,
     user: &UserRecord,
     amr: &[String],
     session_id: String,
+    details: &[(&str, &str)],
 ) -> ApiResult<Session> {
     let now = state.clock.now();
     let lifetimes = state.lifetimes;
@@ -449,9 +450,12 @@ pub(crate) async fn open_session(
         // Deleted, deactivated, or its password reset while this login was under way.
         return Err(ApiError::InvalidCredentials);
     }
-    let event = Event::new(EventType::LoggedIn, user)
+    let mut event = Event::new(EventType::LoggedIn, user)
         .session(&session.session_id)
         .detail("amr", amr);
+    for (key, value) in details {
+        event = event.detail(key, *value);
+    }
     events::record(state, event).await;
     Ok(session)
 }
