@@ -103,7 +103,7 @@ const DOC_POST: Doc = Doc::new(
 
 /// GET /oauth/logout in openapi.json.
 const DOC_LOGOUT: Doc = Doc::new(
-    "logout",
+    "endSession",
     "RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): end the browser session",
 )
 .description(
@@ -124,7 +124,7 @@ const DOC_LOGOUT: Doc = Doc::new(
 
 /// POST /oauth/logout in openapi.json.
 const DOC_LOGOUT_FORM: Doc = Doc::new(
-    "logoutForm",
+    "endSessionForm",
     "The sign-out question's form: the request again, and its CSRF token",
 )
 .body(Content::form::<LogoutParams>())

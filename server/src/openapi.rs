@@ -262,12 +262,21 @@ pub fn document(functions: &[&Function]) -> Value {
     let mut schemas = Schemas::new();
     shared::api_doc::error_schemas(&mut schemas);
     let mut paths = serde_json::Map::new();
+    // OpenAPI asks each operationId to be unique (clients are generated from them).
+    let mut ids = std::collections::BTreeSet::new();
     for function in functions {
         for route in function.routes {
             let doc = route
                 .doc
                 .as_ref()
                 .unwrap_or_else(|| panic!("{} {} declares no doc", route.method, route.path));
+            assert!(
+                ids.insert(doc.id),
+                "operationId {} is declared twice ({} {})",
+                doc.id,
+                route.method,
+                route.path
+            );
             let item = paths
                 .entry(route.path.to_string())
                 .or_insert_with(|| json!({}));
