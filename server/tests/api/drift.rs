@@ -388,14 +388,17 @@ fn the_readme_shows_every_committed_screenshot_and_each_it_shows_exists() {
         shown, committed,
         "README's screenshots and docs/screenshots/"
     );
-    // The browser test writes each of them (as NAME-phone.png): a page renamed there is renamed
-    // here.
-    let test = std::fs::read_to_string(repo().join("scripts/browser_test.py")).unwrap();
+    // The browser tests write each of them (as NAME-phone.png): a page renamed there is
+    // renamed here.
+    let tests: String = ["scripts/browser_test.py", "scripts/oidc_browser_test.py"]
+        .iter()
+        .map(|f| std::fs::read_to_string(repo().join(f)).unwrap())
+        .collect();
     for png in &committed {
         let name = png.trim_end_matches(".png");
         assert!(
-            test.contains(&format!("\"{name}\"")),
-            "scripts/browser_test.py no longer makes {name}"
+            tests.contains(&format!("\"{name}\"")),
+            "no browser test makes {name} any more"
         );
     }
 }
