@@ -363,10 +363,30 @@ async fn a_person_signs_in_on_the_hosted_page_and_the_app_gets_tokens_and_an_id_
     let page = b.get(&request(&app, &[("prompt", "login")])).await;
     assert_eq!(page.status.as_u16(), 200);
     assert!(page.text.contains("name=\"password\""));
-    let page = b.get(&request(&app, &[("max_age", "0")])).await;
+    // Parameters the endpoint does not know are ignored.
+    let q = back_at_app(
+        &b.get(&request(&app, &[("ui_locales", "fr"), ("x-y", "z")]))
+            .await,
+    );
+    assert!(q.contains_key("code"), "{q:?}");
+    // max_age: a sign-in older than it asks for the password again; one within it passes.
+    s.clock.advance(30);
+    let q = back_at_app(&b.get(&request(&app, &[("max_age", "3600")])).await);
+    assert!(q.contains_key("code"), "{q:?}");
+    let page = b.get(&request(&app, &[("max_age", "10")])).await;
+    assert_eq!(page.status.as_u16(), 200, "{}", page.text);
+    assert!(page.text.contains("name=\"password\""));
+    // Signed in again on the page: the new code's ID token says when (auth_time).
+    let back = b
+        .submit(&page, 0, &[("login", "ada"), ("password", PASSWORD)])
+        .await;
+    let fresh = redeem(&s, &app, &back_at_app(&back)["code"], VERIFIER)
+        .await
+        .expect(200, None);
+    let fresh_id = jwt_part(fresh["id_token"].as_str().unwrap(), 1);
     assert!(
-        page.status.as_u16() == 200 || page.status.as_u16() == 303,
-        "max_age=0 within the same second may pass"
+        fresh_id["auth_time"].as_i64().unwrap() >= auth_time + 30,
+        "{fresh_id} after {auth_time}"
     );
 
     // The code again: refused, and the sign-in its first redemption made is ended.
