@@ -5,13 +5,13 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::routing::on;
 use shared::accounts::{self, UserInfo, UserInfoForm};
 use shared::api_doc::{Answer, Body as Content, Doc};
 use shared::auth::MaybeAuth;
 use shared::lambda::{Function, Route, TableAction};
-use shared::{ApiError, ApiResult, AppState, Auth};
+use shared::{ApiResult, AppState, Auth};
 
 /// This function's row of the route table.
 pub const FUNCTION: Function = Function::new(
@@ -65,23 +65,10 @@ pub async fn userinfo_posted(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<UserInfo>> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
     let form = if body.is_empty() {
         Ok(UserInfoForm::default())
-    } else if is_form {
-        serde_urlencoded::from_bytes(&body)
-            .map_err(|e| ApiError::field("access_token", e.to_string()))
     } else {
-        Err(ApiError::UnsupportedMediaType(
-            "application/x-www-form-urlencoded",
-        ))
+        shared::http::form_body(&headers, &body)
     };
     accounts::userinfo_posted(&state, auth, form)
         .await

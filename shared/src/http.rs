@@ -119,6 +119,20 @@ pub(crate) fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiErr
     }
 }
 
+/// A form's body (`application/x-www-form-urlencoded` only: the hosted pages' forms, a form
+/// post of an access token), each field once, into `T`; `415` for another type.
+pub fn form_body<T: serde::de::DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if media_type(headers) != MediaType::Form {
+        return Err(ApiError::UnsupportedMediaType(
+            "application/x-www-form-urlencoded",
+        ));
+    }
+    serde_urlencoded::from_bytes(body).map_err(|e| ApiError::InvalidQuery(e.to_string()))
+}
+
 impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 

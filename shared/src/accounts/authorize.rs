@@ -695,27 +695,9 @@ async fn issue_code(
     Ok(code)
 }
 
-/// A form post's body: `application/x-www-form-urlencoded`, each field once.
-fn read_form(headers: &HeaderMap, body: &[u8]) -> ApiResult<AuthorizeForm> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
-        return Err(ApiError::UnsupportedMediaType(
-            "application/x-www-form-urlencoded",
-        ));
-    }
-    serde_urlencoded::from_bytes(body).map_err(|e| ApiError::InvalidQuery(e.to_string()))
-}
-
 /// `POST /oauth/authorize`: a form of the hosted pages.
 pub async fn authorize_form(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Answer {
-    let form = match read_form(headers, body) {
+    let form = match crate::http::form_body::<AuthorizeForm>(headers, body) {
         Ok(f) => f,
         Err(e) => return Answer::new(AnswerKind::Error(e)),
     };
@@ -1072,21 +1054,7 @@ pub async fn logout(
 
 /// `POST /oauth/logout`: the confirmation page's form.
 pub async fn logout_form(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Answer {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    let params = if is_form {
-        serde_urlencoded::from_bytes(body).map_err(|e| ApiError::InvalidQuery(e.to_string()))
-    } else {
-        Err(ApiError::UnsupportedMediaType(
-            "application/x-www-form-urlencoded",
-        ))
-    };
+    let params = crate::http::form_body(headers, body);
     end_browser_session(state, headers, params, true).await
 }
 
