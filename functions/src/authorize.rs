@@ -28,6 +28,8 @@ pub const FUNCTION: Function = Function::new(
 )
 .counts_login_names()
 .holds_mfa_key()
+// A recovery code spent on the second step's page mails its notice, as POST /auth/mfa does.
+.sends_mail()
 .hashes_passwords()
 .description(
     "GET and POST /oauth/authorize and /oauth/logout: the authorization endpoint, the hosted \

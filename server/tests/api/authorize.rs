@@ -573,6 +573,18 @@ async fn the_second_step_and_the_consent_on_the_hosted_pages() {
     assert_eq!(id["amr"], json!(["pwd", "otp"]));
     assert_eq!(id["acr"], "aal2");
 
+    // A recovery code works on the page too (prompt=login asks for the sign-in again), and its
+    // notice is mailed as POST /auth/mfa mails it.
+    let step = sign_in(&mut b, &app, "mona", &[("prompt", "login")]).await;
+    let back = b.submit(&step, 0, &[("code", &enrolled.recovery[0])]).await;
+    assert!(back_at_app(&back).contains_key("code"), "{}", back.text);
+    assert!(
+        s.mails()
+            .iter()
+            .any(|m| m["to"] == "mona@example.com" && m["subject"] == "A recovery code was used"),
+        "the notice of a recovery code used"
+    );
+
     // Remembered: straight back, even with prompt=none; asked again with prompt=consent, and
     // a denial goes back as access_denied.
     let q = back_at_app(&b.get(&request(&app, &[("prompt", "none")])).await);
