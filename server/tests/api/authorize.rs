@@ -824,3 +824,114 @@ async fn rp_initiated_logout_ends_the_browser_session_and_goes_back_only_where_r
     let q = back_at_app(&b.get(&request(&app, &[("prompt", "none")])).await);
     assert_eq!(q["error"], "login_required");
 }
+
+/// openidconnect's HTTP client: reqwest, redirects not followed (the crate's own advice).
+async fn oidc_http(
+    request: openidconnect::HttpRequest,
+) -> Result<openidconnect::HttpResponse, reqwest::Error> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let (parts, body) = request.into_parts();
+    let mut req = client.request(parts.method, parts.uri.to_string());
+    for (name, value) in &parts.headers {
+        req = req.header(name, value);
+    }
+    let response = req.body(body).send().await?;
+    let mut out = openidconnect::http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        out = out.header(name, value);
+    }
+    Ok(out
+        .body(response.bytes().await?.to_vec())
+        .expect("a response of what reqwest read"))
+}
+
+#[tokio::test]
+async fn the_openidconnect_crate_signs_a_person_in_and_verifies_the_id_token() {
+    use openidconnect::core::{
+        CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+    };
+    use openidconnect::{
+        AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+        OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    };
+
+    let s = Server::start().await;
+    let admin = s.admin("boss").await;
+    let app = register(&s, &admin, json!({})).await;
+    s.user("ada").await;
+
+    // Discovery from the issuer alone.
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(s.base.clone()).unwrap(), &oidc_http)
+            .await
+            .expect("discovery");
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(app.id.clone()),
+        app.secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    // The person, in a browser, on the hosted page.
+    let mut b = Browser::new(&s);
+    let path = &url.as_str()[s.base.len()..];
+    let page = b.get(path).await;
+    assert_eq!(page.status.as_u16(), 200, "{}", page.text);
+    let back = b
+        .submit(&page, 0, &[("login", "ada"), ("password", PASSWORD)])
+        .await;
+    let q = back_at_app(&back);
+    assert_eq!(&q["state"], state.secret());
+
+    // The code, the tokens, the ID token verified by the crate (signature with the JWKS, iss,
+    // aud, exp, nonce), at_hash by its own computation.
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(q["code"].clone()))
+        .expect("a token endpoint")
+        .set_pkce_verifier(verifier)
+        .request_async(&oidc_http)
+        .await
+        .expect("the token response");
+    let id_token = tokens.id_token().expect("an ID token");
+    let verifier = client.id_token_verifier();
+    let claims = id_token
+        .claims(&verifier, &nonce)
+        .expect("a valid ID token");
+    assert_eq!(claims.preferred_username().unwrap().as_str(), "ada");
+    assert_eq!(claims.email().unwrap().as_str(), "ada@example.com");
+    let expected = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+
+    // UserInfo, through the crate, for the ID token's subject.
+    let info: CoreUserInfoClaims = client
+        .user_info(
+            tokens.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
+        .expect("a userinfo endpoint")
+        .request_async(&oidc_http)
+        .await
+        .expect("the userinfo claims");
+    assert_eq!(info.email().unwrap().as_str(), "ada@example.com");
+
+    // A nonce of another request: the crate refuses the token.
+    assert!(id_token.claims(&verifier, &Nonce::new_random()).is_err());
+}
