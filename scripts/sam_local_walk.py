@@ -2,12 +2,15 @@
 activation link from the mail, login, the account read, updated and deleted, the widgets
 passthrough against the sample upstream, a forgotten password
 reset through its link, JWKS and introspection, the admins' listing, logout and the token refused
-after it. Statuses and bodies as on the local server.
+after it, an app's sign-in through the hosted page (the code, the ID token, UserInfo, the
+browser session's cookie). Statuses and bodies as on the local server.
 
 Usage: python3 scripts/sam_local_walk.py <base URL> <moto endpoint> <introspection key>
 (the admin is made with target/debug/accounts make-admin against the table `accounts`).
 """
 
+import base64
+import html
 import json
 import os
 import re
@@ -68,6 +71,87 @@ def link(to, path):
                     return found.group(0)[len(BASE):]
         time.sleep(1)
     raise AssertionError(f"no mail to {to} with a link to {path}")
+
+
+def admin_env():
+    """The operator's commands' environment: the walk's table on moto."""
+    return {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1", **os.environ, "STORE": "dynamodb",
+            "TABLE_NAME": "accounts", "AWS_ENDPOINT_URL": MOTO}
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def browse(method, path, cookies, fields=None):
+    """A browser's request: its cookies sent, the ones set kept, no redirect followed. The
+    status, the headers and the text."""
+    headers = {"accept": "text/html"}
+    if cookies:
+        headers["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    data = None
+    if fields is not None:
+        data = urllib.parse.urlencode(fields).encode()
+        headers["content-type"] = "application/x-www-form-urlencoded"
+    opener = urllib.request.build_opener(NoRedirect)
+    for attempt in range(4):
+        req = urllib.request.Request(BASE + path, data=data, headers=headers, method=method)
+        try:
+            with opener.open(req, timeout=120) as r:
+                status, got, text = r.status, r.headers, r.read().decode()
+        except urllib.error.HTTPError as e:
+            status, got, text = e.code, e.headers, e.read().decode()
+        if status == 502 and "Internal server error" in text:
+            time.sleep(1 + attempt)
+            continue
+        for c in got.get_all("set-cookie") or []:
+            k, v = c.split(";", 1)[0].split("=", 1)
+            cookies[k] = v
+        return status, got, text
+    raise AssertionError(f"{method} {path}: SAM answered 502 4 times")
+
+
+def oidc_sign_in(name, env):
+    """The authorization code flow of a confidential client, through the hosted page."""
+    redirect = "http://127.0.0.1:8080/callback"
+    made = subprocess.run(
+        ["target/debug/accounts", "add-client", "--name", "Walk app", "--redirect-uri",
+         redirect, "--first-party", "--scope", "openid", "--scope", "email"],
+        capture_output=True, text=True, env=env)
+    assert made.returncode == 0, f"add-client: {made.stderr}"
+    found = dict(re.findall(r"^(client_id|client_secret): (\S+)$", made.stdout, re.M))
+    query = urllib.parse.urlencode({
+        "response_type": "code", "client_id": found["client_id"], "redirect_uri": redirect,
+        "scope": "openid email", "state": "walk-state", "nonce": "walk-nonce"})
+    cookies = {}
+    status, _, page = browse("GET", "/oauth/authorize?" + query, cookies)
+    assert status == 200 and "Sign in" in page, f"the hosted sign-in page: {status}"
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)"', page))
+    fields = {k: html.unescape(v) for k, v in fields.items()}
+    fields.update({"login": name, "password": PASSWORD})
+    status, headers, _ = browse("POST", "/oauth/authorize", cookies, fields)
+    location = headers.get("location", "")
+    assert status == 303 and location.startswith(redirect), f"back to the app: {status} {location}"
+    assert "accounts-session" in cookies, f"the browser session's cookie: {cookies}"
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
+    basic = base64.b64encode(f"{found['client_id']}:{found['client_secret']}".encode()).decode()
+    req = urllib.request.Request(
+        BASE + "/auth/token", method="POST",
+        data=urllib.parse.urlencode({"grant_type": "authorization_code", "code": code,
+                                     "redirect_uri": redirect}).encode(),
+        headers={"authorization": f"Basic {basic}",
+                 "content-type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        tokens = json.loads(r.read())
+    claims = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
+    assert (claims["aud"], claims["nonce"]) == (found["client_id"], "walk-nonce"), claims
+    info = expect(call("GET", "/oauth/userinfo", token=tokens["access_token"]), 200, "userinfo")
+    assert info["email"] == f"{name}@example.com", info
+    # Signed in on this browser: the next request goes straight back with a code.
+    status, headers, _ = browse("GET", "/oauth/authorize?" + query, cookies)
+    assert status == 303 and "code=" in headers.get("location", ""), f"again: {status}"
 
 
 def main():
@@ -131,9 +215,7 @@ def main():
         ["target/debug/accounts", "make-admin", name],
         capture_output=True,
         text=True,
-        env={"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-             "AWS_REGION": "us-east-1", **os.environ, "STORE": "dynamodb",
-             "TABLE_NAME": "accounts", "AWS_ENDPOINT_URL": MOTO},
+        env=admin_env(),
     )
     assert made.returncode == 0, f"make-admin: {made.stderr}"
     admin = expect(call("POST", "/auth", login), 200, "login as admin")["token"]
@@ -143,6 +225,11 @@ def main():
     # Logout, and the token refused after it.
     expect(call("DELETE", "/auth", token=token), 204, "logout")
     expect(call("GET", "/user", token=token), 401, "the token after logout")
+
+    # Signing in to an app through the hosted page (the authorize and token functions, the
+    # browser session's cookies through API Gateway's cookie fields), while the mail throttle's
+    # minute passes.
+    oidc_sign_in(name, admin_env())
 
     # A forgotten password, reset through its link (a minute after the activation mail: the
     # mail throttle's interval).
