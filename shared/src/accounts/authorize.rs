@@ -15,7 +15,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::clients::CLIENT_SCOPES;
-use super::session::{LoginBody, PasswordChecked, check_password, open_session};
+use super::session::{LoginBody, PasswordChecked, check_password, open_session, still_allowed};
 use super::{MfaLoginBody, prove_second_step};
 use crate::browser::{BrowserKey, BrowserSession};
 use crate::error::{ApiError, ApiResult};
@@ -25,7 +25,7 @@ use crate::pages;
 use crate::secret::{random_token, session_id, token_hash};
 use crate::state::AppState;
 use crate::store::{AuthorizationCode, CODE_TTL_SECS, OAuthClient};
-use crate::user::{Role, UserRecord};
+use crate::user::UserRecord;
 
 /// The longest value of any parameter (a redirect URI's limit; a state or nonce longer than this
 /// is no app's).
@@ -67,6 +67,16 @@ pub struct AuthorizeParams {
     pub response_mode: Option<String>,
 }
 
+/// The parameters given, by name, as a form carries them on.
+fn given<const N: usize>(
+    params: [(&'static str, &Option<String>); N],
+) -> Vec<(&'static str, String)> {
+    params
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect()
+}
+
 impl AuthorizeParams {
     /// Every parameter given, as the forms carry them on.
     fn carried(&self) -> Vec<(&'static str, String)> {
@@ -84,9 +94,7 @@ impl AuthorizeParams {
             ("code_challenge_method", &self.code_challenge_method),
             ("response_mode", &self.response_mode),
         ];
-        all.into_iter()
-            .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-            .collect()
+        given(all)
     }
 
     fn too_long(&self) -> bool {
@@ -194,6 +202,11 @@ impl Answer {
             kind: Box::new(kind),
             cookies: Vec::new(),
         }
+    }
+
+    /// A failure, as a page (see [`pages::error_page`]).
+    fn error(e: impl Into<ApiError>) -> Self {
+        Answer::new(AnswerKind::Error(e.into()))
     }
 
     fn with_cookie(mut self, cookie: Option<HeaderValue>) -> Self {
@@ -369,7 +382,7 @@ async fn check_request(state: &AppState, params: &AuthorizeParams) -> Result<Aut
     let client = match state.store.client(client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return Err(bad_link("The app is not registered here.")),
-        Err(e) => return Err(Answer::new(AnswerKind::Error(e.into()))),
+        Err(e) => return Err(Answer::error(e)),
     };
     let Some(redirect_uri) = params
         .redirect_uri
@@ -481,9 +494,9 @@ async fn check_request(state: &AppState, params: &AuthorizeParams) -> Result<Aut
 /// The browser key: a function that runs the hosted pages holds `LOGIN_NAME_KEY`.
 fn browser_key(state: &AppState) -> Result<&BrowserKey, Answer> {
     state.browser.as_ref().ok_or_else(|| {
-        Answer::new(AnswerKind::Error(ApiError::Internal(
+        Answer::error(ApiError::Internal(
             "LOGIN_NAME_KEY is not configured: no browser sessions".into(),
-        )))
+        ))
     })
 }
 
@@ -530,7 +543,7 @@ fn sign_in(
 ) -> Answer {
     let (csrf, set) = match key.csrf(headers) {
         Ok(c) => c,
-        Err(e) => return Answer::new(AnswerKind::Error(e)),
+        Err(e) => return Answer::error(e),
     };
     Answer::new(AnswerKind::SignIn {
         status,
@@ -568,7 +581,7 @@ pub async fn authorize(
     };
     let signed_in = match live_session(state, key, headers).await {
         Ok(s) => s,
-        Err(e) => return Answer::new(AnswerKind::Error(e)),
+        Err(e) => return Answer::error(e),
     };
     let now = state.clock.now();
     let fresh_enough = |auth_time: i64| request.max_age.is_none_or(|max| now - auth_time <= max);
@@ -606,7 +619,7 @@ async fn continue_signed_in(
     auth_time: i64,
     consented: bool,
 ) -> Answer {
-    let scopes = granted_scopes(user, &request.scopes);
+    let scopes = still_allowed(user, &request.scopes.join(" "));
     if !request.client.first_party && !consented {
         let held = match state
             .store
@@ -614,7 +627,7 @@ async fn continue_signed_in(
             .await
         {
             Ok(c) => c.map(|c| c.scopes).unwrap_or_default(),
-            Err(e) => return Answer::new(AnswerKind::Error(e.into())),
+            Err(e) => return Answer::error(e),
         };
         let covered = scopes.iter().all(|s| held.contains(s));
         if request.prompt.consent || !covered {
@@ -629,7 +642,7 @@ async fn continue_signed_in(
             }
             let (csrf, set) = match key.csrf(headers) {
                 Ok(c) => c,
-                Err(e) => return Answer::new(AnswerKind::Error(e)),
+                Err(e) => return Answer::error(e),
             };
             return Answer::new(AnswerKind::Consent {
                 app: app_of(request),
@@ -651,17 +664,8 @@ async fn continue_signed_in(
                 &pairs,
             )))
         }
-        Err(e) => Answer::new(AnswerKind::Error(e)),
+        Err(e) => Answer::error(e),
     }
-}
-
-/// What `user` is granted of the scopes asked: all but `admin`, which only an admin gets.
-fn granted_scopes(user: &UserRecord, asked: &[String]) -> Vec<String> {
-    asked
-        .iter()
-        .filter(|s| s.as_str() != "admin" || user.role == Role::Admin)
-        .cloned()
-        .collect()
 }
 
 /// Keeps a new code for `request` and answers it.
@@ -699,7 +703,7 @@ async fn issue_code(
 pub async fn authorize_form(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Answer {
     let form = match crate::http::form_body::<AuthorizeForm>(headers, body) {
         Ok(f) => f,
-        Err(e) => return Answer::new(AnswerKind::Error(e)),
+        Err(e) => return Answer::error(e),
     };
     let request = match check_request(state, &form.request).await {
         Ok(r) => r,
@@ -730,10 +734,7 @@ pub async fn authorize_form(state: &AppState, headers: &HeaderMap, body: &[u8]) 
         Some("password") => password_step(state, key, headers, &request, form).await,
         Some("code") => code_step(state, key, headers, &request, form).await,
         Some("consent") => consent_step(state, key, headers, &request, form).await,
-        _ => Answer::new(AnswerKind::Error(ApiError::field(
-            "step",
-            "must be password, code or consent",
-        ))),
+        _ => Answer::error(ApiError::field("step", "must be password, code or consent")),
     }
 }
 
@@ -773,7 +774,7 @@ fn refused(
         ),
         ApiError::Validation(fields) => (e.status(), said(fields)),
         ApiError::TooManyAttempts(_) | ApiError::InvalidMfaToken => (e.status(), e.message()),
-        _ => return Answer::new(AnswerKind::Error(e)),
+        _ => return Answer::error(e),
     };
     sign_in(request, key, headers, status, login, Some(why))
 }
@@ -836,7 +837,7 @@ fn second_step(
 ) -> Answer {
     let (csrf, set) = match key.csrf(headers) {
         Ok(c) => c,
-        Err(e) => return Answer::new(AnswerKind::Error(e)),
+        Err(e) => return Answer::error(e),
     };
     Answer::new(AnswerKind::SecondStep {
         status,
@@ -917,7 +918,7 @@ async fn signed_in_now(
 ) -> Answer {
     let sid = match session_id() {
         Ok(s) => s,
-        Err(e) => return Answer::new(AnswerKind::Error(e)),
+        Err(e) => return Answer::error(e),
     };
     let via = [("via", "hosted_page")];
     let session = match open_session(state, user, &amr, sid, &via).await {
@@ -965,11 +966,11 @@ async fn consent_step(
                 Some("You were signed out meanwhile. Please sign in again.".into()),
             );
         }
-        Err(e) => return Answer::new(AnswerKind::Error(e)),
+        Err(e) => return Answer::error(e),
     };
     match form.decision.as_deref() {
         Some("allow") => {
-            let scopes = granted_scopes(&user, &request.scopes);
+            let scopes = still_allowed(&user, &request.scopes.join(" "));
             let now = state.clock.now();
             match state
                 .store
@@ -980,7 +981,7 @@ async fn consent_step(
                 Ok(false) => {
                     return refused(request, key, headers, "", ApiError::InvalidCredentials);
                 }
-                Err(e) => return Answer::new(AnswerKind::Error(e.into())),
+                Err(e) => return Answer::error(e),
             }
             let event = Event::new(EventType::ConsentGiven, &user)
                 .session(&cookie.session_id)
@@ -999,10 +1000,7 @@ async fn consent_step(
             "access_denied",
             "the person did not allow it",
         ),
-        _ => Answer::new(AnswerKind::Error(ApiError::field(
-            "decision",
-            "must be allow or deny",
-        ))),
+        _ => Answer::error(ApiError::field("decision", "must be allow or deny")),
     }
 }
 
@@ -1028,15 +1026,12 @@ pub struct LogoutParams {
 
 impl LogoutParams {
     fn carried(&self) -> Vec<(&'static str, String)> {
-        [
+        given([
             ("id_token_hint", &self.id_token_hint),
             ("post_logout_redirect_uri", &self.post_logout_redirect_uri),
             ("state", &self.state),
             ("client_id", &self.client_id),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-        .collect()
+        ])
     }
 }
 
@@ -1102,7 +1097,7 @@ async fn end_browser_session(
             let client = match client_id.as_deref().filter(|id| id.len() <= 64) {
                 Some(id) => match state.store.client(id).await {
                     Ok(c) => c,
-                    Err(e) => return Answer::new(AnswerKind::Error(e.into())),
+                    Err(e) => return Answer::error(e),
                 },
                 None => None,
             };
@@ -1122,7 +1117,7 @@ async fn end_browser_session(
     };
     let signed_in = match live_session(state, key, headers).await {
         Ok(s) => s,
-        Err(e) => return Answer::new(AnswerKind::Error(e)),
+        Err(e) => return Answer::error(e),
     };
     if let Some((cookie, _, user)) = signed_in {
         let named = hint.as_ref().is_some_and(|h| h.sub == user.user_id);
@@ -1134,7 +1129,7 @@ async fn end_browser_session(
         if !named && !form_holds {
             let (csrf, set) = match key.csrf(headers) {
                 Ok(c) => c,
-                Err(e) => return Answer::new(AnswerKind::Error(e)),
+                Err(e) => return Answer::error(e),
             };
             let mut fields = params.carried();
             fields.push(("csrf", key.form_token(&csrf)));
@@ -1150,7 +1145,7 @@ async fn end_browser_session(
             .end_session(&user.user_id, &cookie.session_id)
             .await
         {
-            return Answer::new(AnswerKind::Error(e.into()));
+            return Answer::error(e);
         }
         let event = Event::new(EventType::LoggedOut, &user)
             .session(&cookie.session_id)
