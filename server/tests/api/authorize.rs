@@ -330,6 +330,14 @@ async fn a_person_signs_in_on_the_hosted_page_and_the_app_gets_tokens_and_an_id_
     Server::reply(both)
         .await
         .expect(400, Some("validation_failed"));
+    // The body is a form or nothing: JSON is 415, as for every form-only body.
+    let json_body = reqwest::Client::new()
+        .post(format!("{}/oauth/userinfo", s.base))
+        .header("content-type", "application/json")
+        .body(format!("{{\"access_token\": \"{access}\"}}"));
+    Server::reply(json_body)
+        .await
+        .expect(415, Some("unsupported_media_type"));
     let login = s.log_in("ada").await;
     let r = s.get("/oauth/userinfo", Some(&login)).await;
     r.expect(403, Some("insufficient_scope"));
