@@ -55,8 +55,20 @@ fn moto_is_there() -> bool {
 
 /// A fresh table on the moto server: the SDK configuration, the table's name, its store.
 async fn moto_table(prefix: &str) -> (aws_config::SdkConfig, String, DynamoStore) {
-    let endpoint = std::env::var("MOTO_ENDPOINT")
-        .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto");
+    moto_table_at(&moto_endpoint(), prefix).await
+}
+
+fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto")
+}
+
+/// As [`moto_table`], through `endpoint` (a proxy in front of moto).
+async fn moto_table_at(
+    endpoint: &str,
+    prefix: &str,
+) -> (aws_config::SdkConfig, String, DynamoStore) {
+    let endpoint = endpoint.to_string();
     let table = format!("{prefix}-{}", uuid::Uuid::new_v4());
     let config = Config::from_lookup(|k| match k {
         "STORE" => Some("dynamodb".into()),
