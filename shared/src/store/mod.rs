@@ -187,12 +187,30 @@ pub struct UserPage {
 /// that concern (`sqlite/<concern>.rs`, `dynamodb/<concern>.rs`) and held to one contract
 /// (`shared/tests/store_contract/<concern>.rs`). A store is all of them.
 pub trait UserStore:
-    Users + Activations + Sessions + Credentials + Throttles + Factors + Events + Clients + Grants
+    Users
+    + Activations
+    + Sessions
+    + Credentials
+    + Throttles
+    + Factors
+    + Events
+    + Clients
+    + Grants
+    + Passkeys
 {
 }
 
 impl<
-    T: Users + Activations + Sessions + Credentials + Throttles + Factors + Events + Clients + Grants,
+    T: Users
+        + Activations
+        + Sessions
+        + Credentials
+        + Throttles
+        + Factors
+        + Events
+        + Clients
+        + Grants
+        + Passkeys,
 > UserStore for T
 {
 }
@@ -709,4 +727,100 @@ pub trait Grants: Send + Sync {
     async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
     /// Withdraws a consent: `false` if there was none.
     async fn withdraw_consent(&self, user_id: &str, client_id: &str) -> StoreResult<bool>;
+}
+
+/// At most this many passkeys an account holds (counted in the write that adds one, so that
+/// additions at the same moment cannot pass it).
+pub const MAX_PASSKEYS: usize = 10;
+
+/// A passkey (a WebAuthn credential) as kept: its public key and counter inside `credential`
+/// (the relying party's own record, JSON), nothing secret. `id` names it in the API; the
+/// credential id the authenticator chose is unique across accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    pub id: String,
+    pub user_id: String,
+    /// The credential id, base64url.
+    pub credential_id: String,
+    pub name: String,
+    /// The relying party's record of the credential (webauthn-rs's `Passkey`), JSON.
+    pub credential: String,
+    /// The authenticator's signature counter last seen (0: it keeps none).
+    pub counter: u32,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// What adding a passkey came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyAdded {
+    Added,
+    /// The account holds [`MAX_PASSKEYS`] already.
+    Full,
+    /// The credential id is registered already (to this account or another).
+    Taken,
+    /// The account is gone.
+    NoUser,
+}
+
+/// What recording a passkey's use came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyUse {
+    Recorded,
+    /// The counter did not go past the one kept (a cloned authenticator, or a replay that
+    /// raced the first use): nothing was written.
+    CounterRegressed,
+    /// The passkey is gone.
+    Gone,
+}
+
+/// How long a ceremony (the options a browser or app was given) may wait for its answer.
+pub const CEREMONY_TTL_SECS: i64 = 300;
+
+/// A WebAuthn ceremony in progress: what the relying party must remember between the options
+/// and the answer. Kept under the SHA-256 of a random token (or of what binds it, for an
+/// account's one registration), spent by the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ceremony {
+    pub key_hash: String,
+    /// What it was made for (a user to register for, a name to sign in as, a login's second
+    /// step), as the caller writes it; the answer must come for the same.
+    pub bound_to: String,
+    /// The relying party's state, JSON.
+    pub state: String,
+    pub expires_at: i64,
+}
+
+/// The passkeys of accounts, and the ceremonies that add and use them.
+#[async_trait]
+pub trait Passkeys: Send + Sync {
+    /// Adds a passkey to its account unless the account holds [`MAX_PASSKEYS`], the credential
+    /// id is registered, or the account is gone; in one write.
+    async fn add_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<PasskeyAdded>;
+    /// An account's passkeys, oldest first.
+    async fn passkeys(&self, user_id: &str) -> StoreResult<Vec<PasskeyRecord>>;
+    /// The passkey of a credential id, whoever holds it.
+    async fn passkey_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> StoreResult<Option<PasskeyRecord>>;
+    /// Renames a passkey: `false` if the account has none of that id.
+    async fn rename_passkey(&self, user_id: &str, id: &str, name: &str) -> StoreResult<bool>;
+    /// Removes a passkey: `false` if the account has none of that id.
+    async fn remove_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+    /// Records a use: the new counter and record, when the counter goes past the one kept (or
+    /// both are 0: an authenticator that keeps none), and when it was used.
+    async fn use_passkey(
+        &self,
+        user_id: &str,
+        id: &str,
+        counter: u32,
+        credential: &str,
+        now: i64,
+    ) -> StoreResult<PasskeyUse>;
+    /// Keeps a ceremony, replacing one of the same key.
+    async fn put_ceremony(&self, ceremony: &Ceremony) -> StoreResult<()>;
+    /// Spends the ceremony of `key_hash`: it is answered once, and only while unexpired (of
+    /// answers at once, one gets it).
+    async fn take_ceremony(&self, key_hash: &str, now: i64) -> StoreResult<Option<Ceremony>>;
 }

@@ -227,6 +227,7 @@ mod credentials;
 mod events;
 mod factors;
 mod grants;
+mod passkeys;
 mod sessions;
 mod throttles;
 mod upkeep;

@@ -28,6 +28,7 @@ mod credentials;
 mod events;
 mod factors;
 mod grants;
+mod passkeys;
 mod sessions;
 mod throttles;
 mod users;
@@ -568,8 +569,8 @@ impl DynamoStore {
         self.live_user(user_id, now).await
     }
 
-    /// Deletes a user's sessions; with `consents`, the consents it gave too (all its partition
-    /// holds but the user item and its factor).
+    /// Deletes a user's sessions; with `consents`, the consents it gave and its passkeys too
+    /// (all its partition holds but the user item and its factor).
     async fn delete_sessions(&self, user_id: &str, consents: bool) -> StoreResult<()> {
         let mut items = self.session_items(user_id).await?;
         if consents {
@@ -577,6 +578,16 @@ impl DynamoStore {
                 self.items_with_prefix(format!("USER#{user_id}"), "CONSENT#")
                     .await?,
             );
+            // Its passkeys, their count, and their credential ids' claims.
+            for item in self
+                .items_with_prefix(format!("USER#{user_id}"), passkeys::PASSKEY_PREFIX)
+                .await?
+            {
+                if let Some(credential_id) = get_s(&item, "credential_id") {
+                    items.push(passkeys::credential_claim(credential_id));
+                }
+                items.push(item);
+            }
         }
         for item in items {
             self.client

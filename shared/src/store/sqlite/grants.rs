@@ -22,11 +22,14 @@ impl Grants for SqliteStore {
             code.user_id.clone(),
             code.expires_at,
         );
-        let due = self.sweep_due(expires_at);
+        // The sweep runs at the time the code was issued: at its expiry it would drop what
+        // lives less than a code does (a login's second step in its last minute).
+        let now = expires_at - crate::store::CODE_TTL_SECS;
+        let due = self.sweep_due(now);
         self.run(move |conn| {
             let tx = conn.transaction().map_err(unavailable)?;
             if due {
-                sweep(&tx, expires_at).map_err(unavailable)?;
+                sweep(&tx, now).map_err(unavailable)?;
             }
             tx.execute(
                 "INSERT INTO oauth_codes (code_hash, user_id, expires_at, body) \

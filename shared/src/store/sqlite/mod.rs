@@ -7,6 +7,7 @@ mod credentials;
 mod events;
 mod factors;
 mod grants;
+mod passkeys;
 mod sessions;
 mod throttles;
 mod users;
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 /// The schema's version (`PRAGMA user_version`): each migration below takes a store file one
 /// version on, in one transaction, so a file made by an older release opens with its data.
-const SCHEMA_VERSION: i64 = 9;
+const SCHEMA_VERSION: i64 = 10;
 
 /// Version 2: auth epochs (every session ended in one write), reset tokens, email changes,
 /// mail counters.
@@ -186,6 +187,29 @@ CREATE TABLE oauth_consents (
 );
 "#;
 
+/// Version 10: passkeys (the relying party's record as JSON; the credential id unique across
+/// accounts) and the ceremonies in progress.
+const MIGRATION_10: &str = r#"
+CREATE TABLE passkeys (
+    id             TEXT PRIMARY KEY,
+    user_id        TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    credential_id  TEXT NOT NULL UNIQUE,
+    name           TEXT NOT NULL,
+    credential     TEXT NOT NULL,
+    counter        INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    last_used_at   INTEGER
+);
+CREATE INDEX passkeys_user ON passkeys(user_id, created_at);
+CREATE TABLE passkey_ceremonies (
+    key_hash    TEXT PRIMARY KEY,
+    bound_to    TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX passkey_ceremonies_expiry ON passkey_ceremonies(expires_at);
+"#;
+
 /// Link tokens (activation, reset, address change), used or not, are kept a day past their
 /// validity (so a late click says "expired", a re-click "already activated"), accounts never
 /// activated a day past their window; then the sweep drops them.
@@ -206,6 +230,10 @@ fn sweep(tx: &rusqlite::Transaction<'_>, now: i64) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM email_changes WHERE expires_at <= ?1", [old])?;
     tx.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
     tx.execute("DELETE FROM account_events WHERE expires_at <= ?1", [now])?;
+    tx.execute(
+        "DELETE FROM passkey_ceremonies WHERE expires_at <= ?1",
+        [now],
+    )?;
     tx.execute(
         "DELETE FROM oauth_codes WHERE expires_at <= ?1",
         [now - crate::store::SPENT_CODE_KEEP_SECS],
@@ -284,6 +312,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 9 {
         tx.execute_batch(MIGRATION_9)?;
+    }
+    if version < 10 {
+        tx.execute_batch(MIGRATION_10)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
