@@ -31,6 +31,8 @@ pub mod mfa_login;
 pub mod mfa_recovery_codes;
 pub mod mfa_verify;
 pub mod oauth_clients;
+pub mod passkey_login;
+pub mod passkeys;
 pub mod password_forgot;
 pub mod password_reset;
 pub mod refresh;
@@ -80,6 +82,8 @@ pub const FUNCTIONS: &[&Function] = &[
     &authorize::FUNCTION,
     &consents::FUNCTION,
     &userinfo::FUNCTION,
+    &passkeys::FUNCTION,
+    &passkey_login::FUNCTION,
 ];
 
 /// Every function's routes, merged: what the local server serves.

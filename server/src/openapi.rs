@@ -155,6 +155,7 @@ fn path_parameter_description(name: &str) -> &'static str {
     match name {
         "username" => "Matched case-insensitively.",
         "client_id" => "The client's id, as its registration answered it.",
+        "id" => "The passkey's id, as its addition and the listing answer it.",
         other => panic!("path parameter {other} has no description here"),
     }
 }

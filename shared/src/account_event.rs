@@ -49,11 +49,19 @@ pub enum EventType {
     ConsentGiven,
     /// A person withdrew what they had allowed an app.
     ConsentWithdrawn,
+    /// A passkey was added to the account.
+    PasskeyAdded,
+    /// A passkey was removed (by its owner, or an admin).
+    PasskeyRemoved,
+    /// A passkey signed the person in.
+    PasskeyUsed,
+    /// A passkey's signature counter went back: a cloned authenticator, or a replay; refused.
+    PasskeyCounterRegressed,
 }
 
 impl EventType {
     /// Every type, in the order of the API document.
-    pub const ALL: [EventType; 28] = [
+    pub const ALL: [EventType; 32] = [
         EventType::SignedUp,
         EventType::Activated,
         EventType::ActivationResent,
@@ -82,6 +90,10 @@ impl EventType {
         EventType::ClientRemoved,
         EventType::ConsentGiven,
         EventType::ConsentWithdrawn,
+        EventType::PasskeyAdded,
+        EventType::PasskeyRemoved,
+        EventType::PasskeyUsed,
+        EventType::PasskeyCounterRegressed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +126,10 @@ impl EventType {
             EventType::ClientRemoved => "client_removed",
             EventType::ConsentGiven => "consent_given",
             EventType::ConsentWithdrawn => "consent_withdrawn",
+            EventType::PasskeyAdded => "passkey_added",
+            EventType::PasskeyRemoved => "passkey_removed",
+            EventType::PasskeyUsed => "passkey_used",
+            EventType::PasskeyCounterRegressed => "passkey_counter_regressed",
         }
     }
 

@@ -69,8 +69,14 @@ pub struct Config {
     /// refuses to start without it). Never logged.
     pub login_name_key: Option<String>,
     /// `MFA_ISSUER`: the issuer an authenticator app shows for the account (default: the
-    /// sender's name, `Accounts`).
+    /// sender's name, `Accounts`); also the name a passkey prompt shows.
     pub mfa_issuer: String,
+    /// `WEBAUTHN_RP_ID`: the passkeys' relying party ID (default: the host of
+    /// `PUBLIC_BASE_URL`, unless that is an IP address: then passkeys are off).
+    pub webauthn_rp_id: Option<String>,
+    /// `WEBAUTHN_ORIGINS`: the origins allowed to run passkey ceremonies, comma-separated
+    /// (default: the origin of `PUBLIC_BASE_URL`).
+    pub webauthn_origins: Vec<String>,
     /// `SIGNUP_HOOK_URL`, `TOKEN_HOOK_URL`, `HOOK_SECRET`: the hooks (`crate::hooks`).
     pub hooks: HooksConfig,
     /// How long access tokens and sign-ins last (`ACCESS_TOKEN_TTL`, `SESSION_IDLE_TTL`,
@@ -465,12 +471,26 @@ impl Config {
                 ),
             });
         }
+        let webauthn_rp_id = non_empty("WEBAUTHN_RP_ID").map(|v| v.trim().to_string());
+        let webauthn_origins =
+            crate::passkey::parse_origins(&non_empty("WEBAUTHN_ORIGINS").unwrap_or_default());
+        if (webauthn_rp_id.is_some() || !webauthn_origins.is_empty()) && !public_base_url.is_empty()
+        {
+            crate::passkey::relying_party(
+                webauthn_rp_id.as_deref(),
+                &webauthn_origins,
+                &public_base_url,
+                &mfa_issuer,
+            )?;
+        }
         Ok(Config {
             hooks,
             lifetimes,
             mfa_key,
             login_name_key,
             mfa_issuer,
+            webauthn_rp_id,
+            webauthn_origins,
             store,
             mail_from: mailbox(&sender_name, sender_address.trim()),
             mail,

@@ -65,15 +65,26 @@ pub fn amr(second: Option<Method>) -> Vec<String> {
         .collect()
 }
 
+/// The `amr` of a sign-in with a passkey (RFC 8176): proof of possession of a key (`hwk`),
+/// its use allowed by the person verified on the device (a fingerprint, a face, a PIN): two
+/// factors (`mfa`).
+pub fn passkey_amr() -> Vec<String> {
+    vec!["hwk".to_string(), "mfa".to_string()]
+}
+
 /// The assurance levels (`acr`) of a sign-in: the password alone, and with a second factor.
 pub const AAL1: &str = "aal1";
 pub const AAL2: &str = "aal2";
 
-/// The assurance level of a sign-in from its `amr`: [`AAL2`] with a second factor, else
+/// The assurance level of a sign-in from its `amr`: [`AAL2`] with a second factor (or a
+/// passkey, two in one), else
 /// [`AAL1`].
 pub fn acr(amr: &[String]) -> &'static str {
     let second = [Method::Totp, Method::RecoveryCode].map(Method::amr);
-    if amr.iter().any(|m| second.contains(&m.as_str())) {
+    if amr
+        .iter()
+        .any(|m| second.contains(&m.as_str()) || m == "hwk")
+    {
         AAL2
     } else {
         AAL1

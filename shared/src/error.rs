@@ -60,6 +60,20 @@ pub enum ApiError {
     /// No consent of the user for that client.
     #[error("consent not found")]
     ConsentNotFound,
+    /// A passkey the browser made that cannot be added: no ceremony of the account waits for
+    /// it (none, spent, expired), or it fails the relying party's checks (origin, RP ID, user
+    /// verification, signature), or its credential is registered already.
+    #[error("invalid passkey")]
+    InvalidPasskey,
+    /// No passkey of that id on the account.
+    #[error("passkey not found")]
+    PasskeyNotFound,
+    /// The account holds as many passkeys as it may.
+    #[error("too many passkeys")]
+    TooManyPasskeys(usize),
+    /// No relying party is configured here (passkeys are off).
+    #[error("passkeys are off")]
+    PasskeysUnavailable,
     /// A code of the second factor (or a recovery code) that is wrong, used, or too old.
     #[error("invalid MFA code")]
     InvalidMfaCode,
@@ -180,7 +194,8 @@ impl ApiError {
             | InvalidGrant
             | UnsupportedGrantType
             | InvalidAuthorizationCode
-            | InvalidMfaCode => StatusCode::BAD_REQUEST,
+            | InvalidMfaCode
+            | InvalidPasskey => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Unauthorized | InvalidToken | InvalidCredentials | InvalidMfaToken | InvalidClient => {
@@ -188,19 +203,17 @@ impl ApiError {
             }
             Forbidden(_) | AccountNotActivated | InsufficientScope(_) | StepUpRequired
             | SignUpRefused(_) => StatusCode::FORBIDDEN,
-            UserNotFound | NotFound | MfaNotEnabled | ClientNotFound | ConsentNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            UserNotFound | NotFound | MfaNotEnabled | ClientNotFound | ConsentNotFound
+            | PasskeyNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            UsernameTaken | EmailTaken | MfaAlreadyEnabled | TooManyClients(_) => {
-                StatusCode::CONFLICT
-            }
+            UsernameTaken | EmailTaken | MfaAlreadyEnabled | TooManyClients(_)
+            | TooManyPasskeys(_) => StatusCode::CONFLICT,
             ActivationTokenExpired | ResetTokenExpired | ConfirmationTokenExpired => {
                 StatusCode::GONE
             }
             TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             MailUnavailable(_) | StoreUnavailable(_) | WidgetsUnavailable | MfaUnavailable
-            | HookUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | PasskeysUnavailable | HookUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             UpstreamError(_) => StatusCode::BAD_GATEWAY,
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -243,6 +256,10 @@ impl ApiError {
             UserNotFound => "user_not_found",
             ClientNotFound => "client_not_found",
             ConsentNotFound => "consent_not_found",
+            InvalidPasskey => "invalid_passkey",
+            PasskeyNotFound => "passkey_not_found",
+            TooManyPasskeys(_) => "too_many_passkeys",
+            PasskeysUnavailable => "passkeys_unavailable",
             TooManyClients(_) => "too_many_clients",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
@@ -318,6 +335,13 @@ impl ApiError {
             UserNotFound => "No such user.".into(),
             ClientNotFound => "No such OAuth client.".into(),
             ConsentNotFound => "This account has allowed no such app anything.".into(),
+            InvalidPasskey => "This passkey cannot be added: ask for new options and try again."
+                .into(),
+            PasskeyNotFound => "This account has no such passkey.".into(),
+            TooManyPasskeys(limit) => {
+                format!("An account holds at most {limit} passkeys: remove one first.")
+            }
+            PasskeysUnavailable => "Passkeys are not configured here.".into(),
             TooManyClients(limit) => format!(
                 "{limit} OAuth clients are registered: remove one before registering another."
             ),

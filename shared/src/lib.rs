@@ -21,6 +21,7 @@ pub mod lambda;
 pub mod mail;
 pub mod mfa;
 pub mod pages;
+pub mod passkey;
 pub mod password;
 pub mod refresh_token;
 pub mod secret;

@@ -13,6 +13,11 @@ pub fn random_token(bytes: usize) -> Result<String, ApiError> {
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// `bytes`, base64url without padding.
+pub fn base64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// The token of a link in a mail (activation, password reset, address confirmation): 256
 /// random bits.
 pub fn link_token() -> Result<String, ApiError> {

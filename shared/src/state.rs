@@ -42,6 +42,8 @@ pub struct AppState {
     pub browser: Option<crate::browser::BrowserKey>,
     /// The hooks before a sign-up and before a token; `None` when neither is configured.
     pub hooks: Option<Arc<crate::hooks::Hooks>>,
+    /// The passkeys' relying party; `None` when passkeys are off (`crate::passkey`).
+    pub passkeys: Option<Arc<crate::passkey::RelyingParty>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +127,13 @@ impl AppState {
             hooks: crate::hooks::Hooks::new(&config.hooks)
                 .map_err(|e| StartupError::Hooks(e.to_string()))?
                 .map(Arc::new),
+            passkeys: crate::passkey::relying_party(
+                config.webauthn_rp_id.as_deref(),
+                &config.webauthn_origins,
+                &config.public_base_url,
+                &config.mfa_issuer,
+            )?
+            .map(Arc::new),
         })
     }
 }

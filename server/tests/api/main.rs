@@ -22,6 +22,7 @@ mod mfa;
 mod oauth;
 mod oauth_clients;
 mod pages;
+mod passkeys;
 mod process;
 mod races;
 mod recovery;
