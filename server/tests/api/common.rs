@@ -13,6 +13,9 @@ use shared::user::Role;
 use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The origin the tests' passkey ceremonies run on (the harness's relying party is
+/// `localhost`).
+pub const PASSKEY_ORIGIN: &str = "http://localhost:3000";
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
 /// What a service presents to `POST /auth/introspect` on the test servers.
@@ -174,6 +177,9 @@ impl Server {
                 "INTROSPECTION_KEY" => Some(INTROSPECTION_KEY.into()),
                 "MFA_ENCRYPTION_KEY" => Some(MFA_KEY.into()),
                 "LOGIN_NAME_KEY" => Some(LOGIN_NAME_KEY.into()),
+                // Passkeys' relying party: localhost, its pages at PASSKEY_ORIGIN.
+                "WEBAUTHN_RP_ID" => Some("localhost".into()),
+                "WEBAUTHN_ORIGINS" => Some(PASSKEY_ORIGIN.into()),
                 _ => None,
             }
         })

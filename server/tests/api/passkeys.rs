@@ -19,12 +19,8 @@ use url::Url;
 
 use crate::common::*;
 
-/// The relying party of these tests: `localhost`, its pages on port 3000.
-const RP: [(&str, &str); 2] = [
-    ("WEBAUTHN_RP_ID", "localhost"),
-    ("WEBAUTHN_ORIGINS", "http://localhost:3000"),
-];
-const ORIGIN: &str = "http://localhost:3000";
+/// The harness's relying party is `localhost`, its pages on [`PASSKEY_ORIGIN`].
+const ORIGIN: &str = PASSKEY_ORIGIN;
 
 /// The person at the authenticator: present and verified (a fingerprint, a face).
 struct Verified;
@@ -201,7 +197,7 @@ async fn sign_in(s: &Server, device: &mut Device, asked: Value) -> Reply {
 
 #[tokio::test]
 async fn a_passkey_is_added_with_a_step_up_and_signs_in_with_nothing_typed() {
-    let s = Server::start_with(&RP).await;
+    let s = Server::start().await;
     let token = s.user("pia").await;
     let mut laptop = Device::new(ORIGIN, false);
     // The options need the password (a fresh password-only sign-in is not enough).
@@ -368,7 +364,7 @@ async fn a_passkey_is_added_with_a_step_up_and_signs_in_with_nothing_typed() {
 
 #[tokio::test]
 async fn another_origin_a_cloned_authenticator_and_a_deactivated_account_are_refused() {
-    let s = Server::start_with(&RP).await;
+    let s = Server::start().await;
     let token = s.user("quin").await;
     let admin = s.admin("ada").await;
     let mut phone = Device::new(ORIGIN, true);
@@ -433,7 +429,7 @@ async fn another_origin_a_cloned_authenticator_and_a_deactivated_account_are_ref
 #[tokio::test]
 async fn without_a_relying_party_passkeys_are_off() {
     // The base URL's host is an IP address, and no RP ID is set: off, with a clear answer.
-    let s = Server::start().await;
+    let s = Server::start_with(&[("WEBAUTHN_RP_ID", ""), ("WEBAUTHN_ORIGINS", "")]).await;
     s.post("/auth/passkey/options", None, json!({}))
         .await
         .expect(503, Some("passkeys_unavailable"));
