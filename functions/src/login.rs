@@ -27,6 +27,8 @@ pub const FUNCTION: Function = Function::new(
     TableAction::UpdateItem,
     TableAction::DeleteItem,
     TableAction::ConditionCheckItem,
+    // Whether a second step may offer a passkey (the account's passkeys).
+    TableAction::Query,
 ])
 .hashes_passwords();
 

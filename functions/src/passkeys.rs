@@ -42,6 +42,8 @@ pub const FUNCTION: Function = Function::new(
 ])
 .hashes_passwords()
 .holds_mfa_key()
+// The notices of a passkey added or removed.
+.sends_mail()
 .records_events();
 
 /// POST /user/{username}/passkeys/options in openapi.json.

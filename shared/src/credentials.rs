@@ -18,6 +18,8 @@ pub enum Method {
     Totp,
     /// One of the account's recovery codes, each working once.
     RecoveryCode,
+    /// One of the account's passkeys (WebAuthn), its user verified on the device.
+    Passkey,
 }
 
 impl Method {
@@ -25,6 +27,7 @@ impl Method {
     pub const fn amr(self) -> &'static str {
         match self {
             Method::Totp | Method::RecoveryCode => "otp",
+            Method::Passkey => "hwk",
         }
     }
 }
@@ -35,6 +38,8 @@ pub enum Proof {
     Password(String),
     Totp(String),
     RecoveryCode(String),
+    /// A passkey's assertion (`navigator.credentials.get()`'s answer, its JSON form).
+    Passkey(Box<serde_json::Value>),
 }
 
 impl Proof {
@@ -44,15 +49,23 @@ impl Proof {
             Proof::Password(_) => None,
             Proof::Totp(_) => Some(Method::Totp),
             Proof::RecoveryCode(_) => Some(Method::RecoveryCode),
+            Proof::Passkey(_) => Some(Method::Passkey),
         }
     }
 }
 
-/// What a login's second step offers an account whose factor is `totp`: its app's codes and
-/// its recovery codes; nothing when the factor is not on (a login then needs no second step).
-pub fn second_step_methods(totp: Option<&TotpFactor>) -> Vec<Method> {
+/// What a login's second step offers an account whose factor is `totp`: its app's codes, its
+/// recovery codes, and its passkeys when it has some; nothing when the factor is not on (a
+/// login then needs no second step: a passkey alone signs in with two factors).
+pub fn second_step_methods(totp: Option<&TotpFactor>, has_passkeys: bool) -> Vec<Method> {
     match totp {
-        Some(f) if f.enabled => vec![Method::Totp, Method::RecoveryCode],
+        Some(f) if f.enabled => {
+            let mut methods = vec![Method::Totp, Method::RecoveryCode];
+            if has_passkeys {
+                methods.push(Method::Passkey);
+            }
+            methods
+        }
         _ => vec![],
     }
 }
@@ -80,11 +93,8 @@ pub const AAL2: &str = "aal2";
 /// passkey, two in one), else
 /// [`AAL1`].
 pub fn acr(amr: &[String]) -> &'static str {
-    let second = [Method::Totp, Method::RecoveryCode].map(Method::amr);
-    if amr
-        .iter()
-        .any(|m| second.contains(&m.as_str()) || m == "hwk")
-    {
+    let second = [Method::Totp, Method::RecoveryCode, Method::Passkey].map(Method::amr);
+    if amr.iter().any(|m| second.contains(&m.as_str())) {
         AAL2
     } else {
         AAL1
@@ -109,14 +119,18 @@ mod tests {
 
     #[test]
     fn the_second_step_offers_what_the_account_has() {
-        assert_eq!(second_step_methods(None), vec![]);
-        assert_eq!(second_step_methods(Some(&factor(false))), vec![]);
+        assert_eq!(second_step_methods(None, false), vec![]);
+        assert_eq!(second_step_methods(None, true), vec![], "a passkey alone");
+        assert_eq!(second_step_methods(Some(&factor(false)), true), vec![]);
         assert_eq!(
-            second_step_methods(Some(&factor(true))),
+            second_step_methods(Some(&factor(true)), false),
             vec![Method::Totp, Method::RecoveryCode]
         );
-        let names = serde_json::to_value(second_step_methods(Some(&factor(true)))).unwrap();
-        assert_eq!(names, serde_json::json!(["totp", "recovery_code"]));
+        let names = serde_json::to_value(second_step_methods(Some(&factor(true)), true)).unwrap();
+        assert_eq!(
+            names,
+            serde_json::json!(["totp", "recovery_code", "passkey"])
+        );
     }
 
     #[test]
@@ -127,6 +141,9 @@ mod tests {
             assert_eq!(amr(Some(method)), ["pwd", "otp"]);
             assert_eq!(acr(&amr(Some(method))), "aal2");
         }
+        assert_eq!(amr(Some(Method::Passkey)), ["pwd", "hwk"]);
+        assert_eq!(acr(&amr(Some(Method::Passkey))), "aal2");
+        assert_eq!(acr(&passkey_amr()), "aal2");
         assert_eq!(Proof::Password("p".into()).method(), None);
         assert_eq!(
             Proof::RecoveryCode("r".into()).method(),

@@ -223,6 +223,38 @@ pub fn mfa_disabled_notice(to: &str, username: &str, by_admin: bool) -> Mail {
     )
 }
 
+/// The notice that a passkey was added to the account.
+pub fn passkey_added_notice(to: &str, username: &str, name: &str) -> Mail {
+    notice(
+        to,
+        "A passkey was added",
+        username,
+        &format!(
+            "A passkey named \"{name}\" was just added to your account: it signs you in with \
+             your fingerprint, face or device PIN. If this was not you, remove it, reset your \
+             password at once and tell us."
+        ),
+    )
+}
+
+/// The notice that a passkey was removed, by its owner or by an admin.
+pub fn passkey_removed_notice(to: &str, username: &str, name: &str, by_admin: bool) -> Mail {
+    let who = if by_admin {
+        "by an administrator"
+    } else {
+        "from your account"
+    };
+    notice(
+        to,
+        "A passkey was removed",
+        username,
+        &format!(
+            "The passkey named \"{name}\" was just removed {who}: it no longer signs you in. \
+             If you did not ask for this, reset your password at once and tell us."
+        ),
+    )
+}
+
 /// The notice that new recovery codes were made (the previous ones no longer work).
 pub fn recovery_codes_replaced_notice(to: &str, username: &str) -> Mail {
     notice(

@@ -122,6 +122,20 @@ pub(crate) async fn first_step(s: &Server, name: &str) -> String {
     r["mfa_token"].as_str().unwrap().to_string()
 }
 
+/// A login's first step: its `mfa_token`, whatever methods it offers.
+pub(crate) async fn first_step_token(s: &Server, name: &str) -> String {
+    s.post(
+        "/auth",
+        None,
+        json!({"username": name, "password": PASSWORD}),
+    )
+    .await
+    .expect(200, None)["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 pub(crate) async fn second_step(s: &Server, mfa_token: &str, proof: Value) -> Reply {
     let mut body = proof;
     body["mfa_token"] = json!(mfa_token);

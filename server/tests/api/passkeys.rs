@@ -445,3 +445,120 @@ async fn without_a_relying_party_passkeys_are_off() {
         .await
         .expect(200, None);
 }
+
+#[tokio::test]
+async fn a_passkey_stands_in_for_the_second_factor_and_its_sign_in_is_a_step_up() {
+    let s = Server::start().await;
+    let enrolled = crate::mfa::enrolled(&s, "sol").await;
+    let mut phone = Device::new(ORIGIN, true);
+    let id = add(&s, &enrolled.token, "sol", &mut phone, "Phone").await;
+    let added = s
+        .mails()
+        .into_iter()
+        .filter(|m| m["to"] == email("sol"))
+        .any(|m| m["subject"] == "A passkey was added" && m["text"].to_string().contains("Phone"));
+    assert!(added, "a notice of the passkey added");
+    // The password's login offers the passkey at its second step ...
+    let first = s
+        .post(
+            "/auth",
+            None,
+            json!({"username": "sol", "password": PASSWORD}),
+        )
+        .await
+        .expect(200, None);
+    assert_eq!(
+        first["methods"],
+        json!(["totp", "recovery_code", "passkey"])
+    );
+    let mfa_token = first["mfa_token"].as_str().unwrap();
+    // ... whose options name the account's passkeys (no passkey_token: the mfa_token names it).
+    let options = s
+        .post(
+            "/auth/passkey/options",
+            None,
+            json!({"mfa_token": mfa_token}),
+        )
+        .await
+        .expect(200, None);
+    assert_eq!(
+        options["publicKey"]["allowCredentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(options.get("passkey_token").is_none(), "{options}");
+    let assertion = phone.get(&options).await;
+    let signed_in = crate::mfa::second_step(&s, mfa_token, json!({"credential": assertion}))
+        .await
+        .expect(200, None);
+    let claims = jwt_part(signed_in["token"].as_str().unwrap(), 1);
+    assert_eq!(claims["amr"], json!(["pwd", "hwk"]));
+    assert_eq!(claims["acr"], "aal2");
+    // The same assertion again, for a new login's token: refused (its ceremony is not that one).
+    let again = crate::mfa::first_step_token(&s, "sol").await;
+    crate::mfa::second_step(&s, &again, json!({"credential": assertion}))
+        .await
+        .expect(400, Some("invalid_mfa_code"));
+    // A code and a credential at once: which? Neither.
+    crate::mfa::second_step(
+        &s,
+        &again,
+        json!({"credential": assertion, "code": "123456"}),
+    )
+    .await
+    .expect(400, Some("validation_failed"));
+    // A passkey alone signs in with both factors: no code asked.
+    let by_passkey = sign_in(&s, &mut phone, json!({})).await.expect(200, None);
+    let token = by_passkey["token"].as_str().unwrap();
+    assert_eq!(jwt_part(token, 1)["acr"], "aal2");
+    // That sign-in is a step-up for 10 minutes: the factor goes off without a code ...
+    s.clock.advance(60);
+    s.delete("/user/sol/mfa", Some(token))
+        .await
+        .expect(204, None);
+    // ... and, past them, a passkey's removal asks again (no factor now: nothing to ask).
+    s.clock.advance(600);
+    s.delete(&format!("/user/sol/passkeys/{id}"), Some(token))
+        .await
+        .expect(204, None);
+    let removed = s
+        .mails()
+        .into_iter()
+        .filter(|m| m["to"] == email("sol"))
+        .any(|m| m["subject"] == "A passkey was removed");
+    assert!(removed, "a notice of the passkey removed");
+}
+
+#[tokio::test]
+async fn the_step_up_of_a_removal_asks_a_code_of_an_account_with_a_factor() {
+    let s = Server::start().await;
+    let enrolled = crate::mfa::enrolled(&s, "tam").await;
+    let mut phone = Device::new(ORIGIN, false);
+    let id = add(&s, &enrolled.token, "tam", &mut phone, "Phone").await;
+    // The enrolment's token is a password sign-in (aal1): a code is asked.
+    s.delete(&format!("/user/tam/passkeys/{id}"), Some(&enrolled.token))
+        .await
+        .expect(403, Some("step_up_required"));
+    let code = crate::mfa::code_at(&enrolled.secret, s.clock.now());
+    let r = s
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/user/tam/passkeys/{id}"),
+            Some(&enrolled.token),
+            Some(json!({ "code": code })),
+        )
+        .await;
+    r.expect(204, None);
+    // An admin removes another's without one; a non-admin may not.
+    let id = add(&s, &enrolled.token, "tam", &mut phone, "Phone 2").await;
+    let other = s.user("uma").await;
+    s.delete(&format!("/user/tam/passkeys/{id}"), Some(&other))
+        .await
+        .expect(403, Some("forbidden"));
+    let admin = s.admin("ada").await;
+    s.delete(&format!("/user/tam/passkeys/{id}"), Some(&admin))
+        .await
+        .expect(204, None);
+}

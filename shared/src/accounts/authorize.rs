@@ -873,6 +873,7 @@ async fn code_step(
         mfa_token: Field::Given(mfa_token.clone()),
         code: totp,
         recovery_code: recovery,
+        credential: Field::Missing,
     };
     match prove_second_step(state, body, false).await {
         Ok(proven) => signed_in_now(state, key, headers, request, &proven.user, proven.amr).await,

@@ -128,14 +128,25 @@ pub struct MfaLoginBody {
     #[garde(custom(optional))]
     #[schema(value_type = String, max_length = 512)]
     pub recovery_code: Field<String>,
+    /// A passkey's assertion (`navigator.credentials.get()`'s answer, its JSON form) for the
+    /// options `POST /auth/passkey/options` `{"mfa_token"}` answered.
+    #[serde(default)]
+    #[garde(skip)]
+    #[schema(value_type = Object)]
+    pub credential: Field<serde_json::Value>,
 }
 
 impl Validate for MfaLoginBody {
     type Command = (String, Option<Proof>);
     fn command(self) -> Self::Command {
-        let proof = match (given(self.code), given(self.recovery_code)) {
-            (Some(c), None) => Some(Proof::Totp(c)),
-            (None, Some(r)) => Some(Proof::RecoveryCode(r)),
+        let credential = match self.credential {
+            Field::Given(v) => Some(v),
+            _ => None,
+        };
+        let proof = match (given(self.code), given(self.recovery_code), credential) {
+            (Some(c), None, None) => Some(Proof::Totp(c)),
+            (None, Some(r), None) => Some(Proof::RecoveryCode(r)),
+            (None, None, Some(v)) => Some(Proof::Passkey(Box::new(v))),
             _ => None,
         };
         (self.mfa_token.into_string(), proof)
@@ -257,7 +268,9 @@ pub(crate) async fn step_up(state: &AppState, auth: &Auth, proof: Option<Proof>)
     }
     match proof {
         Some(Proof::Totp(code)) => prove_step(state, &auth.user, &factor, &code, false).await,
-        Some(Proof::RecoveryCode(_) | Proof::Password(_)) | None => Err(ApiError::StepUpRequired),
+        Some(Proof::RecoveryCode(_) | Proof::Password(_) | Proof::Passkey(_)) | None => {
+            Err(ApiError::StepUpRequired)
+        }
     }
 }
 
@@ -418,7 +431,7 @@ pub(crate) async fn prove_second_step(
     let Some(proof) = proof else {
         return Err(ApiError::field(
             "code",
-            "give either code or recovery_code, not both",
+            "give one of code, recovery_code and credential",
         ));
     };
     let keys = keys(state)?;
@@ -440,7 +453,8 @@ pub(crate) async fn prove_second_step(
     // A proof of a method the account's second step offers.
     let method = proof
         .method()
-        .filter(|m| credentials::second_step_methods(Some(&factor)).contains(m))
+        // (Whether the account has passkeys, a passkey's proof finds out.)
+        .filter(|m| credentials::second_step_methods(Some(&factor), true).contains(m))
         .ok_or(ApiError::InvalidMfaCode)?;
     let amr = credentials::amr(Some(method));
     let scope = still_allowed(&user, &challenge.scope);
@@ -454,6 +468,9 @@ pub(crate) async fn prove_second_step(
     let proven = match proof {
         Proof::Totp(code) => prove_step(state, &user, &factor, &code, true).await,
         Proof::RecoveryCode(code) => prove_recovery_code(state, keys, &user, &code, now).await,
+        Proof::Passkey(assertion) => {
+            super::passkeys::prove_passkey_step(state, &user, &hash, *assertion).await
+        }
         Proof::Password(_) => Err(ApiError::InvalidMfaCode),
     };
     match proven {
@@ -587,7 +604,9 @@ pub async fn replace_recovery_codes(
         Some(Proof::Password(password)) => {
             verify_own_password(state, &auth.user, &password).await?
         }
-        Some(Proof::RecoveryCode(_)) | None => return Err(ApiError::StepUpRequired),
+        Some(Proof::RecoveryCode(_) | Proof::Passkey(_)) | None => {
+            return Err(ApiError::StepUpRequired);
+        }
     }
     let (codes, macs) = recovery_codes(keys, &auth.user.user_id)?;
     if !state

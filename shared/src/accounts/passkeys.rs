@@ -11,14 +11,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Uuid,
+    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Uuid,
 };
 
 use super::mfa::{STEP_UP_SECS, optional};
 use super::{
-    LoginResponse, ProofBody, at_least_min_duration, login_key, record_failed_login, sign_in,
-    take_attempt, target_user, token_hook, verify_own_password,
+    LoginResponse, ProofBody, at_least_min_duration, login_key, record_failed_login, send_notice,
+    sign_in, take_attempt, target_user, token_hook, verify_own_password,
 };
 use crate::auth::Auth;
 use crate::clock::rfc3339;
@@ -26,6 +26,7 @@ use crate::credentials;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Actor, Event, EventType};
 use crate::input::{Field, Validate};
+use crate::mail::{passkey_added_notice, passkey_removed_notice};
 use crate::passkey::RelyingParty;
 use crate::secret::{random_token, token_hash};
 use crate::state::AppState;
@@ -157,7 +158,8 @@ impl Validate for RenamePasskeyBody {
 }
 
 /// `{}` for a discoverable sign-in (the browser offers the passkeys it holds for this
-/// service), or `{"username"}` to sign in as that account only.
+/// service), `{"username"}` to sign in as that account only, or `{"mfa_token"}` for a login's
+/// second step (the account's passkeys named).
 #[derive(Debug, Default, Deserialize, garde::Validate, ToSchema)]
 #[schema(as = PasskeyOptionsRequest)]
 pub struct PasskeyOptionsBody {
@@ -165,14 +167,31 @@ pub struct PasskeyOptionsBody {
     #[garde(custom(optional))]
     #[schema(value_type = String, max_length = 512)]
     pub username: Field<String>,
+    /// The `mfa_token` a password login answered: the options of its second step.
+    #[serde(default)]
+    #[garde(custom(optional))]
+    #[schema(value_type = String, max_length = 512)]
+    pub mfa_token: Field<String>,
+}
+
+/// What a sign-in's options are for.
+pub enum OptionsFor {
+    /// A sign-in with a passkey, for a username or any account.
+    SignIn(Option<String>),
+    /// The second step of the login of this `mfa_token`.
+    SecondStep(String),
 }
 
 impl Validate for PasskeyOptionsBody {
-    type Command = Option<String>;
-    fn command(self) -> Option<String> {
-        match self.username {
-            Field::Given(u) => Some(u),
+    type Command = OptionsFor;
+    fn command(self) -> OptionsFor {
+        let given = |f: Field<String>| match f {
+            Field::Given(v) => Some(v),
             _ => None,
+        };
+        match (given(self.username), given(self.mfa_token)) {
+            (_, Some(token)) => OptionsFor::SecondStep(token),
+            (username, None) => OptionsFor::SignIn(username),
         }
     }
 }
@@ -228,8 +247,10 @@ pub struct PasskeyRequestOptions {
     #[serde(rename = "publicKey")]
     #[schema(value_type = Object)]
     pub public_key: Value,
-    /// Single use; valid for `expires_in` seconds.
-    pub passkey_token: String,
+    /// Single use; valid for `expires_in` seconds. Not given for a second step (its
+    /// `mfa_token` names the ceremony).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passkey_token: Option<String>,
     pub expires_in: i64,
 }
 
@@ -391,6 +412,10 @@ pub async fn add_passkey(
         .detail("passkey_id", record.id.as_str());
     events::record(state, event).await;
     tracing::info!(user_id = %user.user_id, passkey_id = %record.id, "passkey added");
+    let notice = passkey_added_notice(&user.email, &user.username, &record.name);
+    if let Err(e) = send_notice(state, &notice).await {
+        tracing::error!(error = %e, "notice of a passkey added not sent");
+    }
     Ok(PasskeyView::from(&record))
 }
 
@@ -446,7 +471,11 @@ pub async fn remove_passkey(
     if auth.is_self(username) {
         super::mfa::step_up(state, auth, code.map(credentials::Proof::Totp)).await?;
     }
-    if id.len() > 64 || !state.store.remove_passkey(&user.user_id, id).await? {
+    let held = state.store.passkeys(&user.user_id).await?;
+    let Some(removed) = held.into_iter().find(|p| p.id == id) else {
+        return Err(ApiError::PasskeyNotFound);
+    };
+    if !state.store.remove_passkey(&user.user_id, id).await? {
         return Err(ApiError::PasskeyNotFound);
     }
     let event = Event::new(EventType::PasskeyRemoved, &user)
@@ -455,6 +484,11 @@ pub async fn remove_passkey(
         .detail("passkey_id", id);
     events::record(state, event).await;
     tracing::info!(user_id = %user.user_id, passkey_id = %id, "passkey removed");
+    let by_admin = !auth.is_self(username);
+    let notice = passkey_removed_notice(&user.email, &user.username, &removed.name, by_admin);
+    if let Err(e) = send_notice(state, &notice).await {
+        tracing::error!(error = %e, "notice of a passkey removed not sent");
+    }
     Ok(())
 }
 
@@ -466,17 +500,17 @@ pub async fn passkey_request_options(
     state: &AppState,
     body: PasskeyOptionsBody,
 ) -> ApiResult<PasskeyRequestOptions> {
-    let username = body.validate()?;
+    let username = match body.validate()? {
+        OptionsFor::SignIn(username) => username,
+        OptionsFor::SecondStep(mfa_token) => {
+            return second_step_options(state, &mfa_token).await;
+        }
+    };
     let rp = relying_party(state)?;
     let (options, authentication) = rp
         .webauthn
         .start_discoverable_authentication()
         .map_err(|e| ApiError::Internal(format!("passkey options: {e}")))?;
-    let public_key = serde_json::to_value(&options)
-        .map_err(|e| ApiError::Internal(format!("passkey options: {e}")))?
-        .get_mut("publicKey")
-        .map(Value::take)
-        .unwrap_or_default();
     let token = crate::secret::link_token()?;
     let now = state.clock.now();
     state
@@ -492,10 +526,160 @@ pub async fn passkey_request_options(
         })
         .await?;
     Ok(PasskeyRequestOptions {
-        public_key,
-        passkey_token: token,
+        public_key: public_key_of(&options)?,
+        passkey_token: Some(token),
         expires_in: CEREMONY_TTL_SECS,
     })
+}
+
+/// The `publicKey` member of options as webauthn-rs writes them.
+fn public_key_of(options: &impl Serialize) -> ApiResult<Value> {
+    Ok(serde_json::to_value(options)
+        .map_err(|e| ApiError::Internal(format!("passkey options: {e}")))?
+        .get_mut("publicKey")
+        .map(Value::take)
+        .unwrap_or_default())
+}
+
+/// The key of a login's second-step ceremony: its `mfa_token`'s.
+fn second_step_key(mfa_token_hash: &str) -> String {
+    token_hash(&format!("passkey-second-step:{mfa_token_hash}"))
+}
+
+/// The options of a login's second step with a passkey: the account's passkeys named (the
+/// password was right: nothing is told that the login did not know). Counts one of the
+/// `mfa_token`'s tries.
+async fn second_step_options(
+    state: &AppState,
+    mfa_token: &str,
+) -> ApiResult<PasskeyRequestOptions> {
+    let rp = relying_party(state)?;
+    let hash = token_hash(mfa_token);
+    let now = state.clock.now();
+    let challenge = state
+        .store
+        .attempt_challenge(&hash, now)
+        .await?
+        .ok_or(ApiError::InvalidMfaToken)?;
+    let user = state
+        .store
+        .find_user_by_id(&challenge.user_id, now)
+        .await?
+        .filter(|u| u.activated && u.auth_epoch == challenge.epoch)
+        .ok_or(ApiError::InvalidMfaToken)?;
+    let held = state
+        .store
+        .passkeys(&user.user_id)
+        .await?
+        .iter()
+        .map(|p| parsed::<Passkey>(&p.credential))
+        .collect::<ApiResult<Vec<_>>>()?;
+    if held.is_empty() {
+        return Err(ApiError::PasskeyNotFound);
+    }
+    let (options, authentication) = rp
+        .webauthn
+        .start_passkey_authentication(&held)
+        .map_err(|e| ApiError::Internal(format!("passkey options: {e}")))?;
+    state
+        .store
+        .put_ceremony(&Ceremony {
+            key_hash: second_step_key(&hash),
+            bound_to: format!("mfa:{}", user.user_id),
+            state: json::<PasskeyAuthentication>(&authentication)?,
+            expires_at: now + CEREMONY_TTL_SECS,
+        })
+        .await?;
+    Ok(PasskeyRequestOptions {
+        public_key: public_key_of(&options)?,
+        passkey_token: None,
+        expires_in: CEREMONY_TTL_SECS,
+    })
+}
+
+/// A login's second step with a passkey (`POST /auth/mfa` `{"mfa_token", "credential"}`): the
+/// assertion for the options of that `mfa_token`, by one of `user`'s passkeys. Every refusal is
+/// `InvalidMfaCode`, as a wrong code is.
+pub(crate) async fn prove_passkey_step(
+    state: &AppState,
+    user: &UserRecord,
+    mfa_token_hash: &str,
+    assertion: Value,
+) -> ApiResult<()> {
+    let rp = relying_party(state)?;
+    let credential: PublicKeyCredential =
+        serde_json::from_value(assertion).map_err(|_| ApiError::InvalidMfaCode)?;
+    let now = state.clock.now();
+    let ceremony = state
+        .store
+        .take_ceremony(&second_step_key(mfa_token_hash), now)
+        .await?
+        .filter(|c| c.bound_to == format!("mfa:{}", user.user_id))
+        .ok_or(ApiError::InvalidMfaCode)?;
+    let authentication: PasskeyAuthentication = parsed(&ceremony.state)?;
+    let passkey = state
+        .store
+        .passkey_by_credential(&crate::secret::base64url(credential.get_credential_id()))
+        .await?
+        .filter(|p| p.user_id == user.user_id)
+        .ok_or(ApiError::InvalidMfaCode)?;
+    let mut stored: Passkey = parsed(&passkey.credential)?;
+    let result = match rp
+        .webauthn
+        .finish_passkey_authentication(&credential, &authentication)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(user_id = %user.user_id, error = %e, "a passkey at the second step was refused");
+            if matches!(
+                e,
+                webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise
+            ) {
+                counter_regressed(state, user, &passkey.id).await;
+            }
+            return Err(ApiError::InvalidMfaCode);
+        }
+    };
+    record_use(state, user, &passkey, &mut stored, &result, now)
+        .await
+        .map_err(|e| match e {
+            ApiError::InvalidCredentials => ApiError::InvalidMfaCode,
+            other => other,
+        })
+}
+
+/// Keeps what a passkey's use changed (its counter, its backup state) and when; a counter that
+/// did not move on (a copy racing the original) is refused and recorded.
+async fn record_use(
+    state: &AppState,
+    user: &UserRecord,
+    passkey: &PasskeyRecord,
+    stored: &mut Passkey,
+    result: &webauthn_rs::prelude::AuthenticationResult,
+    now: i64,
+) -> ApiResult<()> {
+    stored.update_credential(result);
+    match state
+        .store
+        .use_passkey(
+            &user.user_id,
+            &passkey.id,
+            result.counter(),
+            &json(stored)?,
+            now,
+        )
+        .await?
+    {
+        PasskeyUse::Recorded => {}
+        PasskeyUse::CounterRegressed => {
+            counter_regressed(state, user, &passkey.id).await;
+            return Err(ApiError::InvalidCredentials);
+        }
+        PasskeyUse::Gone => return Err(ApiError::InvalidCredentials),
+    }
+    let event = Event::new(EventType::PasskeyUsed, user).detail("passkey_id", passkey.id.as_str());
+    events::record(state, event).await;
+    Ok(())
 }
 
 /// `POST /auth/passkey`: a sign-in with a passkey, answered as a login is (`amr` `["hwk",
@@ -588,32 +772,12 @@ async fn passkey_sign_in_now(
         .await;
         return Err(ApiError::InvalidCredentials);
     }
-    stored.update_credential(&result);
-    match state
-        .store
-        .use_passkey(
-            &user.user_id,
-            &passkey.id,
-            result.counter(),
-            &json(&stored)?,
-            now,
-        )
-        .await?
-    {
-        PasskeyUse::Recorded => {}
-        PasskeyUse::CounterRegressed => {
-            counter_regressed(state, &user, &passkey.id).await;
-            return Err(ApiError::InvalidCredentials);
-        }
-        PasskeyUse::Gone => return Err(ApiError::InvalidCredentials),
-    }
+    record_use(state, &user, &passkey, &mut stored, &result, now).await?;
     state.store.clear_login_failures(&key).await?;
     let scope = super::session::allowed_scopes(&user);
     let amr = credentials::passkey_amr();
     let ext = token_hook(state, &user, &scope, &amr).await?;
     let pair = sign_in(state, &user, scope, amr, ext).await?;
-    let event = Event::new(EventType::PasskeyUsed, &user).detail("passkey_id", passkey.id.as_str());
-    events::record(state, event).await;
     tracing::info!(user_id = %user.user_id, passkey_id = %passkey.id, "user logged in with a passkey");
     Ok(pair)
 }

@@ -365,7 +365,12 @@ pub(crate) async fn check_password(
     // With a second factor on, a right password proves nothing yet: after earlier failures
     // (wrong codes among them) the count stays until a code proves right, else each right
     // password would wipe what wrong codes built, and codes could be guessed without end.
-    let methods = second_step_methods(state.store.factor(&user.user_id).await?.as_ref());
+    let factor = state.store.factor(&user.user_id).await?;
+    let has_passkeys = match &factor {
+        Some(f) if f.enabled => !state.store.passkeys(&user.user_id).await?.is_empty(),
+        _ => false,
+    };
+    let methods = second_step_methods(factor.as_ref(), has_passkeys);
     let mfa_on = !methods.is_empty();
     if !mfa_on || attempts <= 1 {
         state.store.clear_login_failures(&login_key).await?;
