@@ -24,6 +24,7 @@ pub const FUNCTION: Function = Function::new(
         Route::post("/oauth/authorize", |m| on(m, authorize_form)).doc(DOC_POST),
         Route::get("/oauth/logout", |m| on(m, logout)).doc(DOC_LOGOUT),
         Route::post("/oauth/logout", |m| on(m, logout_form)).doc(DOC_LOGOUT_FORM),
+        Route::get("/assets/passkey.js", |m| on(m, passkey_script)).doc(DOC_SCRIPT),
     ],
 )
 .counts_login_names()
@@ -71,6 +72,21 @@ const DOC_GET: Doc = Doc::new(
     ),
     UNAVAILABLE,
 ]);
+
+/// GET /assets/passkey.js in openapi.json.
+const DOC_SCRIPT: Doc = Doc::new(
+    "passkeyScript",
+    "The hosted sign-in pages' script: passkeys offered beside the password and the code",
+)
+.description(
+    "Served where passkeys are on, named by the pages that offer them (their policy allows      script from this service only, and none inline).",
+)
+.answers(&[Answer::script(200, "The script").headers(shared::api_doc::CACHED)]);
+
+/// The pages' script.
+pub async fn passkey_script() -> Response {
+    shared::pages::passkey_script()
+}
 
 /// Both routes answer pages only, their failures too.
 const UNAVAILABLE: Answer = Answer::page(503, "A dependency is unavailable");

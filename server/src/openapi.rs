@@ -117,6 +117,9 @@ fn answer(a: &Answer, schemas: &mut Schemas) -> Value {
     if let Some(html) = a.html {
         kinds.push(("text/html", schema_json(html(schemas))));
     }
+    if a.script {
+        kinds.push(("text/javascript", json!({ "type": "string" })));
+    }
     if !kinds.is_empty() {
         out["content"] = content(&kinds);
     }

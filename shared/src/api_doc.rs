@@ -166,6 +166,8 @@ pub struct Answer {
     pub description: &'static str,
     pub json: Option<SchemaFn>,
     pub html: Option<SchemaFn>,
+    /// A script (`text/javascript`): the hosted pages' own.
+    pub script: bool,
     pub headers: &'static [Header],
 }
 
@@ -177,6 +179,7 @@ impl Answer {
             description,
             json: Some(named::<T>),
             html: None,
+            script: false,
             headers: &[],
         }
     }
@@ -188,6 +191,7 @@ impl Answer {
             description,
             json: None,
             html: None,
+            script: false,
             headers: &[],
         }
     }
@@ -199,6 +203,19 @@ impl Answer {
             description,
             json: None,
             html: Some(html),
+            script: false,
+            headers: &[],
+        }
+    }
+
+    /// `status` with a script (`text/javascript`).
+    pub const fn script(status: u16, description: &'static str) -> Answer {
+        Answer {
+            status,
+            description,
+            json: None,
+            html: None,
+            script: true,
             headers: &[],
         }
     }

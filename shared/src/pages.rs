@@ -16,6 +16,13 @@ use axum::response::{Html, IntoResponse, Response};
 /// Allows only what the pages use: their inline style, and forms posting to this service.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// What a page that offers passkeys allows besides: its script, a file of this service
+/// ([`PASSKEY_SCRIPT`]), and that script's requests for options, to this service.
+const SCRIPT_POLICY: &str = "script-src 'self'; connect-src 'self'; ";
+
+/// The script of the pages that offer passkeys, served at `GET /assets/passkey.js`.
+pub const PASSKEY_SCRIPT: &str = include_str!("../assets/passkey.js");
+
 /// The one style sheet, inline in every page (the CSP allows inline style and nothing else).
 static STYLE: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -49,7 +56,7 @@ fn page(status: StatusCode, title: &str, body: Markup) -> Response {
 /// The CSP of a page whose form's answer redirects to `origin` (an app's): `form-action`
 /// governs the redirects after a form's post too, so the app's origin is allowed there, and
 /// nothing else changes.
-fn policy_sending_to(origin: &str) -> Option<HeaderValue> {
+fn policy_sending_to(origin: &str, script: bool) -> Option<HeaderValue> {
     // An origin is `scheme://host[:port]` as the URL standard writes it: nothing in it can end
     // the directive, but it is checked all the same.
     if origin.is_empty()
@@ -59,10 +66,13 @@ fn policy_sending_to(origin: &str) -> Option<HeaderValue> {
     {
         return None;
     }
-    let policy = CONTENT_SECURITY_POLICY.replace(
+    let mut policy = CONTENT_SECURITY_POLICY.replace(
         "form-action 'self'",
         &format!("form-action 'self' {origin}"),
     );
+    if script {
+        policy = policy.replace("style-src", &format!("{SCRIPT_POLICY}style-src"));
+    }
     HeaderValue::from_str(&policy).ok()
 }
 
@@ -73,8 +83,25 @@ fn page_sending_to(
     body: Markup,
     origin: Option<&str>,
 ) -> Response {
+    page_with(status, title, body, origin, false)
+}
+
+/// A page whose forms may end in a redirect to `origin`, with the passkeys' script when
+/// `script`.
+fn page_with(
+    status: StatusCode,
+    title: &str,
+    body: Markup,
+    origin: Option<&str>,
+    script: bool,
+) -> Response {
     // The style sheet is this module's own constant text, never a caller's.
-    let style = html! { style { (PreEscaped(STYLE.as_str())) } };
+    let style = html! {
+        style { (PreEscaped(STYLE.as_str())) }
+        @if script {
+            script src="../assets/passkey.js" defer {}
+        }
+    };
     let html = document(
         title,
         style,
@@ -83,7 +110,7 @@ fn page_sending_to(
     let mut response = (status, Html(html.into_string())).into_response();
     let headers = response.headers_mut();
     let policy = origin
-        .and_then(policy_sending_to)
+        .and_then(|o| policy_sending_to(o, script))
         .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     // Pages are reached by links that hold a token: it must not travel on in a Referer.
@@ -92,6 +119,27 @@ fn page_sending_to(
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+/// `GET /assets/passkey.js`: the pages' script ([`PASSKEY_SCRIPT`]), cached a while (the
+/// pages name it without a version: five minutes is how long a new release may take to reach a
+/// browser that has it).
+pub fn passkey_script() -> Response {
+    let mut response = (StatusCode::OK, PASSKEY_SCRIPT).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
@@ -211,10 +259,16 @@ pub fn sign_in_page(
     carried: Carried,
     login: &str,
     error: Option<&str>,
+    passkey: Option<Carried>,
 ) -> Response {
     let name = Input {
         kind: "text",
-        autocomplete: "username",
+        // The browser's autofill offers passkeys too where the page offers them.
+        autocomplete: if passkey.is_some() {
+            "username webauthn"
+        } else {
+            "username"
+        },
         minlength: None,
         maxlength: MAX_EMAIL_CHARS,
         value: Some(login),
@@ -234,9 +288,32 @@ pub fn sign_in_page(
             (field("password", "Password", password, None, None))
             button type="submit" { "Sign in" }
         }
+        @if let Some(passkey) = passkey {
+            (passkey_offer(passkey, "Sign in with a passkey", true))
+        }
         p { a href="../password/forgot" { "Forgot your password?" } }
     };
-    page_sending_to(status, "Sign in", body, Some(app.origin))
+    let script = passkey.is_some();
+    page_with(status, "Sign in", body, Some(app.origin), script)
+}
+
+/// What a page that offers passkeys holds (the script, [`PASSKEY_SCRIPT`], shows it and posts
+/// its form): a button, hidden until the script finds the browser able; a status line; and the
+/// hidden form of step `carried` the script fills with the browser's answer.
+fn passkey_offer(carried: Carried, label: &str, sign_in: bool) -> Markup {
+    html! {
+        div id="passkey" hidden data-options="../auth/passkey/options" {
+            button type="button" id="passkey-button" class="secondary" { (label) }
+            p id="passkey-status" class="error" role="status" {}
+        }
+        form id="passkey-form" method="post" action="authorize" hidden {
+            (hidden(carried))
+            @if sign_in {
+                input type="hidden" name="passkey_token" value="";
+            }
+            input type="hidden" name="credential" value="";
+        }
+    }
 }
 
 /// The second step of a hosted sign-in: a code from the authenticator app, or else a recovery
@@ -246,6 +323,7 @@ pub fn second_step_page(
     app: &App,
     carried: Carried,
     error: Option<&str>,
+    passkey: Option<Carried>,
 ) -> Response {
     let code = Input {
         kind: "text",
@@ -262,8 +340,12 @@ pub fn second_step_page(
             (field("code", "Code", code, Some(hint), error))
             button type="submit" { "Continue" }
         }
+        @if let Some(passkey) = passkey {
+            (passkey_offer(passkey, "Use a passkey instead", false))
+        }
     };
-    page_sending_to(status, "Enter your code", body, Some(app.origin))
+    let script = passkey.is_some();
+    page_with(status, "Enter your code", body, Some(app.origin), script)
 }
 
 /// The consent page: the app, what it asks for (each scope with what it means), and two

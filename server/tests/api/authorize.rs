@@ -12,7 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::common::{BROWSER_ACCEPT, PASSWORD, Reply, Server, jwt_part};
+use crate::common::{BROWSER_ACCEPT, PASSKEY_ORIGIN, PASSWORD, Reply, Server, jwt_part};
 use crate::mfa::{code_at, enrol};
 
 const REDIRECT: &str = "https://shop.example.com/callback";
@@ -241,7 +241,16 @@ async fn a_person_signs_in_on_the_hosted_page_and_the_app_gets_tokens_and_an_id_
         "the login hint"
     );
     assert!(page.text.contains("Forgot your password?"));
-    assert!(!page.text.contains("<script"));
+    // One script, the service's own file (passkeys are on: the harness's relying party), and
+    // none inline.
+    assert_eq!(page.text.matches("<script").count(), 1, "{}", page.text);
+    assert!(
+        page.text
+            .contains(r#"<script src="../assets/passkey.js" defer></script>"#),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains(r#"autocomplete="username webauthn""#));
     assert_eq!(page.header("x-frame-options"), Some("DENY"));
     assert_eq!(page.header("cache-control"), Some("no-store"));
     // The form's answer redirects to the app: a browser follows it only if the policy's
@@ -253,6 +262,10 @@ async fn a_person_signs_in_on_the_hosted_page_and_the_app_gets_tokens_and_an_id_
                 .replace(
                     "form-action 'self'",
                     "form-action 'self' https://shop.example.com"
+                )
+                .replace(
+                    "style-src",
+                    "script-src 'self'; connect-src 'self'; style-src"
                 )
                 .as_str()
         )
@@ -942,4 +955,119 @@ async fn the_openidconnect_crate_signs_a_person_in_and_verifies_the_id_token() {
 
     // A nonce of another request: the crate refuses the token.
     assert!(id_token.claims(&verifier, &Nonce::new_random()).is_err());
+}
+
+#[tokio::test]
+async fn a_passkey_signs_in_on_the_hosted_page_and_stands_in_at_its_second_step() {
+    use crate::passkeys::{Device, add};
+    let s = Server::start().await;
+    let admin = s.admin("boss").await;
+    let app = register(&s, &admin, json!({})).await;
+    let token = s.user("pia").await;
+    let mut laptop = Device::new(PASSKEY_ORIGIN, false);
+    add(&s, &token, "pia", &mut laptop, "Laptop").await;
+
+    // The sign-in page's second form is the passkey's, its script's to fill and post.
+    let mut b = Browser::new(&s);
+    let page = b.get(&request(&app, &[])).await;
+    let fill = |page: &Reply, index: usize, pairs: &[(&str, String)]| {
+        let mut fields = hidden_fields(&page.text, index);
+        for (name, value) in pairs {
+            let at = fields
+                .iter()
+                .position(|(k, _)| k == name)
+                .unwrap_or_else(|| panic!("no field {name}: {fields:?}"));
+            fields[at].1 = value.clone();
+        }
+        fields
+    };
+    let options = s
+        .post("/auth/passkey/options", None, json!({}))
+        .await
+        .expect(200, None);
+    let assertion = laptop.get(&options).await;
+    let fields = fill(
+        &page,
+        1,
+        &[
+            (
+                "passkey_token",
+                options["passkey_token"].as_str().unwrap().into(),
+            ),
+            ("credential", assertion.to_string()),
+        ],
+    );
+    assert!(fields.contains(&("step".into(), "passkey".into())));
+    // The same form, replayed (its ceremony spent) or without its CSRF token, is refused.
+    let mut stranger = Browser::new(&s);
+    let r = stranger.post_form(&fields).await;
+    assert_eq!(r.status.as_u16(), 403, "no CSRF cookie: {}", r.text);
+    let back = back_at_app(&b.post_form(&fields).await);
+    let r = b.post_form(&fields).await;
+    assert_eq!(r.status.as_u16(), 401, "{}", r.text);
+    assert!(
+        r.text.contains("That passkey was not accepted"),
+        "{}",
+        r.text
+    );
+    let tokens = redeem(&s, &app, &back["code"], VERIFIER)
+        .await
+        .expect(200, None);
+    let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
+    assert_eq!(id_token["amr"], json!(["hwk", "mfa"]));
+    assert_eq!(id_token["acr"], "aal2");
+
+    // With a second factor on, the second step's page offers the passkey beside the code.
+    let enrolled = crate::mfa::enrolled(&s, "sol").await;
+    let mut phone = Device::new(PASSKEY_ORIGIN, true);
+    add(&s, &enrolled.token, "sol", &mut phone, "Phone").await;
+    let mut b = Browser::new(&s);
+    let second = sign_in(&mut b, &app, "sol", &[]).await;
+    assert_eq!(second.status.as_u16(), 200, "{}", second.text);
+    assert!(
+        second.text.contains("Use a passkey instead"),
+        "{}",
+        second.text
+    );
+    let step = hidden_fields(&second.text, 1);
+    let mfa_token = step
+        .iter()
+        .find(|(k, _)| k == "mfa_token")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let options = s
+        .post(
+            "/auth/passkey/options",
+            None,
+            json!({"mfa_token": mfa_token}),
+        )
+        .await
+        .expect(200, None);
+    let assertion = phone.get(&options).await;
+    let fields = fill(&second, 1, &[("credential", assertion.to_string())]);
+    assert!(fields.contains(&("offer_passkey".into(), "yes".into())));
+    let back = back_at_app(&b.post_form(&fields).await);
+    let tokens = redeem(&s, &app, &back["code"], VERIFIER)
+        .await
+        .expect(200, None);
+    let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
+    assert_eq!(id_token["amr"], json!(["pwd", "hwk"]));
+}
+
+#[tokio::test]
+async fn without_passkeys_the_hosted_pages_run_no_script() {
+    let s = Server::start_with(&[("WEBAUTHN_RP_ID", ""), ("WEBAUTHN_ORIGINS", "")]).await;
+    let admin = s.admin("boss").await;
+    let app = register(&s, &admin, json!({})).await;
+    let mut b = Browser::new(&s);
+    let page = b.get(&request(&app, &[])).await;
+    assert_eq!(page.status.as_u16(), 200, "{}", page.text);
+    assert!(!page.text.contains("<script"), "{}", page.text);
+    assert!(!page.text.contains("passkey"), "{}", page.text);
+    assert!(
+        !page
+            .header("content-security-policy")
+            .unwrap()
+            .contains("script-src"),
+    );
 }

@@ -107,13 +107,13 @@ impl CredentialStore for Store {
 }
 
 /// A device that holds passkeys, and the browser that runs the ceremonies on `origin`.
-struct Device {
+pub(crate) struct Device {
     client: Client<Store, Verified, AvailableBackend, public_suffix::PublicSuffixList, ()>,
     origin: Url,
 }
 
 impl Device {
-    fn new(origin: &str, counting: bool) -> Device {
+    pub(crate) fn new(origin: &str, counting: bool) -> Device {
         Device::with_store(origin, counting, Store::default())
     }
 
@@ -145,7 +145,7 @@ impl Device {
     }
 
     /// `navigator.credentials.get()` for the options the service answered; its JSON form.
-    async fn get(&mut self, options: &Value) -> Value {
+    pub(crate) async fn get(&mut self, options: &Value) -> Value {
         let options: CredentialRequestOptions =
             serde_json::from_value(json!({"publicKey": options["publicKey"]})).unwrap();
         let got = self
@@ -158,7 +158,13 @@ impl Device {
 }
 
 /// Adds a passkey to `username`'s account through the routes; its id.
-async fn add(s: &Server, token: &str, username: &str, device: &mut Device, name: &str) -> String {
+pub(crate) async fn add(
+    s: &Server,
+    token: &str,
+    username: &str,
+    device: &mut Device,
+    name: &str,
+) -> String {
     let options = s
         .post(
             &format!("/user/{username}/passkeys/options"),

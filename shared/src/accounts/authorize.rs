@@ -127,6 +127,12 @@ pub struct AuthorizeForm {
     pub code: Option<String>,
     /// `allow` or `deny` (step `consent`).
     pub decision: Option<String>,
+    /// The token of a passkey sign-in's options (step `passkey`).
+    pub passkey_token: Option<String>,
+    /// A passkey's assertion, its JSON form (step `passkey`, or `code` for a second step).
+    pub credential: Option<String>,
+    /// `yes` when the second step offers a passkey (step `code`, carried on).
+    pub offer_passkey: Option<String>,
 }
 
 /// How the request asks to be prompted.
@@ -150,6 +156,8 @@ struct AuthRequest {
     code_challenge: Option<String>,
     carried: Vec<(&'static str, String)>,
     login_hint: String,
+    /// Whether the pages offer passkeys (a relying party is configured).
+    passkeys: bool,
 }
 
 /// What the endpoint answers: a page, or a redirect (`303`), with the cookies it sets.
@@ -168,12 +176,15 @@ enum AnswerKind {
         carried: Vec<(&'static str, String)>,
         login: String,
         error: Option<String>,
+        /// The fields of the passkey's form, where passkeys are offered.
+        passkey: Option<Vec<(&'static str, String)>>,
     },
     SecondStep {
         status: StatusCode,
         app: AppView,
         carried: Vec<(&'static str, String)>,
         error: Option<String>,
+        passkey: Option<Vec<(&'static str, String)>>,
     },
     Consent {
         app: AppView,
@@ -254,13 +265,28 @@ impl IntoResponse for Answer {
                 carried,
                 login,
                 error,
-            } => pages::sign_in_page(status, &app.page(), &carried, &login, error.as_deref()),
+                passkey,
+            } => pages::sign_in_page(
+                status,
+                &app.page(),
+                &carried,
+                &login,
+                error.as_deref(),
+                passkey.as_deref(),
+            ),
             AnswerKind::SecondStep {
                 status,
                 app,
                 carried,
                 error,
-            } => pages::second_step_page(status, &app.page(), &carried, error.as_deref()),
+                passkey,
+            } => pages::second_step_page(
+                status,
+                &app.page(),
+                &carried,
+                error.as_deref(),
+                passkey.as_deref(),
+            ),
             AnswerKind::Consent {
                 app,
                 username,
@@ -488,6 +514,7 @@ async fn check_request(state: &AppState, params: &AuthorizeParams) -> Result<Aut
         carried: params.carried(),
         login_hint: params.login_hint.clone().unwrap_or_default(),
         client,
+        passkeys: state.passkeys.is_some(),
     })
 }
 
@@ -551,6 +578,9 @@ fn sign_in(
         carried: form_fields(request, key, &csrf, "password", &[]),
         login: login.to_string(),
         error,
+        passkey: request
+            .passkeys
+            .then(|| form_fields(request, key, &csrf, "passkey", &[])),
     })
     .with_cookie(set)
 }
@@ -734,7 +764,11 @@ pub async fn authorize_form(state: &AppState, headers: &HeaderMap, body: &[u8]) 
         Some("password") => password_step(state, key, headers, &request, form).await,
         Some("code") => code_step(state, key, headers, &request, form).await,
         Some("consent") => consent_step(state, key, headers, &request, form).await,
-        _ => Answer::error(ApiError::field("step", "must be password, code or consent")),
+        Some("passkey") => passkey_step(state, key, headers, &request, form).await,
+        _ => Answer::error(ApiError::field(
+            "step",
+            "must be password, code, consent or passkey",
+        )),
     }
 }
 
@@ -820,6 +854,7 @@ async fn password_step(
             key,
             headers,
             &asked.mfa_token,
+            asked.methods.contains(&crate::credentials::Method::Passkey),
             StatusCode::OK,
             None,
         ),
@@ -827,11 +862,14 @@ async fn password_step(
     }
 }
 
+/// The second step's page; `offer_passkey`: the account has a passkey (and passkeys are on),
+/// which the page offers beside the code (and its form carries on, for a second try).
 fn second_step(
     request: &AuthRequest,
     key: &BrowserKey,
     headers: &HeaderMap,
     mfa_token: &str,
+    offer_passkey: bool,
     status: StatusCode,
     error: Option<String>,
 ) -> Answer {
@@ -839,11 +877,17 @@ fn second_step(
         Ok(c) => c,
         Err(e) => return Answer::error(e),
     };
+    let offer = offer_passkey && request.passkeys;
+    let mut more = vec![("mfa_token", mfa_token)];
+    if offer {
+        more.push(("offer_passkey", "yes"));
+    }
     Answer::new(AnswerKind::SecondStep {
         status,
         app: app_of(request),
-        carried: form_fields(request, key, &csrf, "code", &[("mfa_token", mfa_token)]),
+        carried: form_fields(request, key, &csrf, "code", &more),
         error,
+        passkey: offer.then(|| form_fields(request, key, &csrf, "code", &more)),
     })
     .with_cookie(set)
 }
@@ -856,6 +900,14 @@ async fn code_step(
     form: AuthorizeForm,
 ) -> Answer {
     let mfa_token = form.mfa_token.clone().unwrap_or_default();
+    let offer_passkey = form.offer_passkey.as_deref() == Some("yes");
+    // A passkey's assertion, where the page offered one and the browser gave it.
+    let assertion = form
+        .credential
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| serde_json::from_str(c).unwrap_or(serde_json::Value::Null));
+    let with_passkey = assertion.is_some();
     let code: String = form
         .code
         .unwrap_or_default()
@@ -869,11 +921,24 @@ async fn code_step(
     } else {
         (Field::Missing, Field::Given(code))
     };
-    let body = MfaLoginBody {
-        mfa_token: Field::Given(mfa_token.clone()),
-        code: totp,
-        recovery_code: recovery,
-        credential: Field::Missing,
+    let body = match assertion {
+        Some(assertion) => MfaLoginBody {
+            mfa_token: Field::Given(mfa_token.clone()),
+            code: Field::Missing,
+            recovery_code: Field::Missing,
+            credential: Field::Given(assertion),
+        },
+        None => MfaLoginBody {
+            mfa_token: Field::Given(mfa_token.clone()),
+            code: totp,
+            recovery_code: recovery,
+            credential: Field::Missing,
+        },
+    };
+    let wrong = if with_passkey {
+        "That passkey was not accepted. Try again, or use your code."
+    } else {
+        "That code did not work. Check it and try again."
     };
     match prove_second_step(state, body, false).await {
         Ok(proven) => signed_in_now(state, key, headers, request, &proven.user, proven.amr).await,
@@ -882,14 +947,16 @@ async fn code_step(
             key,
             headers,
             &mfa_token,
+            offer_passkey,
             StatusCode::UNAUTHORIZED,
-            Some("That code did not work. Check it and try again.".into()),
+            Some(wrong.into()),
         ),
         Err(ApiError::Validation(fields)) => second_step(
             request,
             key,
             headers,
             &mfa_token,
+            offer_passkey,
             StatusCode::BAD_REQUEST,
             Some(said(&fields)),
         ),
@@ -902,6 +969,41 @@ async fn code_step(
                 "login",
                 "That took too long, or too many codes were tried: please sign in again.",
             ),
+        ),
+        Err(e) => refused(request, key, headers, "", e),
+    }
+}
+
+/// The sign-in page's passkey (its button, or the username field's autofill): the assertion for
+/// the options of `passkey_token`, a sign-in with both factors.
+async fn passkey_step(
+    state: &AppState,
+    key: &BrowserKey,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    form: AuthorizeForm,
+) -> Answer {
+    let credential = form
+        .credential
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .map_or(Field::Wrong, Field::Given);
+    let body = super::PasskeySignInBody {
+        passkey_token: form.passkey_token.map_or(Field::Missing, Field::Given),
+        credential,
+    };
+    match super::at_least_min_duration(super::passkeys::prove_passkey_sign_in(state, body)).await {
+        Ok(user) => {
+            let amr = crate::credentials::passkey_amr();
+            signed_in_now(state, key, headers, request, &user, amr).await
+        }
+        Err(ApiError::InvalidCredentials | ApiError::Validation(_)) => sign_in(
+            request,
+            key,
+            headers,
+            StatusCode::UNAUTHORIZED,
+            "",
+            Some("That passkey was not accepted. Try again, or sign in with your password.".into()),
         ),
         Err(e) => refused(request, key, headers, "", e),
     }

@@ -696,6 +696,20 @@ async fn passkey_sign_in_now(
     state: &AppState,
     body: PasskeySignInBody,
 ) -> ApiResult<LoginResponse> {
+    let user = prove_passkey_sign_in(state, body).await?;
+    let scope = super::session::allowed_scopes(&user);
+    let amr = credentials::passkey_amr();
+    let ext = token_hook(state, &user, &scope, &amr).await?;
+    sign_in(state, &user, scope, amr, ext).await
+}
+
+/// A sign-in with a passkey proven (`POST /auth/passkey`, the hosted sign-in page): the
+/// ceremony of its token spent, the assertion checked and its use kept; its account. Every
+/// refusal is `InvalidCredentials`, as a wrong password is.
+pub(crate) async fn prove_passkey_sign_in(
+    state: &AppState,
+    body: PasskeySignInBody,
+) -> ApiResult<UserRecord> {
     let (token, credential) = body.validate()?;
     let rp = relying_party(state)?;
     let now = state.clock.now();
@@ -774,12 +788,8 @@ async fn passkey_sign_in_now(
     }
     record_use(state, &user, &passkey, &mut stored, &result, now).await?;
     state.store.clear_login_failures(&key).await?;
-    let scope = super::session::allowed_scopes(&user);
-    let amr = credentials::passkey_amr();
-    let ext = token_hook(state, &user, &scope, &amr).await?;
-    let pair = sign_in(state, &user, scope, amr, ext).await?;
-    tracing::info!(user_id = %user.user_id, passkey_id = %passkey.id, "user logged in with a passkey");
-    Ok(pair)
+    tracing::info!(user_id = %user.user_id, passkey_id = %passkey.id, "user signed in with a passkey");
+    Ok(user)
 }
 
 async fn counter_regressed(state: &AppState, user: &UserRecord, passkey_id: &str) {
