@@ -199,7 +199,7 @@ class Browser:
         check(headers.get("x-frame-options") == "DENY", f"{name}: not framed")
         h1 = self.page.locator("h1").inner_text()
         check(h1 == title, f"{name}: the heading is {h1!r}")
-        check(self.page.title() == title, f"{name}: the title")
+        check(self.page.title() == title, f"{name}: the title {self.page.title()!r}")
         font = self.page.evaluate(
             "[getComputedStyle(document.body).fontFamily,"
             " parseFloat(getComputedStyle(document.body).fontSize)]")
@@ -221,7 +221,7 @@ class Browser:
 
     def submit(self, name, button, status, title):
         with self.page.expect_navigation() as navigation:
-            self.page.get_by_role("button", name=button).click()
+            self.page.get_by_role("button", name=button, exact=True).click()
         self.check_page(name, navigation.value, status, title)
 
     def open_mail(self, name, mail):
