@@ -19,8 +19,10 @@ upstream_pid=$!
 app_origin="https://app.example.com"
 # The server logs every request (method, path, status, microseconds; never a query, header or
 # body) as JSON lines: on a failure, the slowest requests and any warning or error are printed.
+# Passkeys on (a relying party on localhost), so that their routes are reached, not 503.
 DATA_DIR="$dir" PORT=$port RUST_LOG=info LOG_FORMAT=json WIDGETS_API_URL="http://127.0.0.1:$upstream_port" WIDGETS_API_KEY=st-key \
-    ALLOWED_ORIGINS="$app_origin" "$bin" > "$dir/server.log" 2>&1 &
+    ALLOWED_ORIGINS="$app_origin" WEBAUTHN_RP_ID=localhost WEBAUTHN_ORIGINS="http://localhost:$port" \
+    "$bin" > "$dir/server.log" 2>&1 &
 server_pid=$!
 server_report() {
     echo "--- the server's slowest requests, and its warnings and errors"

@@ -40,14 +40,16 @@ const DOC_OPTIONS: Doc = Doc::new(
     "`{}` for a discoverable sign-in (the browser offers the passkeys it holds for this \
      service; with mediation \"conditional\", in the username field's autofill), or \
      `{\"username\"}` to accept that account's passkeys only: the answer is the same whether \
-     or not the account exists. The token is single use and lasts 5 minutes.",
+     or not the account exists. The token is single use and lasts 5 minutes. `{\"mfa_token\"}`: \
+     the options of that login's second step, naming the account's passkeys (one of the \
+     token's tries; 401 invalid_mfa_token, 404 passkey_not_found when it has none).",
 )
 .body(Content::json::<PasskeyOptionsBody>().optional())
 .answers(&[Answer::json::<PasskeyRequestOptions>(
     200,
     "The request options",
 )])
-.errors(&[400, 413, 415, 503]);
+.errors(&[400, 401, 404, 413, 415, 503]);
 
 /// POST /auth/passkey in openapi.json.
 const DOC_SIGN_IN: Doc = Doc::new(
