@@ -390,10 +390,14 @@ fn the_readme_shows_every_committed_screenshot_and_each_it_shows_exists() {
     );
     // The browser tests write each of them (as NAME-phone.png): a page renamed there is
     // renamed here.
-    let tests: String = ["scripts/browser_test.py", "scripts/oidc_browser_test.py"]
-        .iter()
-        .map(|f| std::fs::read_to_string(repo().join(f)).unwrap())
-        .collect();
+    let tests: String = [
+        "scripts/browser_test.py",
+        "scripts/oidc_browser_test.py",
+        "scripts/passkey_browser_test.py",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(repo().join(f)).unwrap())
+    .collect();
     for png in &committed {
         let name = png.trim_end_matches(".png");
         assert!(
