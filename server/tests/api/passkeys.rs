@@ -133,7 +133,7 @@ impl Device {
     }
 
     /// `navigator.credentials.create()` for the options the service answered; its JSON form.
-    async fn create(&mut self, options: &Value) -> Value {
+    pub(crate) async fn create(&mut self, options: &Value) -> Value {
         let options: CredentialCreationOptions =
             serde_json::from_value(json!({"publicKey": options["publicKey"]})).unwrap();
         let created = self
@@ -567,4 +567,123 @@ async fn the_step_up_of_a_removal_asks_a_code_of_an_account_with_a_factor() {
     s.delete(&format!("/user/tam/passkeys/{id}"), Some(&admin))
         .await
         .expect(204, None);
+}
+
+/// Options as an attacker's client changes them before its authenticator answers.
+fn tampered(options: &Value, member: &str, value: Value) -> Value {
+    let mut options = options.clone();
+    options["publicKey"][member] = value;
+    options
+}
+
+#[tokio::test]
+async fn no_user_verification_another_rp_id_an_expired_or_raced_ceremony_get_nothing() {
+    // (An authenticator holds no key of this service for another RP ID: a sign-in for one is
+    // an unknown credential, refused as any is; another origin is tested above.)
+    let s = Server::start().await;
+    let token = s.user("vic").await;
+    let listed = || async {
+        s.get("/user/vic/passkeys", Some(&token))
+            .await
+            .expect(200, None)["passkeys"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let creation = || async {
+        s.post(
+            "/user/vic/passkeys/options",
+            Some(&token),
+            json!({"password": PASSWORD}),
+        )
+        .await
+        .expect(200, None)
+    };
+    let add_with = |device_origin: &'static str, options: Value| {
+        let s = &s;
+        let token = token.clone();
+        async move {
+            let mut device = Device::new(device_origin, false);
+            let credential = device.create(&options).await;
+            s.post(
+                "/user/vic/passkeys",
+                Some(&token),
+                json!({"name": "X", "credential": credential}),
+            )
+            .await
+        }
+    };
+    // An authenticator that did not verify its user (the client asked it not to).
+    let options = creation().await;
+    let mut selection = options["publicKey"]["authenticatorSelection"].clone();
+    selection["userVerification"] = json!("discouraged");
+    let unverified = tampered(&options, "authenticatorSelection", selection);
+    add_with(ORIGIN, unverified)
+        .await
+        .expect(400, Some("invalid_passkey"));
+    // A credential made for another RP ID (on its own origin, as its page would).
+    let options = creation().await;
+    let mut rp = options["publicKey"]["rp"].clone();
+    rp["id"] = json!("other.example");
+    add_with("https://other.example", tampered(&options, "rp", rp))
+        .await
+        .expect(400, Some("invalid_passkey"));
+    // Options past their 5 minutes.
+    let options = creation().await;
+    s.clock.advance(301);
+    add_with(ORIGIN, options)
+        .await
+        .expect(400, Some("invalid_passkey"));
+    assert_eq!(listed().await, 0, "nothing stored");
+
+    let mut phone = Device::new(ORIGIN, true);
+    add(&s, &token, "vic", &mut phone, "Phone").await;
+    let sign_in_options = || async {
+        s.post("/auth/passkey/options", None, json!({}))
+            .await
+            .expect(200, None)
+    };
+    let answer = |options: &Value, credential: Value| json!({"passkey_token": options["passkey_token"], "credential": credential});
+    // No user verification.
+    let options = sign_in_options().await;
+    let assertion = phone
+        .get(&tampered(
+            &options,
+            "userVerification",
+            json!("discouraged"),
+        ))
+        .await;
+    s.post("/auth/passkey", None, answer(&options, assertion))
+        .await
+        .expect(401, Some("invalid_credentials"));
+    // Expired.
+    let options = sign_in_options().await;
+    let assertion = phone.get(&options).await;
+    s.clock.advance(301);
+    s.post("/auth/passkey", None, answer(&options, assertion))
+        .await
+        .expect(401, Some("invalid_credentials"));
+    // Two answers of one ceremony at once: one signs in.
+    let options = sign_in_options().await;
+    let assertion = phone.get(&options).await;
+    let body = answer(&options, assertion);
+    let (a, b) = tokio::join!(
+        s.post("/auth/passkey", None, body.clone()),
+        s.post("/auth/passkey", None, body)
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 401]);
+    // Nothing of the refusals was kept as a use: one use per sign-in that got in.
+    let events = s
+        .get("/user/vic/events", Some(&token))
+        .await
+        .expect(200, None);
+    let used = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "passkey_used")
+        .count();
+    assert_eq!(used, 1, "{events}");
 }
