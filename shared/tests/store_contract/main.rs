@@ -228,6 +228,7 @@ mod events;
 mod factors;
 mod grants;
 mod passkeys;
+mod retries;
 mod sessions;
 mod throttles;
 mod upkeep;

@@ -80,7 +80,8 @@ impl DynamoStore {
         applied(result)
     }
 
-    /// One conditional update of the factor item: `true` if it was applied.
+    /// One conditional update of the factor item: `true` if it was applied (by this call: a
+    /// code's step or a recovery code is spent once, and a retried write is known for its own).
     async fn update_factor(
         &self,
         user_id: &str,
@@ -88,17 +89,8 @@ impl DynamoStore {
         condition: &str,
         values: Item,
     ) -> StoreResult<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(factor_key(user_id)))
-            .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        applied(result)
+        self.update_marked(factor_key(user_id), expression, condition, values)
+            .await
     }
 }
 

@@ -82,6 +82,11 @@ impl Grants for DynamoStore {
                 // read finds now is what refused the write.
                 let item = self.get(code_key(code_hash)).await?;
                 Ok(match item {
+                    // Spent for this very redemption (its session id, new each time): the
+                    // SDK's retry of a write whose answer was lost.
+                    Some(item) if get_s(&item, "spent_for") == Some(session_id) => {
+                        CodeRedeemed::Redeemed(code_from_item(&item)?)
+                    }
                     Some(item) => match (get_s(&item, "spent_for"), get_s(&item, "user_id")) {
                         (Some(sid), Some(uid)) => CodeRedeemed::Spent {
                             user_id: uid.to_string(),

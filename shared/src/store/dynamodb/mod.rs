@@ -38,12 +38,14 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, BillingMode, ConditionCheck, Delete,
     GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
-    TransactWriteItem, Update,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 
 use super::{
@@ -602,17 +604,74 @@ impl DynamoStore {
     }
 
     /// Puts an item that must not exist yet (a token's: 256 random bits never collide, but
-    /// nothing is ever overwritten).
+    /// nothing is ever overwritten). When the SDK tries again a put whose answer was lost, the
+    /// retry finds the first try's item: that one, the same in every attribute, is this put's.
     async fn put_new(&self, item: Item) -> StoreResult<()> {
-        self.client
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(item.clone()))
             .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se)) => match se.err() {
+                PutItemError::ConditionalCheckFailedException(c) if c.item() == Some(&item) => {
+                    Ok(())
+                }
+                _ => Err(StoreError::Unavailable(
+                    DisplayErrorContext(se.err()).to_string(),
+                )),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// One conditional update of the item at `key` (its `expression` a `SET` clause first):
+    /// `true` if applied. Each call marks what it writes (`write_mark`), so that when the SDK
+    /// tries again an update whose answer was lost, and the retry fails its condition on the
+    /// first try's own write, the write is still known for this call's: a slow answer never
+    /// reads as a refusal.
+    async fn update_marked(
+        &self,
+        key: Item,
+        expression: &str,
+        condition: &str,
+        mut values: Item,
+    ) -> StoreResult<bool> {
+        let rest = expression
+            .strip_prefix("SET ")
+            .ok_or_else(|| broken("an update without SET"))?;
+        let mark =
+            crate::secret::random_token(16).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        values.insert(":write_mark".into(), s(&mark));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(format!("SET write_mark = :write_mark, {rest}"))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(se)) => match se.err() {
+                UpdateItemError::ConditionalCheckFailedException(c) => Ok(c
+                    .item()
+                    .and_then(|old| get_s(old, "write_mark"))
+                    .is_some_and(|m| m == mark)),
+                _ => Err(StoreError::Unavailable(
+                    DisplayErrorContext(se.err()).to_string(),
+                )),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     /// Every item of partition `pk` whose sort key starts with `sk_prefix`, page after page

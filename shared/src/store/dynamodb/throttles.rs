@@ -1,85 +1,43 @@
 //! The DynamoDB store: the throttles: mails to an address, password attempts of a login name.
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
-
 use super::*;
-use crate::secret::random_token;
 
 #[async_trait]
 impl Throttles for DynamoStore {
     async fn take_mail_allowance(&self, email: &str, now: i64) -> StoreResult<bool> {
-        // Each call marks what it writes with a mark of its own. A write that reached the table
-        // but whose answer was lost is tried again by the SDK, and that second try fails its
-        // condition on the first one's write: the mark tells this call's own allowance from
-        // another's, so a slow answer never reads as "throttled".
-        let mark = random_token(16).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let ours = |e: &SdkError<UpdateItemError, _>| match e {
-            SdkError::ServiceError(se) => match se.err() {
-                UpdateItemError::ConditionalCheckFailedException(c) => Some(
-                    c.item()
-                        .and_then(|old| get_s(old, "taken_by"))
-                        .is_some_and(|m| m == mark),
-                ),
-                _ => None,
-            },
-            _ => None,
-        };
+        // Marked writes: a retry of one whose answer was lost (failing its condition on the
+        // first try's own write) still reads as taken, never as throttled.
         // A new day's window (none yet, or the last one is over)...
         let fresh = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(mail_key(email)))
-            .update_expression(
-                "SET day_start = :now, day_count = :one, last_sent = :now, expires_at = :end, \
-                 taken_by = :mark",
+            .update_marked(
+                mail_key(email),
+                "SET day_start = :now, day_count = :one, last_sent = :now, expires_at = :end",
+                "attribute_not_exists(pk) OR day_start <= :day_ago",
+                value_map([
+                    (":now", n(now)),
+                    (":one", n(1)),
+                    (":end", n(now + MAIL_DAY_SECS)),
+                    (":day_ago", n(now - MAIL_DAY_SECS)),
+                ]),
             )
-            .condition_expression("attribute_not_exists(pk) OR day_start <= :day_ago")
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":end", n(now + MAIL_DAY_SECS))
-            .expression_attribute_values(":day_ago", n(now - MAIL_DAY_SECS))
-            .expression_attribute_values(":mark", s(&mark))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match fresh {
-            Ok(_) => return Ok(true),
-            Err(e) => match ours(&e) {
-                Some(true) => return Ok(true),
-                Some(false) => {}
-                None => return Err(unavailable(e)),
-            },
+            .await?;
+        if fresh {
+            return Ok(true);
         }
         // ...or one more in the current one, a minute after the last.
-        let more = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(mail_key(email)))
-            .update_expression(
-                "SET day_count = day_count + :one, last_sent = :now, taken_by = :mark",
-            )
-            .condition_expression(
-                "day_start > :day_ago AND last_sent <= :minute_ago AND day_count < :max",
-            )
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":day_ago", n(now - MAIL_DAY_SECS))
-            .expression_attribute_values(":minute_ago", n(now - MAIL_INTERVAL_SECS))
-            .expression_attribute_values(":max", n(MAILS_PER_DAY))
-            .expression_attribute_values(":mark", s(&mark))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match more {
-            Ok(_) => Ok(true),
-            Err(e) => match ours(&e) {
-                Some(taken) => Ok(taken),
-                None => Err(unavailable(e)),
-            },
-        }
+        self.update_marked(
+            mail_key(email),
+            "SET day_count = day_count + :one, last_sent = :now",
+            "day_start > :day_ago AND last_sent <= :minute_ago AND day_count < :max",
+            value_map([
+                (":now", n(now)),
+                (":one", n(1)),
+                (":day_ago", n(now - MAIL_DAY_SECS)),
+                (":minute_ago", n(now - MAIL_INTERVAL_SECS)),
+                (":max", n(MAILS_PER_DAY)),
+            ]),
+        )
+        .await
     }
 
     async fn give_back_mail_allowance(&self, email: &str, taken_at: i64) -> StoreResult<()> {
