@@ -34,15 +34,16 @@ fn keys(state: &AppState) -> ApiResult<&MfaKeys> {
     state.mfa.as_deref().ok_or(ApiError::MfaUnavailable)
 }
 
-fn require_owner(auth: &Auth, username: &str) -> ApiResult<()> {
+/// The caller is the account's owner; else `403 forbidden`, saying `why`.
+pub(crate) fn require_owner(auth: &Auth, username: &str, why: &'static str) -> ApiResult<()> {
     if auth.is_self(username) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(
-            "only the account's owner may change its second factor",
-        ))
+        Err(ApiError::Forbidden(why))
     }
 }
+
+const OWNER_ONLY: &str = "only the account's owner may change its second factor";
 
 /// A string member of bounded length, optional.
 pub(crate) fn optional<C>(field: &Field<String>, _: &C) -> garde::Result {
@@ -56,7 +57,7 @@ pub(crate) fn optional<C>(field: &Field<String>, _: &C) -> garde::Result {
 }
 
 /// The same, required.
-fn required<C>(field: &Field<String>, context: &C) -> garde::Result {
+pub(crate) fn required<C>(field: &Field<String>, context: &C) -> garde::Result {
     match field {
         Field::Missing => Err(garde::Error::new("is required")),
         other => optional(other, context),
@@ -294,7 +295,7 @@ pub async fn enrol_totp(
     username: &str,
     body: ProofBody,
 ) -> ApiResult<Enrolment> {
-    require_owner(auth, username)?;
+    require_owner(auth, username, OWNER_ONLY)?;
     let (password, _) = body.validate()?;
     let keys = keys(state)?;
     let user = &auth.user;
@@ -348,7 +349,7 @@ pub async fn verify_totp(
     username: &str,
     body: CodeBody,
 ) -> ApiResult<RecoveryCodes> {
-    require_owner(auth, username)?;
+    require_owner(auth, username, OWNER_ONLY)?;
     let code = body.validate()?;
     let keys = keys(state)?;
     let user = &auth.user;
@@ -592,7 +593,7 @@ pub async fn replace_recovery_codes(
     username: &str,
     body: ProofBody,
 ) -> ApiResult<RecoveryCodes> {
-    require_owner(auth, username)?;
+    require_owner(auth, username, OWNER_ONLY)?;
     let (password, code) = body.validate()?;
     let keys = keys(state)?;
     let Some(factor) = enabled_factor(state, &auth.user).await? else {

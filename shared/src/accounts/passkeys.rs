@@ -15,7 +15,7 @@ use webauthn_rs::prelude::{
     PublicKeyCredential, RegisterPublicKeyCredential, Uuid,
 };
 
-use super::mfa::{STEP_UP_SECS, optional};
+use super::mfa::{STEP_UP_SECS, optional, require_owner, required};
 use super::{
     LoginResponse, ProofBody, at_least_min_duration, login_key, record_failed_login, send_notice,
     sign_in, take_attempt, target_user, token_hook, verify_own_password,
@@ -45,15 +45,7 @@ fn relying_party(state: &AppState) -> ApiResult<&RelyingParty> {
         .ok_or(ApiError::PasskeysUnavailable)
 }
 
-fn require_owner(auth: &Auth, username: &str) -> ApiResult<()> {
-    if auth.is_self(username) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "only the account's owner may add or rename its passkeys",
-        ))
-    }
-}
+const OWNER_ONLY: &str = "only the account's owner may add or rename its passkeys";
 
 fn json<T: Serialize>(value: &T) -> ApiResult<String> {
     serde_json::to_string(value).map_err(|e| ApiError::Internal(format!("passkey state: {e}")))
@@ -201,7 +193,7 @@ impl Validate for PasskeyOptionsBody {
 #[schema(as = PasskeySignInRequest)]
 pub struct PasskeySignInBody {
     #[serde(default)]
-    #[garde(custom(required_token))]
+    #[garde(custom(required))]
     #[schema(value_type = String, required, max_length = 512)]
     pub passkey_token: Field<String>,
     /// `navigator.credentials.get()`'s answer in its JSON form.
@@ -209,13 +201,6 @@ pub struct PasskeySignInBody {
     #[garde(custom(credential_rule))]
     #[schema(value_type = Object, required)]
     pub credential: Field<PublicKeyCredential>,
-}
-
-fn required_token<C>(field: &Field<String>, context: &C) -> garde::Result {
-    match field {
-        Field::Missing => Err(garde::Error::new("is required")),
-        other => optional(other, context),
-    }
 }
 
 impl Validate for PasskeySignInBody {
@@ -311,7 +296,7 @@ pub async fn passkey_creation_options(
     username: &str,
     body: ProofBody,
 ) -> ApiResult<PasskeyCreationOptions> {
-    require_owner(auth, username)?;
+    require_owner(auth, username, OWNER_ONLY)?;
     let (password, _) = body.validate()?;
     let rp = relying_party(state)?;
     step_up_for_new_key(state, auth, password).await?;
@@ -371,7 +356,7 @@ pub async fn add_passkey(
     username: &str,
     body: AddPasskeyBody,
 ) -> ApiResult<PasskeyView> {
-    require_owner(auth, username)?;
+    require_owner(auth, username, OWNER_ONLY)?;
     let (name, credential) = body.validate()?;
     let rp = relying_party(state)?;
     let user = &auth.user;
@@ -440,7 +425,7 @@ pub async fn rename_passkey(
     id: &str,
     body: RenamePasskeyBody,
 ) -> ApiResult<PasskeyView> {
-    require_owner(auth, username)?;
+    require_owner(auth, username, OWNER_ONLY)?;
     let name = body.validate()?;
     let user = &auth.user;
     if id.len() > 64 || !state.store.rename_passkey(&user.user_id, id, &name).await? {
