@@ -28,6 +28,8 @@ pub const FUNCTION: Function = Function::new(
     TableAction::UpdateItem,
     TableAction::DeleteItem,
     TableAction::ConditionCheckItem,
+    // A second step's options name the account's passkeys.
+    TableAction::Query,
 ])
 .records_events();
 
