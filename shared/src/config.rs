@@ -14,6 +14,15 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: String },
 }
 
+impl From<crate::passkey::SettingError> for ConfigError {
+    fn from(e: crate::passkey::SettingError) -> Self {
+        ConfigError::Invalid {
+            var: e.var,
+            reason: e.reason,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Config {
     /// Where the embedded store, the mail log and (locally) the generated JWT secret live.

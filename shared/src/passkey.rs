@@ -9,7 +9,14 @@
 use url::Url;
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
-use crate::config::ConfigError;
+/// A setting the relying party cannot be made from: which, and why (the configuration names
+/// it at start-up; this module knows no configuration).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var} is invalid: {reason}")]
+pub struct SettingError {
+    pub var: &'static str,
+    pub reason: String,
+}
 
 /// The relying party, and its ID.
 pub struct RelyingParty {
@@ -45,8 +52,8 @@ pub fn relying_party(
     origins: &[String],
     public_base_url: &str,
     rp_name: &str,
-) -> Result<Option<RelyingParty>, ConfigError> {
-    let invalid = |var: &'static str, reason: String| ConfigError::Invalid { var, reason };
+) -> Result<Option<RelyingParty>, SettingError> {
+    let invalid = |var: &'static str, reason: String| SettingError { var, reason };
     let base = Url::parse(public_base_url).ok();
     let base_host = base.as_ref().and_then(|u| u.host_str()).unwrap_or("");
     let rp_id = match rp_id.map(str::trim) {
@@ -74,7 +81,12 @@ pub fn relying_party(
                 Url::parse(&b.origin().ascii_serialization())
                     .map_err(|e| invalid("PUBLIC_BASE_URL", format!("no origin: {e}")))?,
             ],
-            None => return Err(ConfigError::Missing("PUBLIC_BASE_URL")),
+            None => {
+                return Err(invalid(
+                    "PUBLIC_BASE_URL",
+                    "is not set: the passkeys' default origin".into(),
+                ));
+            }
         }
     } else {
         origins

@@ -132,7 +132,8 @@ impl AppState {
                 &config.webauthn_origins,
                 &config.public_base_url,
                 &config.mfa_issuer,
-            )?
+            )
+            .map_err(ConfigError::from)?
             .map(Arc::new),
         })
     }
