@@ -318,11 +318,7 @@ pub async fn passkey_creation_options(
             Some(exclude),
         )
         .map_err(|e| ApiError::Internal(format!("passkey options: {e}")))?;
-    let mut public_key = serde_json::to_value(&options)
-        .map_err(|e| ApiError::Internal(format!("passkey options: {e}")))?
-        .get_mut("publicKey")
-        .map(Value::take)
-        .unwrap_or_default();
+    let mut public_key = public_key_of(&options)?;
     // A discoverable credential preferred (a sign-in with nothing typed), not required (a
     // security key with no room for one still works at the second step).
     if let Some(selection) = public_key
@@ -615,13 +611,7 @@ pub(crate) async fn prove_passkey_step(
     {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(user_id = %user.user_id, error = %e, "a passkey at the second step was refused");
-            if matches!(
-                e,
-                webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise
-            ) {
-                counter_regressed(state, user, &passkey.id).await;
-            }
+            refused_assertion(state, user, &passkey.id, &e).await;
             return Err(ApiError::InvalidMfaCode);
         }
     };
@@ -744,14 +734,7 @@ pub(crate) async fn prove_passkey_sign_in(
         Ok(r) => r,
         Err(e) => {
             state.store.record_failed_attempt(&key, now).await?;
-            tracing::warn!(user_id = %user.user_id, error = %e, "a passkey sign-in was refused");
-            let regressed = matches!(
-                e,
-                webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise
-            );
-            if regressed {
-                counter_regressed(state, &user, &passkey.id).await;
-            }
+            let regressed = refused_assertion(state, &user, &passkey.id, &e).await;
             let reason = if regressed {
                 "counter_regressed"
             } else {
@@ -775,6 +758,25 @@ pub(crate) async fn prove_passkey_sign_in(
     state.store.clear_login_failures(&key).await?;
     tracing::info!(user_id = %user.user_id, passkey_id = %passkey.id, "user signed in with a passkey");
     Ok(user)
+}
+
+/// What an assertion the relying party refused leaves: a warning, and, when its signature
+/// counter went back (a cloned authenticator), the account's event. Whether it did.
+async fn refused_assertion(
+    state: &AppState,
+    user: &UserRecord,
+    passkey_id: &str,
+    e: &webauthn_rs::prelude::WebauthnError,
+) -> bool {
+    tracing::warn!(user_id = %user.user_id, error = %e, "a passkey's assertion was refused");
+    let regressed = matches!(
+        e,
+        webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise
+    );
+    if regressed {
+        counter_regressed(state, user, passkey_id).await;
+    }
+    regressed
 }
 
 async fn counter_regressed(state: &AppState, user: &UserRecord, passkey_id: &str) {

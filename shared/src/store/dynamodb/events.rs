@@ -119,15 +119,7 @@ impl Events for DynamoStore {
         item.insert("etype".into(), s(event.kind.as_str()));
         item.insert("body".into(), s(body));
         item.insert(TTL_ATTRIBUTE.into(), n(expires_at));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.put_new(item).await
     }
 
     async fn user_events(

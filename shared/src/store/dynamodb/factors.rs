@@ -216,14 +216,7 @@ impl Factors for DynamoStore {
         item.insert("valid_until".into(), n(challenge.expires_at));
         item.insert("attempts".into(), n(0));
         item.insert(TTL_ATTRIBUTE.into(), n(challenge.expires_at));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.put_over(item).await
     }
 
     async fn attempt_challenge(

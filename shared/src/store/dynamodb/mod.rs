@@ -630,6 +630,18 @@ impl DynamoStore {
         }
     }
 
+    /// Puts an item, replacing one of its key (a retry after a lost answer puts it again).
+    async fn put_over(&self, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     /// One conditional update of the item at `key` (its `expression` a `SET` clause first):
     /// `true` if applied. Each call marks what it writes (`write_mark`), so that when the SDK
     /// tries again an update whose answer was lost, and the retry fails its condition on the

@@ -253,14 +253,7 @@ impl Passkeys for DynamoStore {
         item.insert("state".into(), s(&c.state));
         item.insert("valid_until".into(), n(c.expires_at));
         item.insert(TTL_ATTRIBUTE.into(), n(c.expires_at));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.put_over(item).await
     }
 
     async fn take_ceremony(&self, key_hash: &str, now: i64) -> StoreResult<Option<Ceremony>> {
