@@ -8,6 +8,7 @@ use axum::Router;
 use shared::AppState;
 use shared::lambda::Function;
 
+pub mod account_page;
 pub mod activate;
 pub mod authorize;
 pub mod change_email;
@@ -84,6 +85,7 @@ pub const FUNCTIONS: &[&Function] = &[
     &userinfo::FUNCTION,
     &passkeys::FUNCTION,
     &passkey_login::FUNCTION,
+    &account_page::FUNCTION,
 ];
 
 /// Every function's routes, merged: what the local server serves.

@@ -56,20 +56,24 @@ fn page(status: StatusCode, title: &str, body: Markup) -> Response {
 /// The CSP of a page whose form's answer redirects to `origin` (an app's): `form-action`
 /// governs the redirects after a form's post too, so the app's origin is allowed there, and
 /// nothing else changes.
-fn policy_sending_to(origin: &str, script: bool) -> Option<HeaderValue> {
-    // An origin is `scheme://host[:port]` as the URL standard writes it: nothing in it can end
-    // the directive, but it is checked all the same.
-    if origin.is_empty()
-        || !origin
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
-    {
-        return None;
+/// With `script`, the passkeys' script and its requests are allowed too ([`SCRIPT_POLICY`]).
+fn policy_sending_to(origin: Option<&str>, script: bool) -> Option<HeaderValue> {
+    let mut policy = CONTENT_SECURITY_POLICY.to_string();
+    if let Some(origin) = origin {
+        // An origin is `scheme://host[:port]` as the URL standard writes it: nothing in it can
+        // end the directive, but it is checked all the same.
+        if origin.is_empty()
+            || !origin
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+        {
+            return None;
+        }
+        policy = policy.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        );
     }
-    let mut policy = CONTENT_SECURITY_POLICY.replace(
-        "form-action 'self'",
-        &format!("form-action 'self' {origin}"),
-    );
     if script {
         policy = policy.replace("style-src", &format!("{SCRIPT_POLICY}style-src"));
     }
@@ -109,8 +113,7 @@ fn page_with(
     );
     let mut response = (status, Html(html.into_string())).into_response();
     let headers = response.headers_mut();
-    let policy = origin
-        .and_then(|o| policy_sending_to(o, script))
+    let policy = policy_sending_to(origin, script)
         .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     // Pages are reached by links that hold a token: it must not travel on in a Referer.
@@ -162,8 +165,21 @@ struct Input<'a> {
 /// `error` under the input, announced when the page opens (`role="alert"`). Both are tied to
 /// the input (`aria-describedby`), so a screen reader reads them with it.
 fn field(name: &str, label: &str, input: Input, hint: Option<&str>, error: Option<&str>) -> Markup {
-    let hint_id = format!("{name}-hint");
-    let error_id = format!("{name}-error");
+    field_with_id(name, name, label, input, hint, error)
+}
+
+/// A field (see [`field`]) identified `id` and named `name`: for a page with many forms that
+/// have a field of the same name.
+fn field_with_id(
+    id: &str,
+    name: &str,
+    label: &str,
+    input: Input,
+    hint: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
     let described: Vec<&str> = [
         hint.map(|_| hint_id.as_str()),
         error.map(|_| error_id.as_str()),
@@ -173,11 +189,11 @@ fn field(name: &str, label: &str, input: Input, hint: Option<&str>, error: Optio
     .collect();
     let described = (!described.is_empty()).then(|| described.join(" "));
     html! {
-        label for=(name) { (label) }
+        label for=(id) { (label) }
         @if let Some(hint) = hint {
             p id=(hint_id) class="hint" { (hint) }
         }
-        input id=(name) name=(name) type=(input.kind) autocomplete=(input.autocomplete)
+        input id=(id) name=(name) type=(input.kind) autocomplete=(input.autocomplete)
             minlength=[input.minlength] maxlength=(input.maxlength) required
             value=[input.value] aria-describedby=[described]
             aria-invalid=[error.map(|_| "true")];
@@ -390,6 +406,132 @@ pub fn sign_out_page(username: &str, carried: Carried, back_to: Option<&str>) ->
         }
     };
     page_sending_to(StatusCode::OK, "Sign out?", body, back_to)
+}
+
+/// What the page of an account's passkeys shows.
+pub struct PasskeysView<'a> {
+    pub username: &'a str,
+    pub passkeys: &'a [crate::accounts::PasskeyView],
+    /// The forms' CSRF token.
+    pub csrf: &'a str,
+    /// Adding asks for the password (the sign-in is not two-factor and recent).
+    pub ask_password: bool,
+    /// Removing asks for a code (the account has TOTP on, and the sign-in is not two-factor
+    /// and recent).
+    pub ask_code: bool,
+    /// The account holds as many passkeys as it may.
+    pub full: bool,
+    /// What was just done, said at the top.
+    pub done: Option<&'a str>,
+    /// Why the last form was refused.
+    pub error: Option<&'a str>,
+}
+
+/// The input of a passkey's name.
+fn passkey_name(value: Option<&str>) -> Input<'_> {
+    Input {
+        kind: "text",
+        autocomplete: "off",
+        minlength: None,
+        maxlength: crate::accounts::MAX_PASSKEY_NAME_CHARS,
+        value,
+    }
+}
+
+/// The day of an RFC 3339 time, as the page shows it.
+fn day(rfc3339: &str) -> &str {
+    rfc3339.get(..10).unwrap_or(rfc3339)
+}
+
+/// The page of an account's passkeys (`/account/passkeys`): each with its dates, a form to
+/// rename it and one to remove it; and the form that adds one, shown by the passkeys' script
+/// ([`PASSKEY_SCRIPT`]) where the browser can make passkeys. Every form posts to `POST
+/// /account/passkeys` (relative: `passkeys`) with the CSRF token.
+pub fn passkeys_page(status: StatusCode, view: &PasskeysView) -> Response {
+    let password = Input {
+        kind: "password",
+        autocomplete: "current-password",
+        minlength: None,
+        maxlength: crate::password::MAX_PASSWORD_CHARS,
+        value: None,
+    };
+    let body = html! {
+        p {
+            "Signed in as " strong { (view.username) } ". "
+            a href="../oauth/logout" { "Sign out" }
+        }
+        @if let Some(done) = view.done {
+            p role="status" { strong { (done) } }
+        }
+        @if let Some(error) = view.error {
+            p class="error" role="alert" { (error) }
+        }
+        p {
+            "A passkey signs you in with your device's fingerprint, face or screen lock, \
+             instead of your password and code. No one can guess it or trick you into \
+             giving it away."
+        }
+        h2 { "Your passkeys" }
+        @if view.passkeys.is_empty() {
+            p { "You have no passkey yet." }
+        }
+        @for (n, p) in view.passkeys.iter().enumerate() {
+            section class="passkey" aria-labelledby=(format!("passkey-{n}")) {
+                h3 id=(format!("passkey-{n}")) { (p.name) }
+                p class="hint" {
+                    "Added " time datetime=(p.created_at) { (day(&p.created_at)) } "; "
+                    @match &p.last_used_at {
+                        Some(used) => { "last used " time datetime=(used) { (day(used)) } "." }
+                        None => { "never used." }
+                    }
+                }
+                form method="post" action="passkeys" {
+                    input type="hidden" name="csrf" value=(view.csrf);
+                    input type="hidden" name="action" value="rename";
+                    input type="hidden" name="id" value=(p.id);
+                    (field_with_id(&format!("name-{n}"), "name", "New name", passkey_name(Some(&p.name)), None, None))
+                    button type="submit" class="secondary" { "Rename" }
+                }
+                form method="post" action="passkeys" {
+                    input type="hidden" name="csrf" value=(view.csrf);
+                    input type="hidden" name="action" value="remove";
+                    input type="hidden" name="id" value=(p.id);
+                    @if view.ask_code {
+                        (field_with_id(&format!("code-{n}"), "code", "Code from your authenticator app", Input {
+                            kind: "text",
+                            autocomplete: "one-time-code",
+                            minlength: None,
+                            maxlength: 32,
+                            value: None,
+                        }, None, None))
+                    }
+                    button type="submit" class="secondary" { "Remove" }
+                }
+            }
+        }
+        h2 { "Add a passkey" }
+        @if view.full {
+            p { "You have as many passkeys as an account may hold. Remove one to add another." }
+        } @else {
+            p id="passkey-unsupported" class="hint" {
+                "Adding a passkey needs a browser that makes them, with scripts on."
+            }
+            form id="passkey-add" method="post" action="passkeys" data-options="passkeys/options"
+                hidden {
+                input type="hidden" name="csrf" value=(view.csrf);
+                input type="hidden" name="action" value="add";
+                input type="hidden" name="credential" value="";
+                (field("name", "Name", passkey_name(None),
+                    Some("What you call this device: Laptop, Phone."), None))
+                @if view.ask_password {
+                    (field("password", "Your password", password, None, None))
+                }
+                button type="submit" { "Add a passkey" }
+                p id="passkey-status" class="error" role="status" {}
+            }
+        }
+    };
+    page_with(status, "Your passkeys", body, None, true)
 }
 
 /// Where a page that offers the activation link again is served from: the form's action is

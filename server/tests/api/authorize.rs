@@ -46,7 +46,7 @@ async fn register(s: &Server, admin: &str, extra: Value) -> App {
 }
 
 /// A browser: no redirect followed, its cookies kept, its forms read off the pages.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     base: String,
     cookies: BTreeMap<String, String>,
@@ -55,7 +55,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn new(s: &Server) -> Browser {
+    pub(crate) fn new(s: &Server) -> Browser {
         Browser {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -96,13 +96,18 @@ impl Browser {
         reply
     }
 
-    async fn get(&mut self, path_and_query: &str) -> Reply {
+    pub(crate) async fn get(&mut self, path_and_query: &str) -> Reply {
         let req = self.client.get(format!("{}{path_and_query}", self.base));
         self.send(req).await
     }
 
     /// Submits the `index`th form of `page` with its hidden fields and `fields`.
-    async fn submit(&mut self, page: &Reply, index: usize, fields: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn submit(
+        &mut self,
+        page: &Reply,
+        index: usize,
+        fields: &[(&str, &str)],
+    ) -> Reply {
         let mut all = hidden_fields(&page.text, index);
         all.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         self.post_form(&all).await
@@ -118,7 +123,7 @@ impl Browser {
         self.post_form_to("/oauth/authorize", fields).await
     }
 
-    async fn post_form_to(&mut self, path: &str, fields: &[(String, String)]) -> Reply {
+    pub(crate) async fn post_form_to(&mut self, path: &str, fields: &[(String, String)]) -> Reply {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
@@ -132,7 +137,7 @@ impl Browser {
 }
 
 /// The hidden fields of the `index`th form of a page, unescaped.
-fn hidden_fields(html: &str, index: usize) -> Vec<(String, String)> {
+pub(crate) fn hidden_fields(html: &str, index: usize) -> Vec<(String, String)> {
     let form = html
         .split("<form")
         .nth(index + 1)

@@ -1,5 +1,6 @@
 //! The service driven through real HTTP requests, on the embedded store.
 
+mod account_page;
 mod activation;
 mod asvs;
 mod authorize;

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::account_page::{ACCOUNT_CLIENT_ID, account_client};
 use super::clients::CLIENT_SCOPES;
 use super::session::{LoginBody, PasswordChecked, check_password, open_session, still_allowed};
 use super::{MfaLoginBody, prove_second_step};
@@ -405,10 +406,15 @@ async fn check_request(state: &AppState, params: &AuthorizeParams) -> Result<Aut
     let Some(client_id) = params.client_id.as_deref().filter(|c| c.len() <= 64) else {
         return Err(bad_link("The app's request does not say which app it is."));
     };
-    let client = match state.store.client(client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Err(bad_link("The app is not registered here.")),
-        Err(e) => return Err(Answer::error(e)),
+    let client = if client_id == ACCOUNT_CLIENT_ID {
+        // The account page's own sign-in (see `account_page`).
+        account_client(state)
+    } else {
+        match state.store.client(client_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(bad_link("The app is not registered here.")),
+            Err(e) => return Err(Answer::error(e)),
+        }
     };
     let Some(redirect_uri) = params
         .redirect_uri
@@ -649,6 +655,10 @@ async fn continue_signed_in(
     auth_time: i64,
     consented: bool,
 ) -> Answer {
+    // The account page reads the browser session itself: no code for it.
+    if request.client.client_id == ACCOUNT_CLIENT_ID {
+        return Answer::new(AnswerKind::Redirect(request.redirect_uri.clone()));
+    }
     let scopes = still_allowed(user, &request.scopes.join(" "));
     if !request.client.first_party && !consented {
         let held = match state

@@ -6,6 +6,7 @@
 //! account events), [`widgets`] (the widgets
 //! passthrough).
 
+pub mod account_page;
 pub mod authorize;
 pub mod clients;
 mod code_grant;
