@@ -3,9 +3,13 @@
 DevTools protocol's virtual authenticator standing in for a fingerprint reader (CTAP2, built
 in, resident keys, user verification):
 
-- the person adds a passkey through the JSON routes from a page of the service's origin, with
-  the browser's own WebAuthn (navigator.credentials.create, the options parsed by
-  PublicKeyCredential.parseCreationOptionsFromJSON, the credential posted as its toJSON());
+- the person opens the account page, signs in on the hosted page it sends them to, and adds a
+  passkey there with the browser's own WebAuthn (the page's script asks for the options with
+  the password, parses them with PublicKeyCredential.parseCreationOptionsFromJSON, and posts
+  the credential's toJSON() with the form), renames it, and signs out from the page's link
+  (each page held to the pages' checks: strict headers, axe-core, screenshots);
+- another person adds one through the JSON routes from a page of the service's origin, as an
+  app's own settings page would;
 - an app's authorization request shows the hosted sign-in page, which offers the passkey (the
   page passes the pages' checks: strict headers with the script policy, axe-core, screenshots);
   the app gets a code whose ID token says amr ["hwk", "mfa"];
@@ -145,6 +149,50 @@ def add_passkey(page, origin, username, token, name):
           f"{username}: a passkey added with the browser's WebAuthn: {added}")
 
 
+def add_on_the_account_page(b, origin, cdp, authenticator_id):
+    """The account page: its sign-in first (the hosted page, which brings the browser back),
+    then a passkey added with the page's form and script, renamed, and the person signed out
+    from the page's link."""
+    page, before = b.page, b.csp
+    script = "script-src 'self'; connect-src 'self'; style-src"
+    b.csp = CSP.replace("form-action 'self'", f"form-action 'self' {origin}").replace(
+        "style-src", script)
+    b.open("passkey-account-sign-in", origin + "/account/passkeys", 200, "Sign in")
+    check("your account's passkeys" in page.locator("main").inner_text(),
+          "the account page's sign-in names what it continues to")
+    page.fill("#login", "pat")
+    page.fill("#password", PASSWORD)
+    b.csp = CSP.replace("style-src", script)
+    b.submit("passkey-account-none", "Sign in", 200, "Your passkeys")
+    check(page.locator("#passkey-add").is_visible()
+          and not page.locator("#passkey-unsupported").is_visible(),
+          "the page's script shows the form that adds a passkey")
+    page.fill("#name", "This laptop")
+    page.fill("#password", "not the password")
+    page.get_by_role("button", name="Add a passkey", exact=True).click()
+    # (A selector, not a function: the page's policy allows no eval.)
+    page.wait_for_selector("#passkey-status:not(:empty)")
+    said = page.locator("#passkey-status").inner_text()
+    held = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})
+    check("password" in said.lower() and not held["credentials"],
+          f"a wrong password is said on the page, nothing made: {said!r}")
+    page.fill("#password", PASSWORD)
+    b.submit("passkey-account", "Add a passkey", 200, "Your passkeys")
+    text = page.locator("main").inner_text()
+    check("Your passkey was added." in text and "This laptop" in text,
+          "the page lists the passkey added")
+    page.fill("#name-0", "Work laptop")
+    b.submit("passkey-account-renamed", "Rename", 200, "Your passkeys")
+    check("Work laptop" in page.locator("section h2").inner_text(), "the passkey renamed")
+    # Signed out from the page's link: the question, then its answer.
+    b.csp = CSP
+    with page.expect_navigation() as navigation:
+        page.get_by_role("link", name="Sign out").click()
+    b.check_page("passkey-account-sign-out", navigation.value, 200, "Sign out?")
+    b.submit("passkey-account-signed-out", "Sign out", 200, "Signed out")
+    b.csp = before
+
+
 def redeemed(origin, page_url, client_id, redirect_uri, verifier):
     """The ID token's claims of the code the app got."""
     back = urllib.parse.parse_qs(urllib.parse.urlsplit(page_url).query)
@@ -174,7 +222,7 @@ def run(b, origin, token, client_id, redirect_uri, app, service):
     page.wait_for_selector("body[data-autofill=waiting]")
     check(True, "the autofill's request waits for a passkey as the page opens")
 
-    add_passkey(page, origin, "pat", token, "This laptop")
+    add_on_the_account_page(b, origin, cdp, authenticator_id)
     held = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})
     check(len(held["credentials"]) == 1 and held["credentials"][0]["isResidentCredential"],
           "the authenticator holds one discoverable credential")

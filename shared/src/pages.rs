@@ -32,6 +32,8 @@ static STYLE: LazyLock<String> = LazyLock::new(|| {
          main{{max-width:32rem;margin:0 auto;padding:2.5rem 1.25rem}}\
          h1{{font-size:1.5rem;line-height:1.25;margin:0 0 1rem}}\
          h2{{font-size:1.125rem;margin:2rem 0 .5rem}}\
+         section h2{{font-size:1.0625rem;margin:0 0 .25rem}}\
+         section{{border-top:1px solid #c4c4c4;padding:1rem 0 1.5rem}}\
          p{{margin:0 0 1rem}}.hint{{color:{MUTED};font-size:.95rem}}\
          label{{display:block;font-weight:600;margin:1rem 0 .25rem}}\
          input{{font:inherit;width:100%;padding:.625rem .75rem;border:1px solid #6b6b6b;\
@@ -471,13 +473,12 @@ pub fn passkeys_page(status: StatusCode, view: &PasskeysView) -> Response {
              instead of your password and code. No one can guess it or trick you into \
              giving it away."
         }
-        h2 { "Your passkeys" }
         @if view.passkeys.is_empty() {
             p { "You have no passkey yet." }
         }
         @for (n, p) in view.passkeys.iter().enumerate() {
             section class="passkey" aria-labelledby=(format!("passkey-{n}")) {
-                h3 id=(format!("passkey-{n}")) { (p.name) }
+                h2 id=(format!("passkey-{n}")) { (p.name) }
                 p class="hint" {
                     "Added " time datetime=(p.created_at) { (day(&p.created_at)) } "; "
                     @match &p.last_used_at {

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     AddPasskeyBody, PasskeyCreationOptions, PasskeyView, ProofBody, RenamePasskeyBody, add_passkey,
-    list_passkeys, passkey_creation_options, remove_passkey, rename_passkey,
+    passkey_creation_options, remove_passkey, rename_passkey,
 };
 use crate::auth::Auth;
 use crate::browser::BrowserKey;
@@ -174,9 +174,9 @@ async fn page(
         Ok(c) => c,
         Err(e) => return pages::error_page(e),
     };
-    let listed = match list_passkeys(state, auth, &auth.user.username).await {
-        Ok(l) => l.passkeys,
-        Err(e) => return pages::error_page(e),
+    let listed: Vec<PasskeyView> = match state.store.passkeys(&auth.user.user_id).await {
+        Ok(held) => held.iter().map(PasskeyView::from).collect(),
+        Err(e) => return pages::error_page(e.into()),
     };
     let has_factor = match state.store.factor(&auth.user.user_id).await {
         Ok(f) => f.is_some_and(|f| f.enabled),
