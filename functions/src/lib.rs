@@ -17,6 +17,8 @@ pub mod confirm_email;
 pub mod consents;
 pub mod delete_user;
 pub mod discovery;
+pub mod email_code;
+pub mod email_code_verify;
 pub mod get_user;
 pub mod home;
 pub mod introspect;
@@ -86,6 +88,8 @@ pub const FUNCTIONS: &[&Function] = &[
     &passkeys::FUNCTION,
     &passkey_login::FUNCTION,
     &account_page::FUNCTION,
+    &email_code::FUNCTION,
+    &email_code_verify::FUNCTION,
 ];
 
 /// Every function's routes, merged: what the local server serves.

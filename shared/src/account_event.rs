@@ -57,11 +57,18 @@ pub enum EventType {
     PasskeyUsed,
     /// A passkey's signature counter went back: a cloned authenticator, or a replay; refused.
     PasskeyCounterRegressed,
+    /// A sign-in code was mailed to the account's address.
+    EmailCodeSent,
+    /// A mailed code signed the person in (or passed the first step of a sign-in with a
+    /// second factor).
+    EmailCodeUsed,
+    /// A mailed code was tried and refused.
+    EmailCodeFailed,
 }
 
 impl EventType {
     /// Every type, in the order of the API document.
-    pub const ALL: [EventType; 32] = [
+    pub const ALL: [EventType; 35] = [
         EventType::SignedUp,
         EventType::Activated,
         EventType::ActivationResent,
@@ -94,6 +101,9 @@ impl EventType {
         EventType::PasskeyRemoved,
         EventType::PasskeyUsed,
         EventType::PasskeyCounterRegressed,
+        EventType::EmailCodeSent,
+        EventType::EmailCodeUsed,
+        EventType::EmailCodeFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +140,9 @@ impl EventType {
             EventType::PasskeyRemoved => "passkey_removed",
             EventType::PasskeyUsed => "passkey_used",
             EventType::PasskeyCounterRegressed => "passkey_counter_regressed",
+            EventType::EmailCodeSent => "email_code_sent",
+            EventType::EmailCodeUsed => "email_code_used",
+            EventType::EmailCodeFailed => "email_code_failed",
         }
     }
 

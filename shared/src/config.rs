@@ -27,6 +27,9 @@ impl From<crate::passkey::SettingError> for ConfigError {
 pub struct Config {
     /// Where the embedded store, the mail log and (locally) the generated JWT secret live.
     pub data_dir: PathBuf,
+    /// `EMAIL_CODE_LOGIN`: whether a person may sign in with a code mailed to them (`on`, the
+    /// default, or `off`).
+    pub email_code_login: bool,
     /// The base of links sent by mail, without a trailing slash.
     pub public_base_url: String,
     /// `JWT_ALGORITHM`: how tokens are signed (`EdDSA` by default, `RS256`, or `HS512`).
@@ -291,6 +294,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("public_base_url", &self.public_base_url)
+            .field("email_code_login", &self.email_code_login)
             .field("jwt_algorithm", &self.jwt_algorithm)
             .field(
                 "jwt_secret",
@@ -492,7 +496,21 @@ impl Config {
                 &mfa_issuer,
             )?;
         }
+        let email_code_login = match non_empty("EMAIL_CODE_LOGIN")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "EMAIL_CODE_LOGIN",
+                    reason: "must be on or off".into(),
+                });
+            }
+        };
         Ok(Config {
+            email_code_login,
             hooks,
             lifetimes,
             mfa_key,
@@ -851,6 +869,21 @@ mod tests {
             c.token_keys().err(),
             Some(ConfigError::Missing("JWT_SIGNING_KEYS"))
         );
+    }
+
+    #[test]
+    fn email_code_login_is_on_unless_turned_off() {
+        let on = |v: &[(&str, &str)]| Config::from_lookup(lookup(v)).map(|c| c.email_code_login);
+        assert!(on(&[]).unwrap());
+        assert!(on(&[("EMAIL_CODE_LOGIN", " On ")]).unwrap());
+        assert!(!on(&[("EMAIL_CODE_LOGIN", "off")]).unwrap());
+        assert!(matches!(
+            on(&[("EMAIL_CODE_LOGIN", "sometimes")]),
+            Err(ConfigError::Invalid {
+                var: "EMAIL_CODE_LOGIN",
+                ..
+            })
+        ));
     }
 
     #[test]

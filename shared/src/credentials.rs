@@ -72,7 +72,20 @@ pub fn second_step_methods(totp: Option<&TotpFactor>, has_passkeys: bool) -> Vec
 
 /// The `amr` of a sign-in: the password (`pwd`), and the second factor's when one was proved.
 pub fn amr(second: Option<Method>) -> Vec<String> {
-    std::iter::once("pwd")
+    amr_after(PASSWORD_AMR, second)
+}
+
+/// What `amr` says of a password.
+pub const PASSWORD_AMR: &str = "pwd";
+
+/// What `amr` says of a code mailed to the account's address: `email` (RFC 8176 registers no
+/// value for it; `otp` would read as a second factor, which it is not).
+pub const EMAIL_CODE_AMR: &str = "email";
+
+/// The `amr` of a sign-in whose first step was `first` ([`PASSWORD_AMR`] or
+/// [`EMAIL_CODE_AMR`]), and its second factor's when one was proved.
+pub fn amr_after(first: &str, second: Option<Method>) -> Vec<String> {
+    std::iter::once(first)
         .chain(second.map(Method::amr))
         .map(str::to_string)
         .collect()

@@ -74,6 +74,13 @@ pub enum ApiError {
     /// No relying party is configured here (passkeys are off).
     #[error("passkeys are off")]
     PasskeysUnavailable,
+    /// A mailed sign-in code that is wrong, used, replaced, expired or out of tries, or of an
+    /// address with no account that may sign in: one answer for all.
+    #[error("invalid email code")]
+    InvalidEmailCode,
+    /// Sign-in by mailed code is turned off here (`EMAIL_CODE_LOGIN=off`).
+    #[error("email code sign-in is off")]
+    EmailCodeUnavailable,
     /// A code of the second factor (or a recovery code) that is wrong, used, or too old.
     #[error("invalid MFA code")]
     InvalidMfaCode,
@@ -198,9 +205,8 @@ impl ApiError {
             | InvalidPasskey => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Unauthorized | InvalidToken | InvalidCredentials | InvalidMfaToken | InvalidClient => {
-                StatusCode::UNAUTHORIZED
-            }
+            Unauthorized | InvalidToken | InvalidCredentials | InvalidMfaToken | InvalidClient
+            | InvalidEmailCode => StatusCode::UNAUTHORIZED,
             Forbidden(_) | AccountNotActivated | InsufficientScope(_) | StepUpRequired
             | SignUpRefused(_) => StatusCode::FORBIDDEN,
             UserNotFound | NotFound | MfaNotEnabled | ClientNotFound | ConsentNotFound
@@ -213,7 +219,9 @@ impl ApiError {
             }
             TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             MailUnavailable(_) | StoreUnavailable(_) | WidgetsUnavailable | MfaUnavailable
-            | PasskeysUnavailable | HookUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | PasskeysUnavailable | EmailCodeUnavailable | HookUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             UpstreamError(_) => StatusCode::BAD_GATEWAY,
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -260,6 +268,8 @@ impl ApiError {
             PasskeyNotFound => "passkey_not_found",
             TooManyPasskeys(_) => "too_many_passkeys",
             PasskeysUnavailable => "passkeys_unavailable",
+            InvalidEmailCode => "invalid_email_code",
+            EmailCodeUnavailable => "email_code_unavailable",
             TooManyClients(_) => "too_many_clients",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
@@ -342,6 +352,11 @@ impl ApiError {
                 format!("An account holds at most {limit} passkeys: remove one first.")
             }
             PasskeysUnavailable => "Passkeys are not configured here.".into(),
+            InvalidEmailCode => {
+                "This code is wrong, used, replaced by a newer one, or expired: ask for a new one."
+                    .into()
+            }
+            EmailCodeUnavailable => "Sign-in with a mailed code is turned off here.".into(),
             TooManyClients(limit) => format!(
                 "{limit} OAuth clients are registered: remove one before registering another."
             ),

@@ -134,6 +134,43 @@ pub fn reset_mail(to: &str, username: &str, link: &str) -> Mail {
     )
 }
 
+/// The mail of a sign-in code: the code, large, and a link to a page that shows it again (a
+/// mail scanner that opens the link spends nothing). Never the code in the subject: subjects
+/// show on locked screens.
+pub fn email_code_mail(to: &str, username: &str, code: &str, link: &str) -> Mail {
+    let subject = "Your sign-in code";
+    let text = format!(
+        "Hello {username},\n\nYour sign-in code is:\n\n    {code}\n\nType it where you asked \
+         for it, within 10 minutes. It works once. If this mail program cannot copy it, this \
+         page shows it again:\n\n{link}\n\nIf you did not ask for it, ignore this mail: no \
+         one can sign in without the code.\n"
+    );
+    let code_style = format!(
+        "font-size:32px;font-weight:700;letter-spacing:6px;font-family:ui-monospace,monospace;\
+         color:{TEXT};margin:24px 0"
+    );
+    let html = html_mail(
+        subject,
+        html! {
+            p { "Hello " (username) "," }
+            p { "Your sign-in code is:" }
+            p style=(code_style) { (code) }
+            p { "Type it where you asked for it, within 10 minutes. It works once." }
+            p style=(format!("font-size:14px;color:{MUTED}")) {
+                "This page shows it again: "
+                a href=(link) style=(format!("color:{ACCENT};word-break:break-all")) { (link) }
+            }
+            p { "If you did not ask for it, ignore this mail: no one can sign in without the code." }
+        },
+    );
+    Mail {
+        to: to.to_string(),
+        subject: subject.into(),
+        text,
+        html,
+    }
+}
+
 /// The confirmation mail of a change of address, sent to the new address.
 pub fn email_confirmation_mail(to: &str, username: &str, link: &str) -> Mail {
     link_mail(

@@ -410,10 +410,20 @@ pub fn sign_out_page(username: &str, carried: Carried, back_to: Option<&str>) ->
     page_sending_to(StatusCode::OK, "Sign out?", body, back_to)
 }
 
+/// A passkey as the account page lists it.
+pub struct PasskeyRow<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    /// RFC 3339.
+    pub created_at: &'a str,
+    /// RFC 3339; `None`: never used.
+    pub last_used_at: Option<&'a str>,
+}
+
 /// What the page of an account's passkeys shows.
 pub struct PasskeysView<'a> {
     pub username: &'a str,
-    pub passkeys: &'a [crate::accounts::PasskeyView],
+    pub passkeys: &'a [PasskeyRow<'a>],
     /// The forms' CSRF token.
     pub csrf: &'a str,
     /// Adding asks for the password (the sign-in is not two-factor and recent).
@@ -435,7 +445,7 @@ fn passkey_name(value: Option<&str>) -> Input<'_> {
         kind: "text",
         autocomplete: "off",
         minlength: None,
-        maxlength: crate::accounts::MAX_PASSKEY_NAME_CHARS,
+        maxlength: crate::store::MAX_PASSKEY_NAME_CHARS,
         value,
     }
 }
@@ -480,8 +490,8 @@ pub fn passkeys_page(status: StatusCode, view: &PasskeysView) -> Response {
             section class="passkey" aria-labelledby=(format!("passkey-{n}")) {
                 h2 id=(format!("passkey-{n}")) { (p.name) }
                 p class="hint" {
-                    "Added " time datetime=(p.created_at) { (day(&p.created_at)) } "; "
-                    @match &p.last_used_at {
+                    "Added " time datetime=(p.created_at) { (day(p.created_at)) } "; "
+                    @match p.last_used_at {
                         Some(used) => { "last used " time datetime=(used) { (day(used)) } "." }
                         None => { "never used." }
                     }
@@ -490,7 +500,7 @@ pub fn passkeys_page(status: StatusCode, view: &PasskeysView) -> Response {
                     input type="hidden" name="csrf" value=(view.csrf);
                     input type="hidden" name="action" value="rename";
                     input type="hidden" name="id" value=(p.id);
-                    (field_with_id(&format!("name-{n}"), "name", "New name", passkey_name(Some(&p.name)), None, None))
+                    (field_with_id(&format!("name-{n}"), "name", "New name", passkey_name(Some(p.name)), None, None))
                     button type="submit" class="secondary" { "Rename" }
                 }
                 form method="post" action="passkeys" {
@@ -533,6 +543,37 @@ pub fn passkeys_page(status: StatusCode, view: &PasskeysView) -> Response {
         }
     };
     page_with(status, "Your passkeys", body, None, true)
+}
+
+/// The page behind a mailed sign-in code's link (`GET /auth/email-code/link`): one button,
+/// posting the link's account and token back (relative: `link`), to show the code. A mail
+/// scanner that opens the link sees no code and spends nothing.
+pub fn email_code_ask_page(user: &str, token: &str) -> Response {
+    let body = html! {
+        p { "The code mailed to you works once, for 10 minutes, where you asked for it." }
+        form method="post" action="link" {
+            input type="hidden" name="user" value=(user);
+            input type="hidden" name="token" value=(token);
+            button type="submit" { "Show my code" }
+        }
+        p class="hint" {
+            "This page asks first so that a program that opens the links in your mail (to check \
+             them for danger) cannot see the code."
+        }
+    };
+    page(StatusCode::OK, "Your sign-in code", body)
+}
+
+/// The code of a mailed sign-in, shown (`POST /auth/email-code/link`); nothing is spent.
+pub fn email_code_shown_page(code: &str) -> Response {
+    let style = "font-size:2rem;font-weight:700;letter-spacing:.4rem;\
+                 font-family:ui-monospace,monospace;margin:1.5rem 0";
+    let body = html! {
+        p { "Type this code where you asked for it:" }
+        p id="code" style=(style) { (code) }
+        p { "It works once, within 10 minutes of the mail. A newer code replaces it." }
+    };
+    page(StatusCode::OK, "Your sign-in code", body)
 }
 
 /// Where a page that offers the activation link again is served from: the form's action is

@@ -44,6 +44,8 @@ pub struct AppState {
     pub hooks: Option<Arc<crate::hooks::Hooks>>,
     /// The passkeys' relying party; `None` when passkeys are off (`crate::passkey`).
     pub passkeys: Option<Arc<crate::passkey::RelyingParty>>,
+    /// Whether a person may sign in with a code mailed to them (`EMAIL_CODE_LOGIN`).
+    pub email_code_login: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +129,7 @@ impl AppState {
             hooks: crate::hooks::Hooks::new(&config.hooks)
                 .map_err(|e| StartupError::Hooks(e.to_string()))?
                 .map(Arc::new),
+            email_code_login: config.email_code_login,
             passkeys: crate::passkey::relying_party(
                 config.webauthn_rp_id.as_deref(),
                 &config.webauthn_origins,

@@ -10,6 +10,7 @@ mod cloud_publisher;
 mod common;
 mod cors;
 mod drift;
+mod email_code;
 mod events;
 mod fixture;
 mod fuzz;

@@ -25,7 +25,7 @@ use crate::browser::BrowserKey;
 use crate::credentials;
 use crate::error::{ApiError, ApiResult};
 use crate::input::Field;
-use crate::pages::{self, PasskeysView};
+use crate::pages::{self, PasskeyRow, PasskeysView};
 use crate::state::AppState;
 use crate::store::{MAX_PASSKEYS, OAuthClient};
 use crate::token::Claims;
@@ -189,9 +189,18 @@ async fn page(
         Some("removed") => Some("The passkey was removed."),
         _ => None,
     };
+    let rows: Vec<PasskeyRow> = listed
+        .iter()
+        .map(|p| PasskeyRow {
+            id: &p.id,
+            name: &p.name,
+            created_at: &p.created_at,
+            last_used_at: p.last_used_at.as_deref(),
+        })
+        .collect();
     let view = PasskeysView {
         username: &auth.user.username,
-        passkeys: &listed,
+        passkeys: &rows,
         csrf: &key.form_token(&csrf),
         ask_password: !fresh,
         ask_code: has_factor && !fresh,

@@ -457,7 +457,7 @@ pub(crate) async fn prove_second_step(
         // (Whether the account has passkeys, a passkey's proof finds out.)
         .filter(|m| credentials::second_step_methods(Some(&factor), true).contains(m))
         .ok_or(ApiError::InvalidMfaCode)?;
-    let amr = credentials::amr(Some(method));
+    let amr = credentials::amr_after(&challenge.first_factor, Some(method));
     let scope = still_allowed(&user, &challenge.scope);
     // The token hook before the code, the recovery code or the challenge is spent: a hook that
     // refuses leaves them all as they were (the person may try again).

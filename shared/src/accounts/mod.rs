@@ -11,6 +11,7 @@ pub mod authorize;
 pub mod clients;
 mod code_grant;
 mod consents;
+mod email_code;
 mod history;
 mod mfa;
 mod passkeys;
@@ -22,6 +23,7 @@ mod userinfo;
 mod widgets;
 
 pub use consents::*;
+pub use email_code::*;
 pub use history::*;
 pub use mfa::*;
 pub use passkeys::*;
@@ -135,11 +137,11 @@ pub struct EmailBody {
     pub email: Field<String>,
 }
 
-fn short_enough_address(email: &str) -> bool {
+pub(crate) fn short_enough_address(email: &str) -> bool {
     email.chars().count() <= MAX_EMAIL_CHARS
 }
 
-fn address_length_rule() -> String {
+pub(crate) fn address_length_rule() -> String {
     format!("must be at most {MAX_EMAIL_CHARS} characters")
 }
 

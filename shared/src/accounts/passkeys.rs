@@ -35,8 +35,7 @@ use crate::store::{
 };
 use crate::user::{UserRecord, username_key};
 
-/// The longest name a passkey may have.
-pub const MAX_PASSKEY_NAME_CHARS: usize = 64;
+pub use crate::store::MAX_PASSKEY_NAME_CHARS;
 
 fn relying_party(state: &AppState) -> ApiResult<&RelyingParty> {
     state

@@ -365,12 +365,7 @@ pub(crate) async fn check_password(
     // With a second factor on, a right password proves nothing yet: after earlier failures
     // (wrong codes among them) the count stays until a code proves right, else each right
     // password would wipe what wrong codes built, and codes could be guessed without end.
-    let factor = state.store.factor(&user.user_id).await?;
-    let has_passkeys = match &factor {
-        Some(f) if f.enabled => !state.store.passkeys(&user.user_id).await?.is_empty(),
-        _ => false,
-    };
-    let methods = second_step_methods(factor.as_ref(), has_passkeys);
+    let methods = second_step_of(state, &user).await?;
     let mfa_on = !methods.is_empty();
     if !mfa_on || attempts <= 1 {
         state.store.clear_login_failures(&login_key).await?;
@@ -394,28 +389,52 @@ pub(crate) async fn check_password(
     };
     if mfa_on {
         // The password was right; the second step decides.
-        let token = crate::secret::link_token()?;
-        let now = state.clock.now();
-        state
-            .store
-            .create_challenge(&MfaChallenge {
-                token_hash: token_hash(&token),
-                user_id: user.user_id.clone(),
-                scope: scope.join(" "),
-                epoch: user.auth_epoch,
-                expires_at: now + MFA_CHALLENGE_TTL_SECS,
-                attempts: 0,
-            })
-            .await?;
+        let asked = open_second_step(state, &user, &scope, methods, credentials::PASSWORD_AMR);
         tracing::info!(user_id = %user.user_id, "password right: the second factor is asked for");
-        return Ok(PasswordChecked::SecondStep(MfaRequired {
-            mfa_required: true,
-            mfa_token: token,
-            methods,
-            expires_in: MFA_CHALLENGE_TTL_SECS,
-        }));
+        return Ok(PasswordChecked::SecondStep(asked.await?));
     }
     Ok(PasswordChecked::Proven { user, scope })
+}
+
+/// What the second step of `user`'s sign-ins offers (nothing: no second step).
+pub(crate) async fn second_step_of(state: &AppState, user: &UserRecord) -> ApiResult<Vec<Method>> {
+    let factor = state.store.factor(&user.user_id).await?;
+    let has_passkeys = match &factor {
+        Some(f) if f.enabled => !state.store.passkeys(&user.user_id).await?.is_empty(),
+        _ => false,
+    };
+    Ok(second_step_methods(factor.as_ref(), has_passkeys))
+}
+
+/// Keeps the challenge of a sign-in's second step, its first proven with `first_factor` (as
+/// `amr` says it), and answers it.
+pub(crate) async fn open_second_step(
+    state: &AppState,
+    user: &UserRecord,
+    scope: &[String],
+    methods: Vec<Method>,
+    first_factor: &str,
+) -> ApiResult<MfaRequired> {
+    let token = crate::secret::link_token()?;
+    let now = state.clock.now();
+    state
+        .store
+        .create_challenge(&MfaChallenge {
+            token_hash: token_hash(&token),
+            user_id: user.user_id.clone(),
+            scope: scope.join(" "),
+            first_factor: first_factor.into(),
+            epoch: user.auth_epoch,
+            expires_at: now + MFA_CHALLENGE_TTL_SECS,
+            attempts: 0,
+        })
+        .await?;
+    Ok(MfaRequired {
+        mfa_required: true,
+        mfa_token: token,
+        methods,
+        expires_in: MFA_CHALLENGE_TTL_SECS,
+    })
 }
 
 /// Makes the session of a sign-in whose every factor was proven, and its pair of tokens; `ext`
@@ -927,7 +946,7 @@ pub(crate) async fn take_attempt(state: &AppState, login_key: &str) -> ApiResult
 /// The login throttle's key of a name that finds no account: `n:` and the base64url
 /// HMAC-SHA256 of its [`login_key`] under `LOGIN_NAME_KEY`. Deterministic (the same name
 /// meets the same count), and nothing of the name can be read back without the key.
-fn unknown_name_key(key: &[u8], login_key: &str) -> String {
+pub(crate) fn unknown_name_key(key: &[u8], login_key: &str) -> String {
     use base64::Engine;
     use hmac::{Hmac, KeyInit, Mac};
     let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");

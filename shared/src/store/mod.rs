@@ -197,6 +197,7 @@ pub trait UserStore:
     + Clients
     + Grants
     + Passkeys
+    + EmailCodes
 {
 }
 
@@ -210,7 +211,8 @@ impl<
         + Events
         + Clients
         + Grants
-        + Passkeys,
+        + Passkeys
+        + EmailCodes,
 > UserStore for T
 {
 }
@@ -504,6 +506,9 @@ pub struct MfaChallenge {
     pub token_hash: String,
     pub user_id: String,
     pub scope: String,
+    /// How the first step was proven, as `amr` says it: `pwd` (the password), or `email` (a
+    /// mailed code).
+    pub first_factor: String,
     /// The user's auth epoch at the password step: a reset or "end all sessions" meanwhile
     /// ends the login too.
     pub epoch: i64,
@@ -777,6 +782,9 @@ pub enum PasskeyUse {
 /// How long a ceremony (the options a browser or app was given) may wait for its answer.
 pub const CEREMONY_TTL_SECS: i64 = 300;
 
+/// The longest name a passkey may have.
+pub const MAX_PASSKEY_NAME_CHARS: usize = 64;
+
 /// A WebAuthn ceremony in progress: what the relying party must remember between the options
 /// and the answer. Kept under the SHA-256 of a random token (or of what binds it, for an
 /// account's one registration), spent by the answer.
@@ -823,4 +831,42 @@ pub trait Passkeys: Send + Sync {
     /// Spends the ceremony of `key_hash`: it is answered once, and only while unexpired (of
     /// answers at once, one gets it).
     async fn take_ceremony(&self, key_hash: &str, now: i64) -> StoreResult<Option<Ceremony>>;
+}
+
+/// How long a mailed sign-in code lives.
+pub const EMAIL_CODE_TTL_SECS: i64 = 600;
+
+/// The most tries one mailed code takes, right or wrong.
+pub const MAX_EMAIL_CODE_ATTEMPTS: i64 = 5;
+
+/// A sign-in code mailed to an account's address: kept as a keyed MAC of the code (never the
+/// code), with the SHA-256 of its link's token, one an account (a new one replaces the last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailCode {
+    pub user_id: String,
+    /// The MAC of the code, under a key the store does not hold.
+    pub code_mac: String,
+    /// The SHA-256 of the link's token: what names this code (a newer one has another).
+    pub link_hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Tries taken, right or wrong.
+    pub attempts: i64,
+}
+
+/// Sign-in codes mailed to accounts. Every try is counted before the code is compared, in one
+/// conditional write, so that requests at once take no more than [`MAX_EMAIL_CODE_ATTEMPTS`]
+/// between them; and a code is spent by one request only.
+#[async_trait]
+pub trait EmailCodes: Send + Sync {
+    /// Keeps `code` as its account's, replacing any earlier one.
+    async fn put_email_code(&self, code: &EmailCode) -> StoreResult<()>;
+    /// The account's code if it is unexpired at `now` (nothing counted: the link's page).
+    async fn email_code(&self, user_id: &str, now: i64) -> StoreResult<Option<EmailCode>>;
+    /// Counts one try at the account's code if it is unexpired at `now` and has tries left: the
+    /// code as it stands after the count, or `None`.
+    async fn attempt_email_code(&self, user_id: &str, now: i64) -> StoreResult<Option<EmailCode>>;
+    /// Spends the account's code of `link_hash` (not a newer one): `true` for the one request
+    /// that spent it.
+    async fn spend_email_code(&self, user_id: &str, link_hash: &str) -> StoreResult<bool>;
 }

@@ -131,6 +131,7 @@ async fn a_challenge_counts_its_attempts_and_is_spent_once(store: Arc<dyn UserSt
         token_hash: "h1".into(),
         user_id: "u1".into(),
         scope: "widgets".into(),
+        first_factor: "email".into(),
         epoch: 3,
         expires_at: NOW + 300,
         attempts: 0,
@@ -143,9 +144,10 @@ async fn a_challenge_counts_its_attempts_and_is_spent_once(store: Arc<dyn UserSt
                 got.attempts,
                 got.user_id.as_str(),
                 got.scope.as_str(),
+                got.first_factor.as_str(),
                 got.epoch
             ),
-            (attempt, "u1", "widgets", 3)
+            (attempt, "u1", "widgets", "email", 3)
         );
     }
     assert_eq!(

@@ -224,6 +224,7 @@ async fn all_pages(
 mod activations;
 mod clients;
 mod credentials;
+mod email_codes;
 mod events;
 mod factors;
 mod grants;

@@ -155,7 +155,8 @@ async fn an_older_store_file_rekeys_its_addresses_when_opened() {
              ALTER TABLE sessions DROP COLUMN refreshed_at; \
              DROP TABLE mfa_challenges; DROP TABLE mfa_factors; DROP TABLE account_events; \
              DROP TABLE oauth_clients; DROP TABLE oauth_codes; DROP TABLE oauth_consents; \
-             DROP TABLE passkeys; DROP TABLE passkey_ceremonies; PRAGMA user_version = 2;",
+             DROP TABLE passkeys; DROP TABLE passkey_ceremonies; DROP TABLE email_codes; \
+             PRAGMA user_version = 2;",
         )
         .unwrap();
     }
@@ -205,11 +206,13 @@ async fn an_older_store_files_factors_read_as_used_and_survive_a_reset() {
     {
         let db = rusqlite::Connection::open(&path).unwrap();
         // As version 6 left it: no `signed_in`, no OAuth clients (version 8), no codes or
-        // consents (version 9), no passkeys or ceremonies (version 10).
+        // consents (version 9), no passkeys or ceremonies (version 10), no mailed codes nor a
+        // challenge's first factor (version 11).
         db.execute_batch(
             "ALTER TABLE mfa_factors DROP COLUMN signed_in; DROP TABLE oauth_clients; \
              DROP TABLE oauth_codes; DROP TABLE oauth_consents; DROP TABLE passkeys; \
-             DROP TABLE passkey_ceremonies; PRAGMA user_version = 6;",
+             DROP TABLE passkey_ceremonies; DROP TABLE email_codes; \
+             ALTER TABLE mfa_challenges DROP COLUMN first_factor; PRAGMA user_version = 6;",
         )
         .unwrap();
     }
@@ -221,8 +224,9 @@ async fn an_older_store_files_factors_read_as_used_and_survive_a_reset() {
         .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 10);
+    assert_eq!(version, 11);
     assert!(store.list_clients().await.unwrap().is_empty());
+    assert_eq!(store.email_code("f1", NOW).await.unwrap(), None);
     assert!(store.list_consents("f1").await.unwrap().is_empty());
     assert!(store.passkeys("f1").await.unwrap().is_empty());
     assert_eq!(store.take_ceremony("none", NOW).await.unwrap(), None);

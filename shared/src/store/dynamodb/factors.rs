@@ -212,6 +212,7 @@ impl Factors for DynamoStore {
         let mut item = challenge_key(&challenge.token_hash);
         item.insert("user_id".into(), s(&challenge.user_id));
         item.insert("scope".into(), s(&challenge.scope));
+        item.insert("first_factor".into(), s(&challenge.first_factor));
         item.insert("epoch".into(), n(challenge.epoch));
         item.insert("valid_until".into(), n(challenge.expires_at));
         item.insert("attempts".into(), n(0));
@@ -248,6 +249,8 @@ impl Factors for DynamoStore {
                 .ok_or_else(|| broken("challenge user"))?
                 .to_string(),
             scope: get_s(&item, "scope").unwrap_or("").to_string(),
+            // Written since mailed codes; one of before was a password's.
+            first_factor: get_s(&item, "first_factor").unwrap_or("pwd").to_string(),
             epoch: get_n(&item, "epoch").unwrap_or(0),
             expires_at: get_n(&item, "valid_until").unwrap_or(0),
             attempts: get_n(&item, "attempts").unwrap_or(0),

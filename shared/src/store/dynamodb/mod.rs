@@ -25,6 +25,7 @@
 mod activations;
 mod clients;
 mod credentials;
+mod email_codes;
 mod events;
 mod factors;
 mod grants;
@@ -954,8 +955,15 @@ impl DynamoStore {
                         mine.clone(),
                     )?);
                 }
-                // The second factor goes with its user (last: no condition, never the failure).
+                // The second factor and a mailed code go with their user (last: no condition,
+                // never the failure).
                 items.push(delete(&self.table, factor_key(user_id), None, None)?);
+                items.push(delete(
+                    &self.table,
+                    email_codes::email_code_key(user_id),
+                    None,
+                    None,
+                )?);
                 match self.transact(items).await {
                     Ok(()) => {
                         self.delete_sessions(user_id, true).await?;

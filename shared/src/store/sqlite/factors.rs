@@ -171,9 +171,16 @@ impl Factors for SqliteStore {
         self.run(move |conn| {
             conn.execute(
                 "INSERT INTO mfa_challenges \
-                 (token_hash, user_id, scope, epoch, expires_at, attempts) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-                params![c.token_hash, c.user_id, c.scope, c.epoch, c.expires_at],
+                 (token_hash, user_id, scope, epoch, expires_at, attempts, first_factor) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+                params![
+                    c.token_hash,
+                    c.user_id,
+                    c.scope,
+                    c.epoch,
+                    c.expires_at,
+                    c.first_factor
+                ],
             )
             .map(|_| ())
             .map_err(unavailable)
@@ -191,7 +198,8 @@ impl Factors for SqliteStore {
             conn.query_row(
                 "UPDATE mfa_challenges SET attempts = attempts + 1 \
                  WHERE token_hash = ?1 AND expires_at > ?2 AND attempts < ?3 \
-                 RETURNING token_hash, user_id, scope, epoch, expires_at, attempts",
+                 RETURNING token_hash, user_id, scope, epoch, expires_at, attempts, \
+                 first_factor",
                 params![hash, now, MAX_MFA_ATTEMPTS],
                 |r| {
                     Ok(MfaChallenge {
@@ -201,6 +209,7 @@ impl Factors for SqliteStore {
                         epoch: r.get(3)?,
                         expires_at: r.get(4)?,
                         attempts: r.get(5)?,
+                        first_factor: r.get(6)?,
                     })
                 },
             )

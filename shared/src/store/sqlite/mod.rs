@@ -4,6 +4,7 @@
 mod activations;
 mod clients;
 mod credentials;
+mod email_codes;
 mod events;
 mod factors;
 mod grants;
@@ -66,7 +67,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 /// The schema's version (`PRAGMA user_version`): each migration below takes a store file one
 /// version on, in one transaction, so a file made by an older release opens with its data.
-const SCHEMA_VERSION: i64 = 10;
+const SCHEMA_VERSION: i64 = 11;
 
 /// Version 2: auth epochs (every session ended in one write), reset tokens, email changes,
 /// mail counters.
@@ -210,6 +211,21 @@ CREATE TABLE passkey_ceremonies (
 CREATE INDEX passkey_ceremonies_expiry ON passkey_ceremonies(expires_at);
 "#;
 
+/// Version 11: sign-in codes mailed to accounts (one an account: a new one replaces the last),
+/// and how a login waiting for its second step proved its first.
+const MIGRATION_11: &str = r#"
+CREATE TABLE email_codes (
+    user_id     TEXT PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+    code_mac    TEXT NOT NULL,
+    link_hash   TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL
+);
+CREATE INDEX email_codes_expiry ON email_codes(expires_at);
+ALTER TABLE mfa_challenges ADD COLUMN first_factor TEXT NOT NULL DEFAULT 'pwd';
+"#;
+
 /// Link tokens (activation, reset, address change), used or not, are kept a day past their
 /// validity (so a late click says "expired", a re-click "already activated"), accounts never
 /// activated a day past their window; then the sweep drops them.
@@ -229,6 +245,7 @@ fn sweep(tx: &rusqlite::Transaction<'_>, now: i64) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM reset_tokens WHERE expires_at <= ?1", [old])?;
     tx.execute("DELETE FROM email_changes WHERE expires_at <= ?1", [old])?;
     tx.execute("DELETE FROM mfa_challenges WHERE expires_at <= ?1", [now])?;
+    tx.execute("DELETE FROM email_codes WHERE expires_at <= ?1", [now])?;
     tx.execute("DELETE FROM account_events WHERE expires_at <= ?1", [now])?;
     tx.execute(
         "DELETE FROM passkey_ceremonies WHERE expires_at <= ?1",
@@ -315,6 +332,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 10 {
         tx.execute_batch(MIGRATION_10)?;
+    }
+    if version < 11 {
+        tx.execute_batch(MIGRATION_11)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
