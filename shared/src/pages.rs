@@ -163,6 +163,17 @@ struct Input<'a> {
     value: Option<&'a str>,
 }
 
+/// The input of the account's current password (never shown again).
+fn current_password() -> Input<'static> {
+    Input {
+        kind: "password",
+        autocomplete: "current-password",
+        minlength: None,
+        maxlength: crate::password::MAX_PASSWORD_CHARS,
+        value: None,
+    }
+}
+
 /// A labelled, required input named and identified `name`. `hint` is shown under the label;
 /// `error` under the input, announced when the page opens (`role="alert"`). Both are tied to
 /// the input (`aria-describedby`), so a screen reader reads them with it.
@@ -291,13 +302,7 @@ pub fn sign_in_page(
         maxlength: MAX_EMAIL_CHARS,
         value: Some(login),
     };
-    let password = Input {
-        kind: "password",
-        autocomplete: "current-password",
-        minlength: None,
-        maxlength: crate::password::MAX_PASSWORD_CHARS,
-        value: None,
-    };
+    let password = current_password();
     let body = html! {
         p { "to continue to " strong { (app.name) } "." }
         form method="post" action="authorize" {
@@ -460,13 +465,7 @@ fn day(rfc3339: &str) -> &str {
 /// ([`PASSKEY_SCRIPT`]) where the browser can make passkeys. Every form posts to `POST
 /// /account/passkeys` (relative: `passkeys`) with the CSRF token.
 pub fn passkeys_page(status: StatusCode, view: &PasskeysView) -> Response {
-    let password = Input {
-        kind: "password",
-        autocomplete: "current-password",
-        minlength: None,
-        maxlength: crate::password::MAX_PASSWORD_CHARS,
-        value: None,
-    };
+    let password = current_password();
     let body = html! {
         p {
             "Signed in as " strong { (view.username) } ". "

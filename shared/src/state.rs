@@ -66,6 +66,16 @@ pub const STORE_FILE: &str = "accounts.db";
 pub const MAIL_FILE: &str = "mail.log";
 
 impl AppState {
+    /// The key of the hosted pages' browser sessions and forms: a function that serves them
+    /// holds `LOGIN_NAME_KEY`.
+    pub fn browser_key(&self) -> Result<&crate::browser::BrowserKey, crate::error::ApiError> {
+        self.browser.as_ref().ok_or_else(|| {
+            crate::error::ApiError::Internal(
+                "LOGIN_NAME_KEY is not configured: no browser sessions".into(),
+            )
+        })
+    }
+
     /// Builds the state `config` describes: the store (`STORE`), the mailer (`MAIL`), the
     /// widgets client, the token keys. AWS clients are built here, once. `config` must hold a
     /// JWT secret and a public base URL. The local server's way; a Lambda function builds only

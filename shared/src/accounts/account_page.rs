@@ -21,7 +21,6 @@ use super::{
     passkey_creation_options, remove_passkey, rename_passkey,
 };
 use crate::auth::Auth;
-use crate::browser::BrowserKey;
 use crate::credentials;
 use crate::error::{ApiError, ApiResult};
 use crate::input::Field;
@@ -107,16 +106,10 @@ pub struct OptionsForm {
     pub password: Option<String>,
 }
 
-fn browser_key(state: &AppState) -> ApiResult<&BrowserKey> {
-    state.browser.as_ref().ok_or_else(|| {
-        ApiError::Internal("LOGIN_NAME_KEY is not configured: no browser sessions".into())
-    })
-}
-
 /// The caller of the request's browser session, as a token's caller is seen by the routes
 /// (self only: no scope, so no admin power), if the session is live.
 async fn browser_auth(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Auth>> {
-    let key = browser_key(state)?;
+    let key = state.browser_key()?;
     let Some(cookie) = key.session(headers) else {
         return Ok(None);
     };
@@ -166,7 +159,7 @@ async fn page(
     done: Option<&str>,
     error: Option<String>,
 ) -> Response {
-    let key = match browser_key(state) {
+    let key = match state.browser_key() {
         Ok(k) => k,
         Err(e) => return pages::error_page(e),
     };
@@ -290,7 +283,7 @@ pub async fn account_form(state: &AppState, headers: &HeaderMap, body: &[u8]) ->
         Ok(a) => a,
         Err(answer) => return answer,
     };
-    let holds = match browser_key(state) {
+    let holds = match state.browser_key() {
         Ok(key) => form
             .csrf
             .as_deref()
@@ -356,7 +349,7 @@ pub async fn account_options(
     body: &[u8],
 ) -> ApiResult<PasskeyCreationOptions> {
     let form = crate::http::form_body::<OptionsForm>(headers, body)?;
-    let key = browser_key(state)?;
+    let key = state.browser_key()?;
     if !form
         .csrf
         .as_deref()

@@ -526,11 +526,7 @@ async fn check_request(state: &AppState, params: &AuthorizeParams) -> Result<Aut
 
 /// The browser key: a function that runs the hosted pages holds `LOGIN_NAME_KEY`.
 fn browser_key(state: &AppState) -> Result<&BrowserKey, Answer> {
-    state.browser.as_ref().ok_or_else(|| {
-        Answer::error(ApiError::Internal(
-            "LOGIN_NAME_KEY is not configured: no browser sessions".into(),
-        ))
-    })
+    state.browser_key().map_err(Answer::error)
 }
 
 /// The live browser session of the request and its user, if any.

@@ -22,9 +22,8 @@ use utoipa::ToSchema;
 
 use super::session::{open_second_step, second_step_of, unknown_name_key};
 use super::{
-    EmailBody, LoginOutcome, Sent, address_length_rule, at_least_min_duration, login_key,
-    record_failed_login, short_enough_address, sign_in, store_and_send_throttled, take_attempt,
-    token_hook,
+    EmailBody, LoginOutcome, address_length_rule, at_least_min_duration, login_key,
+    mail_anonymously, record_failed_login, short_enough_address, sign_in, take_attempt, token_hook,
 };
 use crate::credentials::{self, EMAIL_CODE_AMR};
 use crate::error::{ApiError, ApiResult};
@@ -131,16 +130,7 @@ async fn request_now(state: &AppState, body: EmailBody) -> ApiResult<()> {
         Ok(true)
     };
     let event = Event::new(EventType::EmailCodeSent, &user).by(Actor::anonymous());
-    let event = match store_and_send_throttled(state, &mail, store).await {
-        Ok(Sent::Sent) => event,
-        Ok(Sent::Throttled) => event.failed().detail("reason", "throttled"),
-        Err(e) => {
-            // The answer stays 202 (it must not tell whether the account exists).
-            tracing::error!(error = %e, "sign-in code mail could not be sent");
-            event.failed().detail("reason", "mail_unavailable")
-        }
-    };
-    events::record(state, event).await;
+    mail_anonymously(state, &mail, store, event).await;
     Ok(())
 }
 

@@ -56,6 +56,27 @@ pub(crate) enum Sent {
     Throttled,
 }
 
+/// For the anonymous routes that may mail an account (resend, forgot, a sign-in code): sends
+/// `mail` as [`store_and_send_throttled`] does and records `event` with what came of it (sent,
+/// or failed: `throttled`, `mail_unavailable`). Nothing is answered: the route's answer is the
+/// same whatever happened, so that it does not tell whether the account exists.
+pub(crate) async fn mail_anonymously(
+    state: &AppState,
+    mail: &Mail,
+    store: impl std::future::Future<Output = ApiResult<bool>>,
+    event: crate::events::Event,
+) {
+    let event = match store_and_send_throttled(state, mail, store).await {
+        Ok(Sent::Sent) => event,
+        Ok(Sent::Throttled) => event.failed().detail("reason", "throttled"),
+        Err(e) => {
+            tracing::error!(error = %e, subject = %mail.subject, "mail could not be sent");
+            event.failed().detail("reason", "mail_unavailable")
+        }
+    };
+    crate::events::record(state, event).await;
+}
+
 /// Sends `mail` if the mail throttle of its address allows it (API.md, Mail throttling). A
 /// mail that could not be sent is `MailUnavailable`, and does not count.
 pub(crate) async fn send_throttled(state: &AppState, mail: &Mail) -> ApiResult<Sent> {

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::session::{login_key, take_attempt};
 use super::{
-    EmailBody, Sent, at_least_min_duration, send_notice, store_and_send_throttled, token_param,
-    valid_email,
+    EmailBody, at_least_min_duration, mail_anonymously, send_notice, store_and_send_throttled,
+    token_param, valid_email,
 };
 use crate::auth::Auth;
 use crate::credentials::Proof;
@@ -231,16 +231,7 @@ async fn forgot_password_now(state: &AppState, body: EmailBody) -> ApiResult<()>
         Ok(true)
     };
     let event = Event::new(EventType::PasswordResetRequested, &user).by(Actor::anonymous());
-    let event = match store_and_send_throttled(state, &mail, store).await {
-        Ok(Sent::Sent) => event,
-        Ok(Sent::Throttled) => event.failed().detail("reason", "throttled"),
-        Err(e) => {
-            // The answer stays 202 (it must not tell whether the account exists).
-            tracing::error!(error = %e, "reset mail could not be sent");
-            event.failed().detail("reason", "mail_unavailable")
-        }
-    };
-    events::record(state, event).await;
+    mail_anonymously(state, &mail, store, event).await;
     Ok(())
 }
 

@@ -4,8 +4,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    EmailBody, Sent, activation_link, at_least_min_duration, send_throttled,
-    store_and_send_throttled, token_param, valid_email, valid_username,
+    EmailBody, activation_link, at_least_min_duration, mail_anonymously, send_throttled,
+    token_param, valid_email, valid_username,
 };
 use std::time::Instant;
 
@@ -255,15 +255,6 @@ async fn resend_activation_now(state: &AppState, body: EmailBody) -> ApiResult<(
             .await?)
     };
     let event = Event::new(EventType::ActivationResent, &user);
-    let event = match store_and_send_throttled(state, &mail, store).await {
-        Ok(Sent::Sent) => event,
-        Ok(Sent::Throttled) => event.failed().detail("reason", "throttled"),
-        Err(e) => {
-            // The answer stays 202 (it must not tell whether the account exists).
-            tracing::error!(error = %e, "activation mail could not be resent");
-            event.failed().detail("reason", "mail_unavailable")
-        }
-    };
-    events::record(state, event).await;
+    mail_anonymously(state, &mail, store, event).await;
     Ok(())
 }
