@@ -149,10 +149,10 @@ def add_passkey(page, origin, username, token, name):
           f"{username}: a passkey added with the browser's WebAuthn: {added}")
 
 
-def add_on_the_account_page(b, origin, cdp, authenticator_id):
-    """The account page: its sign-in first (the hosted page, which brings the browser back),
-    then a passkey added with the page's form and script, renamed, and the person signed out
-    from the page's link."""
+def add_on_the_account_page(b, origin, cdp, authenticator_id, service):
+    """The account page: its sign-in first (the hosted page, which brings the browser back; a
+    code by mail, this time), then a passkey added with the page's form and script, renamed,
+    and the person signed out from the page's link."""
     page, before = b.page, b.csp
     script = "script-src 'self'; connect-src 'self'; style-src"
     b.csp = CSP.replace("form-action 'self'", f"form-action 'self' {origin}").replace(
@@ -160,10 +160,17 @@ def add_on_the_account_page(b, origin, cdp, authenticator_id):
     b.open("passkey-account-sign-in", origin + "/account/passkeys", 200, "Sign in")
     check("your account's passkeys" in page.locator("main").inner_text(),
           "the account page's sign-in names what it continues to")
-    page.fill("#login", "pat")
-    page.fill("#password", PASSWORD)
+    # Signed in with a code by mail (the sign-in page's other way in): the address, then the
+    # code read from the mail.
+    service.minute_passes_for("pat@example.com")
+    page.get_by_text("No password at hand? Get a code by mail").click()
+    page.fill("#code-email", "pat@example.com")
+    b.csp = CSP.replace("form-action 'self'", f"form-action 'self' {origin}")
+    b.submit("email-code-asked", "Mail me a sign-in code", 200, "Enter the code we mailed")
+    mail, _ = service.mail("pat@example.com", "/auth/email-code/link")
+    page.fill("#code", re.search(r"\n    (\d{6})\n", mail["text"]).group(1))
     b.csp = CSP.replace("style-src", script)
-    b.submit("passkey-account-none", "Sign in", 200, "Your passkeys")
+    b.submit("passkey-account-none", "Continue", 200, "Your passkeys")
     check(page.locator("#passkey-add").is_visible()
           and not page.locator("#passkey-unsupported").is_visible(),
           "the page's script shows the form that adds a passkey")
@@ -222,7 +229,7 @@ def run(b, origin, token, client_id, redirect_uri, app, service):
     page.wait_for_selector("body[data-autofill=waiting]")
     check(True, "the autofill's request waits for a passkey as the page opens")
 
-    add_on_the_account_page(b, origin, cdp, authenticator_id)
+    add_on_the_account_page(b, origin, cdp, authenticator_id, service)
     held = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})
     check(len(held["credentials"]) == 1 and held["credentials"][0]["isResidentCredential"],
           "the authenticator holds one discoverable credential")

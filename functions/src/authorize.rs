@@ -94,7 +94,8 @@ const UNAVAILABLE: Answer = Answer::page(503, "A dependency is unavailable");
 /// POST /oauth/authorize in openapi.json.
 const DOC_POST: Doc = Doc::new(
     "authorizeForm",
-    "The hosted sign-in pages' forms: the password, the second step, the consent",
+    "The hosted sign-in pages' forms: the password, a code by mail, the second step, the \
+     consent",
 )
 .description(
     "Each form carries the request it continues (checked again), its \

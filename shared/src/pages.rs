@@ -44,6 +44,7 @@ static STYLE: LazyLock<String> = LazyLock::new(|| {
          cursor:pointer}}\
          button.secondary{{background:#fff;color:{ACCENT};border:2px solid {ACCENT}}}\
          ul{{margin:0 0 1rem;padding-left:1.25rem}}form+p{{margin-top:1.5rem}}\
+         details{{margin:1.5rem 0}}summary{{cursor:pointer;color:{ACCENT};font-weight:600}}\
          a{{color:{ACCENT}}}\
          :focus-visible{{outline:3px solid {ACCENT};outline-offset:2px}}\
          .error{{color:{ERROR};font-weight:600;margin:.5rem 0 0}}"
@@ -289,6 +290,7 @@ pub fn sign_in_page(
     login: &str,
     error: Option<&str>,
     passkey: Option<Carried>,
+    email_code: Option<Carried>,
 ) -> Response {
     let name = Input {
         kind: "text",
@@ -314,10 +316,57 @@ pub fn sign_in_page(
         @if let Some(passkey) = passkey {
             (passkey_offer(passkey, "Sign in with a passkey", true))
         }
+        @if let Some(carried) = email_code {
+            details {
+                summary { "No password at hand? Get a code by mail" }
+                form method="post" action="authorize" {
+                    (hidden(carried))
+                    (field_with_id("code-email", "login", "Email address", Input {
+                        kind: "email",
+                        autocomplete: "email",
+                        minlength: None,
+                        maxlength: MAX_EMAIL_CHARS,
+                        value: None,
+                    }, None, None))
+                    button type="submit" class="secondary" { "Mail me a sign-in code" }
+                }
+            }
+        }
         p { a href="../password/forgot" { "Forgot your password?" } }
     };
     let script = passkey.is_some();
     page_with(status, "Sign in", body, Some(app.origin), script)
+}
+
+/// The hosted page that takes a mailed sign-in code: the same whether or not `email` has an
+/// account (it says "if"), its form posting the code with the request it continues.
+pub fn email_code_page(
+    status: StatusCode,
+    app: &App,
+    carried: Carried,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
+    let code = Input {
+        kind: "text",
+        autocomplete: "one-time-code",
+        minlength: None,
+        maxlength: 32,
+        value: None,
+    };
+    let hint = "6 digits. It works once, for 10 minutes; a newer code replaces it.";
+    let body = html! {
+        p {
+            "If an account may sign in with " strong { (email) } ", a code is on its way there, \
+             to continue to " strong { (app.name) } "."
+        }
+        form method="post" action="authorize" {
+            (hidden(carried))
+            (field("code", "Code from the mail", code, Some(hint), error))
+            button type="submit" { "Continue" }
+        }
+    };
+    page_sending_to(status, "Enter the code we mailed", body, Some(app.origin))
 }
 
 /// What a page that offers passkeys holds (the script, [`PASSKEY_SCRIPT`], shows it and posts

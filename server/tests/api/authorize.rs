@@ -1076,3 +1076,64 @@ async fn without_passkeys_the_hosted_pages_run_no_script() {
             .contains("script-src"),
     );
 }
+
+#[tokio::test]
+async fn a_mailed_code_signs_in_on_the_hosted_page_and_its_second_step_follows() {
+    let s = Server::start().await;
+    let admin = s.admin("boss").await;
+    let app = register(&s, &admin, json!({})).await;
+    s.user("mia").await;
+    s.clock.advance(61);
+    let mut b = Browser::new(&s);
+    let page = b.get(&request(&app, &[])).await;
+    assert!(
+        page.text.contains("Mail me a sign-in code"),
+        "{}",
+        page.text
+    );
+    // Its form is the page's third (after the password's and the passkey's).
+    let fields = hidden_fields(&page.text, 2);
+    assert!(fields.contains(&("step".into(), "email_code_request".into())));
+    let r = b.submit(&page, 2, &[("login", "mia-at-example")]).await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.text);
+    assert!(r.text.contains("whole email address"), "{}", r.text);
+    // An address of no account meets the same page as an account's.
+    let unknown = b.submit(&page, 2, &[("login", "nobody@example.com")]).await;
+    assert_eq!(unknown.status.as_u16(), 200, "{}", unknown.text);
+    assert!(unknown.text.contains("Enter the code we mailed"));
+    let asked = b.submit(&page, 2, &[("login", "mia@example.com")]).await;
+    assert_eq!(asked.status.as_u16(), 200, "{}", asked.text);
+    let (code, _) = crate::email_code::mailed(&s, "mia");
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let r = b.submit(&asked, 0, &[("code", wrong)]).await;
+    assert_eq!(r.status.as_u16(), 401, "{}", r.text);
+    assert!(r.text.contains("That code did not work"), "{}", r.text);
+    let back = back_at_app(&b.submit(&asked, 0, &[("code", &code)]).await);
+    let tokens = redeem(&s, &app, &back["code"], VERIFIER)
+        .await
+        .expect(200, None);
+    let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
+    assert_eq!(id_token["amr"], json!(["email"]));
+    assert_eq!(id_token["acr"], "aal1");
+    // Spent: the same code again is refused.
+    let r = b.submit(&asked, 0, &[("code", &code)]).await;
+    assert_eq!(r.status.as_u16(), 401, "{}", r.text);
+
+    // With a second factor on, its step follows the code.
+    let enrolled = crate::mfa::enrolled(&s, "ned").await;
+    s.clock.advance(61);
+    let mut b = Browser::new(&s);
+    let page = b.get(&request(&app, &[])).await;
+    let asked = b.submit(&page, 2, &[("login", "ned@example.com")]).await;
+    let (code, _) = crate::email_code::mailed(&s, "ned");
+    let second = b.submit(&asked, 0, &[("code", &code)]).await;
+    assert_eq!(second.status.as_u16(), 200, "{}", second.text);
+    assert!(second.text.contains("Enter your code"), "{}", second.text);
+    let totp = code_at(&enrolled.secret, s.clock.now() + 30);
+    let back = back_at_app(&b.submit(&second, 0, &[("code", &totp)]).await);
+    let tokens = redeem(&s, &app, &back["code"], VERIFIER)
+        .await
+        .expect(200, None);
+    let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
+    assert_eq!(id_token["amr"], json!(["email", "otp"]));
+}

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::common::{Reply, Server, email, jwt_part};
 
 /// The code and the link of the newest sign-in code mail to `username`.
-fn mailed(s: &Server, username: &str) -> (String, String) {
+pub(crate) fn mailed(s: &Server, username: &str) -> (String, String) {
     let mail = s
         .mails()
         .into_iter()

@@ -115,16 +115,19 @@ impl AuthorizeParams {
 pub struct AuthorizeForm {
     #[serde(flatten)]
     pub request: AuthorizeParams,
-    /// `password`, `code` or `consent`.
+    /// `password`, `code`, `consent`, `passkey`, `email_code_request` (a code mailed to
+    /// `login`) or `email_code` (that code, in `code`).
     pub step: Option<String>,
     /// The form's CSRF token.
     pub csrf: Option<String>,
-    /// The username or address (step `password`).
+    /// The username or address (step `password`), the address (steps `email_code_request`
+    /// and `email_code`).
     pub login: Option<String>,
     pub password: Option<String>,
     /// The second step's challenge (step `code`).
     pub mfa_token: Option<String>,
-    /// A code of the authenticator app or a recovery code (step `code`).
+    /// A code of the authenticator app or a recovery code (step `code`), or the mailed code
+    /// (step `email_code`).
     pub code: Option<String>,
     /// `allow` or `deny` (step `consent`).
     pub decision: Option<String>,
@@ -159,6 +162,8 @@ struct AuthRequest {
     login_hint: String,
     /// Whether the pages offer passkeys (a relying party is configured).
     passkeys: bool,
+    /// Whether the sign-in page offers a code by mail (`EMAIL_CODE_LOGIN`).
+    email_code: bool,
 }
 
 /// What the endpoint answers: a page, or a redirect (`303`), with the cookies it sets.
@@ -179,6 +184,16 @@ enum AnswerKind {
         error: Option<String>,
         /// The fields of the passkey's form, where passkeys are offered.
         passkey: Option<Vec<(&'static str, String)>>,
+        /// The fields of the form that asks for a code by mail, where it is offered.
+        email_code: Option<Vec<(&'static str, String)>>,
+    },
+    /// The page that takes a mailed code, for `email`.
+    EmailCode {
+        status: StatusCode,
+        app: AppView,
+        carried: Vec<(&'static str, String)>,
+        email: String,
+        error: Option<String>,
     },
     SecondStep {
         status: StatusCode,
@@ -267,6 +282,7 @@ impl IntoResponse for Answer {
                 login,
                 error,
                 passkey,
+                email_code,
             } => pages::sign_in_page(
                 status,
                 &app.page(),
@@ -274,7 +290,15 @@ impl IntoResponse for Answer {
                 &login,
                 error.as_deref(),
                 passkey.as_deref(),
+                email_code.as_deref(),
             ),
+            AnswerKind::EmailCode {
+                status,
+                app,
+                carried,
+                email,
+                error,
+            } => pages::email_code_page(status, &app.page(), &carried, &email, error.as_deref()),
             AnswerKind::SecondStep {
                 status,
                 app,
@@ -521,6 +545,7 @@ async fn check_request(state: &AppState, params: &AuthorizeParams) -> Result<Aut
         login_hint: params.login_hint.clone().unwrap_or_default(),
         client,
         passkeys: state.passkeys.is_some(),
+        email_code: state.email_code_login,
     })
 }
 
@@ -583,6 +608,9 @@ fn sign_in(
         passkey: request
             .passkeys
             .then(|| form_fields(request, key, &csrf, "passkey", &[])),
+        email_code: request
+            .email_code
+            .then(|| form_fields(request, key, &csrf, "email_code_request", &[])),
     })
     .with_cookie(set)
 }
@@ -771,9 +799,13 @@ pub async fn authorize_form(state: &AppState, headers: &HeaderMap, body: &[u8]) 
         Some("code") => code_step(state, key, headers, &request, form).await,
         Some("consent") => consent_step(state, key, headers, &request, form).await,
         Some("passkey") => passkey_step(state, key, headers, &request, form).await,
+        Some("email_code_request") => {
+            email_code_request_step(state, key, headers, &request, form).await
+        }
+        Some("email_code") => email_code_step(state, key, headers, &request, form).await,
         _ => Answer::error(ApiError::field(
             "step",
-            "must be password, code, consent or passkey",
+            "must be password, code, consent, passkey, email_code_request or email_code",
         )),
     }
 }
@@ -1012,6 +1044,122 @@ async fn passkey_step(
             Some("That passkey was not accepted. Try again, or sign in with your password.".into()),
         ),
         Err(e) => refused(request, key, headers, "", e),
+    }
+}
+
+/// The page that takes the code mailed to `email`, its form continuing `request`.
+fn email_code_page(
+    request: &AuthRequest,
+    key: &BrowserKey,
+    headers: &HeaderMap,
+    email: &str,
+    status: StatusCode,
+    error: Option<String>,
+) -> Answer {
+    let (csrf, set) = match key.csrf(headers) {
+        Ok(c) => c,
+        Err(e) => return Answer::error(e),
+    };
+    Answer::new(AnswerKind::EmailCode {
+        status,
+        app: app_of(request),
+        carried: form_fields(request, key, &csrf, "email_code", &[("login", email)]),
+        email: email.to_string(),
+        error,
+    })
+    .with_cookie(set)
+}
+
+/// The sign-in page's "mail me a code": the code mailed (as `POST /auth/email-code` does: the
+/// same page whether or not the address has an account), then the page that takes it.
+async fn email_code_request_step(
+    state: &AppState,
+    key: &BrowserKey,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    form: AuthorizeForm,
+) -> Answer {
+    let email: String = form
+        .login
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(MAX_PARAM_CHARS)
+        .collect();
+    if !crate::user::valid_email(&email) {
+        let why = "Enter a whole email address, like name@example.com, to get a code.";
+        return sign_in(
+            request,
+            key,
+            headers,
+            StatusCode::BAD_REQUEST,
+            &email,
+            Some(why.into()),
+        );
+    }
+    let body = super::EmailBody {
+        email: Field::Given(email.clone()),
+    };
+    match super::request_email_code(state, body).await {
+        Ok(()) => email_code_page(request, key, headers, &email, StatusCode::OK, None),
+        Err(e) => refused(request, key, headers, &email, e),
+    }
+}
+
+/// The mailed code typed on the hosted page: a sign-in with one factor, or its second step.
+async fn email_code_step(
+    state: &AppState,
+    key: &BrowserKey,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    form: AuthorizeForm,
+) -> Answer {
+    let email: String = form
+        .login
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_PARAM_CHARS)
+        .collect();
+    let code: String = form
+        .code
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(32)
+        .collect();
+    if !state.email_code_login {
+        return Answer::error(ApiError::EmailCodeUnavailable);
+    }
+    let checked =
+        super::at_least_min_duration(super::email_code::check_email_code(state, &email, &code))
+            .await;
+    match checked {
+        Ok(PasswordChecked::Proven { user, .. }) => {
+            let amr = crate::credentials::amr_after(crate::credentials::EMAIL_CODE_AMR, None);
+            signed_in_now(state, key, headers, request, &user, amr).await
+        }
+        Ok(PasswordChecked::SecondStep(asked)) => second_step(
+            request,
+            key,
+            headers,
+            &asked.mfa_token,
+            asked.methods.contains(&crate::credentials::Method::Passkey),
+            StatusCode::OK,
+            None,
+        ),
+        Err(ApiError::InvalidEmailCode) => email_code_page(
+            request,
+            key,
+            headers,
+            &email,
+            StatusCode::UNAUTHORIZED,
+            Some("That code did not work: it is wrong, used, replaced or expired.".into()),
+        ),
+        Err(e @ ApiError::TooManyAttempts(_)) => {
+            let why = e.message();
+            email_code_page(request, key, headers, &email, e.status(), Some(why))
+        }
+        Err(e) => refused(request, key, headers, &email, e),
     }
 }
 

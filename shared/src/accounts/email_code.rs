@@ -20,7 +20,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
-use super::session::{open_second_step, second_step_of, unknown_name_key};
+use super::session::{PasswordChecked, open_second_step, second_step_of, unknown_name_key};
 use super::{
     EmailBody, LoginOutcome, address_length_rule, at_least_min_duration, login_key,
     mail_anonymously, record_failed_login, short_enough_address, sign_in, take_attempt, token_hook,
@@ -182,17 +182,37 @@ pub async fn verify_email_code(state: &AppState, body: EmailCodeBody) -> ApiResu
 
 async fn verify_now(state: &AppState, body: EmailCodeBody) -> ApiResult<LoginOutcome> {
     let (email, code) = body.validate()?;
+    let (user, scope) = match check_email_code(state, &email, &code).await? {
+        PasswordChecked::Proven { user, scope } => (user, scope),
+        PasswordChecked::SecondStep(asked) => return Ok(LoginOutcome::MfaRequired(asked)),
+    };
+    let amr = credentials::amr_after(EMAIL_CODE_AMR, None);
+    let ext = token_hook(state, &user, &scope, &amr).await?;
+    let pair = sign_in(state, &user, scope, amr, ext).await?;
+    tracing::info!(user_id = %user.user_id, "signed in with a mailed code");
+    Ok(LoginOutcome::SignedIn(pair))
+}
+
+/// The first step of a sign-in with a mailed code (`POST /auth/email-code/verify`, the hosted
+/// sign-in page): the login throttle, the code (a try counted first, then compared, then spent
+/// once), an account waiting for its activation activated, and the challenge of the second
+/// step when the account has one. Every refusal is recorded and answered alike.
+pub(crate) async fn check_email_code(
+    state: &AppState,
+    email: &str,
+    code: &str,
+) -> ApiResult<PasswordChecked> {
     let key = CodeKey::of(state)?;
     let name_key = state
         .login_name_key
         .clone()
         .ok_or_else(|| ApiError::Internal("LOGIN_NAME_KEY is not configured".into()))?;
     let now = state.clock.now();
-    let user = state.store.find_user_by_email(&email, now).await?;
+    let user = state.store.find_user_by_email(email, now).await?;
     // The login throttle, as a password login counts it: on the account, or on the address.
     let throttle_key = match &user {
         Some(u) => login_key(false, &u.username),
-        None => unknown_name_key(&name_key, &login_key(true, &email)),
+        None => unknown_name_key(&name_key, &login_key(true, email)),
     };
     let attempts = match take_attempt(state, &throttle_key).await {
         Err(refused @ ApiError::TooManyAttempts(_)) => {
@@ -227,7 +247,7 @@ async fn verify_now(state: &AppState, body: EmailCodeBody) -> ApiResult<LoginOut
     let Some(held) = state.store.attempt_email_code(&user.user_id, now).await? else {
         return refuse(Some(user), "no_code").await;
     };
-    let given = key.code_mac(&user.user_id, &code);
+    let given = key.code_mac(&user.user_id, code);
     if !bool::from(given.as_bytes().ct_eq(held.code_mac.as_bytes())) {
         return refuse(Some(user), "wrong_code").await;
     }
@@ -252,13 +272,9 @@ async fn verify_now(state: &AppState, body: EmailCodeBody) -> ApiResult<LoginOut
     if mfa_on {
         let asked = open_second_step(state, &user, &scope, methods, EMAIL_CODE_AMR).await?;
         tracing::info!(user_id = %user.user_id, "sign-in code right: the second factor is asked for");
-        return Ok(LoginOutcome::MfaRequired(asked));
+        return Ok(PasswordChecked::SecondStep(asked));
     }
-    let amr = credentials::amr_after(EMAIL_CODE_AMR, None);
-    let ext = token_hook(state, &user, &scope, &amr).await?;
-    let pair = sign_in(state, &user, scope, amr, ext).await?;
-    tracing::info!(user_id = %user.user_id, "signed in with a mailed code");
-    Ok(LoginOutcome::SignedIn(pair))
+    Ok(PasswordChecked::Proven { user, scope })
 }
 
 /// An account waiting for its activation is activated by a right code: the code proves the

@@ -284,7 +284,7 @@ pub async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<LoginOutcome
     Ok(LoginOutcome::SignedIn(pair))
 }
 
-/// What a right password came to.
+/// What a right first factor (a password, or a mailed code) came to.
 pub(crate) enum PasswordChecked {
     /// The sign-in is proven (the account has no second factor): its user, and the scopes it
     /// may have of those asked.
