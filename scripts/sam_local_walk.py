@@ -128,7 +128,9 @@ def oidc_sign_in(name, env):
     cookies = {}
     status, _, page = browse("GET", "/oauth/authorize?" + query, cookies)
     assert status == 200 and "Sign in" in page, f"the hosted sign-in page: {status}"
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)"', page))
+    # The password's form is the page's first (the others: a passkey, a code by mail).
+    first_form = page.split("</form>", 1)[0]
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)"', first_form))
     fields = {k: html.unescape(v) for k, v in fields.items()}
     fields.update({"login": name, "password": PASSWORD})
     status, headers, _ = browse("POST", "/oauth/authorize", cookies, fields)
