@@ -323,3 +323,41 @@ async fn turned_off_the_routes_say_so() {
         .expect(503, Some("email_code_unavailable"));
     assert_eq!(code_mails(&s, "joe"), 0);
 }
+
+#[tokio::test]
+async fn bad_bodies_are_refused_before_anything_is_sent_or_counted() {
+    let s = Server::start().await;
+    person(&s, "kit").await;
+    s.post("/auth/email-code", None, json!({}))
+        .await
+        .expect(400, Some("validation_failed"));
+    s.post("/auth/email-code", None, json!({ "email": 7 }))
+        .await
+        .expect(400, Some("validation_failed"));
+    let long = format!("{}@example.com", "k".repeat(260));
+    s.post("/auth/email-code", None, json!({ "email": long }))
+        .await
+        .expect(400, Some("validation_failed"));
+    for path in ["/auth/email-code", "/auth/email-code/verify"] {
+        let text = reqwest::Client::new()
+            .post(format!("{}{path}", s.base))
+            .header("content-type", "text/plain")
+            .body(format!(
+                "{{\"email\": \"{}\", \"code\": \"1\"}}",
+                email("kit")
+            ));
+        Server::reply(text)
+            .await
+            .expect(415, Some("unsupported_media_type"));
+        s.raw(reqwest::Method::POST, path, "{\"email\": ")
+            .await
+            .expect(400, Some("invalid_json"));
+    }
+    assert_eq!(code_mails(&s, "kit"), 0);
+    assert!(s.stored_failures().await.is_empty(), "nothing counted");
+    // The link's button takes a form only.
+    let r = s
+        .raw(reqwest::Method::POST, "/auth/email-code/link", "{}")
+        .await;
+    assert_eq!(r.status.as_u16(), 415, "{}", r.text);
+}

@@ -586,6 +586,19 @@ fn form_fields(
     fields
 }
 
+/// A page whose forms carry the browser's CSRF token: `page` made from the browser's CSRF value,
+/// with the cookie that gives the browser one when it has none yet.
+fn with_csrf(
+    key: &BrowserKey,
+    headers: &HeaderMap,
+    page: impl FnOnce(&str) -> AnswerKind,
+) -> Answer {
+    match key.csrf(headers) {
+        Ok((csrf, set)) => Answer::new(page(&csrf)).with_cookie(set),
+        Err(e) => Answer::error(e),
+    }
+}
+
 /// The sign-in page for `request`, with a CSRF cookie when the browser has none.
 fn sign_in(
     request: &AuthRequest,
@@ -595,24 +608,19 @@ fn sign_in(
     login: &str,
     error: Option<String>,
 ) -> Answer {
-    let (csrf, set) = match key.csrf(headers) {
-        Ok(c) => c,
-        Err(e) => return Answer::error(e),
-    };
-    Answer::new(AnswerKind::SignIn {
+    with_csrf(key, headers, |csrf| AnswerKind::SignIn {
         status,
         app: app_of(request),
-        carried: form_fields(request, key, &csrf, "password", &[]),
+        carried: form_fields(request, key, csrf, "password", &[]),
         login: login.to_string(),
         error,
         passkey: request
             .passkeys
-            .then(|| form_fields(request, key, &csrf, "passkey", &[])),
+            .then(|| form_fields(request, key, csrf, "passkey", &[])),
         email_code: request
             .email_code
-            .then(|| form_fields(request, key, &csrf, "email_code_request", &[])),
+            .then(|| form_fields(request, key, csrf, "email_code_request", &[])),
     })
-    .with_cookie(set)
 }
 
 /// `GET /oauth/authorize`.
@@ -704,18 +712,13 @@ async fn continue_signed_in(
                     "the person has not allowed this app what it asks",
                 );
             }
-            let (csrf, set) = match key.csrf(headers) {
-                Ok(c) => c,
-                Err(e) => return Answer::error(e),
-            };
-            return Answer::new(AnswerKind::Consent {
+            return with_csrf(key, headers, |csrf| AnswerKind::Consent {
                 app: app_of(request),
                 username: user.username.clone(),
                 asked: scopes.iter().filter_map(|s| scope_meaning(s)).collect(),
-                allow: form_fields(request, key, &csrf, "consent", &[("decision", "allow")]),
-                deny: form_fields(request, key, &csrf, "consent", &[("decision", "deny")]),
-            })
-            .with_cookie(set);
+                allow: form_fields(request, key, csrf, "consent", &[("decision", "allow")]),
+                deny: form_fields(request, key, csrf, "consent", &[("decision", "deny")]),
+            });
         }
     }
     match issue_code(state, request, user, session, auth_time, scopes).await {
@@ -911,23 +914,18 @@ fn second_step(
     status: StatusCode,
     error: Option<String>,
 ) -> Answer {
-    let (csrf, set) = match key.csrf(headers) {
-        Ok(c) => c,
-        Err(e) => return Answer::error(e),
-    };
     let offer = offer_passkey && request.passkeys;
     let mut more = vec![("mfa_token", mfa_token)];
     if offer {
         more.push(("offer_passkey", "yes"));
     }
-    Answer::new(AnswerKind::SecondStep {
+    with_csrf(key, headers, |csrf| AnswerKind::SecondStep {
         status,
         app: app_of(request),
-        carried: form_fields(request, key, &csrf, "code", &more),
+        carried: form_fields(request, key, csrf, "code", &more),
         error,
-        passkey: offer.then(|| form_fields(request, key, &csrf, "code", &more)),
+        passkey: offer.then(|| form_fields(request, key, csrf, "code", &more)),
     })
-    .with_cookie(set)
 }
 
 async fn code_step(
@@ -1056,18 +1054,13 @@ fn email_code_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Answer {
-    let (csrf, set) = match key.csrf(headers) {
-        Ok(c) => c,
-        Err(e) => return Answer::error(e),
-    };
-    Answer::new(AnswerKind::EmailCode {
+    with_csrf(key, headers, |csrf| AnswerKind::EmailCode {
         status,
         app: app_of(request),
-        carried: form_fields(request, key, &csrf, "email_code", &[("login", email)]),
+        carried: form_fields(request, key, csrf, "email_code", &[("login", email)]),
         email: email.to_string(),
         error,
     })
-    .with_cookie(set)
 }
 
 /// The sign-in page's "mail me a code": the code mailed (as `POST /auth/email-code` does: the
@@ -1384,18 +1377,15 @@ async fn end_browser_session(
                 .as_deref()
                 .is_some_and(|t| key.form_token_holds(headers, t));
         if !named && !form_holds {
-            let (csrf, set) = match key.csrf(headers) {
-                Ok(c) => c,
-                Err(e) => return Answer::error(e),
-            };
-            let mut fields = params.carried();
-            fields.push(("csrf", key.form_token(&csrf)));
-            return Answer::new(AnswerKind::SignOut {
-                username: user.username.clone(),
-                carried: fields,
-                back_to: redirect.as_deref().map(origin_of),
-            })
-            .with_cookie(set);
+            return with_csrf(key, headers, |csrf| {
+                let mut fields = params.carried();
+                fields.push(("csrf", key.form_token(csrf)));
+                AnswerKind::SignOut {
+                    username: user.username.clone(),
+                    carried: fields,
+                    back_to: redirect.as_deref().map(origin_of),
+                }
+            });
         }
         if let Err(e) = state
             .store
