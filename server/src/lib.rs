@@ -1,6 +1,7 @@
 //! The local server: every route of every function in one process, on the embedded store, with
 //! mail logged. The same routers run on Lambda, one per function.
 
+pub mod import;
 pub mod openapi;
 pub mod sample_upstream;
 pub mod template;

@@ -13,6 +13,9 @@
 //! accounts add-client --name N --redirect-uri URI [--redirect-uri URI ...]
 //!          [--post-logout-redirect-uri URI ...] [--scope S ...] [--public] [--first-party]
 //!                                  register an OAuth client; prints its id and secret (once)
+//! accounts import-users FILE [--dry-run]
+//!                                  users of another system (JSON Lines, with their password
+//!                                  hashes) into the store; run again to resume
 //! accounts template                rewrite template.yaml's functions, the README's table of
 //!                                  functions and openapi.json from the route table (in the
 //!                                  repository's root)
@@ -37,6 +40,7 @@ const USAGE: &str = "usage: accounts [serve] | accounts make-admin <username> | 
                      accounts create-table | accounts backfill-user-index | \
                      accounts sample-upstream | accounts rotate-key | accounts retire-keys | \
                      accounts public-keys < keys.pem | accounts template | \
+                     accounts import-users FILE [--dry-run] | \
                      accounts add-client --name NAME --redirect-uri URI [...]";
 
 #[tokio::main]
@@ -62,6 +66,17 @@ async fn main() -> ExitCode {
                 eprintln!("add-client: {e}\n{ADD_CLIENT_USAGE}");
                 ExitCode::from(2)
             }
+        },
+        ["import-users", file] | ["import-users", file, "--dry-run"] => match state().await {
+            Ok((state, _, _)) => {
+                let dry_run = args.len() == 3;
+                accounts::import::run(&state, file, dry_run).await
+            }
+            Err(code) => code,
+        },
+        ["import-users", "--dry-run", file] => match state().await {
+            Ok((state, _, _)) => accounts::import::run(&state, file, true).await,
+            Err(code) => code,
         },
         ["create-table"] => create_table().await,
         ["backfill-user-index"] => backfill_user_index().await,

@@ -64,11 +64,17 @@ pub enum EventType {
     EmailCodeUsed,
     /// A mailed code was tried and refused.
     EmailCodeFailed,
+    /// The operator's import (`accounts import-users`) created the account, with the kind of
+    /// password hash it brought (`detail.hash`; `detail.weak_hash` when under the floor).
+    UserImported,
+    /// An imported password hash was replaced by argon2id at the first right password
+    /// (`detail.from`: the kind it had).
+    PasswordRehashed,
 }
 
 impl EventType {
     /// Every type, in the order of the API document.
-    pub const ALL: [EventType; 35] = [
+    pub const ALL: [EventType; 37] = [
         EventType::SignedUp,
         EventType::Activated,
         EventType::ActivationResent,
@@ -104,6 +110,8 @@ impl EventType {
         EventType::EmailCodeSent,
         EventType::EmailCodeUsed,
         EventType::EmailCodeFailed,
+        EventType::UserImported,
+        EventType::PasswordRehashed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -143,6 +151,8 @@ impl EventType {
             EventType::EmailCodeSent => "email_code_sent",
             EventType::EmailCodeUsed => "email_code_used",
             EventType::EmailCodeFailed => "email_code_failed",
+            EventType::UserImported => "user_imported",
+            EventType::PasswordRehashed => "password_rehashed",
         }
     }
 

@@ -14,6 +14,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod foreign_hash;
 pub mod hooks;
 pub mod http;
 pub mod input;

@@ -70,8 +70,36 @@ fn hash_with(password: &str, blocks: &mut [Block]) -> Result<String, ApiError> {
     ))
 }
 
-/// Verifies into `blocks` when `phc` has this service's parameters; any other valid PHC string
-/// (older parameters, say) goes through the allocating path.
+/// Whether `stored` is a hash this service makes (argon2id at its parameters): anything else
+/// (an imported hash) is replaced at the next right password.
+pub fn is_current(stored: &str) -> bool {
+    stored.starts_with(PHC_PREFIX)
+}
+
+/// Verifies `password` against any stored hash: this service's own into `blocks`; an imported
+/// one ([`crate::foreign_hash`]) with its algorithm, and then the dummy hash as well, so that
+/// no check, right or wrong, of any kind costs less than an argon2id check. An account without
+/// a password ([`crate::foreign_hash::NO_PASSWORD`]) or with a hash that cannot be read costs
+/// the same and matches nothing.
+fn verify_stored(password: &str, stored: &str, blocks: &mut [Block]) -> bool {
+    if is_current(stored) {
+        return verify_with(password, stored, blocks);
+    }
+    let matched = match crate::foreign_hash::parse(stored) {
+        Ok(foreign) => crate::foreign_hash::verify(password, stored, &foreign),
+        Err(why) => {
+            if stored != crate::foreign_hash::NO_PASSWORD {
+                tracing::error!(why = %why, "a stored password hash cannot be read");
+            }
+            false
+        }
+    };
+    let _ = verify_with(password, DUMMY_HASH, blocks);
+    matched
+}
+
+/// Verifies into `blocks` a hash with this service's parameters; any other valid PHC string
+/// goes through the allocating path.
 fn verify_with(password: &str, phc: &str, blocks: &mut [Block]) -> bool {
     let parts = phc
         .strip_prefix(PHC_PREFIX)
@@ -192,8 +220,9 @@ impl Hasher {
         .await?
     }
 
-    /// Verifies `password` against `phc`, or against [`DUMMY_HASH`] when there is no user, so
-    /// both cases take the same time. Always `false` without a user.
+    /// Verifies `password` against the stored hash `phc` (this service's own or an imported
+    /// one: [`verify_stored`]), or against [`DUMMY_HASH`] when there is no user, so both cases
+    /// take the same time. Always `false` without a user.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool, ApiError> {
         let password = password.to_string();
         let (phc, real) = match phc {
@@ -201,7 +230,7 @@ impl Hasher {
             None => (DUMMY_HASH.to_string(), false),
         };
         let matched = self
-            .run(move |blocks| verify_with(&password, &phc, blocks))
+            .run(move |blocks| verify_stored(&password, &phc, blocks))
             .await?;
         Ok(matched && real)
     }

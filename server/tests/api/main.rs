@@ -16,6 +16,7 @@ mod fixture;
 mod fuzz;
 mod hardening;
 mod hooks;
+mod import;
 mod introspect;
 mod lambda_events;
 mod list_users;

@@ -13,6 +13,7 @@ mod code_grant;
 mod consents;
 mod email_code;
 mod history;
+pub mod import;
 mod mfa;
 mod passkeys;
 mod profile;

@@ -178,6 +178,8 @@ pub(crate) async fn verify_own_password(
         tracing::warn!(user_id = %user.user_id, "password check failed");
         return Err(ApiError::InvalidCredentials);
     }
+    // An imported hash is left for the sign-in to replace: a change of password that asked
+    // for this one writes on condition of the hash it read.
     state.store.clear_login_failures(&key).await?;
     Ok(())
 }

@@ -342,7 +342,7 @@ pub(crate) async fn check_password(
         .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
         .await?;
     let user = match user {
-        Some(u) if matched => u,
+        Some(u) if matched => super::import::upgrade_hash(state, u, &password).await,
         other => {
             // The attempt was counted when it was taken; the lock runs from now. Who failed is
             // logged (an id, or that the name is unknown), never what was typed.

@@ -229,6 +229,11 @@ pub trait Users: Send + Sync {
         activation: &ActivationRecord,
         now: i64,
     ) -> StoreResult<()>;
+    /// Creates a user brought by an import (`accounts import-users`): the account as given
+    /// (activated or not, with no activation window and no token), with its username and
+    /// address claims, in one atomic write. `UsernameTaken` or `EmailTaken` as
+    /// [`Users::create_user`]; nothing is ever overwritten.
+    async fn import_user(&self, user: &UserRecord, now: i64) -> StoreResult<()>;
     /// Removes a user created moments ago whose activation mail could not be sent. Does nothing
     /// when the account has been activated since.
     async fn discard_unactivated_user(&self, user_id: &str) -> StoreResult<()>;
@@ -346,6 +351,16 @@ pub trait Credentials: Send + Sync {
         new_hash: &str,
         keep: &str,
         now: i64,
+    ) -> StoreResult<bool>;
+    /// Replaces the password hash, only while it is still `old_hash`, and nothing else (the
+    /// same password, hashed again: an imported hash becomes this service's argon2id at the
+    /// first login). `false` when the password changed meanwhile (that change wins) or the
+    /// user is gone.
+    async fn rehash_password(
+        &self,
+        user_id: &str,
+        old_hash: &str,
+        new_hash: &str,
     ) -> StoreResult<bool>;
     async fn add_reset_token(&self, reset: &ResetRecord, now: i64) -> StoreResult<()>;
     /// What the token is worth, without using it.

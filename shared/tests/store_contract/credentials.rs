@@ -11,6 +11,7 @@ contract!(
     an_email_change_moves_the_claim_atomically,
     a_confirmation_racing_a_sign_up_leaves_one_owner,
     a_deletion_racing_an_address_change_frees_both_addresses,
+    a_rehash_is_conditional_and_ends_nothing,
 );
 
 async fn a_password_change_is_conditional_and_keeps_one_session(store: Arc<dyn UserStore>) {
@@ -517,4 +518,57 @@ async fn a_deletion_racing_an_address_change_frees_both_addresses(store: Arc<dyn
                 .unwrap_or_else(|e| panic!("round {round}: {address} still held: {e:?}"));
         }
     }
+}
+
+/// An imported hash replaced at the first login: only while it is the one read (a change of
+/// password that came first wins), and nothing else moves (sessions, epoch, updated_at).
+async fn a_rehash_is_conditional_and_ends_nothing(store: Arc<dyn UserStore>) {
+    let u = activated(&store, "u1", "rhea").await;
+    assert!(
+        store
+            .create_session(&session("s1", "u1", 0, NOW), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .rehash_password("u1", "not-the-hash", "argon2id-hash")
+            .await
+            .unwrap(),
+        "only while the hash is the one read"
+    );
+    assert!(
+        !store
+            .rehash_password("nobody", &u.password_hash, "argon2id-hash")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .rehash_password("u1", &u.password_hash, "argon2id-hash")
+            .await
+            .unwrap()
+    );
+    let after = store.find_user_by_id("u1", NOW).await.unwrap().unwrap();
+    assert_eq!(after.password_hash, "argon2id-hash");
+    assert_eq!(
+        (after.auth_epoch, after.updated_at),
+        (u.auth_epoch, u.updated_at)
+    );
+    assert!(live(&store, "u1", "s1", NOW).await, "the session goes on");
+    // A change of password came first: the rehash of the old one finds another hash.
+    assert!(
+        store
+            .change_password("u1", "argon2id-hash", "changed", "s1", NOW + 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .rehash_password("u1", "argon2id-hash", "stale")
+            .await
+            .unwrap()
+    );
+    let after = store.find_user_by_id("u1", NOW + 1).await.unwrap().unwrap();
+    assert_eq!(after.password_hash, "changed");
 }

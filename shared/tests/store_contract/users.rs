@@ -10,6 +10,7 @@ contract!(
     updates_replace_data_and_deactivation_ends_sessions,
     deletion_frees_names_and_discard_spares_activated_users,
     users_are_listed_in_pages_by_username_and_filtered_by_address,
+    an_imported_user_is_written_whole_or_not_at_all,
 );
 
 async fn users_are_found_by_id_username_and_email_case_insensitively(store: Arc<dyn UserStore>) {
@@ -380,4 +381,88 @@ async fn users_are_listed_in_pages_by_username_and_filtered_by_address(store: Ar
     store.confirm_email_change("c-fay", now).await.unwrap();
     assert!(all_pages(&store, Some("fay@"), 5, now).await.is_empty());
     assert_eq!(all_pages(&store, Some("xfay@"), 5, now).await, ["Fay"]);
+}
+
+/// An imported user: as given (activated, no window, no token), with both claims; a name held
+/// by any account (a live pending one too) refuses it and leaves nothing; racing imports of
+/// one user give one.
+async fn an_imported_user_is_written_whole_or_not_at_all(store: Arc<dyn UserStore>) {
+    create(&store, "p1", "pending", "pending@example.com").await;
+    let imported = UserRecord {
+        activated: true,
+        pending_until: None,
+        created_at: NOW - 1000,
+        password_hash: "$2b$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234".into(),
+        ..user("i1", "Imported", "Imported@Example.com")
+    };
+    store.import_user(&imported, NOW).await.unwrap();
+    let found = store
+        .find_user_by_email("imported@example.com", NOW + 10 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        Some(imported.clone()),
+        "kept as given, and never expires"
+    );
+    assert!(
+        store
+            .activate("t-i1", NOW)
+            .await
+            .is_ok_and(|o| o == ActivationOutcome::Unknown)
+    );
+    for (id, name, mail, refused) in [
+        (
+            "i2",
+            "IMPORTED",
+            "other@example.com",
+            StoreError::UsernameTaken,
+        ),
+        (
+            "i3",
+            "other",
+            "imported@EXAMPLE.com",
+            StoreError::EmailTaken,
+        ),
+        ("i4", "Pending", "x@example.com", StoreError::UsernameTaken),
+    ] {
+        let u = UserRecord {
+            activated: true,
+            pending_until: None,
+            ..user(id, name, mail)
+        };
+        assert_eq!(store.import_user(&u, NOW).await, Err(refused), "{name}");
+        assert_eq!(store.find_user_by_id(id, NOW).await.unwrap(), None);
+    }
+    assert_eq!(
+        store
+            .find_user_by_email("other@example.com", NOW)
+            .await
+            .unwrap(),
+        None,
+        "a refused import claims nothing"
+    );
+    // The same user from two runs at once: one write.
+    let twins: Vec<UserRecord> = (0..6)
+        .map(|i| UserRecord {
+            activated: true,
+            pending_until: None,
+            ..user(&format!("t{i}"), "twin", "twin@example.com")
+        })
+        .collect();
+    let results = join_all(twins.iter().map(|u| store.import_user(u, NOW))).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    let winner = store
+        .find_user_by_username("twin", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    for t in &twins {
+        let found = store.find_user_by_id(&t.user_id, NOW).await.unwrap();
+        assert_eq!(found.is_some(), t.user_id == winner.user_id);
+    }
 }

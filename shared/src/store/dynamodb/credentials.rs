@@ -16,6 +16,22 @@ impl Credentials for DynamoStore {
             .await
     }
 
+    async fn rehash_password(
+        &self,
+        user_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> StoreResult<bool> {
+        // Marked: a retried write whose first answer was lost still reads as done.
+        self.update_marked(
+            user_key(user_id),
+            "SET password_hash = :new",
+            "password_hash = :old",
+            value_map([(":new", s(new_hash)), (":old", s(old_hash))]),
+        )
+        .await
+    }
+
     async fn add_reset_token(&self, reset: &ResetRecord, _now: i64) -> StoreResult<()> {
         let mut item = token_item(
             reset_key(&reset.token_hash),

@@ -10,50 +10,11 @@ impl Users for DynamoStore {
         activation: &ActivationRecord,
         now: i64,
     ) -> StoreResult<()> {
-        let claim = |mut key: Item| {
-            key.insert("user_id".into(), s(&user.user_id));
-            if let Some(p) = user.pending_until {
-                key.insert(TTL_ATTRIBUTE.into(), n(p));
-            }
-            key
-        };
-        // A claim may be taken over only when its pending account's window has passed.
-        let free =
-            "attribute_not_exists(pk) OR (attribute_exists(expires_at) AND expires_at <= :now)";
-        let token = token_item(
-            token_key(&activation.token_hash),
-            &user.user_id,
-            activation.expires_at,
-        );
-        let items = vec![
-            put(
-                &self.table,
-                user_item(user)?,
-                Some("attribute_not_exists(pk)"),
-                None,
-            )?,
-            put(
-                &self.table,
-                claim(username_claim(&user.username)),
-                Some(free),
-                values([(":now", n(now))]),
-            )?,
-            put(
-                &self.table,
-                claim(email_claim(&user.email)),
-                Some(free),
-                values([(":now", n(now))]),
-            )?,
-            put(&self.table, token, Some("attribute_not_exists(pk)"), None)?,
-        ];
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(e) => match failed_conditions(&e) {
-                Some(f) if f.get(1) == Some(&true) => Err(StoreError::UsernameTaken),
-                Some(f) if f.get(2) == Some(&true) => Err(StoreError::EmailTaken),
-                _ => Err(unavailable(e)),
-            },
-        }
+        self.insert_user(user, Some(activation), now).await
+    }
+
+    async fn import_user(&self, user: &UserRecord, now: i64) -> StoreResult<()> {
+        self.insert_user(user, None, now).await
     }
 
     async fn discard_unactivated_user(&self, user_id: &str) -> StoreResult<()> {
@@ -270,5 +231,68 @@ impl Users for DynamoStore {
 
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
         self.remove_user(user_id, false).await
+    }
+}
+
+impl DynamoStore {
+    /// A new user with its names (and its first activation token, when it has one), in one
+    /// transaction: sign-up's write, and an import's.
+    async fn insert_user(
+        &self,
+        user: &UserRecord,
+        activation: Option<&ActivationRecord>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let claim = |mut key: Item| {
+            key.insert("user_id".into(), s(&user.user_id));
+            if let Some(p) = user.pending_until {
+                key.insert(TTL_ATTRIBUTE.into(), n(p));
+            }
+            key
+        };
+        // A claim may be taken over only when its pending account's window has passed.
+        let free =
+            "attribute_not_exists(pk) OR (attribute_exists(expires_at) AND expires_at <= :now)";
+        let mut items = vec![
+            put(
+                &self.table,
+                user_item(user)?,
+                Some("attribute_not_exists(pk)"),
+                None,
+            )?,
+            put(
+                &self.table,
+                claim(username_claim(&user.username)),
+                Some(free),
+                values([(":now", n(now))]),
+            )?,
+            put(
+                &self.table,
+                claim(email_claim(&user.email)),
+                Some(free),
+                values([(":now", n(now))]),
+            )?,
+        ];
+        if let Some(activation) = activation {
+            let token = token_item(
+                token_key(&activation.token_hash),
+                &user.user_id,
+                activation.expires_at,
+            );
+            items.push(put(
+                &self.table,
+                token,
+                Some("attribute_not_exists(pk)"),
+                None,
+            )?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(e) => match failed_conditions(&e) {
+                Some(f) if f.get(1) == Some(&true) => Err(StoreError::UsernameTaken),
+                Some(f) if f.get(2) == Some(&true) => Err(StoreError::EmailTaken),
+                _ => Err(unavailable(e)),
+            },
+        }
     }
 }

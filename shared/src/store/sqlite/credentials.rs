@@ -39,6 +39,28 @@ impl Credentials for SqliteStore {
         .await
     }
 
+    async fn rehash_password(
+        &self,
+        user_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> StoreResult<bool> {
+        let (uid, old, new) = (
+            user_id.to_string(),
+            old_hash.to_string(),
+            new_hash.to_string(),
+        );
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE users SET password_hash = ?3 WHERE user_id = ?1 AND password_hash = ?2",
+                params![uid, old, new],
+            )
+            .map(|changed| changed == 1)
+            .map_err(unavailable)
+        })
+        .await
+    }
+
     async fn add_reset_token(&self, reset: &ResetRecord, now: i64) -> StoreResult<()> {
         let r = reset.clone();
         let due = self.sweep_due(now);

@@ -10,67 +10,11 @@ impl Users for SqliteStore {
         activation: &ActivationRecord,
         now: i64,
     ) -> StoreResult<()> {
-        let user = user.clone();
-        let activation = activation.clone();
-        let due = self.sweep_due(now);
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            if due {
-                sweep(&tx, now).map_err(unavailable)?;
-            }
-            let ukey = username_key(&user.username);
-            let ekey = email_key(&user.email);
-            // An account whose activation window has passed no longer holds its names.
-            tx.execute(
-                "DELETE FROM users WHERE activated = 0 AND pending_until IS NOT NULL \
-                 AND pending_until <= ?1 AND (username_key = ?2 OR email_key = ?3)",
-                params![now, ukey, ekey],
-            )
-            .map_err(unavailable)?;
-            let taken = |by: UserKey, key: &str| -> StoreResult<bool> {
-                tx.query_row(by.select_one(), [key], |_| Ok(()))
-                .optional()
-                .map(|r| r.is_some())
-                .map_err(unavailable)
-            };
-            if taken(UserKey::Username, &ukey)? {
-                return Err(StoreError::UsernameTaken);
-            }
-            if taken(UserKey::Email, &ekey)? {
-                return Err(StoreError::EmailTaken);
-            }
-            let data = serde_json::to_string(&user.data).map_err(unavailable)?;
-            tx.execute(
-                "INSERT INTO users (user_id, username, username_key, email, email_key, \
-                 password_hash, role, activated, data, created_at, updated_at, pending_until, \
-                 auth_epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    user.user_id,
-                    user.username,
-                    ukey,
-                    user.email,
-                    ekey,
-                    user.password_hash,
-                    user.role.as_str(),
-                    user.activated,
-                    data,
-                    user.created_at,
-                    user.updated_at,
-                    user.pending_until,
-                    user.auth_epoch,
-                ],
-            )
-            .map_err(unavailable)?;
-            tx.execute(
-                "INSERT INTO activation_tokens (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
-                params![activation.token_hash, user.user_id, activation.expires_at],
-            )
-            .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)
-        })
-        .await
+        self.insert_user(user, Some(activation), now).await
+    }
+
+    async fn import_user(&self, user: &UserRecord, now: i64) -> StoreResult<()> {
+        self.insert_user(user, None, now).await
     }
 
     async fn discard_unactivated_user(&self, user_id: &str) -> StoreResult<()> {
@@ -237,6 +181,82 @@ impl Users for SqliteStore {
             conn.execute("DELETE FROM users WHERE user_id = ?1", [id])
                 .map(|n| n > 0)
                 .map_err(unavailable)
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// A new user with its names (and its first activation token, when it has one), in one
+    /// transaction: sign-up's write, and an import's.
+    async fn insert_user(
+        &self,
+        user: &UserRecord,
+        activation: Option<&ActivationRecord>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let user = user.clone();
+        let activation = activation.cloned();
+        let due = self.sweep_due(now);
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            if due {
+                sweep(&tx, now).map_err(unavailable)?;
+            }
+            let ukey = username_key(&user.username);
+            let ekey = email_key(&user.email);
+            // An account whose activation window has passed no longer holds its names.
+            tx.execute(
+                "DELETE FROM users WHERE activated = 0 AND pending_until IS NOT NULL \
+                 AND pending_until <= ?1 AND (username_key = ?2 OR email_key = ?3)",
+                params![now, ukey, ekey],
+            )
+            .map_err(unavailable)?;
+            let taken = |by: UserKey, key: &str| -> StoreResult<bool> {
+                tx.query_row(by.select_one(), [key], |_| Ok(()))
+                    .optional()
+                    .map(|r| r.is_some())
+                    .map_err(unavailable)
+            };
+            if taken(UserKey::Username, &ukey)? {
+                return Err(StoreError::UsernameTaken);
+            }
+            if taken(UserKey::Email, &ekey)? {
+                return Err(StoreError::EmailTaken);
+            }
+            let data = serde_json::to_string(&user.data).map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO users (user_id, username, username_key, email, email_key, \
+                 password_hash, role, activated, data, created_at, updated_at, pending_until, \
+                 auth_epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    user.user_id,
+                    user.username,
+                    ukey,
+                    user.email,
+                    ekey,
+                    user.password_hash,
+                    user.role.as_str(),
+                    user.activated,
+                    data,
+                    user.created_at,
+                    user.updated_at,
+                    user.pending_until,
+                    user.auth_epoch,
+                ],
+            )
+            .map_err(unavailable)?;
+            if let Some(activation) = activation {
+                tx.execute(
+                    "INSERT INTO activation_tokens (token_hash, user_id, expires_at) \
+                     VALUES (?1, ?2, ?3)",
+                    params![activation.token_hash, user.user_id, activation.expires_at],
+                )
+                .map_err(unavailable)?;
+            }
+            tx.commit().map_err(unavailable)
         })
         .await
     }
