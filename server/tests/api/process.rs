@@ -455,3 +455,78 @@ async fn the_operator_registers_an_oauth_client_while_the_server_runs() {
     );
     assert!(!list.to_string().contains(&secret));
 }
+
+/// `accounts import-users`: a dry run writes nothing; a file with a refused line exits 1 and
+/// names the line; run again, what is there is skipped; the imported password signs in on the
+/// server; a missing file or a bad argument is a usage error.
+#[tokio::test]
+async fn import_users_checks_imports_resumes_and_signs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = table_ready(dir.path());
+    // Python bcrypt 4.0.1, cost 10.
+    let bcrypt = "$2b$10$nmEI1wLVYiGA1c74gDbIX.UDy6szk1VJF5/kqG854qmdGhRETCPw6";
+    let file = dir.path().join("users.jsonl");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n{}\n",
+            json!({"username": "imported", "email": "imported@example.com", "password_hash": bcrypt}),
+            json!({"username": "nohash", "email": "nohash@example.com"}),
+            json!({"username": "bad", "email": "not an address"}),
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = accounts(dir.path(), &table)
+            .arg("import-users")
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        (
+            out.status.code(),
+            text,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let path = file.to_str().unwrap();
+    let (code, out, err) = run(&[path, "--dry-run"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("line 3: refused: bad email"), "{out}");
+    assert!(
+        out.contains("would import 2 (0 flagged), skipped 0 already there, refused 1"),
+        "{out}"
+    );
+    assert!(!out.contains(bcrypt) && !err.contains(bcrypt));
+    let (code, out, _) = run(&[path]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("imported 2 (0 flagged), skipped 0 already there, refused 1"),
+        "{out}"
+    );
+    let (_, out, _) = run(&["--dry-run", path]);
+    assert!(
+        out.contains("would import 0 (0 flagged), skipped 2 already there"),
+        "{out}"
+    );
+    // The bad line mended: the rest is skipped, the mended line imported, exit 0.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("not an address", "bad@example.com");
+    std::fs::write(&file, text).unwrap();
+    let (code, out, _) = run(&[path]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("imported 1 (0 flagged), skipped 2 already there, refused 0"),
+        "{out}"
+    );
+    assert_eq!(run(&["/nonexistent/users.jsonl"]).0, Some(2));
+    assert_eq!(run(&[path, "--force"]).0, Some(2));
+
+    let port = free_port();
+    let server = start(dir.path(), &table, port).await;
+    let c = reqwest::Client::new();
+    let body = json!({"username": "imported", "password": "the password of the old system"});
+    let (status, _) = post(&c, format!("{}/auth", server.base), None, body).await;
+    assert_eq!(status, 200);
+}
