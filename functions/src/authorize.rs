@@ -28,6 +28,8 @@ pub const FUNCTION: Function = Function::new(
     ],
 )
 .counts_login_names()
+// A name of no account here may be a person of the old system (the migration hook).
+.asks_migration_hook()
 .holds_mfa_key()
 // A recovery code spent on the second step's page mails its notice, as POST /auth/mfa does.
 .sends_mail()

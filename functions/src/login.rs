@@ -20,6 +20,8 @@ pub const FUNCTION: Function = Function::new(
 )
 .signs_tokens()
 .counts_login_names()
+// A name of no account here may be a person of the old system (the migration hook).
+.asks_migration_hook()
 .description("POST /auth and POST /login: log in")
 .table(&[
     TableAction::GetItem,

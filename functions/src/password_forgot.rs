@@ -23,6 +23,8 @@ pub const FUNCTION: Function = Function::new(
     ],
 )
 .sends_mail()
+// A name of no account here may be a person of the old system (the migration hook).
+.asks_migration_hook()
 .description("GET and POST /password/forgot: the form, and the mail of a password reset link")
 .table(&[
     TableAction::GetItem,

@@ -66,13 +66,8 @@ fn secret_if(out: &mut String, var: &str, condition: &str, parameter: &str) {
 /// The variables a function holds beyond the globals.
 fn environment(f: &Function) -> String {
     let mut out = String::new();
-    for (asks, kind) in [
-        (f.is_asking_signup_hook(), "Signup"),
-        (f.is_signing(), "Token"),
-    ] {
-        if !asks {
-            continue;
-        }
+    let hooks = f.hooks();
+    for kind in &hooks {
         let upper = kind.to_ascii_uppercase();
         let _ = writeln!(
             out,
@@ -82,9 +77,13 @@ fn environment(f: &Function) -> String {
             out,
             "          {upper}_HOOK_ARN: !If [Has{kind}HookArn, !Ref {kind}HookArn, !Ref AWS::NoValue]"
         );
+    }
+    if !hooks.is_empty() {
+        // One secret signs every hook URL a function asks: held when any of them is a URL.
+        let condition = format!("Has{}Hook", hooks.join("Or"));
         let _ = write!(
             out,
-            "          HOOK_SECRET: !If\n            - Has{kind}Hook\n            - !Sub \"{{{{resolve:secretsmanager:${{HookSecretName}}:SecretString}}}}\"\n            - !Ref AWS::NoValue\n"
+            "          HOOK_SECRET: !If\n            - {condition}\n            - !Sub \"{{{{resolve:secretsmanager:${{HookSecretName}}:SecretString}}}}\"\n            - !Ref AWS::NoValue\n"
         );
     }
     if f.is_signing() {
@@ -191,23 +190,19 @@ fn policies(f: &Function) -> String {
             "              Condition:\n                StringEquals:\n                  ses:FromAddress: !Ref SenderEmail\n",
         );
     }
-    let hook = match (f.is_asking_signup_hook(), f.is_signing()) {
-        (true, false) => Some("Signup"),
-        (false, true) => Some("Token"),
-        (false, false) => None,
-        (true, true) => panic!("{}: one function, two hooks", f.name),
-    };
-    if hook.is_none() && statements.is_empty() {
+    let hooks = f.hooks();
+    if hooks.is_empty() && statements.is_empty() {
         return "      # No policy: it reads nothing but its own environment.\n".into();
     }
     let mut out = String::from("      Policies:\n");
-    if let Some(kind) = hook {
+    for kind in hooks {
         let _ = write!(
             out,
-            "        # The hook, when it is a Lambda function: invoking it, and nothing else of Lambda.\n        \
+            "        # The {} hook, when it is a Lambda function: invoking it, and nothing else of Lambda.\n        \
              - !If\n          - Has{kind}HookArn\n          - Version: \"2012-10-17\"\n            \
              Statement:\n              - Effect: Allow\n                Action: lambda:InvokeFunction\n                \
-             Resource: !Ref {kind}HookArn\n          - !Ref AWS::NoValue\n"
+             Resource: !Ref {kind}HookArn\n          - !Ref AWS::NoValue\n",
+            kind.to_ascii_lowercase()
         );
     }
     if !statements.is_empty() {

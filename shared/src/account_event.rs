@@ -70,11 +70,14 @@ pub enum EventType {
     /// An imported password hash was replaced by argon2id at the first right password
     /// (`detail.from`: the kind it had).
     PasswordRehashed,
+    /// A person the migration hook vouched for was created at a login or a reset
+    /// (`detail.trigger`); failed: why (`hook_unavailable`, `bad_answer`, `name_taken`).
+    UserMigrated,
 }
 
 impl EventType {
     /// Every type, in the order of the API document.
-    pub const ALL: [EventType; 37] = [
+    pub const ALL: [EventType; 38] = [
         EventType::SignedUp,
         EventType::Activated,
         EventType::ActivationResent,
@@ -112,6 +115,7 @@ impl EventType {
         EventType::EmailCodeFailed,
         EventType::UserImported,
         EventType::PasswordRehashed,
+        EventType::UserMigrated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -153,6 +157,7 @@ impl EventType {
             EventType::EmailCodeFailed => "email_code_failed",
             EventType::UserImported => "user_imported",
             EventType::PasswordRehashed => "password_rehashed",
+            EventType::UserMigrated => "user_migrated",
         }
     }
 

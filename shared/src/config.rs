@@ -176,6 +176,8 @@ pub enum MailKind {
 pub struct HooksConfig {
     pub signup: Option<HookTarget>,
     pub token: Option<HookTarget>,
+    /// Asked when a login or a password reset names no account here: the old system's.
+    pub migration: Option<HookTarget>,
     /// `HOOK_SECRET`: signs every request to a hook URL (required with one; a secret, never
     /// logged). A Lambda hook is invoked with the function's IAM role instead.
     pub secret: String,
@@ -247,6 +249,7 @@ impl std::fmt::Debug for HooksConfig {
         f.debug_struct("HooksConfig")
             .field("signup", &self.signup)
             .field("token", &self.token)
+            .field("migration", &self.migration)
             .finish_non_exhaustive()
     }
 }
@@ -466,6 +469,12 @@ impl Config {
                 "TOKEN_HOOK_ARN",
                 non_empty("TOKEN_HOOK_ARN"),
             )?,
+            migration: hook_target(
+                "MIGRATION_HOOK_URL",
+                non_empty("MIGRATION_HOOK_URL"),
+                "MIGRATION_HOOK_ARN",
+                non_empty("MIGRATION_HOOK_ARN"),
+            )?,
             secret: non_empty("HOOK_SECRET")
                 .map(|s| s.trim().to_string())
                 .unwrap_or_default(),
@@ -473,7 +482,7 @@ impl Config {
                 .or_else(|| non_empty("AWS_ENDPOINT_URL")),
             aws_region: non_empty("AWS_REGION"),
         };
-        let hooked = [&hooks.signup, &hooks.token]
+        let hooked = [&hooks.signup, &hooks.token, &hooks.migration]
             .iter()
             .any(|h| matches!(h, Some(HookTarget::Url(_))));
         if hooked && hooks.secret.len() < MIN_JWT_SECRET_BYTES {

@@ -1,4 +1,5 @@
-//! Hooks: the operator's own service, asked before a sign-up and before a token is issued.
+//! Hooks: the operator's own service, asked before a sign-up, before a token is issued, and
+//! (migration) when a login or a reset names no account here.
 //!
 //! Each hook is off unless set, and is either an HTTP(S) endpoint (`SIGNUP_HOOK_URL`,
 //! `TOKEN_HOOK_URL`) that receives one JSON `POST`, signed with `HOOK_SECRET` so the endpoint
@@ -6,8 +7,9 @@
 //! HMAC-SHA256 of "<t>.<body>">`; the endpoint recomputes it and refuses a stale `t`), or a
 //! Lambda function (`SIGNUP_HOOK_ARN`, `TOKEN_HOOK_ARN`) invoked synchronously with the same
 //! JSON as its event, under the calling function's IAM role (which only it holds), its result
-//! the answer. Each request carries an `id` of its own. Neither ever holds a password, a token
-//! or a hash.
+//! the answer. Each request carries an `id` of its own. None holds a token or a hash, and only
+//! the migration hook's login question holds a password (the one typed, for the old system to
+//! check).
 //!
 //! - **Before a sign-up**: `{"type": "before_signup", "id", "at", "user": {"username", "email",
 //!   "data"}, "source_ip", "user_agent"}`. It answers `{"allow": true}`, or `{"allow": false,
@@ -16,6 +18,15 @@
 //!   "email", "role", "data"}, "scope", "amr"}`. It answers `{"claims": {...}}` (or `{}`), a
 //!   JSON object of at most [`MAX_CLAIMS_BYTES`] that goes into the access token under the one
 //!   claim [`CLAIMS_CLAIM`], never beside the token's own claims.
+//!
+//! - **Migration** (`MIGRATION_HOOK_URL`, `MIGRATION_HOOK_ARN`): asked when a login or a
+//!   password reset names no account here, so people of an old system that is still running
+//!   move at their next sign-in: `{"type": "migrate_user", "id", "at", "trigger": "login" |
+//!   "forgot_password", "username" | "email" (the name as typed; one of them), "password"
+//!   (login only), "source_ip", "user_agent"}`. It answers `{"migrate": false}` (not known
+//!   there, or, with a password, a wrong one) or `{"migrate": true, "user": {"username",
+//!   "email", "data"}}`. This is the one hook that is sent a password: the old system must
+//!   check it. It is never logged.
 //!
 //! A hook that fails, answers anything else, or takes longer than [`HOOK_TIMEOUT`] refuses
 //! (fail closed): `503 hook_unavailable`, and the cause in the log.
@@ -50,6 +61,7 @@ pub struct Hooks {
     client: Option<reqwest::Client>,
     signup: Option<HookTarget>,
     token: Option<HookTarget>,
+    migration: Option<HookTarget>,
     secret: Vec<u8>,
     /// The Lambda client, made on the first call of a Lambda hook.
     lambda: tokio::sync::OnceCell<aws_sdk_lambda::Client>,
@@ -75,10 +87,10 @@ pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {
 impl Hooks {
     /// The hooks `config` names; `None` when it names none.
     pub fn new(config: &crate::config::HooksConfig) -> Result<Option<Hooks>, reqwest::Error> {
-        if config.signup.is_none() && config.token.is_none() {
+        if config.signup.is_none() && config.token.is_none() && config.migration.is_none() {
             return Ok(None);
         }
-        let has_url = [&config.signup, &config.token]
+        let has_url = [&config.signup, &config.token, &config.migration]
             .iter()
             .any(|h| matches!(h, Some(HookTarget::Url(_))));
         let client = has_url
@@ -93,6 +105,7 @@ impl Hooks {
             client,
             signup: config.signup.clone(),
             token: config.token.clone(),
+            migration: config.migration.clone(),
             secret: config.secret.clone().into_bytes(),
             lambda: tokio::sync::OnceCell::new(),
             lambda_endpoint_url: config.lambda_endpoint_url.clone(),
@@ -285,6 +298,74 @@ impl Hooks {
             return Err(ApiError::HookUnavailable("token: claims too large".into()));
         }
         Ok((!claims.is_empty()).then(|| claims.clone()))
+    }
+}
+
+/// What asked the migration hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationTrigger {
+    /// A login (a password to check), by username or by address.
+    Login { by_email: bool },
+    /// A request for a password reset link, by address.
+    ForgotPassword,
+}
+
+impl MigrationTrigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MigrationTrigger::Login { .. } => "login",
+            MigrationTrigger::ForgotPassword => "forgot_password",
+        }
+    }
+}
+
+impl Hooks {
+    /// Whether the migration hook is set.
+    pub fn migrates(&self) -> bool {
+        self.migration.is_some()
+    }
+
+    /// Asks the migration hook whether the old system knows the person named `name` (and,
+    /// at a login, that `password` is theirs): the `user` object it answered, or `None`.
+    pub async fn migrate_user(
+        &self,
+        trigger: MigrationTrigger,
+        name: &str,
+        password: Option<&str>,
+        now: i64,
+    ) -> ApiResult<Option<Map<String, Value>>> {
+        let Some(target) = &self.migration else {
+            return Ok(None);
+        };
+        let caller = Caller::current();
+        let mut body = json!({
+            "type": "migrate_user",
+            "id": uuid::Uuid::new_v4().to_string(),
+            "at": now,
+            "trigger": trigger.as_str(),
+            "source_ip": caller.ip,
+            "user_agent": caller.user_agent,
+        });
+        let by_email = match trigger {
+            MigrationTrigger::Login { by_email } => by_email,
+            MigrationTrigger::ForgotPassword => true,
+        };
+        body[if by_email { "email" } else { "username" }] = json!(name);
+        if let Some(p) = password {
+            body["password"] = json!(p);
+        }
+        let answer = self.call("migration", target, body, now).await?;
+        match (answer.get("migrate"), answer.get("user")) {
+            (Some(Value::Bool(false)), _) => Ok(None),
+            (Some(Value::Bool(true)), Some(Value::Object(user))) => Ok(Some(user.clone())),
+            _ => {
+                tracing::error!(
+                    hook = "migration",
+                    "an answer without migrate and its user: refused"
+                );
+                Err(ApiError::HookUnavailable("migration: no migrate".into()))
+            }
+        }
     }
 }
 

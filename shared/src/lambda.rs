@@ -125,6 +125,7 @@ pub struct Function {
     holds_mfa_key: bool,
     holds_introspection_key: bool,
     asks_signup_hook: bool,
+    asks_migration_hook: bool,
 }
 
 impl Function {
@@ -147,6 +148,7 @@ impl Function {
             holds_mfa_key: false,
             holds_introspection_key: false,
             asks_signup_hook: false,
+            asks_migration_hook: false,
         }
     }
 
@@ -204,6 +206,29 @@ impl Function {
     pub const fn asks_signup_hook(mut self) -> Self {
         self.asks_signup_hook = true;
         self
+    }
+
+    /// It asks the migration hook (`MIGRATION_HOOK_URL` or `MIGRATION_HOOK_ARN`, and its
+    /// secret): a login or a reset naming no account here.
+    pub const fn asks_migration_hook(mut self) -> Self {
+        self.asks_migration_hook = true;
+        self
+    }
+
+    pub const fn is_asking_migration_hook(&self) -> bool {
+        self.asks_migration_hook
+    }
+
+    /// The hooks it asks, as the template names them (`Signup`, `Token`, `Migration`).
+    pub fn hooks(&self) -> Vec<&'static str> {
+        [
+            (self.asks_signup_hook, "Signup"),
+            (self.signs_tokens, "Token"),
+            (self.asks_migration_hook, "Migration"),
+        ]
+        .into_iter()
+        .filter_map(|(asks, kind)| asks.then_some(kind))
+        .collect()
     }
 
     pub const fn is_recording_events(&self) -> bool {

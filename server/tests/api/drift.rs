@@ -203,37 +203,41 @@ fn the_template_grants_each_function_what_its_row_uses() {
             f.is_counting_login_names(),
             "{name}: LOGIN_NAME_KEY in template.yaml against .counts_login_names() in its row"
         );
-        // The hooks: the sign-up hook to signup, the token hook to the functions that sign, and
-        // the secret that signs hook requests to those alone.
+        // The hooks: the sign-up hook to signup, the token hook to the functions that sign, the
+        // migration hook to the functions that meet a name of no account (a login, a reset),
+        // and the secret that signs hook requests to those alone.
+        let migrates = ["login", "authorize", "password-forgot"].contains(&name.as_str());
         assert_eq!(
-            block.contains("SIGNUP_HOOK_URL:"),
-            name == "signup",
-            "{name}: SIGNUP_HOOK_URL"
+            f.is_asking_migration_hook(),
+            migrates,
+            "{name}: .asks_migration_hook()"
         );
-        assert_eq!(
-            block.contains("TOKEN_HOOK_URL:"),
-            f.is_signing(),
-            "{name}: TOKEN_HOOK_URL against .signs_tokens()"
-        );
+        for (var, asks) in [
+            ("SIGNUP_HOOK", name == "signup"),
+            ("TOKEN_HOOK", f.is_signing()),
+            ("MIGRATION_HOOK", migrates),
+        ] {
+            assert_eq!(
+                block.contains(&format!("{var}_URL:")),
+                asks,
+                "{name}: {var}_URL"
+            );
+            assert_eq!(
+                block.contains(&format!("{var}_ARN:")),
+                asks,
+                "{name}: {var}_ARN"
+            );
+        }
+        let hooked = name == "signup" || f.is_signing() || migrates;
         assert_eq!(
             block.contains("HOOK_SECRET:"),
-            name == "signup" || f.is_signing(),
+            hooked,
             "{name}: HOOK_SECRET"
         );
         assert_eq!(
-            block.contains("SIGNUP_HOOK_ARN:"),
-            name == "signup",
-            "{name}: SIGNUP_HOOK_ARN"
-        );
-        assert_eq!(
-            block.contains("TOKEN_HOOK_ARN:"),
-            f.is_signing(),
-            "{name}: TOKEN_HOOK_ARN"
-        );
-        assert_eq!(
-            block.contains("lambda:InvokeFunction"),
-            name == "signup" || f.is_signing(),
-            "{name}: lambda:InvokeFunction (its hook's function, and only that)"
+            block.matches("lambda:InvokeFunction").count(),
+            usize::from(name == "signup") + usize::from(f.is_signing()) + usize::from(migrates),
+            "{name}: lambda:InvokeFunction (its hooks' functions, and only those)"
         );
     }
 }

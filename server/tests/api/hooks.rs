@@ -467,6 +467,7 @@ fn a_hook_needs_a_secret_and_https_off_this_machine() {
 
 const SIGNUP_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:accounts-signup-hook";
 const TOKEN_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:accounts-token-hook:live";
+const MIGRATION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:old-system:live";
 
 /// A stand-in for the Lambda API's synchronous invocation (`POST
 /// /2015-03-31/functions/{name}/invocations`: the event in, the function's result out, or
@@ -501,6 +502,12 @@ async fn invocation(
     let answer = match event["type"].as_str() {
         Some("before_signup") => return allow_unless_blocked(&event),
         Some("before_token") => json!({"claims": {"from": "lambda"}}),
+        Some("migrate_user")
+            if event["username"] == "lambdaold" && event["password"] == "old lambda password" =>
+        {
+            json!({"migrate": true, "user": {"username": "lambdaold", "email": "lambdaold@example.com"}})
+        }
+        Some("migrate_user") => json!({"migrate": false}),
         _ => json!({}),
     };
     axum::Json(answer).into_response()
@@ -526,6 +533,7 @@ async fn hooks_that_are_lambda_functions_are_invoked_with_the_same_questions() {
     let s = Server::start_with(&[
         ("SIGNUP_HOOK_ARN", SIGNUP_ARN),
         ("TOKEN_HOOK_ARN", TOKEN_ARN),
+        ("MIGRATION_HOOK_ARN", MIGRATION_ARN),
         ("AWS_ENDPOINT_URL_LAMBDA", &endpoint),
         ("AWS_REGION", "us-east-1"),
     ])
@@ -544,12 +552,34 @@ async fn hooks_that_are_lambda_functions_are_invoked_with_the_same_questions() {
     let token = s.log_in("carol").await;
     assert_eq!(jwt_part(&token, 1)["ext"], json!({"from": "lambda"}));
 
+    // The old system, a Lambda function: a wrong password, then the right one.
+    let old = |password: &str| json!({"username": "lambdaold", "password": password});
+    s.post("/auth", None, old("wrong lambda password"))
+        .await
+        .expect(401, Some("invalid_credentials"));
+    s.post("/auth", None, old("old lambda password"))
+        .await
+        .expect(200, None);
+    assert!(user_exists(&s, "lambdaold").await);
+
     let invoked = api.invoked.lock().unwrap().clone();
     let names: Vec<&str> = invoked.iter().map(|(f, _)| f.as_str()).collect();
-    assert_eq!(names, [SIGNUP_ARN, SIGNUP_ARN, TOKEN_ARN]);
+    assert_eq!(
+        names,
+        [
+            SIGNUP_ARN,
+            SIGNUP_ARN,
+            TOKEN_ARN,
+            MIGRATION_ARN,
+            MIGRATION_ARN,
+            TOKEN_ARN
+        ]
+    );
+    assert_eq!(invoked[3].1["trigger"], "login");
+    let invoked = &invoked[..3];
     assert_eq!(invoked[1].1["user"]["username"], "carol");
     assert_eq!(invoked[2].1["type"], "before_token");
-    for (_, event) in &invoked {
+    for (_, event) in invoked {
         assert!(!event.to_string().contains(PASSWORD), "{event}");
     }
 
@@ -582,6 +612,20 @@ fn a_hook_is_a_url_or_a_lambda_functions_arn_not_both() {
     ])
     .unwrap_err();
     assert!(err.contains("not both"), "{err}");
+    let err = config(&[
+        ("MIGRATION_HOOK_ARN", MIGRATION_ARN),
+        ("MIGRATION_HOOK_URL", "https://old.example.com/migrate"),
+        ("HOOK_SECRET", HOOK_SECRET),
+    ])
+    .unwrap_err();
+    assert!(err.contains("not both"), "{err}");
+    let err = config(&[("MIGRATION_HOOK_URL", "https://old.example.com/migrate")]).unwrap_err();
+    assert!(
+        err.contains("HOOK_SECRET"),
+        "a migration URL is signed too: {err}"
+    );
+    let err = config(&[("MIGRATION_HOOK_URL", "http://old.example.com/migrate")]).unwrap_err();
+    assert!(err.contains("MIGRATION_HOOK_URL"), "{err}");
     for bad in [
         "accounts-signup-hook",
         "arn:aws:lambda:us-east-1:1234:function:f",
@@ -620,4 +664,279 @@ async fn a_failing_token_hook_spends_no_recovery_code_and_no_second_step() {
     assert_eq!(claims["amr"], json!(["pwd", "otp"]));
     let asked = hook.seen();
     assert_eq!(asked.last().unwrap()["amr"], json!(["pwd", "otp"]));
+}
+
+/// The old system of the migration tests: two people it knows, each with a password; one whose
+/// address is held here by another account; one it answers wrongly (another person).
+fn old_system(body: &Value) -> Response {
+    let known = [
+        ("oldie", "oldie@example.com", "old system password 1"),
+        ("olga2", "olga2@example.com", "old system password 2"),
+        ("clash", "held@example.com", "old system password 3"),
+    ];
+    let name = body["username"]
+        .as_str()
+        .or(body["email"].as_str())
+        .unwrap_or_default();
+    if name == "liar" {
+        let user = json!({"username": "someone", "email": "someone@example.com"});
+        return axum::Json(json!({"migrate": true, "user": user})).into_response();
+    }
+    let person = known
+        .iter()
+        .find(|(u, e, _)| *u == name || e.eq_ignore_ascii_case(name));
+    match person {
+        Some((u, e, p)) if body.get("password").is_none_or(|given| given == p) => {
+            let user = json!({"username": u, "email": e, "data": {"plan": "legacy"}});
+            axum::Json(json!({"migrate": true, "user": user})).into_response()
+        }
+        _ => axum::Json(json!({"migrate": false})).into_response(),
+    }
+}
+
+#[tokio::test]
+async fn the_migration_hook_moves_a_person_of_the_old_system_at_their_first_login() {
+    let (hook, url) = start_hook(HOOK_SECRET).await;
+    hook.answer(old_system);
+    let s = Server::start_with(&[("MIGRATION_HOOK_URL", &url), ("HOOK_SECRET", HOOK_SECRET)]).await;
+    s.user("held").await;
+    let log_in = |name: &str, password: &str| {
+        let body = if name.contains('@') {
+            json!({"email": name, "password": password})
+        } else {
+            json!({"username": name, "password": password})
+        };
+        s.post("/auth", None, body)
+    };
+    // A wrong password: answered as any unknown name; nobody created.
+    let wrong = log_in("oldie", "not the old password").await;
+    let unknown = log_in("nobody-anywhere", "not the old password").await;
+    wrong.expect(401, Some("invalid_credentials"));
+    assert_eq!(wrong.text, unknown.text);
+    assert!(
+        s.state
+            .store
+            .find_user_by_username("oldie", s.clock.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let seen = hook.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0]["type"], "migrate_user");
+    assert_eq!(seen[0]["trigger"], "login");
+    assert_eq!(seen[0]["username"], "oldie");
+    assert_eq!(seen[0]["password"], "not the old password");
+    assert!(seen[0].get("email").is_none());
+
+    // The right one: created here, signed in, the password kept as argon2id.
+    let r = log_in("oldie", "old system password 1")
+        .await
+        .expect(200, None);
+    let token = r["token"].as_str().unwrap();
+    let me = s.get("/user", Some(token)).await.expect(200, None);
+    assert_eq!(
+        (me["username"].as_str(), me["email"].as_str()),
+        (Some("oldie"), Some("oldie@example.com"))
+    );
+    assert_eq!(me["data"]["plan"], "legacy");
+    assert_eq!(me["role"], "user");
+    let stored = s
+        .state
+        .store
+        .find_user_by_username("oldie", s.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored
+            .password_hash
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    );
+    assert!(stored.activated);
+    let events = s
+        .get("/user/oldie/events", Some(token))
+        .await
+        .expect(200, None);
+    let types: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"user_migrated") && types.contains(&"logged_in"),
+        "{types:?}"
+    );
+    // From now on the service knows them: the hook is not asked again.
+    let asked = hook.seen().len();
+    log_in("oldie", "old system password 1")
+        .await
+        .expect(200, None);
+    log_in("oldie", "not the old password")
+        .await
+        .expect(401, Some("invalid_credentials"));
+    assert_eq!(hook.seen().len(), asked);
+
+    // By address, as typed (any case).
+    log_in("OLGA2@example.com", "old system password 2")
+        .await
+        .expect(200, None);
+    assert_eq!(hook.seen().last().unwrap()["email"], "OLGA2@example.com");
+    assert!(
+        s.state
+            .store
+            .find_user_by_username("olga2", s.clock.now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Its address is held here by someone else: not created, refused as unknown.
+    log_in("clash", "old system password 3")
+        .await
+        .expect(401, Some("invalid_credentials"));
+    assert!(
+        s.state
+            .store
+            .find_user_by_username("clash", s.clock.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let held = s
+        .state
+        .store
+        .find_user_by_email("held@example.com", s.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.username, "held");
+
+    // An answer about another person than the one named: the hook is broken (fail closed).
+    log_in("liar", "anything at all here")
+        .await
+        .expect(503, Some("hook_unavailable"));
+    assert!(
+        s.state
+            .store
+            .find_user_by_username("someone", s.clock.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_migration_hook_that_fails_or_is_slow_refuses_unknown_names_only() {
+    let (hook, url) = start_hook(HOOK_SECRET).await;
+    let s = Server::start_with(&[("MIGRATION_HOOK_URL", &url), ("HOOK_SECRET", HOOK_SECRET)]).await;
+    s.user("here").await;
+    hook.answer(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    let body = json!({"username": "oldie", "password": "old system password 1"});
+    let r = s.post("/auth", None, body.clone()).await;
+    r.expect(503, Some("hook_unavailable"));
+    assert!(
+        !r.text.contains("500"),
+        "the cause stays in the log: {}",
+        r.text
+    );
+    // Known here: the hook is not asked.
+    let asked = hook.seen().len();
+    s.log_in("here").await;
+    assert_eq!(hook.seen().len(), asked);
+    // Nonsense, then too slow.
+    hook.answer(|_| axum::Json(json!({"migrate": "yes"})).into_response());
+    s.post("/auth", None, body.clone())
+        .await
+        .expect(503, Some("hook_unavailable"));
+    hook.answer(old_system);
+    hook.delay(Duration::from_secs(3));
+    let started = Instant::now();
+    s.post("/auth", None, body.clone())
+        .await
+        .expect(503, Some("hook_unavailable"));
+    assert!(
+        started.elapsed() < Duration::from_millis(2900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        s.state
+            .store
+            .find_user_by_username("oldie", s.clock.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Every refusal counted on the name's throttle.
+    let failures: i64 = s
+        .stored_failures()
+        .await
+        .iter()
+        .filter(|(k, _)| !k.starts_with("u:here"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(failures, 3);
+    // A reset request with the hook failing: 202 as always, nobody created, nothing mailed.
+    hook.delay(Duration::ZERO);
+    hook.answer(|_| StatusCode::BAD_GATEWAY.into_response());
+    s.post(
+        "/password/forgot",
+        None,
+        json!({"email": "oldie@example.com"}),
+    )
+    .await
+    .expect(202, None);
+    assert!(s.mails().iter().all(|m| m["to"] != "oldie@example.com"));
+    assert!(
+        s.state
+            .store
+            .find_user_by_email("oldie@example.com", s.clock.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_reset_request_migrates_the_person_without_a_password_and_the_link_sets_one() {
+    let (hook, url) = start_hook(HOOK_SECRET).await;
+    hook.answer(old_system);
+    let s = Server::start_with(&[("MIGRATION_HOOK_URL", &url), ("HOOK_SECRET", HOOK_SECRET)]).await;
+    s.post(
+        "/password/forgot",
+        None,
+        json!({"email": "nobody@example.com"}),
+    )
+    .await
+    .expect(202, None);
+    s.post(
+        "/password/forgot",
+        None,
+        json!({"email": "oldie@example.com"}),
+    )
+    .await
+    .expect(202, None);
+    let asked = hook.seen();
+    assert_eq!(asked.len(), 2);
+    assert_eq!(asked[1]["trigger"], "forgot_password");
+    assert_eq!(asked[1]["email"], "oldie@example.com");
+    assert!(asked[1].get("password").is_none(), "no password at a reset");
+    let token = s.link_token("oldie@example.com", "/password/reset");
+    let new = "a new passphrase for here";
+    s.post(
+        "/password/reset",
+        None,
+        json!({"token": token, "password": new}),
+    )
+    .await
+    .expect(200, None);
+    assert!(s.log_in_with_password("oldie", new).await.is_some());
+    assert!(
+        s.log_in_with_password("oldie", "old system password 1")
+            .await
+            .is_none()
+    );
+    assert_eq!(hook.seen().len(), 2, "known here now");
 }

@@ -256,3 +256,94 @@ pub(crate) async fn upgrade_hash(
     }
     user
 }
+
+/// What the migration hook came to.
+pub(crate) enum Migration {
+    /// No hook, or the old system does not know the person (or, at a login, the password is
+    /// wrong): as an unknown name.
+    No,
+    /// The person was created here (activated; the password typed hashed with argon2id, or at
+    /// a reset no password, which the reset link sets).
+    Created(Box<UserRecord>),
+    /// The username or the address the old system answered is held here (by this person,
+    /// migrated by a request at once, or by someone else): look the name up again.
+    Taken,
+}
+
+/// Asks the migration hook about `name`, which names no account here, and creates the person
+/// it answers. The answered user must be the one named (the same username, or the same
+/// address) and pass sign-up's checks; else the hook is broken (`503`, fail closed). A hook
+/// that fails or is slow is `503 hook_unavailable` too.
+pub(crate) async fn migrate(
+    state: &AppState,
+    trigger: crate::hooks::MigrationTrigger,
+    name: &str,
+    password: Option<&str>,
+) -> ApiResult<Migration> {
+    use crate::error::ApiError;
+    use crate::hooks::MigrationTrigger;
+    let Some(hooks) = state.hooks.as_ref().filter(|h| h.migrates()) else {
+        return Ok(Migration::No);
+    };
+    let now = state.clock.now();
+    let failed = |reason: &str| {
+        Event::unattached(EventType::UserMigrated, Actor::anonymous())
+            .failed()
+            .detail("trigger", trigger.as_str())
+            .detail("reason", reason)
+    };
+    let answered = match hooks.migrate_user(trigger, name, password, now).await {
+        Ok(a) => a,
+        Err(e) => {
+            events::record(state, failed("hook_unavailable")).await;
+            return Err(e);
+        }
+    };
+    let Some(answered) = answered else {
+        return Ok(Migration::No);
+    };
+    // The person as sign-up would take them (and as an import line: no role, no hash).
+    let mut line = Map::new();
+    for key in ["username", "email", "data"] {
+        if let Some(v) = answered.get(key) {
+            line.insert(key.into(), v.clone());
+        }
+    }
+    let checked = check_line(&Value::Object(line).to_string(), now).and_then(|c| {
+        let same = match trigger {
+            MigrationTrigger::Login { by_email: false } => {
+                crate::user::username_key(&c.user.username) == crate::user::username_key(name)
+            }
+            _ => email_key(&c.user.email) == email_key(name),
+        };
+        same.then_some(c)
+            .ok_or_else(|| "it answered another person than the one named".to_string())
+    });
+    let mut user = match checked {
+        Ok(c) => c.user,
+        Err(why) => {
+            tracing::error!(hook = "migration", why = %why, "a migration answer refused (fail closed)");
+            events::record(state, failed("bad_answer")).await;
+            return Err(ApiError::HookUnavailable(format!("migration: {why}")));
+        }
+    };
+    if let Some(p) = password {
+        user.password_hash = state.hasher.hash(p).await?;
+    }
+    match state.store.import_user(&user, now).await {
+        Ok(()) => {
+            tracing::info!(user_id = %user.user_id, trigger = trigger.as_str(), "user migrated");
+            let event = Event::new(EventType::UserMigrated, &user)
+                .by(Actor::service())
+                .detail("trigger", trigger.as_str());
+            events::record(state, event).await;
+            Ok(Migration::Created(Box::new(user)))
+        }
+        Err(StoreError::UsernameTaken | StoreError::EmailTaken) => {
+            tracing::warn!("a migrated person's username or address is held here: not created");
+            events::record(state, failed("name_taken")).await;
+            Ok(Migration::Taken)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

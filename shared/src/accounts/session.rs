@@ -6,12 +6,14 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::Schema;
 
+use super::import::Migration;
 use super::send_notice;
 use crate::auth::Auth;
 use crate::clock::rfc3339;
 use crate::credentials::{self, Method, second_step_methods};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Actor, Event, EventType};
+use crate::hooks::MigrationTrigger;
 use crate::input::{Field, Validate};
 use crate::mail::email_change_cancelled_notice;
 use crate::password::MAX_PASSWORD_CHARS;
@@ -337,10 +339,40 @@ pub(crate) async fn check_password(
         }
         taken => taken?,
     };
-    let matched = state
-        .hasher
-        .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
-        .await?;
+    // A name of no account here may be a person of the old system (the migration hook, when
+    // set): created here now, with the password it vouched for. The hook saying no costs what
+    // any unknown name costs (the dummy hash is verified below).
+    let mut user = user;
+    let mut migrated = false;
+    if user.is_none() {
+        let trigger = MigrationTrigger::Login { by_email };
+        match super::import::migrate(state, trigger, &name, Some(&password)).await {
+            Err(unavailable @ ApiError::HookUnavailable(_)) => {
+                // Counted as a failure: a hook that fails is no way around the throttle.
+                let now = state.clock.now();
+                state.store.record_failed_attempt(&login_key, now).await?;
+                return Err(unavailable);
+            }
+            Err(e) => return Err(e),
+            Ok(Migration::Created(u)) => {
+                user = Some(*u);
+                migrated = true;
+            }
+            Ok(Migration::Taken) => {
+                user = if by_email {
+                    state.store.find_user_by_email(&name, now).await?
+                } else {
+                    state.store.find_user_by_username(&name, now).await?
+                };
+            }
+            Ok(Migration::No) => {}
+        }
+    }
+    let matched = migrated
+        || state
+            .hasher
+            .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
     let user = match user {
         Some(u) if matched => super::import::upgrade_hash(state, u, &password).await,
         other => {
