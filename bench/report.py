@@ -276,6 +276,36 @@ if parts:
     w("| " + " | ".join(f"{parts.get(k, float('nan')):.1f} ms" for k in
                       ("check_ms", "hash_ms", "check_and_hash_ms", "lookups_ms", "store_ms", "mail_ms")) + " |")
     w("")
+w("## Imported users: the first login, and the import")
+w("")
+imported = {}
+text = (res / "imported.txt").read_text() if (res / "imported.txt").exists() else ""
+for m in re.finditer(r"imported/(.+?)\n?\s+time:\s+\[([\d.]+) (\w+) ([\d.]+) (\w+) ([\d.]+) (\w+)\]", text):
+    imported[m.group(1).strip()] = m.group(4) + " " + m.group(5)
+if imported:
+    w("One check of a password against a hash another system made, then the dummy argon2id check")
+    w("(`shared/benches/imported.rs`, criterion medians, one core): a first login pays it once,")
+    w("then the argon2id hash that replaces it. Right and wrong passwords cost the same.")
+    w("")
+    w("| check | time |")
+    w("|---|---|")
+    for name, t in imported.items():
+        w(f"| {name} | {t} |")
+    w("")
+runs = [json.loads(line) for line in (res / "import.jsonl").read_text().splitlines() if line.strip()] \
+    if (res / "import.jsonl").exists() else []
+if runs:
+    w("`accounts import-users` (profile `local`) of generated users, each with a bcrypt hash, into a")
+    w("fresh store (`bench/import.py`); peak RSS of the process at a tenth and at the whole count")
+    w("(flat: the file is read as it goes). moto answers one request at a time in Python: its")
+    w("figure is a floor set by moto, not DynamoDB's (two writes a user: the user with its two")
+    w("claims in one TransactWriteItems, and its `user_imported` event).")
+    w("")
+    w("| store | users | in flight | time | users/s | peak RSS |")
+    w("|---|---|---|---|---|---|")
+    for r in runs:
+        w(f"| {r['store']} | {r['users']:,} | {r['in_flight']} | {r['seconds']:.1f} s | {r['users_per_s']:,} | {r['peak_rss_mib']:.1f} MiB |")
+    w("")
 w("## Deployable sizes (cargo lambda build --release --arm64, as sam build runs it)")
 w("")
 sizes = (res / "sizes.txt").read_text().split("\n") if (res / "sizes.txt").exists() else []

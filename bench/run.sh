@@ -8,7 +8,7 @@ out=bench/results
 mkdir -p "$out"
 duration=${DURATION:-10}
 starts=${STARTS:-20}
-stages=" ${STAGES:-argon2 tokens rs256 load events cold sizes profiles} "   # a subset re-runs only those stages
+stages=" ${STAGES:-argon2 tokens rs256 load events cold import sizes profiles} "   # a subset re-runs only those stages
 want() { [[ "$stages" == *" $1 "* ]]; }
 
 if ! command -v wrk >/dev/null || ! command -v zip >/dev/null; then
@@ -181,6 +181,18 @@ sed "s/REPLACE_WITH_TOKEN/$token/" events/me.json > "$dir/me.json"
 sed 's/alice/bBENCH_N/g' events/signup.json > "$dir/signup.json"
 .venv/bin/python bench/runtime_api.py target/release/me "$dir/me.json" "$starts" $cloud > "$out/cold-me.json"
 .venv/bin/python bench/runtime_api.py target/release/signup "$dir/signup.json" "$starts" $cloud > "$out/cold-signup.json"
+kill $moto; trap - EXIT
+fi
+
+if want import; then
+echo "==> imported users: the first login's check of each foreign hash (criterion), and accounts import-users of ${IMPORT_USERS:-100000} users into SQLite and moto"
+cargo bench --profile local --locked -p shared --bench imported -- --noplot > "$out/imported.txt" 2>&1
+moto_port=$(free_port)
+.venv/bin/python scripts/moto_server.py 127.0.0.1 "$moto_port" > "$dir/moto-import.log" 2>&1 &
+moto=$!
+trap 'kill $moto 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" && break; sleep 0.1; done
+.venv/bin/python bench/import.py target/local/accounts "${IMPORT_USERS:-100000}" "http://127.0.0.1:$moto_port" > "$out/import.jsonl"
 kill $moto; trap - EXIT
 fi
 

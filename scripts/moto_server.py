@@ -13,14 +13,26 @@ changes nothing, for 10 minutes. moto ignores the token, so a retry after an att
 a conflict (a sign-up answered `409 username_taken`). This keeps DynamoDB's rule: a successful
 call's answer is kept by its token and given again to the same request.
 
+moto backs up every table a TransactWriteItems names (a deep copy, to roll a failed one
+back), so each transaction costs time in proportion to its table: an import of many users
+slowed to a few a second. This keeps a copy of the items the transaction names instead (and the
+length of the table's stream), and puts those back on failure: the same rollback, at the cost
+of the transaction's own items.
+
 Usage: python scripts/moto_server.py HOST PORT
 """
 
+import copy
 import io
 import json
 import sys
 import threading
 import time
+
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -28,6 +40,70 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import run_simple
+
+
+
+class _TablesNotCopied:
+    """The `copy` module as moto's transaction sees it: a Table "copied" is the table itself."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+_transact_write_items = DynamoDBBackend.transact_write_items
+
+
+def transact_write_items(self, transact_items):
+    """moto's own, rolled back item by item (requests run one at a time: see below)."""
+    saved, streams = [], {}
+    for entry in transact_items:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            continue
+        op = next(iter(entry.values()))
+        table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+        attrs = (op.get("Item") or op.get("Key")) if table is not None else None
+        if not attrs or table.hash_key_attr not in attrs:
+            continue
+        hash_value = DynamoType(attrs[table.hash_key_attr])
+        if table.range_key_attr is not None:
+            if table.range_key_attr not in attrs:
+                continue
+            range_value = DynamoType(attrs[table.range_key_attr])
+            current = table.items.get(hash_value, {}).get(range_value)
+        else:
+            range_value = None
+            current = table.items.get(hash_value)
+        saved.append((table, hash_value, range_value, copy.deepcopy(current)))
+        if table.stream_shard is not None:
+            streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
+    dynamodb_models.copy = _TablesNotCopied()
+    try:
+        return _transact_write_items(self, transact_items)
+    except Exception:
+        for table, hash_value, range_value, item in reversed(saved):
+            if range_value is None:
+                if item is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = item
+            elif item is None:
+                table.items.get(hash_value, {}).pop(range_value, None)
+                if hash_value in table.items and not table.items[hash_value]:
+                    del table.items[hash_value]
+            else:
+                table.items[hash_value][range_value] = item
+        for shard, length in streams.values():
+            del shard.items[length:]
+        raise
+    finally:
+        dynamodb_models.copy = copy
+
+
+DynamoDBBackend.transact_write_items = transact_write_items
 
 host, port = sys.argv[1], int(sys.argv[2])
 app = DomainDispatcherApplication(create_backend_app)

@@ -1,6 +1,7 @@
 //! `accounts import-users FILE [--dry-run]`: users of another system, one JSON object a line,
 //! into the configured store. Each line is one user written with its username and address
-//! claims in one transaction (as sign-up writes them), up to [`IN_FLIGHT`] at once; a user
+//! claims in one transaction (as sign-up writes them), up to [`IN_FLIGHT`] at once (or
+//! `--in-flight N`); a user
 //! already there is skipped, so a run that stopped (a fault, ^C) is resumed by running it
 //! again. Reads the file as it goes: memory stays flat however long it is.
 
@@ -10,8 +11,51 @@ use std::time::Instant;
 use shared::AppState;
 use shared::accounts::import::{LineOutcome, MAX_IMPORT_LINE_BYTES, check_line, import_checked};
 
-/// Lines imported at once (each a round trip to DynamoDB, or a short SQLite transaction).
+/// Lines imported at once by default (each a round trip to DynamoDB, or a short SQLite
+/// transaction); `--in-flight` sets 1 to [`MAX_IN_FLIGHT`].
 pub const IN_FLIGHT: usize = 16;
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// The command's arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub path: String,
+    pub dry_run: bool,
+    pub in_flight: usize,
+}
+
+impl Options {
+    /// `FILE [--dry-run] [--in-flight N]`, in any order.
+    pub fn parse(args: &[&str]) -> Result<Options, String> {
+        let mut path = None;
+        let mut dry_run = false;
+        let mut in_flight = IN_FLIGHT;
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match *arg {
+                "--dry-run" => dry_run = true,
+                "--in-flight" => {
+                    in_flight = args
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|n| (1..=MAX_IN_FLIGHT).contains(n))
+                        .ok_or(format!(
+                            "--in-flight takes a number from 1 to {MAX_IN_FLIGHT}"
+                        ))?;
+                }
+                flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+                file if path.is_none() => path = Some(file.to_string()),
+                _ => return Err("one file at a time".into()),
+            }
+        }
+        let path = path.ok_or("which file? import-users FILE")?;
+        Ok(Options {
+            path,
+            dry_run,
+            in_flight,
+        })
+    }
+}
 
 /// What a run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -95,23 +139,24 @@ fn lines(mut reader: impl BufRead) -> impl Iterator<Item = (usize, Result<String
 
 /// Imports every line of `reader`; `report` is told of each refused or flagged line as it is
 /// done, `progress` of the summary so far and the bytes read, after each line. Lines are
-/// written up to [`IN_FLIGHT`] at once, but never two that share a username or an address:
+/// written up to `in_flight` at once, but never two that share a username or an address:
 /// the first in the file wins, whatever the timing. Stops at the first fault of the store (the
 /// summary says where).
 pub async fn import_users(
     state: &AppState,
     reader: impl BufRead,
     dry_run: bool,
+    in_flight: usize,
     mut report: impl FnMut(Report),
     mut progress: impl FnMut(&Summary, u64),
 ) -> Summary {
     let mut summary = Summary::default();
     let mut lines = lines(reader).peekable();
     while lines.peek().is_some() {
-        // A batch: up to IN_FLIGHT lines, cut before a line whose names one of them holds.
+        // A batch: up to `in_flight` lines, cut before a line whose names one of them holds.
         let mut batch = Vec::new();
         let mut keys = std::collections::HashSet::new();
-        while batch.len() < IN_FLIGHT {
+        while batch.len() < in_flight.max(1) {
             let Some((line, text, read)) = lines.peek() else {
                 break;
             };
@@ -169,7 +214,8 @@ pub async fn import_users(
 }
 
 /// The command: the file, a progress line on a terminal, the reports and the summary.
-pub async fn run(state: &AppState, path: &str, dry_run: bool) -> std::process::ExitCode {
+pub async fn run(state: &AppState, options: &Options) -> std::process::ExitCode {
+    let (path, dry_run) = (options.path.as_str(), options.dry_run);
     use std::io::{IsTerminal, Write};
     use std::process::ExitCode;
     let file = match std::fs::File::open(path) {
@@ -187,6 +233,7 @@ pub async fn run(state: &AppState, path: &str, dry_run: bool) -> std::process::E
         state,
         std::io::BufReader::new(file),
         dry_run,
+        options.in_flight,
         |r| {
             if tty {
                 eprint!("\r\x1b[K");

@@ -13,7 +13,7 @@
 //! accounts add-client --name N --redirect-uri URI [--redirect-uri URI ...]
 //!          [--post-logout-redirect-uri URI ...] [--scope S ...] [--public] [--first-party]
 //!                                  register an OAuth client; prints its id and secret (once)
-//! accounts import-users FILE [--dry-run]
+//! accounts import-users FILE [--dry-run] [--in-flight N]
 //!                                  users of another system (JSON Lines, with their password
 //!                                  hashes) into the store; run again to resume
 //! accounts template                rewrite template.yaml's functions, the README's table of
@@ -40,7 +40,7 @@ const USAGE: &str = "usage: accounts [serve] | accounts make-admin <username> | 
                      accounts create-table | accounts backfill-user-index | \
                      accounts sample-upstream | accounts rotate-key | accounts retire-keys | \
                      accounts public-keys < keys.pem | accounts template | \
-                     accounts import-users FILE [--dry-run] | \
+                     accounts import-users FILE [--dry-run] [--in-flight N] | \
                      accounts add-client --name NAME --redirect-uri URI [...]";
 
 #[tokio::main]
@@ -67,16 +67,15 @@ async fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        ["import-users", file] | ["import-users", file, "--dry-run"] => match state().await {
-            Ok((state, _, _)) => {
-                let dry_run = args.len() == 3;
-                accounts::import::run(&state, file, dry_run).await
+        ["import-users", rest @ ..] => match accounts::import::Options::parse(rest) {
+            Ok(options) => match state().await {
+                Ok((state, _, _)) => accounts::import::run(&state, &options).await,
+                Err(code) => code,
+            },
+            Err(e) => {
+                eprintln!("import-users: {e}\n{USAGE}");
+                ExitCode::from(2)
             }
-            Err(code) => code,
-        },
-        ["import-users", "--dry-run", file] => match state().await {
-            Ok((state, _, _)) => accounts::import::run(&state, file, true).await,
-            Err(code) => code,
         },
         ["create-table"] => create_table().await,
         ["backfill-user-index"] => backfill_user_index().await,

@@ -8,7 +8,9 @@
 //! - argon2: `$argon2id$` and `$argon2i$` PHC strings, any parameters within the ceiling
 //!   (argon2-cffi, pwdlib, passlib);
 //! - scrypt: `$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt>$<hash>` (passlib's PHC form);
-//! - PBKDF2-SHA256: `pbkdf2_sha256$<iterations>$<salt>$<hash>` (Django's form).
+//! - PBKDF2-SHA256: `pbkdf2_sha256$<iterations>$<salt>$<hash>` (Django's form);
+//! - Django's other hashers: `argon2$argon2id$...` (its PHC string after `argon2`) and
+//!   `bcrypt_sha256$$2b$...` (bcrypt of the password's SHA-256, in hex).
 //!
 //! Parameters past a **ceiling** are refused at import (each login would cost seconds or more
 //! memory than a function has: a way to exhaust it). Parameters under a **floor** (see
@@ -31,30 +33,26 @@ pub const BCRYPT_MAX_COST: u32 = 14;
 /// PBKDF2-SHA256 iterations: at least 100,000, at most 3,000,000 (Django 6.0 uses 1,200,000).
 pub const PBKDF2_MIN_ITERATIONS: u32 = 100_000;
 pub const PBKDF2_MAX_ITERATIONS: u32 = 3_000_000;
-/// argon2: memory at most 64 MiB, passes at most 10, lanes at most 16; at least OWASP's
-/// memory x passes (7 MiB x 5, ..., 19 MiB x 2: 35,840 KiB passes).
-pub const ARGON2_MAX_M_KIB: u32 = 65_536;
+/// argon2: memory at most 128 MiB (Django's default is 100 MiB; the functions that check
+/// passwords have 1 GiB, two checks at once), passes at most 10, lanes at most 16; at least
+/// OWASP's memory x passes (7 MiB x 5, ..., 19 MiB x 2: 35,840 KiB passes).
+pub const ARGON2_MAX_M_KIB: u32 = 131_072;
 pub const ARGON2_MAX_T: u32 = 10;
 pub const ARGON2_MAX_P: u32 = 16;
 pub const ARGON2_MIN_M_TIMES_T: u64 = 35_840;
-/// scrypt: memory (128 r N bytes) at most 64 MiB, N r p at most 2^21; at least N r = 2^19
-/// (N = 2^16, r = 8: passlib's default).
-pub const SCRYPT_MAX_MEMORY_BYTES: u64 = 64 << 20;
-pub const SCRYPT_MAX_WORK: u64 = 1 << 21;
+/// scrypt: memory (128 r N bytes) at most 128 MiB (OWASP's N = 2^17, r = 8), N r p at most
+/// 2^22; at least N r = 2^19 (N = 2^16, r = 8: passlib's default).
+pub const SCRYPT_MAX_MEMORY_BYTES: u64 = 128 << 20;
+pub const SCRYPT_MAX_WORK: u64 = 1 << 22;
 pub const SCRYPT_MIN_WORK: u64 = 1 << 19;
 
 /// A hash of another system, read and within bounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Foreign {
-    Bcrypt {
-        cost: u32,
-    },
+    /// `sha256`: Django's `bcrypt_sha256`, bcrypt of the hex SHA-256 of the password.
+    Bcrypt { cost: u32, sha256: bool },
     /// An argon2id or argon2i PHC string (any parameters but this service's own).
-    Argon2 {
-        m_kib: u32,
-        t: u32,
-        p: u32,
-    },
+    Argon2 { m_kib: u32, t: u32, p: u32 },
     Scrypt {
         log_n: u8,
         r: u32,
@@ -83,7 +81,7 @@ impl Foreign {
     /// Why these parameters are under the floor; `None` when they are not.
     pub fn weak_reason(&self) -> Option<String> {
         match self {
-            Foreign::Bcrypt { cost } if *cost < BCRYPT_MIN_COST => {
+            Foreign::Bcrypt { cost, .. } if *cost < BCRYPT_MIN_COST => {
                 Some(format!("bcrypt cost {cost} is under {BCRYPT_MIN_COST}"))
             }
             Foreign::Argon2 { m_kib, t, .. }
@@ -112,14 +110,19 @@ pub fn parse(stored: &str) -> Result<Foreign, String> {
     if stored.len() > 512 {
         return Err("the hash is longer than any accepted form".into());
     }
+    let (bcrypt, sha256) = match stored.strip_prefix("bcrypt_sha256$") {
+        Some(rest) => (rest, true),
+        None => (stored, false),
+    };
     if let Some(rest) = ["$2a$", "$2b$", "$2y$"]
         .iter()
-        .find_map(|p| stored.strip_prefix(p))
+        .find_map(|p| bcrypt.strip_prefix(p))
     {
-        return parse_bcrypt(rest);
+        return parse_bcrypt(rest, sha256);
     }
-    if stored.starts_with("$argon2id$") || stored.starts_with("$argon2i$") {
-        return parse_argon2(stored);
+    let phc = argon2_phc(stored);
+    if phc.starts_with("$argon2id$") || phc.starts_with("$argon2i$") {
+        return parse_argon2(phc);
     }
     if let Some(rest) = stored.strip_prefix("$scrypt$") {
         return parse_scrypt(rest);
@@ -130,7 +133,15 @@ pub fn parse(stored: &str) -> Result<Foreign, String> {
     Err("not a hash of a known form (bcrypt, argon2id, argon2i, scrypt, pbkdf2_sha256)".into())
 }
 
-fn parse_bcrypt(rest: &str) -> Result<Foreign, String> {
+/// The PHC string of an argon2 hash: Django's `argon2$argon2id$...` without its `argon2`.
+fn argon2_phc(stored: &str) -> &str {
+    stored
+        .strip_prefix("argon2")
+        .filter(|rest| rest.starts_with("$argon2"))
+        .unwrap_or(stored)
+}
+
+fn parse_bcrypt(rest: &str, sha256: bool) -> Result<Foreign, String> {
     const ALPHABET: &[u8] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let (cost, body) = rest
         .split_once('$')
@@ -150,7 +161,7 @@ fn parse_bcrypt(rest: &str) -> Result<Foreign, String> {
             "bcrypt cost {cost} is over the ceiling of {BCRYPT_MAX_COST}"
         ));
     }
-    Ok(Foreign::Bcrypt { cost })
+    Ok(Foreign::Bcrypt { cost, sha256 })
 }
 
 fn parse_argon2(stored: &str) -> Result<Foreign, String> {
@@ -204,7 +215,7 @@ fn parse_scrypt(rest: &str) -> Result<Foreign, String> {
         || n * u64::from(r) * u64::from(p) > SCRYPT_MAX_WORK
     {
         return Err(format!(
-            "scrypt parameters ln={ln},r={r},p={p} are over the ceiling (64 MiB, N r p 2^21)"
+            "scrypt parameters ln={ln},r={r},p={p} are over the ceiling (128 MiB, N r p 2^22)"
         ));
     }
     let salt = decode_b64(salt).ok_or("a scrypt salt is base64")?;
@@ -265,11 +276,20 @@ fn decode_b64(s: &str) -> Option<Vec<u8>> {
 pub fn verify(password: &str, stored: &str, foreign: &Foreign) -> bool {
     match foreign {
         // bcrypt reads the first 72 bytes, as the system that made the hash did.
-        Foreign::Bcrypt { .. } => bcrypt::verify(password, stored).unwrap_or(false),
+        Foreign::Bcrypt { sha256: false, .. } => bcrypt::verify(password, stored).unwrap_or(false),
+        Foreign::Bcrypt { sha256: true, .. } => {
+            use sha2::Digest as _;
+            let hex: String = Sha256::digest(password.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let hash = stored.strip_prefix("bcrypt_sha256$").unwrap_or(stored);
+            bcrypt::verify(hex, hash).unwrap_or(false)
+        }
         Foreign::Argon2 { .. } => {
             use argon2::password_hash::PasswordVerifier as _;
             use argon2::password_hash::phc::PasswordHash;
-            PasswordHash::new(stored).is_ok_and(|parsed| {
+            PasswordHash::new(argon2_phc(stored)).is_ok_and(|parsed| {
                 argon2::Argon2::default()
                     .verify_password(password.as_bytes(), &parsed)
                     .is_ok()
@@ -315,7 +335,13 @@ mod tests {
         let bcrypt = bcrypt::hash_with_result("pw", 4)
             .unwrap()
             .format_for_version(bcrypt::Version::TwoB);
-        assert_eq!(parse(&bcrypt), Ok(Foreign::Bcrypt { cost: 4 }));
+        assert_eq!(
+            parse(&bcrypt),
+            Ok(Foreign::Bcrypt {
+                cost: 4,
+                sha256: false
+            })
+        );
         assert!(parse(&bcrypt).unwrap().weak_reason().is_some());
         assert!(verify("pw", &bcrypt, &parse(&bcrypt).unwrap()));
         assert!(!verify("pw2", &bcrypt, &parse(&bcrypt).unwrap()));
@@ -339,6 +365,7 @@ mod tests {
                 .unwrap_err()
                 .contains("ceiling")
         );
-        assert!(parse("$scrypt$ln=20,r=8,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA").is_err());
+        assert!(parse("$scrypt$ln=18,r=8,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA").is_err());
+        assert!(parse("$scrypt$ln=17,r=8,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA").is_ok());
     }
 }

@@ -522,6 +522,12 @@ async fn import_users_checks_imports_resumes_and_signs_in() {
     );
     assert_eq!(run(&["/nonexistent/users.jsonl"]).0, Some(2));
     assert_eq!(run(&[path, "--force"]).0, Some(2));
+    assert_eq!(run(&[path, "--in-flight", "0"]).0, Some(2));
+    assert_eq!(run(&[path, "--in-flight"]).0, Some(2));
+    assert_eq!(run(&[path, path]).0, Some(2));
+    assert_eq!(run(&[]).0, Some(2));
+    let (code, out, _) = run(&["--in-flight", "1", path, "--dry-run"]);
+    assert_eq!(code, Some(0), "{out}");
 
     let port = free_port();
     let server = start(dir.path(), &table, port).await;
