@@ -11,7 +11,6 @@ Usage: python bench/import.py <accounts binary> <N> [<moto endpoint> [<M>]]
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -43,17 +42,20 @@ def run(store, count):
                         "AWS_ENDPOINT_URL": moto, "AWS_REGION": "us-east-1",
                         "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
             subprocess.run([binary, "create-table"], env=env, check=True, capture_output=True)
-        # Peak memory of this child alone: a fresh process per run (ru_maxrss is the largest
-        # child waited for so far, so runs go from the smallest up).
+        # Peak memory of this child alone (its own rusage, from wait4).
         in_flight = "16"
         started = time.monotonic()
-        done = subprocess.run([binary, "import-users", path, "--in-flight", in_flight], env=env,
-                              capture_output=True, text=True)
-        seconds = time.monotonic() - started
-        rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        if done.returncode != 0:
-            sys.exit(f"import-users failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
-        summary = done.stdout.strip().splitlines()[-1]
+        with open(os.path.join(data, "out"), "w+") as out:
+            child = subprocess.Popen([binary, "import-users", path, "--in-flight", in_flight],
+                                     env=env, stdout=out, stderr=subprocess.STDOUT)
+            _, status, usage = os.wait4(child.pid, 0)
+            seconds = time.monotonic() - started
+            out.seek(0)
+            text = out.read()
+        rss_kib = usage.ru_maxrss
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"import-users failed: {text[-4000:]}")
+        summary = text.strip().splitlines()[-1]
         print(json.dumps({"store": store, "users": count, "seconds": round(seconds, 2),
                           "in_flight": int(in_flight), "users_per_s": round(count / seconds),
                           "peak_rss_mib": round(rss_kib / 1024, 1),
