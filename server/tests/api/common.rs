@@ -349,6 +349,26 @@ impl Server {
         keys
     }
 
+    /// The account stored under `username` (any case), as the store reads it now.
+    pub async fn stored_user(&self, username: &str) -> Option<shared::user::UserRecord> {
+        let now = self.clock.now();
+        self.state
+            .store
+            .find_user_by_username(username, now)
+            .await
+            .unwrap()
+    }
+
+    /// The account stored under the address `email`, as the store reads it now.
+    pub async fn stored_user_by_email(&self, email: &str) -> Option<shared::user::UserRecord> {
+        let now = self.clock.now();
+        self.state
+            .store
+            .find_user_by_email(email, now)
+            .await
+            .unwrap()
+    }
+
     /// Every mail the logging mailer wrote, oldest first.
     pub fn mails(&self) -> Vec<Value> {
         let Ok(text) = std::fs::read_to_string(self.data_dir.join("mail.log")) else {

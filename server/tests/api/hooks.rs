@@ -130,12 +130,7 @@ fn allow_unless_blocked(body: &Value) -> Response {
 }
 
 async fn user_exists(s: &Server, username: &str) -> bool {
-    s.state
-        .store
-        .find_user_by_username(username, s.clock.now())
-        .await
-        .unwrap()
-        .is_some()
+    s.stored_user(username).await.is_some()
 }
 
 async fn sign_up(s: &Server, username: &str) -> crate::common::Reply {
@@ -713,14 +708,7 @@ async fn the_migration_hook_moves_a_person_of_the_old_system_at_their_first_logi
     let unknown = log_in("nobody-anywhere", "not the old password").await;
     wrong.expect(401, Some("invalid_credentials"));
     assert_eq!(wrong.text, unknown.text);
-    assert!(
-        s.state
-            .store
-            .find_user_by_username("oldie", s.clock.now())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(s.stored_user("oldie").await.is_none());
     let seen = hook.seen();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0]["type"], "migrate_user");
@@ -741,13 +729,7 @@ async fn the_migration_hook_moves_a_person_of_the_old_system_at_their_first_logi
     );
     assert_eq!(me["data"]["plan"], "legacy");
     assert_eq!(me["role"], "user");
-    let stored = s
-        .state
-        .store
-        .find_user_by_username("oldie", s.clock.now())
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = s.stored_user("oldie").await.unwrap();
     assert!(
         stored
             .password_hash
@@ -783,48 +765,21 @@ async fn the_migration_hook_moves_a_person_of_the_old_system_at_their_first_logi
         .await
         .expect(200, None);
     assert_eq!(hook.seen().last().unwrap()["email"], "OLGA2@example.com");
-    assert!(
-        s.state
-            .store
-            .find_user_by_username("olga2", s.clock.now())
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(s.stored_user("olga2").await.is_some());
 
     // Its address is held here by someone else: not created, refused as unknown.
     log_in("clash", "old system password 3")
         .await
         .expect(401, Some("invalid_credentials"));
-    assert!(
-        s.state
-            .store
-            .find_user_by_username("clash", s.clock.now())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let held = s
-        .state
-        .store
-        .find_user_by_email("held@example.com", s.clock.now())
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(s.stored_user("clash").await.is_none());
+    let held = s.stored_user_by_email("held@example.com").await.unwrap();
     assert_eq!(held.username, "held");
 
     // An answer about another person than the one named: the hook is broken (fail closed).
     log_in("liar", "anything at all here")
         .await
         .expect(503, Some("hook_unavailable"));
-    assert!(
-        s.state
-            .store
-            .find_user_by_username("someone", s.clock.now())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(s.stored_user("someone").await.is_none());
 }
 
 #[tokio::test]
@@ -861,14 +816,7 @@ async fn a_migration_hook_that_fails_or_is_slow_refuses_unknown_names_only() {
         "{:?}",
         started.elapsed()
     );
-    assert!(
-        s.state
-            .store
-            .find_user_by_username("oldie", s.clock.now())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(s.stored_user("oldie").await.is_none());
     // Every refusal counted on the name's throttle.
     let failures: i64 = s
         .stored_failures()
@@ -889,14 +837,7 @@ async fn a_migration_hook_that_fails_or_is_slow_refuses_unknown_names_only() {
     .await
     .expect(202, None);
     assert!(s.mails().iter().all(|m| m["to"] != "oldie@example.com"));
-    assert!(
-        s.state
-            .store
-            .find_user_by_email("oldie@example.com", s.clock.now())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(s.stored_user_by_email("oldie@example.com").await.is_none());
 }
 
 #[tokio::test]

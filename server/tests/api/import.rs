@@ -35,12 +35,7 @@ async fn import(s: &Server, text: &str, dry_run: bool) -> (Summary, Vec<Report>)
 }
 
 async fn stored_hash(s: &Server, username: &str) -> Option<String> {
-    s.state
-        .store
-        .find_user_by_username(username, s.clock.now())
-        .await
-        .unwrap()
-        .map(|u| u.password_hash)
+    s.stored_user(username).await.map(|u| u.password_hash)
 }
 
 async fn event_types(s: &Server, username: &str, token: &str) -> Vec<(String, Value)> {
@@ -279,13 +274,7 @@ async fn every_kind_of_bad_line_is_refused_with_its_number_and_reason() {
         );
     }
     assert!(stored_hash(&s, "fine3").await.is_some());
-    let held = s
-        .state
-        .store
-        .find_user_by_username("held", s.clock.now())
-        .await
-        .unwrap()
-        .unwrap();
+    let held = s.stored_user("held").await.unwrap();
     assert_eq!(held.email, email("held"), "the account here left as it was");
 }
 
@@ -437,12 +426,7 @@ async fn imports_at_once_and_again_after_an_interruption_create_each_user_once()
     // Each whole: found by its address too, and signs in.
     for i in [0, n / 2, n - 1] {
         let name = format!("many{i}");
-        let by_email = s
-            .state
-            .store
-            .find_user_by_email(&email(&name), s.clock.now())
-            .await
-            .unwrap();
+        let by_email = s.stored_user_by_email(&email(&name)).await;
         assert_eq!(by_email.map(|u| u.username), Some(name.clone()));
     }
     assert!(
