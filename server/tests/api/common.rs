@@ -369,6 +369,33 @@ impl Server {
             .unwrap()
     }
 
+    /// `username`'s account events as its owner reads them (the newest 100): each type, with
+    /// its `detail`.
+    pub async fn events_of(&self, username: &str, token: &str) -> Vec<(String, Value)> {
+        let page = self
+            .get(&format!("/user/{username}/events?limit=100"), Some(token))
+            .await
+            .expect(200, None);
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["type"].as_str().unwrap().to_string(), e["detail"].clone()))
+            .collect()
+    }
+
+    /// Sets `password` through the newest reset link mailed to `address` (`200`).
+    pub async fn reset_by_link(&self, address: &str, password: &str) {
+        let token = self.link_token(address, "/password/reset");
+        self.post(
+            "/password/reset",
+            None,
+            json!({"token": token, "password": password}),
+        )
+        .await
+        .expect(200, None);
+    }
+
     /// Every mail the logging mailer wrote, oldest first.
     pub fn mails(&self) -> Vec<Value> {
         let Ok(text) = std::fs::read_to_string(self.data_dir.join("mail.log")) else {

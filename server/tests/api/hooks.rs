@@ -736,16 +736,8 @@ async fn the_migration_hook_moves_a_person_of_the_old_system_at_their_first_logi
             .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
     );
     assert!(stored.activated);
-    let events = s
-        .get("/user/oldie/events", Some(token))
-        .await
-        .expect(200, None);
-    let types: Vec<&str> = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap())
-        .collect();
+    let events = s.events_of("oldie", token).await;
+    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
     assert!(
         types.contains(&"user_migrated") && types.contains(&"logged_in"),
         "{types:?}"
@@ -864,15 +856,8 @@ async fn a_reset_request_migrates_the_person_without_a_password_and_the_link_set
     assert_eq!(asked[1]["trigger"], "forgot_password");
     assert_eq!(asked[1]["email"], "oldie@example.com");
     assert!(asked[1].get("password").is_none(), "no password at a reset");
-    let token = s.link_token("oldie@example.com", "/password/reset");
     let new = "a new passphrase for here";
-    s.post(
-        "/password/reset",
-        None,
-        json!({"token": token, "password": new}),
-    )
-    .await
-    .expect(200, None);
+    s.reset_by_link("oldie@example.com", new).await;
     assert!(s.log_in_with_password("oldie", new).await.is_some());
     assert!(
         s.log_in_with_password("oldie", "old system password 1")

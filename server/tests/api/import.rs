@@ -38,19 +38,6 @@ async fn stored_hash(s: &Server, username: &str) -> Option<String> {
     s.stored_user(username).await.map(|u| u.password_hash)
 }
 
-async fn event_types(s: &Server, username: &str, token: &str) -> Vec<(String, Value)> {
-    let page = s
-        .get(&format!("/user/{username}/events?limit=100"), Some(token))
-        .await
-        .expect(200, None);
-    page["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["type"].as_str().unwrap().to_string(), e["detail"].clone()))
-        .collect()
-}
-
 async fn all_users(s: &Server) -> Vec<shared::user::UserRecord> {
     let mut users = Vec::new();
     let mut after: Option<String> = None;
@@ -125,7 +112,7 @@ async fn every_source_signs_in_once_with_its_own_hash_then_with_argon2id() {
         let me = s.get("/user", Some(&token)).await.expect(200, None);
         assert_eq!(me["data"]["source"], h["source"]);
         assert!(!me.to_string().contains("$v=19$") && !me.to_string().contains(imported));
-        let events = event_types(&s, &name, &token).await;
+        let events = s.events_of(&name, &token).await;
         let of = |t: &str| events.iter().filter(|(k, _)| k == t).count();
         assert_eq!(of("password_rehashed"), 1, "{source}: {events:?}");
         let rehashed = &events
@@ -330,15 +317,8 @@ async fn an_account_without_a_hash_signs_in_after_the_reset_mail_and_its_setting
     s.post("/password/forgot", None, json!({"email": email("nohash")}))
         .await
         .expect(202, None);
-    let token = s.link_token(&email("nohash"), "/password/reset");
     let new = "a brand new passphrase here";
-    s.post(
-        "/password/reset",
-        None,
-        json!({"token": token, "password": new}),
-    )
-    .await
-    .expect(200, None);
+    s.reset_by_link(&email("nohash"), new).await;
     let token = s.log_in_with_password("nohash", new).await.unwrap();
     let me = s.get("/user", Some(&token)).await.expect(200, None);
     assert_eq!(me["data"]["plan"], "pro");

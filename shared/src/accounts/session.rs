@@ -319,11 +319,14 @@ pub(crate) async fn check_password(
         .ok_or_else(|| ApiError::Internal("LOGIN_NAME_KEY is not configured".into()))?;
 
     let now = state.clock.now();
-    let user = if by_email {
-        state.store.find_user_by_email(&name, now).await?
-    } else {
-        state.store.find_user_by_username(&name, now).await?
+    let find = || async {
+        if by_email {
+            state.store.find_user_by_email(&name, now).await
+        } else {
+            state.store.find_user_by_username(&name, now).await
+        }
     };
+    let user = find().await?;
     // One account, one budget: a name that finds an account counts on the account (its
     // username's key, which the password and code checks of every route share), whether it was
     // typed as the username or the address. A name of no account counts on its own key, a MAC
@@ -358,13 +361,9 @@ pub(crate) async fn check_password(
                 user = Some(*u);
                 migrated = true;
             }
-            Ok(Migration::Taken) => {
-                user = if by_email {
-                    state.store.find_user_by_email(&name, now).await?
-                } else {
-                    state.store.find_user_by_username(&name, now).await?
-                };
-            }
+            // Held here now (by this person, migrated at once by another request, or by
+            // someone else): the name is looked up again and the password checked as usual.
+            Ok(Migration::Taken) => user = find().await?,
             Ok(Migration::No) => {}
         }
     }
