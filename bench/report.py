@@ -307,6 +307,104 @@ if runs:
     for r in runs:
         w(f"| {r['store']} | {r['users']:,} | {r['in_flight']} | {r['seconds']:.1f} s | {r['users_per_s']:,} | {r['peak_rss_mib']:.1f} MiB |")
     w("")
+units = [json.loads(line) for line in (res / "units.jsonl").read_text().splitlines() if line.strip()] \
+    if (res / "units.jsonl").exists() else []
+if units:
+    w("## What each route asks of DynamoDB, and what a month costs")
+    w("")
+    w("Each route's calls to the table, counted from the store's own requests (the local server on")
+    w("moto through a recording proxy, `bench/dynamodb_units.py`), and their capacity units by")
+    w("DynamoDB's rules for small items (1 read unit a consistent read, 0.5 an eventual one; 1")
+    w("write unit a write, 2 an item of a transaction, 1 more for a user or an event: both are in")
+    w("the `users` index):")
+    w("")
+    w("| route | calls | read units | write units | mails |")
+    w("|---|---|---|---|---|")
+    for u in units:
+        calls = ", ".join(f"{op} {n}" for op, n in u["calls"].items())
+        w(f"| {u['route']} | {calls} | {u['read_units']:g} | {u['write_units']:g} | {u['mails']} |")
+    w("")
+    by = {u["route"]: u for u in units}
+    # The month of one active user (assumed; change them to yours): a tenth of them new, 8
+    # sign-ins and 1 wrong password, 10 refreshes (24-hour access tokens), 30 reads of GET /user,
+    # one in twenty resetting a password. Durations: argon2id as measured here on one core,
+    # scaled to a 1024 MB function's 0.58 vCPU, plus the round trips; the others as waits on
+    # DynamoDB (about 5 ms each) and SES; 5% of invocations cold (+100 ms, billed).
+    argon_ms = (verify_ms or 17.0) * 1769 / 1024
+    mix = [  # route, per active user a month, memory MB, warm duration ms
+        ("POST /user", 0.1, 1024, argon_ms + 40),
+        ("GET /activate", 0.1, 256, 20),
+        ("POST /auth", 8, 1024, argon_ms + 25),
+        ("POST /auth (wrong password)", 1, 1024, argon_ms + 20),
+        ("POST /auth/token (refresh)", 10, 256, 15),
+        ("GET /user", 30, 256, 10),
+        ("POST /password/forgot", 0.05, 256, 250),
+        ("POST /password/reset", 0.05, 1024, argon_ms + 45),
+    ]
+    price = {  # us-east-1 list prices, USD
+        "lambda_gb_s": 0.0000133334, "lambda_request": 0.20e-6, "api_request": 1.00e-6,
+        "rru": 0.125e-6, "wru": 0.625e-6, "storage_gb": 0.25 + 0.20,  # table + point-in-time recovery
+        "mail": 0.10e-3, "bus_event": 1.00e-6, "log_gb": 0.50, "metric": 0.30, "alarm_metric": 0.10,
+        "dashboard": 3.00, "secret": 0.40, "trace": 5.00e-6,
+    }
+    events_per_user = 0.1 * 2 + 8 + 1 + 0.05 * 2  # signed_up, activated, logged_in, login_failed, the reset's two
+    alarm_metrics = 20 + 2 * 38  # the stack's alarms, and each function's (FunctionAlarms)
+
+    def month(mau):
+        req = sum(n for _, n, _, _ in mix) * mau
+        gb_s = sum(n * mem / 1024 * (ms + 0.05 * 100) / 1000 for _, n, mem, ms in mix) * mau
+        events = events_per_user * mau
+        gb_s += events * 0.25 * 0.030  # the publisher: 30 ms at 256 MB an event, at worst one a batch
+        rru = sum(n * by[r]["read_units"] for r, n, _, _ in mix if r in by) * mau
+        wru = sum(n * by[r]["write_units"] for r, n, _, _ in mix if r in by) * mau
+        mails = sum(n * by[r]["mails"] for r, n, _, _ in mix if r in by) * mau
+        stored_gb = mau * (2 * 1.5 + 3 * events_per_user * 2 * 0.6) / 1e6  # users, 90 days of events, index copies
+        logs_gb = req * 1.8 / 1e6  # about 1.5 KB of function log and 0.3 KB of access log a request
+        traces = max(0.0, min(req, 2.6e6 + 0.05 * max(0.0, req - 2.6e6)) - 1e5)  # X-Ray: 1/s, then 5%
+        costs = {
+            "Lambda": gb_s * price["lambda_gb_s"] + (req + events) * price["lambda_request"],
+            "HTTP API": req * price["api_request"],
+            "DynamoDB": rru * price["rru"] + wru * price["wru"] + stored_gb * price["storage_gb"],
+            "SES": mails * price["mail"],
+            "EventBridge": events * price["bus_event"],
+            "CloudWatch": logs_gb * price["log_gb"] + 16 * price["metric"] + alarm_metrics * price["alarm_metric"]
+            + price["dashboard"],
+            "X-Ray": traces * price["trace"],
+            "Secrets Manager": 3 * price["secret"],
+        }
+        lite = sum(max(0, min(mau, hi) - lo) * p for lo, hi, p in
+                   ((10_000, 100_000, 0.0055), (100_000, 1_000_000, 0.0046), (1_000_000, 10_000_000, 0.00325)))
+        return req, costs, {"Lite": lite, "Essentials": max(0, mau - 10_000) * 0.015, "Plus": mau * 0.02}
+
+    w("What a month costs at 10,000, 100,000 and 1,000,000 monthly active users, from those units")
+    w("and this mix a user a month (assumed: change it to yours in `bench/report.py`): a tenth of")
+    w("the users new (sign-up and activation), 8 sign-ins and 1 wrong password, 10 refreshes")
+    w("(24-hour access tokens), 30 `GET /user`, one in twenty resetting a password. Lambda")
+    w(f"GB-seconds at each function's memory: argon2id {verify_ms or 17.0:.1f} ms on a core here, so about")
+    w(f"{argon_ms:.0f} ms at 1024 MB (0.58 vCPU), plus about 5 ms a DynamoDB round trip; 5% of")
+    w("invocations cold (+100 ms). us-east-1 list prices, no free tier but Cognito's (arm64 Lambda")
+    w("0.0000133334 USD a GB-second and 0.20 a million requests; HTTP API 1.00 a million; DynamoDB")
+    w("on demand 0.125 a million read units, 0.625 a million write units, 0.25 a GB-month and 0.20")
+    w("for point-in-time recovery; SES 0.10 a thousand mails; EventBridge 1.00 a million events;")
+    w("CloudWatch Logs 0.50 a GB, 0.30 a custom metric, 0.10 an alarm's metric, 3.00 the")
+    w("dashboard; X-Ray 5.00 a million traces past 100,000, sampled at 1/s and 5%; Secrets")
+    w("Manager 0.40 a secret). Cognito's user pools as published (feature plans of November 2024):")
+    w("Lite and Essentials free to 10,000 active users, then Lite 0.0055 to 100,000, 0.0046 to")
+    w("1,000,000; Essentials 0.015 (passkeys, mailed codes, hosted pages: the features this")
+    w("service has); Plus 0.02 from the first (threat protection); their mail and Lambda triggers")
+    w("are billed besides.")
+    w("")
+    sizes_ = (10_000, 100_000, 1_000_000)
+    rows = [month(m) for m in sizes_]
+    w("| USD a month | " + " | ".join(f"{m:,} users" for m in sizes_) + " |")
+    w("|---|" + "---|" * len(sizes_))
+    w("| requests | " + " | ".join(f"{r[0] / 1e6:.1f} M" for r in rows) + " |")
+    for part in rows[0][1]:
+        w(f"| {part} | " + " | ".join(f"{r[1][part]:,.2f}" for r in rows) + " |")
+    w("| **this service** | " + " | ".join(f"**{sum(r[1].values()):,.2f}**" for r in rows) + " |")
+    for plan in ("Lite", "Essentials", "Plus"):
+        w(f"| Cognito {plan} | " + " | ".join(f"{r[2][plan]:,.2f}" for r in rows) + " |")
+    w("")
 w("## Deployable sizes (cargo lambda build --release --arm64, as sam build runs it)")
 w("")
 sizes = (res / "sizes.txt").read_text().split("\n") if (res / "sizes.txt").exists() else []

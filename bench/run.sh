@@ -8,7 +8,7 @@ out=bench/results
 mkdir -p "$out"
 duration=${DURATION:-10}
 starts=${STARTS:-20}
-stages=" ${STAGES:-argon2 tokens rs256 load events cold import sizes profiles} "   # a subset re-runs only those stages
+stages=" ${STAGES:-argon2 tokens rs256 load events cold import units sizes profiles} "   # a subset re-runs only those stages
 want() { [[ "$stages" == *" $1 "* ]]; }
 
 if ! command -v wrk >/dev/null || ! command -v zip >/dev/null; then
@@ -193,6 +193,18 @@ moto=$!
 trap 'kill $moto 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" && break; sleep 0.1; done
 .venv/bin/python bench/import.py target/local/accounts "${IMPORT_USERS:-100000}" "http://127.0.0.1:$moto_port" > "$out/import.jsonl"
+kill $moto; trap - EXIT
+fi
+
+if want units; then
+echo "==> each route's DynamoDB calls and capacity units, counted through a recording proxy (for the cost table)"
+[ -x target/local/accounts ] || cargo build --profile local --locked --bin accounts
+moto_port=$(free_port)
+.venv/bin/python scripts/moto_server.py 127.0.0.1 "$moto_port" > "$dir/moto-units.log" 2>&1 &
+moto=$!
+trap 'kill $moto 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" && break; sleep 0.1; done
+.venv/bin/python bench/dynamodb_units.py target/local/accounts "http://127.0.0.1:$moto_port" > "$out/units.jsonl"
 kill $moto; trap - EXIT
 fi
 

@@ -212,7 +212,58 @@ fn policies(f: &Function) -> String {
     out
 }
 
-/// One function's two resources.
+/// The security scanner's (checkov's) checks that do not apply to a function of the route
+/// table, each with why (the README's security section lists them).
+pub const FUNCTION_SKIPS: [(&str, &str); 3] = [
+    (
+        "CKV_AWS_116",
+        "Invoked synchronously by the HTTP API: a dead-letter queue takes only asynchronous events",
+    ),
+    (
+        "CKV_AWS_117",
+        "Calls only AWS APIs and HTTPS hooks: a VPC would add NAT cost and cold-start time, not protection",
+    ),
+    (
+        "CKV_AWS_173",
+        "Encrypted at rest with Lambda's AWS managed key; its secrets are resolved from Secrets Manager at deploy",
+    ),
+];
+
+/// Why a function that hashes no password reserves no concurrency.
+pub const CONCURRENCY_SKIP: (&str, &str) = (
+    "CKV_AWS_115",
+    "Bounded by the API's stage and route throttles; the functions that hash passwords reserve concurrency",
+);
+
+/// Why the log groups use CloudWatch Logs' own encryption.
+pub const LOG_GROUP_SKIP: (&str, &str) = (
+    "CKV_AWS_158",
+    "Encrypted by CloudWatch Logs; nothing logged is a secret (no password, token or code is logged)",
+);
+
+/// `Metadata` lines skipping `skips` (at the resource's indentation plus two).
+fn checkov(skips: &[(&str, &str)]) -> String {
+    let mut out = String::from("      checkov:\n        skip:\n");
+    for (id, why) in skips {
+        let _ = write!(
+            out,
+            "          - id: {id}\n            comment: {}\n",
+            quoted(why)
+        );
+    }
+    out
+}
+
+/// A function's skips of the scanner's checks.
+fn scanner_skips(f: &Function) -> String {
+    let mut skips = FUNCTION_SKIPS.to_vec();
+    if !f.is_hashing_passwords() {
+        skips.push(CONCURRENCY_SKIP);
+    }
+    checkov(&skips)
+}
+
+/// One function's resources: the function, its log group, its alarm.
 fn resources(f: &Function) -> String {
     assert!(
         !f.description.is_empty(),
@@ -224,15 +275,19 @@ fn resources(f: &Function) -> String {
     let _ = write!(
         out,
         "  {id}Function:\n    Type: AWS::Serverless::Function\n    Metadata:\n      \
-         BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: {}\n    \
+         BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: {}\n{}    \
          Properties:\n      Description: {}\n      CodeUri: functions\n",
         f.name,
+        scanner_skips(f),
         quoted(f.description)
     );
     if f.is_hashing_passwords() {
         out.push_str(
             "      # argon2id (19 MiB, t = 2) is CPU-bound and Lambda CPU scales with memory: see the README.\n      \
-             MemorySize: 1024\n",
+             MemorySize: 1024\n      \
+             # At most HashingConcurrency at once: a flood of logins cannot run up the bill or take the\n      \
+             # account's concurrency from the other functions (the README's cost guards).\n      \
+             ReservedConcurrentExecutions: !If [ReserveHashingConcurrency, !Ref HashingConcurrency, !Ref AWS::NoValue]\n",
         );
     }
     let environment = environment(f);
@@ -255,11 +310,37 @@ fn resources(f: &Function) -> String {
     }
     let _ = write!(
         out,
-        "\n  {id}Logs:\n    Type: AWS::Logs::LogGroup\n    Properties:\n      \
+        "\n  {id}Logs:\n    Type: AWS::Logs::LogGroup\n    Metadata:\n{}    Properties:\n      \
          LogGroupName: !Sub \"/aws/lambda/${{{id}Function}}\"\n      \
-         RetentionInDays: !Ref LogRetentionDays\n"
+         RetentionInDays: !Ref LogRetentionDays\n",
+        checkov(&[LOG_GROUP_SKIP])
     );
+    out.push_str(&alarm(&id, f.name));
     out
+}
+
+/// The function's alarm: its errors and throttles over 5 minutes (when FunctionAlarms is on).
+fn alarm(id: &str, name: &str) -> String {
+    let metric = |metric_id: &str, metric: &str| {
+        format!(
+            "        - Id: {metric_id}\n          MetricStat:\n            Metric:\n              \
+             Namespace: AWS/Lambda\n              MetricName: {metric}\n              Dimensions:\n                \
+             - Name: FunctionName\n                  Value: !Ref {id}Function\n            \
+             Period: 300\n            Stat: Sum\n          ReturnData: false\n"
+        )
+    };
+    format!(
+        "\n  {id}Alarm:\n    Type: AWS::CloudWatch::Alarm\n    Condition: HasFunctionAlarms\n    \
+         Properties:\n      AlarmDescription: !Sub \"${{AWS::StackName}}: the {name} function failed or was throttled\"\n      \
+         Metrics:\n{}{}        - Id: failures\n          Expression: FILL(errors, 0) + FILL(throttles, 0)\n          \
+         Label: errors and throttles\n          ReturnData: true\n      EvaluationPeriods: 1\n      \
+         Threshold: !Ref FunctionErrorAlarmThreshold\n      ComparisonOperator: GreaterThanOrEqualToThreshold\n      \
+         TreatMissingData: notBreaching\n      \
+         AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]\n      \
+         OKActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]\n",
+        metric("errors", "Errors"),
+        metric("throttles", "Throttles"),
+    )
 }
 
 /// Every row's resources, in the table's order, between the markers.

@@ -30,6 +30,9 @@ pub struct Config {
     /// `EMAIL_CODE_LOGIN`: whether a person may sign in with a code mailed to them (`on`, the
     /// default, or `off`).
     pub email_code_login: bool,
+    /// `METRICS_SERVICE`: the value of the `Service` dimension of every metric
+    /// ([`crate::metrics`]); the stack's name on AWS, `accounts` by default.
+    pub metrics_service: String,
     /// The base of links sent by mail, without a trailing slash.
     pub public_base_url: String,
     /// `JWT_ALGORITHM`: how tokens are signed (`EdDSA` by default, `RS256`, or `HS512`).
@@ -298,6 +301,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("public_base_url", &self.public_base_url)
             .field("email_code_login", &self.email_code_login)
+            .field("metrics_service", &self.metrics_service)
             .field("jwt_algorithm", &self.jwt_algorithm)
             .field(
                 "jwt_secret",
@@ -518,8 +522,24 @@ impl Config {
                 });
             }
         };
+        let metrics_service = non_empty("METRICS_SERVICE")
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| "accounts".into());
+        if metrics_service.is_empty()
+            || metrics_service.chars().count() > crate::metrics::MAX_SERVICE_CHARS
+            || metrics_service.chars().any(char::is_control)
+        {
+            return Err(ConfigError::Invalid {
+                var: "METRICS_SERVICE",
+                reason: format!(
+                    "must be 1 to {} characters, none of them a control character",
+                    crate::metrics::MAX_SERVICE_CHARS
+                ),
+            });
+        }
         Ok(Config {
             email_code_login,
+            metrics_service,
             hooks,
             lifetimes,
             mfa_key,
@@ -878,6 +898,30 @@ mod tests {
             c.token_keys().err(),
             Some(ConfigError::Missing("JWT_SIGNING_KEYS"))
         );
+    }
+
+    #[test]
+    fn metrics_service_is_accounts_unless_named_and_bounded() {
+        let service =
+            |v: &[(&str, &str)]| Config::from_lookup(lookup(v)).map(|c| c.metrics_service);
+        assert_eq!(service(&[]).unwrap(), "accounts");
+        assert_eq!(
+            service(&[("METRICS_SERVICE", " prod-accounts ")]).unwrap(),
+            "prod-accounts"
+        );
+        let long = "x".repeat(256);
+        for bad in [long.as_str(), "a\nb"] {
+            assert!(
+                matches!(
+                    service(&[("METRICS_SERVICE", bad)]),
+                    Err(ConfigError::Invalid {
+                        var: "METRICS_SERVICE",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

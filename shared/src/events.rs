@@ -115,6 +115,11 @@ pub async fn record(state: &AppState, event: Event) {
     let event = event.finish(new_id(at_ms), at_ms, &caller);
     let expires_at = at_ms / 1000 + state.lifetimes.event_retention;
     let line = serde_json::to_string(&event).unwrap_or_default();
+    if let Some(metric) =
+        crate::metrics::Metric::of_event(event.kind, event.outcome == Outcome::Failure)
+    {
+        state.metrics.count(metric);
+    }
     match state.store.record_event(&event, expires_at).await {
         Ok(()) => tracing::info!(target: "account_event", event = %line, "account event"),
         Err(e) => {

@@ -40,6 +40,7 @@ use sha2::Sha256;
 use crate::caller::Caller;
 use crate::config::HookTarget;
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::{Metric, Metrics};
 use crate::user::UserRecord;
 
 /// The longest a hook may take, connection included.
@@ -67,6 +68,8 @@ pub struct Hooks {
     lambda: tokio::sync::OnceCell<aws_sdk_lambda::Client>,
     lambda_endpoint_url: Option<String>,
     aws_region: Option<String>,
+    /// Each failure is counted ([`Metric::HookFailures`]).
+    metrics: Metrics,
 }
 
 /// `X-Accounts-Signature` for `body` sent at `t`: `t=<t>,v1=<hex HMAC-SHA256("<t>.<body>")>`.
@@ -86,7 +89,10 @@ pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {
 
 impl Hooks {
     /// The hooks `config` names; `None` when it names none.
-    pub fn new(config: &crate::config::HooksConfig) -> Result<Option<Hooks>, reqwest::Error> {
+    pub fn new(
+        config: &crate::config::HooksConfig,
+        metrics: Metrics,
+    ) -> Result<Option<Hooks>, reqwest::Error> {
         if config.signup.is_none() && config.token.is_none() && config.migration.is_none() {
             return Ok(None);
         }
@@ -110,6 +116,7 @@ impl Hooks {
             lambda: tokio::sync::OnceCell::new(),
             lambda_endpoint_url: config.lambda_endpoint_url.clone(),
             aws_region: config.aws_region.clone(),
+            metrics,
         }))
     }
 
@@ -123,6 +130,7 @@ impl Hooks {
     ) -> ApiResult<Map<String, Value>> {
         let fail = |why: String| {
             tracing::error!(hook, cause = %why, "a hook failed: refused (fail closed)");
+            self.metrics.count(Metric::HookFailures);
             ApiError::HookUnavailable(format!("{hook}: {why}"))
         };
         let asked = async {
@@ -253,6 +261,7 @@ impl Hooks {
             }
             _ => {
                 tracing::error!(hook = "signup", "a hook answered without allow: refused");
+                self.metrics.count(Metric::HookFailures);
                 Err(ApiError::HookUnavailable("signup: no allow".into()))
             }
         }
@@ -287,6 +296,7 @@ impl Hooks {
             Some(Value::Object(claims)) => claims,
             Some(_) => {
                 tracing::error!(hook = "token", "claims that are not an object: refused");
+                self.metrics.count(Metric::HookFailures);
                 return Err(ApiError::HookUnavailable(
                     "token: claims not an object".into(),
                 ));
@@ -295,6 +305,7 @@ impl Hooks {
         let size = serde_json::to_vec(claims).map_or(usize::MAX, |v| v.len());
         if size > MAX_CLAIMS_BYTES {
             tracing::error!(hook = "token", size, "claims over the limit: refused");
+            self.metrics.count(Metric::HookFailures);
             return Err(ApiError::HookUnavailable("token: claims too large".into()));
         }
         Ok((!claims.is_empty()).then(|| claims.clone()))
@@ -363,6 +374,7 @@ impl Hooks {
                     hook = "migration",
                     "an answer without migrate and its user: refused"
                 );
+                self.metrics.count(Metric::HookFailures);
                 Err(ApiError::HookUnavailable("migration: no migrate".into()))
             }
         }

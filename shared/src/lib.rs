@@ -20,6 +20,7 @@ pub mod http;
 pub mod input;
 pub mod lambda;
 pub mod mail;
+pub mod metrics;
 pub mod mfa;
 pub mod pages;
 pub mod passkey;

@@ -46,6 +46,8 @@ pub struct AppState {
     pub passkeys: Option<Arc<crate::passkey::RelyingParty>>,
     /// Whether a person may sign in with a code mailed to them (`EMAIL_CODE_LOGIN`).
     pub email_code_login: bool,
+    /// Where the service's counts go (EMF lines on standard output).
+    pub metrics: crate::metrics::Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +115,7 @@ impl AppState {
     ) -> Result<Self, StartupError> {
         config.require_base_url()?;
         let keys = config.token_keys()?;
+        let metrics = crate::metrics::Metrics::stdout(&config.metrics_service);
         Ok(AppState {
             store,
             mailer,
@@ -136,10 +139,11 @@ impl AppState {
                 .login_name_key
                 .as_deref()
                 .map(|k| crate::browser::BrowserKey::derive(k.as_bytes(), &config.public_base_url)),
-            hooks: crate::hooks::Hooks::new(&config.hooks)
+            hooks: crate::hooks::Hooks::new(&config.hooks, metrics.clone())
                 .map_err(|e| StartupError::Hooks(e.to_string()))?
                 .map(Arc::new),
             email_code_login: config.email_code_login,
+            metrics,
             passkeys: crate::passkey::relying_party(
                 config.webauthn_rp_id.as_deref(),
                 &config.webauthn_origins,

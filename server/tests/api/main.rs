@@ -21,6 +21,7 @@ mod introspect;
 mod lambda_events;
 mod list_users;
 mod login;
+mod metrics;
 mod mfa;
 mod oauth;
 mod oauth_clients;

@@ -10,9 +10,9 @@ use crate::common::{PASSWORD, free_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_accounts");
 
-struct Running {
-    child: Child,
-    base: String,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Running {
@@ -23,7 +23,7 @@ impl Drop for Running {
 }
 
 /// The binary with a clean environment: the data directory and, in DynamoDB mode, the table.
-fn accounts(dir: &std::path::Path, table: &Option<String>) -> Command {
+pub(crate) fn accounts(dir: &std::path::Path, table: &Option<String>) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear().env("DATA_DIR", dir);
     if let Some(table) = table {
@@ -35,7 +35,7 @@ fn accounts(dir: &std::path::Path, table: &Option<String>) -> Command {
 }
 
 /// In DynamoDB mode, a fresh table made by the binary's `create-table`; `None` otherwise.
-fn table_ready(dir: &std::path::Path) -> Option<String> {
+pub(crate) fn table_ready(dir: &std::path::Path) -> Option<String> {
     let table = crate::common::dynamodb_mode().then(crate::common::fresh_table);
     if table.is_some() {
         let out = accounts(dir, &table).arg("create-table").output().unwrap();
@@ -49,13 +49,16 @@ fn table_ready(dir: &std::path::Path) -> Option<String> {
 }
 
 async fn start(dir: &std::path::Path, table: &Option<String>, port: u16) -> Running {
-    let child = accounts(dir, table)
-        .env("PORT", port.to_string())
-        .env("RUST_LOG", "warn")
+    let mut cmd = accounts(dir, table);
+    cmd.env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    serve(cmd, port).await
+}
+
+/// Runs `cmd` (the binary, configured) as the server on `port`, once it answers.
+pub(crate) async fn serve(mut cmd: Command, port: u16) -> Running {
+    let child = cmd.env("PORT", port.to_string()).spawn().unwrap();
     let running = Running {
         child,
         base: format!("http://127.0.0.1:{port}"),

@@ -230,6 +230,7 @@ pub(crate) async fn check_email_code(
                 .await?;
             let user_id = user.as_ref().map_or("unknown", |u| u.user_id.as_str());
             tracing::warn!(user_id, reason, "sign-in code refused");
+            state.metrics.count(crate::metrics::Metric::LoginFailed);
             if let Some(u) = &user {
                 let event = Event::new(EventType::EmailCodeFailed, u)
                     .by(Actor::anonymous())

@@ -323,6 +323,7 @@ pub(crate) async fn migrate(
         Ok(c) => c.user,
         Err(why) => {
             tracing::error!(hook = "migration", why = %why, "a migration answer refused (fail closed)");
+            state.metrics.count(crate::metrics::Metric::HookFailures);
             events::record(state, failed("bad_answer")).await;
             return Err(ApiError::HookUnavailable(format!("migration: {why}")));
         }

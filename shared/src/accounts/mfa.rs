@@ -491,6 +491,9 @@ pub(crate) async fn prove_second_step(
         // Another request finished this login first.
         return Err(ApiError::InvalidMfaToken);
     }
+    state
+        .metrics
+        .count(crate::metrics::Metric::SecondStepPassed);
     Ok(SecondStepProven {
         user,
         scope,

@@ -38,6 +38,7 @@ pub use widgets::*;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Field, Validate, required_string, when_given};
 use crate::mail::Mail;
+use crate::metrics::Metric;
 use crate::state::AppState;
 pub use crate::user::{MAX_DATA_BYTES, MAX_EMAIL_CHARS, valid_email, valid_username};
 
@@ -97,6 +98,7 @@ pub(crate) async fn store_and_send_throttled(
     let now = state.clock.now();
     if !state.store.take_mail_allowance(&mail.to, now).await? {
         tracing::warn!(subject = %mail.subject, "mail not sent: the address's mail throttle");
+        state.metrics.count(Metric::MailThrottled);
         return Ok(Sent::Throttled);
     }
     let give_back = || async {
@@ -108,6 +110,7 @@ pub(crate) async fn store_and_send_throttled(
         Ok(true) => {}
         Ok(false) => {
             give_back().await;
+            state.metrics.count(Metric::MailThrottled);
             return Ok(Sent::Throttled);
         }
         Err(e) => {
@@ -117,19 +120,26 @@ pub(crate) async fn store_and_send_throttled(
     }
     if let Err(e) = state.mailer.send(mail).await {
         give_back().await;
+        state.metrics.count(Metric::MailFailed);
         return Err(ApiError::MailUnavailable(e.to_string()));
     }
+    state.metrics.count(Metric::MailSent);
     Ok(Sent::Sent)
 }
 
 /// Sends a notice of a completed change (never throttled); one that cannot be sent is
 /// `MailUnavailable`.
 pub(crate) async fn send_notice(state: &AppState, mail: &Mail) -> ApiResult<()> {
-    state
-        .mailer
-        .send(mail)
-        .await
-        .map_err(|e| ApiError::MailUnavailable(e.to_string()))
+    match state.mailer.send(mail).await {
+        Ok(()) => {
+            state.metrics.count(Metric::MailSent);
+            Ok(())
+        }
+        Err(e) => {
+            state.metrics.count(Metric::MailFailed);
+            Err(ApiError::MailUnavailable(e.to_string()))
+        }
+    }
 }
 
 /// Every answer of a route that must not tell, by its timing, whether an account exists takes

@@ -460,6 +460,9 @@ pub(crate) async fn open_second_step(
             attempts: 0,
         })
         .await?;
+    state
+        .metrics
+        .count(crate::metrics::Metric::SecondStepRequired);
     Ok(MfaRequired {
         mfa_required: true,
         mfa_token: token,
@@ -554,6 +557,7 @@ pub(crate) async fn token_hook(
                 size,
                 "claims make a token too large to be accepted: refused"
             );
+            state.metrics.count(crate::metrics::Metric::HookFailures);
             return Err(ApiError::HookUnavailable(
                 "token: claims make the token too large".into(),
             ));
@@ -817,6 +821,7 @@ async fn refresh(state: &AppState, token: String) -> ApiResult<LoginResponse> {
                     ..session
                 };
                 tracing::info!(user_id = %user.user_id, "tokens refreshed");
+                state.metrics.count(crate::metrics::Metric::Refreshes);
                 return token_pair(state, &user, &rotated, scope, presented.amr, ext, now);
             }
             // Another refresh (or an end) came first: read the session again.
@@ -824,6 +829,7 @@ async fn refresh(state: &AppState, token: String) -> ApiResult<LoginResponse> {
         }
         if within_grace {
             tracing::info!(user_id = %user.user_id, "refresh within the reuse grace");
+            state.metrics.count(crate::metrics::Metric::Refreshes);
             let event = Event::new(EventType::RefreshGraceUsed, &user)
                 .session(&session.session_id)
                 .detail("presented_generation", presented.generation)

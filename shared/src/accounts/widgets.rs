@@ -15,6 +15,14 @@ pub async fn widgets(
     auth.require_scope("widgets")?;
     let filter = Filter::from_query(query?)?;
     let upstream = state.widgets.as_ref().ok_or(ApiError::WidgetsUnavailable)?;
-    let items = upstream.widgets_of(&auth.user.user_id).await?;
-    filter.apply(items)
+    let answer = match upstream.widgets_of(&auth.user.user_id).await {
+        Ok(items) => filter.apply(items),
+        Err(e) => Err(e),
+    };
+    if let Err(ApiError::UpstreamError(_) | ApiError::UpstreamTimeout) = &answer {
+        state
+            .metrics
+            .count(crate::metrics::Metric::WidgetsUpstreamErrors);
+    }
+    answer
 }
