@@ -32,8 +32,8 @@ pub enum Metric {
     /// A sign-in ended with tokens or a browser session (any first factor; after the second
     /// step when there is one).
     LoginSucceeded,
-    /// A sign-in was refused: a wrong password, an unknown name, a wrong second-step code or
-    /// mailed code, a passkey that did not verify.
+    /// A sign-in was refused: a wrong password, an unknown name, an account not yet activated,
+    /// a wrong second-step code or mailed code, a passkey that did not verify.
     LoginFailed,
     /// A sign-in was refused unchecked: the account's or the name's failures were too many.
     LoginThrottled,
