@@ -9,7 +9,7 @@ this holds SAM's output to the template, since SAM handles a conditional CorsCon
 its own way.)
 
 `sam local start-api` does not apply this configuration: SAM CLI cannot resolve an `Fn::If`
-whose other branch is `AWS::NoValue`, so it sees no origin (the README says so).
+whose other branch is `AWS::NoValue`, so it sees no origin (docs/integrating.md says so).
 
 The parameter's pattern is checked too: it takes exact origins only, never `*`.
 

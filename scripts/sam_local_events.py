@@ -1,4 +1,4 @@
-"""Every file of events/ through `sam local invoke`, the way the README shows it, while
+"""Every file of events/ through `sam local invoke`, the way docs/deploying.md shows it, while
 scripts/sam-local runs (its Docker engine, image, moto server and env file). Each answer must
 have the status events/expected.tsv gives for an empty store, and the shape the events test
 checks (JSON errors with `error` and `message`, pages for browsers, no hash in any body).

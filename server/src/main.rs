@@ -16,7 +16,7 @@
 //! accounts import-users FILE [--dry-run] [--in-flight N]
 //!                                  users of another system (JSON Lines, with their password
 //!                                  hashes) into the store; run again to resume
-//! accounts template                rewrite template.yaml's functions, the README's table of
+//! accounts template                rewrite template.yaml's functions, docs/contributing.md's table of
 //!                                  functions and openapi.json from the route table (in the
 //!                                  repository's root)
 //! ```
@@ -95,14 +95,14 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `accounts template`: writes template.yaml's resources of each function, openapi.json and the README's
+/// `accounts template`: writes template.yaml's resources of each function, openapi.json and docs/contributing.md's
 /// table of functions, from the route table (between their marker lines), in the current
 /// directory (the repository's root).
 fn template() -> ExitCode {
     type Rewrite = fn(&str, &[&shared::lambda::Function]) -> Result<String, String>;
     let files: [(&str, Rewrite); 3] = [
         ("template.yaml", accounts::template::rewrite),
-        ("README.md", accounts::template::rewrite_readme),
+        ("docs/contributing.md", accounts::template::rewrite_readme),
         ("openapi.json", |_, functions| {
             Ok(accounts::openapi::text(functions))
         }),
@@ -317,7 +317,7 @@ async fn sample_upstream() -> ExitCode {
 }
 
 /// Changes the local key set in `DATA_DIR` (keys from `JWT_SIGNING_KEYS` are changed where
-/// they are kept: the README's cloud procedure).
+/// they are kept: docs/deploying.md's cloud procedure).
 fn key_command(
     name: &str,
     change: fn(&std::path::Path, KeyKind) -> Result<accounts::KeyIds, String>,

@@ -292,7 +292,7 @@ pub fn document(functions: &[&Function]) -> Value {
         "info": {
             "title": "accounts",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Sign-up, activation by mail, JWT sessions, user accounts and a widgets passthrough. See the README for behaviour in detail."
+            "description": "Sign-up, activation by mail, JWT sessions, user accounts and a widgets passthrough. See docs/api-behaviour.md for behaviour in detail."
         },
         "servers": [{ "url": "http://127.0.0.1:3000", "description": "accounts serve" }],
         "paths": paths,

@@ -1,6 +1,6 @@
 //! template.yaml's resources of each function (the function and its log group), written from
 //! its row of the route table: `accounts template` rewrites what lies between the two marker
-//! lines (and the README's table of functions between its own), and the drift test fails, with
+//! lines (and docs/contributing.md's table of functions between its own), and the drift test fails, with
 //! that command, when a committed file is not what the rows write. Everything else of template.yaml (parameters, conditions, the globals, the
 //! table, the API, the event publisher, the outputs) is written by hand, outside the markers.
 //!
@@ -213,7 +213,7 @@ fn policies(f: &Function) -> String {
 }
 
 /// The security scanner's (checkov's) checks that do not apply to a function of the route
-/// table, each with why (the README's security section lists them).
+/// table, each with why (docs/security.md lists them).
 pub const FUNCTION_SKIPS: [(&str, &str); 3] = [
     (
         "CKV_AWS_116",
@@ -283,10 +283,10 @@ fn resources(f: &Function) -> String {
     );
     if f.is_hashing_passwords() {
         out.push_str(
-            "      # argon2id (19 MiB, t = 2) is CPU-bound and Lambda CPU scales with memory: see the README.\n      \
+            "      # argon2id (19 MiB, t = 2) is CPU-bound and Lambda CPU scales with memory: see docs/deploying.md.\n      \
              MemorySize: 1024\n      \
              # At most HashingConcurrency at once: a flood of logins cannot run up the bill or take the\n      \
-             # account's concurrency from the other functions (the README's cost guards).\n      \
+             # account's concurrency from the other functions (docs/deploying.md, cost guards).\n      \
              ReservedConcurrentExecutions: !If [ReserveHashingConcurrency, !Ref HashingConcurrency, !Ref AWS::NoValue]\n",
         );
     }
@@ -349,11 +349,11 @@ pub fn render(functions: &[&Function]) -> String {
     format!("{BEGIN}\n\n{}\n{END}\n", blocks.join("\n"))
 }
 
-/// The README's marker lines around its table of functions.
+/// docs/contributing.md's marker lines around its table of functions.
 pub const README_BEGIN: &str = "<!-- functions: from functions::FUNCTIONS -->";
 pub const README_END: &str = "<!-- end of functions -->";
 
-/// The README's table of functions: each row's name and routes, in the table's order, then the
+/// docs/contributing.md's table of functions: each row's name and routes, in the table's order, then the
 /// publisher (no route).
 pub fn readme_table(functions: &[&Function]) -> String {
     let mut out = format!("{README_BEGIN}\n| function | routes |\n|---|---|\n");
@@ -390,14 +390,14 @@ fn between(
     Ok(format!("{}{written}{}", &text[..start], &text[stop..]))
 }
 
-/// The README with its table of functions written anew.
+/// docs/contributing.md with its table of functions written anew.
 pub fn rewrite_readme(readme: &str, functions: &[&Function]) -> Result<String, String> {
     between(
         readme,
         README_BEGIN,
         README_END,
         &readme_table(functions),
-        "README.md",
+        "docs/contributing.md",
     )
 }
 

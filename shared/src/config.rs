@@ -1,5 +1,5 @@
 //! Configuration, read once at start-up into one struct, with a named error for each missing or
-//! bad variable. Every variable is documented in the README.
+//! bad variable. Every variable is documented in docs/configuration.md.
 
 use std::path::PathBuf;
 

@@ -62,7 +62,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    /// Every metric, in the README's order.
+    /// Every metric, in docs/deploying.md's order.
     pub const ALL: [Metric; 16] = [
         Metric::SignUps,
         Metric::Activations,

@@ -96,7 +96,7 @@ pub fn username_key(username: &str) -> String {
 /// The key an email address is unique and matched by: NFKC, lowercased, NFKC again (Unicode's
 /// NFKC_Casefold in effect), so the compatibility forms of a letter are that letter: the
 /// Kelvin sign is `k`, fullwidth `ａｌｉｃｅ` is `alice`. Lookalikes from other scripts (a
-/// Cyrillic `а`) stay distinct characters: see the README.
+/// Cyrillic `а`) stay distinct characters: see docs/api-behaviour.md.
 pub fn email_key(email: &str) -> String {
     let nfkc = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
     let lower = nfkc.normalize(email.trim()).to_lowercase();

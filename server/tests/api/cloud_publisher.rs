@@ -487,7 +487,7 @@ async fn cloud_publisher_puts_recorded_events_on_eventbridge() {
         .collect();
     assert_eq!(published, [ids[10].clone()]);
 
-    // 4. The stream batch of events/stream/ (what the README invokes by hand): its one new
+    // 4. The stream batch of events/stream/ (what docs/deploying.md invokes by hand): its one new
     //    event is published; the claim item and the expired event's removal are not.
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../events/stream/publish-events.json");

@@ -385,10 +385,10 @@ async fn openapi_declares_a_credential_exactly_where_one_is_needed() {
 }
 
 #[test]
-fn the_readme_shows_every_committed_screenshot_and_each_it_shows_exists() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let shown: BTreeSet<String> = readme
-        .split("src=\"docs/screenshots/")
+fn the_docs_show_every_committed_screenshot_and_each_they_show_exists() {
+    let page = std::fs::read_to_string(repo().join("docs/integrating.md")).unwrap();
+    let shown: BTreeSet<String> = page
+        .split("src=\"screenshots/")
         .skip(1)
         .map(|rest| rest[..rest.find('"').unwrap()].to_string())
         .collect();
@@ -399,7 +399,7 @@ fn the_readme_shows_every_committed_screenshot_and_each_it_shows_exists() {
     assert!(!committed.is_empty());
     assert_eq!(
         shown, committed,
-        "README's screenshots and docs/screenshots/"
+        "docs/integrating.md's screenshots and docs/screenshots/"
     );
     // The browser tests write each of them (as NAME-phone.png): a page renamed there is
     // renamed here.
@@ -494,16 +494,16 @@ fn the_templates_cors_is_the_local_servers() {
     assert!(defaults.allowed_origins.is_empty());
 }
 
-/// The README's table of functions is the route table's rows, in order, each with its routes;
+/// docs/contributing.md's table of functions is the route table's rows, in order, each with its routes;
 /// then the publisher. A row added, renamed or given a route fails here with the command that
 /// writes it.
 #[test]
-fn the_readmes_function_table_is_the_route_table() {
-    let text = std::fs::read_to_string(repo().join("README.md")).unwrap();
+fn the_contributors_function_table_is_the_route_table() {
+    let text = std::fs::read_to_string(repo().join("docs/contributing.md")).unwrap();
     let written = accounts::template::rewrite_readme(&text, accounts::FUNCTIONS).unwrap();
     assert!(
         written == text,
-        "README.md's table of functions is not the route table's: run \
+        "docs/contributing.md's table of functions is not the route table's: run \
          `cargo run --bin accounts -- template` in the repository's root and commit the result"
     );
 }
@@ -531,4 +531,115 @@ fn the_templates_functions_are_written_from_the_route_table() {
         "template.yaml's functions are not what the route table writes: run \
          `cargo run --bin accounts -- template` in the repository's root and commit the result"
     );
+}
+
+/// The documents a reader follows links between: the README, the measurements and docs/.
+fn documents() -> Vec<String> {
+    let mut files = vec!["README.md".to_string(), "BENCHMARKS.md".to_string()];
+    let mut docs: Vec<String> = std::fs::read_dir(repo().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("docs/{n}"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    files
+}
+
+/// A heading's anchor as GitHub makes it: lowercase, everything but letters, digits, spaces,
+/// hyphens and underscores dropped, spaces as hyphens; a repeated one gets `-1`, `-2`, ...
+fn anchors_of(markdown: &str) -> BTreeSet<String> {
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    let mut out = BTreeSet::new();
+    let mut in_code = false;
+    for line in markdown.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        let hashes = line.chars().take_while(|c| *c == '#').count();
+        if in_code || hashes == 0 || hashes > 6 || !line[hashes..].starts_with(' ') {
+            continue;
+        }
+        let slug: String = line[hashes..]
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        let n = seen.entry(slug.clone()).or_default();
+        out.insert(if *n == 0 {
+            slug.clone()
+        } else {
+            format!("{slug}-{n}")
+        });
+        *n += 1;
+    }
+    out
+}
+
+/// Every link between the documents leads somewhere: `[text](path#anchor)` and `<img src>`
+/// name a file of the repository, and an anchor a heading of the file it names.
+#[test]
+fn every_link_in_the_docs_leads_to_a_file_and_a_heading_there() {
+    let mut dead = Vec::new();
+    let mut checked = 0;
+    for file in documents() {
+        let text = std::fs::read_to_string(repo().join(&file)).unwrap();
+        let dir = std::path::Path::new(&file).parent().unwrap().to_path_buf();
+        let targets = text
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+            .chain(
+                text.split("src=\"")
+                    .skip(1)
+                    .filter_map(|rest| rest.split('"').next()),
+            )
+            .filter(|t| !t.contains(' ') && !t.contains("://") && !t.starts_with("mailto:"));
+        for target in targets {
+            checked += 1;
+            let (path, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let named = if path.is_empty() {
+                std::path::PathBuf::from(&file)
+            } else {
+                dir.join(path)
+            };
+            let Ok(resolved) = repo().join(&named).canonicalize() else {
+                dead.push(format!("{file}: {target} (no such file)"));
+                continue;
+            };
+            if !anchor.is_empty() {
+                let body = std::fs::read_to_string(&resolved).unwrap_or_default();
+                if !anchors_of(&body).contains(anchor) {
+                    dead.push(format!("{file}: {target} (no such heading)"));
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "{checked} links");
+    assert!(dead.is_empty(), "dead links:\n{}", dead.join("\n"));
+}
+
+/// The README is short and points at every document of docs/; each of those says first whom
+/// it is for.
+#[test]
+fn the_readme_is_short_and_leads_to_every_document() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(lines <= 300, "README.md has {lines} lines");
+    for file in documents().iter().filter(|f| f.starts_with("docs/")) {
+        assert!(
+            readme.contains(&format!("]({file})")),
+            "README.md does not lead to {file}"
+        );
+        let text = std::fs::read_to_string(repo().join(file)).unwrap();
+        let opening = text.lines().nth(2).unwrap_or_default();
+        assert!(
+            opening.starts_with("For ") || file == "docs/API.md",
+            "{file} does not open with whom it is for: {opening}"
+        );
+    }
 }

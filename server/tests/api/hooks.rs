@@ -413,7 +413,7 @@ async fn a_token_hook_that_fails_refuses_and_leaves_no_sign_in() {
     hook.delay(Duration::ZERO);
     let grant = json!({"grant_type": "refresh_token", "refresh_token": refresh});
     s.post("/auth/token", None, grant).await.expect(200, None);
-    // Claims of the budget the README gives make a token that is accepted.
+    // Claims of the budget docs/integrating.md gives make a token that is accepted.
     hook.answer(|_| axum::Json(json!({"claims": {"blob": "x".repeat(2400)}})).into_response());
     let token = s.log_in("bob").await;
     assert!(token.len() <= 4096, "{}", token.len());

@@ -542,10 +542,10 @@ fn every_metric_the_template_watches_is_one_the_functions_write() {
 }
 
 #[test]
-fn every_scanner_skip_says_why_and_the_readme_lists_each() {
+fn every_scanner_skip_says_why_and_the_security_page_lists_each() {
     let text = template();
-    let readme = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/security.md"),
     )
     .unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -560,8 +560,8 @@ fn every_scanner_skip_says_why_and_the_readme_lists_each() {
     assert!(ids.len() >= 8, "{ids:?}");
     for id in ids {
         assert!(
-            readme.contains(&format!("`{id}`")),
-            "README.md does not list {id}"
+            page.contains(&format!("`{id}`")),
+            "docs/security.md does not list {id}"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! The DynamoDB store: one table, keys `pk` and `sk`, TTL attribute `expires_at`. The only
-//! module that imports the DynamoDB SDK. The table design is in the README.
+//! module that imports the DynamoDB SDK. The table design is in docs/table.md.
 //!
 //! | item | pk | sk | holds |
 //! |---|---|---|---|
