@@ -2,7 +2,7 @@
 //! anyone (an API Gateway JWT authorizer, any JWT library) verifies this service's tokens
 //! without holding anything secret. The one route whose answer may be cached, briefly: a key
 //! added by a rotation signs nothing for as long as a cache may hold the old set (see the
-//! docs/integrating.md's rotation procedure).
+//! docs/deploying.md's rotation procedure).
 
 use axum::extract::State;
 use axum::response::Response;

@@ -643,3 +643,51 @@ fn the_readme_is_short_and_leads_to_every_document() {
         );
     }
 }
+
+/// docs/configuration.md names every variable the configuration reads and every parameter of
+/// template.yaml: a setting added without its row fails here.
+#[test]
+fn every_setting_and_template_parameter_is_documented() {
+    let page = std::fs::read_to_string(repo().join("docs/configuration.md")).unwrap();
+    let config = std::fs::read_to_string(repo().join("shared/src/config.rs")).unwrap();
+    let mut variables = BTreeSet::new();
+    for piece in config.split('"').skip(1).step_by(2) {
+        // Names in capitals, but for the algorithms' (`RS256`) and a PEM label's.
+        let algorithm = piece.len() == 5 && piece[2..].chars().all(|c| c.is_ascii_digit());
+        let is_name = piece.len() > 3
+            && !algorithm
+            && piece != "PRIVATE"
+            && piece.starts_with(|c: char| c.is_ascii_uppercase())
+            && piece
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if is_name {
+            variables.insert(piece.to_string());
+        }
+    }
+    assert!(variables.len() > 30, "{variables:?}");
+    let template = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    let parameters_block = template
+        .split("\nParameters:\n")
+        .nth(1)
+        .unwrap()
+        .split("\nRules:\n")
+        .next()
+        .unwrap();
+    let parameters: Vec<&str> = parameters_block
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.strip_suffix(':'))
+        .filter(|name| !name.starts_with(' ') && !name.starts_with('#'))
+        .collect();
+    assert!(parameters.len() > 40, "{parameters:?}");
+    let missing: Vec<&str> = variables
+        .iter()
+        .map(String::as_str)
+        .chain(parameters)
+        .filter(|name| !page.contains(&format!("`{name}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md does not name {missing:?}"
+    );
+}
