@@ -565,3 +565,40 @@ fn every_scanner_skip_says_why_and_the_security_page_lists_each() {
         );
     }
 }
+
+/// The dashboard's body is JSON once CloudFormation has put its values in (each `${...}`), its
+/// widgets on the 24-column grid, and every metric row of it a namespace and a name.
+#[test]
+fn the_dashboard_body_is_json_cloudwatch_reads() {
+    let text = template();
+    let start = text.find("DashboardBody: !Sub |\n").unwrap() + "DashboardBody: !Sub |\n".len();
+    let body: String = text[start..]
+        .lines()
+        .take_while(|l| l.starts_with("        "))
+        .map(|l| format!("{}\n", &l[8..]))
+        .collect();
+    let mut substituted = String::new();
+    let mut rest = body.as_str();
+    while let Some(at) = rest.find("${") {
+        substituted.push_str(&rest[..at]);
+        substituted.push_str("value");
+        rest = &rest[at + rest[at..].find('}').unwrap() + 1..];
+    }
+    substituted.push_str(rest);
+    let dashboard: Value = serde_json::from_str(&substituted)
+        .unwrap_or_else(|e| panic!("the dashboard is not JSON: {e}\n{substituted}"));
+    let widgets = dashboard["widgets"].as_array().unwrap();
+    assert!(widgets.len() >= 10);
+    for w in widgets {
+        let (x, width) = (w["x"].as_u64().unwrap(), w["width"].as_u64().unwrap());
+        assert!(x + width <= 24, "{w}");
+        for row in w["properties"]["metrics"].as_array().into_iter().flatten() {
+            let row = row.as_array().unwrap();
+            let first = &row[0];
+            assert!(
+                first.is_string() && row[1].is_string() || first["expression"].is_string(),
+                "{w}"
+            );
+        }
+    }
+}
