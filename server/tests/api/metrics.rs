@@ -249,15 +249,7 @@ async fn a_walk_through_the_local_server_writes_each_metric_as_emf_lines() {
     let base = running.base.clone();
     let c = reqwest::Client::new();
     let post = |path: &str, token: Option<&str>, body: Value| {
-        let mut req = c.post(format!("{base}{path}")).json(&body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        async move {
-            let r = req.send().await.unwrap();
-            let status = r.status().as_u16();
-            (status, r.json::<Value>().await.unwrap_or(Value::Null))
-        }
+        crate::process::post(&c, format!("{base}{path}"), token, body)
     };
     let refresh = |token: String| {
         let req = c

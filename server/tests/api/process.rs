@@ -73,18 +73,22 @@ pub(crate) async fn serve(mut cmd: Command, port: u16) -> Running {
     panic!("the server did not start");
 }
 
-async fn post(
+/// `POST url` with a JSON body (and a bearer token): its status and JSON body. The request is
+/// built at once, so the answer borrows nothing.
+pub(crate) fn post(
     client: &reqwest::Client,
     url: String,
     token: Option<&str>,
     body: Value,
-) -> (u16, Value) {
+) -> impl std::future::Future<Output = (u16, Value)> + use<> {
     let mut req = client.post(url).json(&body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    let r = req.send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    async move {
+        let r = req.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
 }
 
 async fn get(client: &reqwest::Client, url: String, token: &str) -> (u16, Value) {
